@@ -1,0 +1,138 @@
+//! Running a command component on this host: what `webgpu-virt run` does.
+//!
+//! The component must export `wasi:cli/run@0.3.0`, whose `run` is an `async func`. A p2 command
+//! (`wasi:cli/run@0.2.x`, what a Rust `fn main()` on `wasm32-wasip2` exports) has a synchronous
+//! `run` that cannot wait on `wasi:webgpu`'s async functions, so it is refused with a message
+//! saying so.
+
+use crate::{WebGpuCtx, WebGpuCtxView, WebGpuView};
+use std::path::{Path, PathBuf};
+use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::error::Context as _;
+use wasmtime::{Config, Engine, Result, Store, bail};
+use wasmtime_wasi::p3::bindings::Command;
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
+
+/// A directory the guest sees: `host` preopened as `guest`.
+#[derive(Clone, Debug)]
+pub struct Preopen {
+    pub host: PathBuf,
+    pub guest: String,
+}
+
+impl std::str::FromStr for Preopen {
+    type Err = String;
+
+    /// `HOST_DIR` (seen by the guest as `.`) or `HOST_DIR::GUEST_DIR`, as `wasmtime run --dir`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (host, guest) = match s.split_once("::") {
+            Some((h, g)) => (h, g),
+            None => (s, "."),
+        };
+        if host.is_empty() || guest.is_empty() {
+            return Err(format!("`{s}` is not HOST_DIR or HOST_DIR::GUEST_DIR"));
+        }
+        Ok(Self { host: host.into(), guest: guest.into() })
+    }
+}
+
+/// Store data of a command run: WASI, `wasi:webgpu`, and their shared resource table.
+pub struct HostState {
+    wasi: WasiCtx,
+    webgpu: WebGpuCtx,
+    table: ResourceTable,
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl WebGpuView for HostState {
+    fn webgpu(&mut self) -> WebGpuCtxView<'_> {
+        WebGpuCtxView { ctx: &mut self.webgpu, table: &mut self.table }
+    }
+}
+
+/// An engine configured for `wasi:webgpu` guests (component model with async).
+pub fn engine() -> Result<Engine> {
+    let mut config = Config::new();
+    config.wasm_component_model(true);
+    config.wasm_component_model_async(true);
+    Engine::new(&config)
+}
+
+/// A linker with WASI p2 and p3 and `wasi:webgpu`.
+pub fn linker(engine: &Engine) -> Result<Linker<HostState>> {
+    let mut linker = Linker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    wasmtime_wasi::p3::add_to_linker(&mut linker)?;
+    crate::add_to_linker(&mut linker)?;
+    Ok(linker)
+}
+
+/// Checks that `component` is a command this host can run, with a message naming why not.
+pub fn check_command(engine: &Engine, component: &Component, path: &Path) -> Result<()> {
+    let ty = component.component_type();
+    let exports: Vec<String> = ty.exports(engine).map(|(name, _)| name.to_string()).collect();
+    if exports.iter().any(|e| e == "wasi:cli/run@0.3.0") {
+        return Ok(());
+    }
+    if let Some(p2) = exports.iter().find(|e| e.starts_with("wasi:cli/run@0.2")) {
+        bail!(
+            "{} exports `{p2}`, a synchronous `run` that cannot wait on wasi:webgpu's async functions \
+             (wasmtime traps with `cannot block a synchronous task before returning`). \
+             Export `wasi:cli/run@0.3.0` instead: with wit-bindgen, implement its `async fn run()`.",
+            path.display()
+        );
+    }
+    bail!("{} exports no `wasi:cli/run@0.3.0` (its exports: {})", path.display(), exports.join(", "));
+}
+
+/// What to run and with what.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// `argv[0]` and the rest, as the guest sees them.
+    pub args: Vec<String>,
+    pub preopens: Vec<Preopen>,
+    pub inherit_env: bool,
+}
+
+/// Loads a component from a file (a binary component or its text form).
+pub fn load(engine: &Engine, path: &Path) -> Result<Component> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    if !wasmparser::Parser::is_component(&bytes) {
+        bail!("{} is not a WebAssembly component", path.display());
+    }
+    Component::new(engine, &bytes).with_context(|| format!("compiling {}", path.display()))
+}
+
+/// Runs a command component to completion; its exit code.
+pub async fn run(engine: &Engine, component: &Component, path: &Path, options: &RunOptions) -> Result<i32> {
+    check_command(engine, component, path)?;
+    let linker = linker(engine)?;
+    let mut wasi = WasiCtx::builder();
+    wasi.inherit_stdio().args(&options.args);
+    if options.inherit_env {
+        wasi.inherit_env();
+    }
+    for p in &options.preopens {
+        wasi.preopened_dir(&p.host, &p.guest, FsPerms::ReadWrite)
+            .with_context(|| format!("preopening {} as {}", p.host.display(), p.guest))?;
+    }
+    let state = HostState { wasi: wasi.build(), webgpu: WebGpuCtx::new(), table: ResourceTable::new() };
+    let mut store = Store::new(engine, state);
+    let command = Command::instantiate_async(&mut store, component, &linker)
+        .await
+        .with_context(|| format!("instantiating {}", path.display()))?;
+    let result = store.run_concurrent(async move |s| command.wasi_cli_run().call_run(s).await).await;
+    match result.and_then(|r| r) {
+        Ok(Ok(())) => Ok(0),
+        Ok(Err(())) => Ok(1),
+        Err(e) => match e.downcast_ref::<wasmtime_wasi::I32Exit>() {
+            Some(exit) => Ok(exit.0),
+            None => Err(e.context(format!("running {}", path.display()))),
+        },
+    }
+}

@@ -1,0 +1,231 @@
+//! Per-device error and loss state: the WebGPU error model.
+//!
+//! wgpu is never given an error scope of its own: every error it finds reaches the handler
+//! installed by [`DeviceState::install`], synchronously, during the call that caused it. The
+//! handler routes the error here: to the innermost open scope whose filter matches, else to every
+//! `on-uncaptured-error` stream. Errors the host itself finds take the same path through
+//! [`DeviceState::report`]. Because nothing depends on wgpu's thread-local scope stack, the
+//! host may be driven from any thread.
+
+use crate::bindings::wasi::webgpu::webgpu as w;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::task::Waker;
+
+/// A `gpu-error`'s contents.
+#[derive(Clone, Debug)]
+pub struct ErrorValue {
+    pub kind: w::GpuErrorKind,
+    pub message: String,
+}
+
+impl ErrorValue {
+    pub fn validation(message: impl Into<String>) -> Self {
+        Self { kind: w::GpuErrorKind::ValidationError, message: message.into() }
+    }
+
+    pub fn from_wgpu(e: &wgpu::Error) -> Self {
+        let kind = match e {
+            wgpu::Error::OutOfMemory { .. } => w::GpuErrorKind::OutOfMemoryError,
+            wgpu::Error::Validation { .. } => w::GpuErrorKind::ValidationError,
+            wgpu::Error::Internal { .. } => w::GpuErrorKind::InternalError,
+        };
+        let message = match e {
+            wgpu::Error::Validation { description, .. } | wgpu::Error::Internal { description, .. } => {
+                description.clone()
+            }
+            wgpu::Error::OutOfMemory { .. } => e.to_string(),
+        };
+        Self { kind, message }
+    }
+
+    fn matches(&self, filter: Option<w::GpuErrorFilter>) -> bool {
+        match (filter, &self.kind) {
+            (None, _) => true,
+            (Some(w::GpuErrorFilter::Validation), w::GpuErrorKind::ValidationError)
+            | (Some(w::GpuErrorFilter::OutOfMemory), w::GpuErrorKind::OutOfMemoryError)
+            | (Some(w::GpuErrorFilter::Internal), w::GpuErrorKind::InternalError) => true,
+            _ => false,
+        }
+    }
+}
+
+/// Why and how a device was lost.
+#[derive(Clone, Debug)]
+pub struct LostValue {
+    pub reason: w::GpuDeviceLostReason,
+    pub message: String,
+}
+
+struct Scope {
+    /// `None` is the host's own capture-everything scope (used by the async pipeline
+    /// constructors); the guest's scopes always have a filter.
+    filter: Option<w::GpuErrorFilter>,
+    error: Option<ErrorValue>,
+}
+
+/// One `on-uncaptured-error` stream's queue.
+#[derive(Default)]
+pub struct Listener {
+    inner: Mutex<ListenerInner>,
+}
+
+#[derive(Default)]
+struct ListenerInner {
+    queue: VecDeque<ErrorValue>,
+    waker: Option<Waker>,
+}
+
+impl Listener {
+    /// The next error, or `None` after registering `waker` to hear of the next one.
+    pub fn next(&self, waker: &Waker) -> Option<ErrorValue> {
+        let mut inner = lock(&self.inner);
+        let next = inner.queue.pop_front();
+        if next.is_none() {
+            inner.waker = Some(waker.clone());
+        }
+        next
+    }
+
+    fn push(&self, e: ErrorValue) {
+        let mut inner = lock(&self.inner);
+        inner.queue.push_back(e);
+        if let Some(w) = inner.waker.take() {
+            w.wake();
+        }
+    }
+}
+
+#[derive(Default)]
+struct Inner {
+    scopes: Vec<Scope>,
+    listeners: Vec<Weak<Listener>>,
+    lost: Option<LostValue>,
+    lost_wakers: Vec<Waker>,
+    queue_label: String,
+}
+
+/// Shared by a device and every object made from it.
+#[derive(Default)]
+pub struct DeviceState {
+    inner: Mutex<Inner>,
+}
+
+/// Locks a mutex, ignoring poisoning: the state behind these mutexes stays consistent at every
+/// await and every call out, so a panic elsewhere cannot leave it half-updated.
+pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl DeviceState {
+    /// Creates the state for a fresh wgpu device and routes its errors and loss here.
+    pub fn install(device: &wgpu::Device, queue_label: String) -> Arc<Self> {
+        let state = Arc::new(Self::default());
+        lock(&state.inner).queue_label = queue_label;
+        let weak = Arc::downgrade(&state);
+        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+            if let Some(state) = weak.upgrade() {
+                state.report(ErrorValue::from_wgpu(&e));
+            }
+        }));
+        let weak = Arc::downgrade(&state);
+        device.set_device_lost_callback(move |reason, message| {
+            if let Some(state) = weak.upgrade() {
+                let reason = match reason {
+                    wgpu::DeviceLostReason::Destroyed => w::GpuDeviceLostReason::Destroyed,
+                    _ => w::GpuDeviceLostReason::Unknown,
+                };
+                state.lose(reason, message);
+            }
+        });
+        state
+    }
+
+    /// Delivers an error: to the innermost matching scope, else to the uncaptured streams.
+    /// A lost device reports nothing more, as in WebGPU.
+    pub fn report(&self, e: ErrorValue) {
+        let listeners: Vec<Arc<Listener>> = {
+            let mut inner = lock(&self.inner);
+            if inner.lost.is_some() {
+                return;
+            }
+            if let Some(scope) = inner.scopes.iter_mut().rev().find(|s| e.matches(s.filter)) {
+                scope.error.get_or_insert(e);
+                return;
+            }
+            inner.listeners.retain(|l| l.strong_count() > 0);
+            inner.listeners.iter().filter_map(Weak::upgrade).collect()
+        };
+        if listeners.is_empty() {
+            eprintln!("wasi:webgpu: uncaptured {:?}: {}", e.kind, e.message);
+        }
+        for l in listeners {
+            l.push(e.clone());
+        }
+    }
+
+    pub fn push_scope(&self, filter: w::GpuErrorFilter) {
+        lock(&self.inner).scopes.push(Scope { filter: Some(filter), error: None });
+    }
+
+    /// Pops the innermost scope; `Err` when the stack is empty.
+    pub fn pop_scope(&self) -> Result<Option<ErrorValue>, ()> {
+        let mut inner = lock(&self.inner);
+        let lost = inner.lost.is_some();
+        match inner.scopes.pop() {
+            Some(scope) => Ok(scope.error),
+            None if lost => Ok(None),
+            None => Err(()),
+        }
+    }
+
+    /// Runs `f` with every error it causes captured rather than reported.
+    pub fn capture<R>(&self, f: impl FnOnce() -> R) -> (R, Option<ErrorValue>) {
+        lock(&self.inner).scopes.push(Scope { filter: None, error: None });
+        let r = f();
+        let error = lock(&self.inner).scopes.pop().and_then(|s| s.error);
+        (r, error)
+    }
+
+    pub fn subscribe(&self) -> Arc<Listener> {
+        let listener = Arc::new(Listener::default());
+        lock(&self.inner).listeners.push(Arc::downgrade(&listener));
+        listener
+    }
+
+    /// Marks the device lost (the first reason wins) and wakes every `lost` future.
+    pub fn lose(&self, reason: w::GpuDeviceLostReason, message: String) {
+        let wakers = {
+            let mut inner = lock(&self.inner);
+            if inner.lost.is_some() {
+                return;
+            }
+            inner.lost = Some(LostValue { reason, message });
+            std::mem::take(&mut inner.lost_wakers)
+        };
+        wakers.into_iter().for_each(Waker::wake);
+    }
+
+    /// The loss, or `None` after registering `waker` to hear of it.
+    pub fn lost(&self, waker: Option<&Waker>) -> Option<LostValue> {
+        let mut inner = lock(&self.inner);
+        if inner.lost.is_none()
+            && let Some(waker) = waker
+        {
+            inner.lost_wakers.push(waker.clone());
+        }
+        inner.lost.clone()
+    }
+
+    pub fn is_lost(&self) -> bool {
+        lock(&self.inner).lost.is_some()
+    }
+
+    pub fn queue_label(&self) -> String {
+        lock(&self.inner).queue_label.clone()
+    }
+
+    pub fn set_queue_label(&self, label: String) {
+        lock(&self.inner).queue_label = label;
+    }
+}

@@ -1,0 +1,143 @@
+//! Fetches the pinned WIT dependencies into `wit/deps/` (git-ignored).
+//!
+//! The packages come from crates.io through cargo itself (`cargo info NAME@VERSION` puts the
+//! `.crate` archive into cargo's registry cache), so no other client or address is involved.
+//! Every archive and every extracted file is checked against the sha256 pinned below; a
+//! mismatch is an error, never a silent fallback.
+
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+struct Crate {
+    name: &'static str,
+    version: &'static str,
+    sha256: &'static str,
+    /// (path inside the archive, file name under deps/, sha256 of the file)
+    files: &'static [(&'static str, &'static str, &'static str)],
+}
+
+const CRATES: &[Crate] = &[
+    Crate {
+        name: "wasi-webgpu-wasmtime",
+        version: "0.5.0",
+        sha256: "e2294f34acbfa100e60ddbb97290ffaa2e2fe57571bf4280f63ec5dafe6537b9",
+        files: &[(
+            "wit/deps/wasi-webgpu-0.3.0-rc.2/package.wit",
+            "webgpu.wit",
+            "0c3d714f52b300baf7eb66e21d9c3a50503546560ecf25fdd9553129de0c8942",
+        )],
+    },
+    Crate {
+        name: "wasmtime-wasi",
+        version: "48.0.8",
+        sha256: "a678afa77874a2d6eed071852f7777ccd77495e0bfbc30f7b8089e1d00b2485f",
+        files: &[
+            ("src/p3/wit/deps/cli.wit", "cli.wit", "04b2de3bf344052c78080f3c5320442132b4e7c20b42633a92b8400b6d29ab0d"),
+            ("src/p3/wit/deps/clocks.wit", "clocks.wit", "5b59398732d19f6e327b1693c851a690bdf30e86cbf755d5a53b2fe7d6f2775e"),
+            ("src/p3/wit/deps/filesystem.wit", "filesystem.wit", "612729afb560f715c18de8787014f6b35ee7d3d12a8ef5566d93720ca463c9c9"),
+            ("src/p3/wit/deps/random.wit", "random.wit", "671234beada8dbdff53d10a6554bfbdc6ed9259d3093dfb8cc78c00b67fdf6e5"),
+            ("src/p3/wit/deps/sockets.wit", "sockets.wit", "9ea0d8bbd63773ee67ee58f4dbb1a4ad5ec250ed79487ed847715c0b87ee95cf"),
+        ],
+    },
+];
+
+fn main() {
+    println!("cargo::rerun-if-changed=build.rs");
+    println!("cargo::rerun-if-changed=deps");
+    let deps = Path::new(env!("CARGO_MANIFEST_DIR")).join("deps");
+    if let Err(e) = fetch_all(&deps) {
+        panic!("fetching the WIT dependencies into {}: {e}", deps.display());
+    }
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn fetch_all(deps: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(deps).map_err(|e| e.to_string())?;
+    for krate in CRATES {
+        let present = krate.files.iter().all(|(_, name, sum)| {
+            std::fs::read(deps.join(name)).is_ok_and(|bytes| sha256_hex(&bytes) == *sum)
+        });
+        if present {
+            continue;
+        }
+        let archive = crate_archive(krate)?;
+        extract(krate, &archive, deps)?;
+    }
+    Ok(())
+}
+
+/// The `.crate` archive's bytes, verified.
+fn crate_archive(krate: &Crate) -> Result<Vec<u8>, String> {
+    let file = format!("{}-{}.crate", krate.name, krate.version);
+    let cached = || find_in_registry_cache(&file);
+    let path = match cached() {
+        Some(path) => path,
+        None => {
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let spec = format!("{}@{}", krate.name, krate.version);
+            let out = Command::new(&cargo)
+                .args(["info", &spec])
+                .current_dir(std::env::temp_dir())
+                .output()
+                .map_err(|e| format!("running `{cargo} info {spec}`: {e}"))?;
+            if !out.status.success() {
+                return Err(format!(
+                    "`cargo info {spec}` failed: {}",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ));
+            }
+            cached().ok_or_else(|| format!("`cargo info {spec}` did not leave {file} in cargo's registry cache"))?
+        }
+    };
+    let bytes = std::fs::read(&path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+    let got = sha256_hex(&bytes);
+    if got != krate.sha256 {
+        return Err(format!("{} has sha256 {got}, expected {}", path.display(), krate.sha256));
+    }
+    Ok(bytes)
+}
+
+fn cargo_home() -> PathBuf {
+    if let Some(home) = std::env::var_os("CARGO_HOME") {
+        return home.into();
+    }
+    let home = std::env::var_os("HOME").unwrap_or_default();
+    Path::new(&home).join(".cargo")
+}
+
+fn find_in_registry_cache(file: &str) -> Option<PathBuf> {
+    let cache = cargo_home().join("registry").join("cache");
+    std::fs::read_dir(cache)
+        .ok()?
+        .flatten()
+        .map(|index| index.path().join(file))
+        .find(|p| p.is_file())
+}
+
+fn extract(krate: &Crate, archive: &[u8], deps: &Path) -> Result<(), String> {
+    let prefix = format!("{}-{}/", krate.name, krate.version);
+    let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(archive));
+    let mut wanted: Vec<_> = krate.files.iter().collect();
+    for entry in tar.entries().map_err(|e| e.to_string())? {
+        let mut entry = entry.map_err(|e| e.to_string())?;
+        let path = entry.path().map_err(|e| e.to_string())?.to_string_lossy().into_owned();
+        let Some(inner) = path.strip_prefix(&prefix) else { continue };
+        let Some(pos) = wanted.iter().position(|(src, _, _)| *src == inner) else { continue };
+        let (src, name, sum) = wanted.swap_remove(pos);
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut bytes).map_err(|e| e.to_string())?;
+        let got = sha256_hex(&bytes);
+        if got != *sum {
+            return Err(format!("{src} in {prefix} has sha256 {got}, expected {sum}"));
+        }
+        std::fs::write(deps.join(name), bytes).map_err(|e| format!("writing {name}: {e}"))?;
+    }
+    match wanted.first() {
+        None => Ok(()),
+        Some((src, _, _)) => Err(format!("{src} is missing from {}-{}", krate.name, krate.version)),
+    }
+}
