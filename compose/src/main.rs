@@ -1,1 +1,26 @@
-fn main() {}
+//! `webgpu-virt`: run `wasi:webgpu` components on the wgpu host.
+
+mod cli;
+
+use clap::Parser;
+
+#[derive(Parser)]
+#[command(name = "webgpu-virt", version, about = "Run and virtualize wasi:webgpu components")]
+enum Command {
+    Run(cli::run::Run),
+    Adapter(cli::adapter::Adapter),
+}
+
+fn main() {
+    let result = match Command::parse() {
+        Command::Run(c) => c.exec(),
+        Command::Adapter(c) => c.exec(),
+    };
+    match result {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("error: {e:?}");
+            std::process::exit(2);
+        }
+    }
+}

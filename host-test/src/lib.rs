@@ -151,3 +151,9 @@ pub(crate) fn shield<R>(state: &state::DeviceState, what: &str, f: impl FnOnce()
         }
     }
 }
+
+/// Paths of the test guest components, built by this crate's build script.
+#[doc(hidden)]
+pub mod guests {
+    include!(concat!(env!("OUT_DIR"), "/guests.rs"));
+}

@@ -1,0 +1,9 @@
+//! One module per subcommand, each a clap `Args` struct with an `exec()` returning the exit code.
+
+pub mod adapter;
+pub mod run;
+
+/// The runtime every subcommand drives wasmtime and wgpu from.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread().enable_all().build()?)
+}

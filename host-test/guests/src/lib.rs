@@ -1,0 +1,185 @@
+//! Shared by every test guest: the bindings and a few helpers over `wasi:webgpu`.
+//!
+//! Each guest prints what it observed, one fact per line, so that its output can be compared
+//! byte for byte between runs (direct on the host, and later through the virt component).
+
+wit_bindgen::generate!({
+    path: "../../wit",
+    world: "webgpu-virt:worlds/gpu-command",
+    generate_all,
+    pub_export_macro: true,
+    export_macro_name: "export_command",
+    default_bindings_module: "guests",
+});
+
+pub use wasi::webgpu::webgpu as gpu;
+use gpu::*;
+
+/// The default adapter's default device.
+pub async fn device() -> GpuDevice {
+    let adapter = get_gpu().request_adapter(None).await.expect("no GPU adapter");
+    adapter.request_device(None).await.expect("request-device failed")
+}
+
+/// A buffer holding `data`, written through `mapped-at-creation`.
+pub fn buffer_with(device: &GpuDevice, usage: GpuBufferUsage, data: &[u8]) -> GpuBuffer {
+    let buffer = device.create_buffer(&GpuBufferDescriptor {
+        size: data.len().next_multiple_of(4) as u64,
+        usage,
+        mapped_at_creation: Some(true),
+        label: None,
+    });
+    buffer.get_mapped_range_set_with_copy(data, None, None).expect("writing the mapped range");
+    buffer.unmap().expect("unmap");
+    buffer
+}
+
+/// `size` bytes of `source` from `offset`, read back through a staging buffer.
+pub async fn read_buffer(device: &GpuDevice, source: &GpuBuffer, offset: u64, size: u64) -> Vec<u8> {
+    let staging = device.create_buffer(&GpuBufferDescriptor {
+        size,
+        usage: GpuBufferUsage::MAP_READ | GpuBufferUsage::COPY_DST,
+        mapped_at_creation: None,
+        label: Some("staging".into()),
+    });
+    let encoder = device.create_command_encoder(None);
+    encoder.copy_buffer_to_buffer(source, Some(offset), &staging, Some(0), Some(size));
+    device.queue().submit(&[&encoder.finish(None)]);
+    staging.map_async(GpuMapMode::READ, None, None).await.expect("map-async for reading");
+    let bytes = staging.get_mapped_range_get_with_copy(None, None).expect("reading the mapped range");
+    staging.unmap().expect("unmap");
+    bytes
+}
+
+/// Runs `f` inside an error scope of `filter`; what the scope caught, as `kind: message`.
+pub async fn scoped<R>(device: &GpuDevice, filter: GpuErrorFilter, f: impl FnOnce() -> R) -> (R, Option<String>) {
+    device.push_error_scope(filter);
+    let r = f();
+    let error = device.pop_error_scope().await.expect("pop-error-scope");
+    (r, error.map(|e| describe(&e)))
+}
+
+/// Only the kind of what a validation scope around `f` caught: messages are the host's own
+/// words, so guests print kinds to stay comparable across hosts.
+pub async fn caught<R>(device: &GpuDevice, f: impl FnOnce() -> R) -> (R, &'static str) {
+    let (r, e) = scoped(device, GpuErrorFilter::Validation, f).await;
+    (r, if e.is_some() { "validation-error" } else { "no error" })
+}
+
+pub fn describe(e: &GpuError) -> String {
+    let message = e.message();
+    assert!(!message.is_empty(), "a GPU error must say what went wrong");
+    kind_name(&e.kind()).to_string()
+}
+
+pub fn kind_name(kind: &GpuErrorKind) -> &'static str {
+    match kind {
+        GpuErrorKind::ValidationError => "validation-error",
+        GpuErrorKind::OutOfMemoryError => "out-of-memory-error",
+        GpuErrorKind::InternalError => "internal-error",
+    }
+}
+
+/// FNV-1a: a short, stable fingerprint of bytes for printing.
+pub fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf29ce484222325, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x100000001b3))
+}
+
+pub fn u32s(bytes: &[u8]) -> Vec<u32> {
+    bytes.chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().unwrap())).collect()
+}
+
+pub fn bytes_of(words: &[u32]) -> Vec<u8> {
+    words.iter().flat_map(|w| w.to_le_bytes()).collect()
+}
+
+pub fn shader(device: &GpuDevice, code: &str) -> GpuShaderModule {
+    device.create_shader_module(&GpuShaderModuleDescriptor { code: code.into(), compilation_hints: None, label: None })
+}
+
+pub fn extent(width: u32, height: u32, depth: u32) -> GpuExtent3D {
+    GpuExtent3D { width, height: Some(height), depth_or_array_layers: Some(depth) }
+}
+
+pub fn texture(device: &GpuDevice, size: GpuExtent3D, format: GpuTextureFormat, usage: GpuTextureUsage, mips: u32) -> GpuTexture {
+    device.create_texture(&GpuTextureDescriptor {
+        size,
+        mip_level_count: Some(mips),
+        sample_count: None,
+        dimension: None,
+        format,
+        usage,
+        view_formats: None,
+        texture_binding_view_dimension: None,
+        label: None,
+    })
+}
+
+pub fn at(texture: &GpuTexture, mip: u32, x: u32, y: u32, z: u32) -> GpuTexelCopyTextureInfo<'_> {
+    GpuTexelCopyTextureInfo {
+        texture,
+        mip_level: Some(mip),
+        origin: Some(GpuOrigin3D { x: Some(x), y: Some(y), z: Some(z) }),
+        aspect: None,
+    }
+}
+
+pub fn color_attachment(view: &GpuTextureView) -> GpuRenderPassColorAttachment<'_> {
+    GpuRenderPassColorAttachment {
+        view,
+        depth_slice: None,
+        resolve_target: None,
+        clear_value: Some(GpuColor { r: 0.0, g: 0.0, b: 0.0, a: 0.0 }),
+        load_op: GpuLoadOp::Clear,
+        store_op: GpuStoreOp::Store,
+    }
+}
+
+pub fn render_pass<'a>(colors: Vec<Option<GpuRenderPassColorAttachment<'a>>>) -> GpuRenderPassDescriptor<'a> {
+    GpuRenderPassDescriptor {
+        color_attachments: colors,
+        depth_stencil_attachment: None,
+        occlusion_query_set: None,
+        timestamp_writes: None,
+        max_draw_count: None,
+        label: None,
+    }
+}
+
+/// A render pipeline over `module`'s `vs` and `fs`, one color target of `format`.
+pub fn render_pipeline(device: &GpuDevice, module: &GpuShaderModule, format: GpuTextureFormat, buffers: Option<Vec<Option<GpuVertexBufferLayout>>>) -> GpuRenderPipeline {
+    device.create_render_pipeline(GpuRenderPipelineDescriptor {
+        vertex: GpuVertexState { buffers, module, entry_point: Some("vs".into()), constants: None },
+        primitive: None,
+        depth_stencil: None,
+        multisample: None,
+        fragment: Some(GpuFragmentState {
+            targets: vec![Some(GpuColorTargetState { format, blend: None, write_mask: None })],
+            module,
+            entry_point: Some("fs".into()),
+            constants: None,
+        }),
+        layout: GpuLayoutMode::Auto,
+        label: None,
+    })
+}
+
+/// Reads a whole 2D texture level (4 bytes per texel) back as tightly packed rows.
+pub async fn read_texture(device: &GpuDevice, texture: &GpuTexture, mip: u32, layer: u32, width: u32, height: u32) -> Vec<u8> {
+    let row = (width * 4).next_multiple_of(256);
+    let buffer = device.create_buffer(&GpuBufferDescriptor {
+        size: u64::from(row * height),
+        usage: GpuBufferUsage::COPY_DST | GpuBufferUsage::COPY_SRC,
+        mapped_at_creation: None,
+        label: None,
+    });
+    let encoder = device.create_command_encoder(None);
+    encoder.copy_texture_to_buffer(
+        &at(texture, mip, 0, 0, layer),
+        &GpuTexelCopyBufferInfo { buffer: &buffer, offset: None, bytes_per_row: Some(row), rows_per_image: None },
+        extent(width, height, 1),
+    );
+    device.queue().submit(&[&encoder.finish(None)]);
+    let padded = read_buffer(device, &buffer, 0, u64::from(row * height)).await;
+    padded.chunks(row as usize).flat_map(|r| r[..(width * 4) as usize].to_vec()).collect()
+}
