@@ -136,9 +136,14 @@ impl w::Host for WebGpuCtxView<'_> {
 
 /// Runs a call into wgpu that may panic on input wgpu's own validation does not cover, turning
 /// a panic into a validation error on `state`'s device. The host's own checks come first; this
-/// is the backstop that keeps guest input from ever unwinding through wasmtime.
+/// is the backstop that keeps guest input from ever unwinding through wasmtime. Such a panic is
+/// a guest error, not a host bug, so the panic hook stays quiet about it.
 pub(crate) fn shield<R>(state: &state::DeviceState, what: &str, f: impl FnOnce() -> R) -> Option<R> {
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+    quiet_panic_hook();
+    let outer = SHIELDED.replace(true);
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    SHIELDED.set(outer);
+    match result {
         Ok(r) => Some(r),
         Err(payload) => {
             let why = payload
@@ -152,8 +157,19 @@ pub(crate) fn shield<R>(state: &state::DeviceState, what: &str, f: impl FnOnce()
     }
 }
 
-/// Paths of the test guest components, built by this crate's build script.
-#[doc(hidden)]
-pub mod guests {
-    include!(concat!(env!("OUT_DIR"), "/guests.rs"));
+thread_local! {
+    static SHIELDED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Wraps the process's panic hook once so that panics inside [`shield`] print nothing.
+fn quiet_panic_hook() {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !SHIELDED.get() {
+                previous(info)
+            }
+        }));
+    });
 }

@@ -183,3 +183,11 @@ pub async fn read_texture(device: &GpuDevice, texture: &GpuTexture, mip: u32, la
     let padded = read_buffer(device, &buffer, 0, u64::from(row * height)).await;
     padded.chunks(row as usize).flat_map(|r| r[..(width * 4) as usize].to_vec()).collect()
 }
+
+/// Starts an async call without waiting for it: polls its future once. An async import's call
+/// begins only when its future is first polled; this lets a guest act while the call is
+/// pending (for example, unmap a buffer whose map is in flight).
+pub fn start<F: std::future::Future>(f: std::pin::Pin<&mut F>) {
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    assert!(f.poll(&mut cx).is_pending(), "the call finished at once: nothing was pending");
+}

@@ -1,0 +1,103 @@
+//! Buffer mapping: mapped-at-creation, map for writing, map for reading, partial ranges, map
+//! state transitions, and an unmap that aborts a pending map.
+use guests::gpu::*;
+
+struct Command;
+
+const BUSY: &str = "
+@group(0) @binding(0) var<storage, read_write> out: array<u32>;
+@compute @workgroup_size(1) fn main() {
+    var x = 1u;
+    for (var i = 0u; i < 20000000u; i++) { x = x * 1664525u + 1013904223u; }
+    out[0] = x;
+}
+";
+
+impl guests::exports::wasi::cli::run::Guest for Command {
+    async fn run() -> Result<(), ()> {
+        let device = guests::device().await;
+        let state = |b: &GpuBuffer| match b.map_state() { GpuBufferMapState::Unmapped => "unmapped", GpuBufferMapState::Pending => "pending", GpuBufferMapState::Mapped => "mapped" };
+
+        // Mapped at creation, written, then read back through a copy.
+        let created = device.create_buffer(&GpuBufferDescriptor {
+            size: 16,
+            usage: GpuBufferUsage::COPY_SRC,
+            mapped_at_creation: Some(true),
+            label: None,
+        });
+        println!("mapped-at-creation: state={}", state(&created));
+        created.get_mapped_range_set_with_copy(&[1, 2, 3, 4], Some(8), Some(8)).expect("set range");
+        created.unmap().expect("unmap");
+        println!("after unmap: state={}", state(&created));
+        println!("read back: {:?}", guests::read_buffer(&device, &created, 0, 16).await);
+
+        // Map for writing, write the second half, unmap, map for reading elsewhere.
+        let writable = device.create_buffer(&GpuBufferDescriptor {
+            size: 32,
+            usage: GpuBufferUsage::MAP_WRITE | GpuBufferUsage::COPY_SRC,
+            mapped_at_creation: None,
+            label: None,
+        });
+        writable.map_async(GpuMapMode::WRITE, Some(16), Some(16)).await.expect("map for writing");
+        println!("map-async(write) done: state={}", state(&writable));
+        writable.get_mapped_range_set_with_copy(&[9; 16], Some(16), None).expect("write mapped range");
+        let outside = writable.get_mapped_range_get_with_copy(Some(0), Some(8));
+        println!("range outside the mapping: {:?}", outside.map_err(|e| e.kind));
+        writable.unmap().expect("unmap");
+        println!("written: {:?}", guests::read_buffer(&device, &writable, 8, 16).await);
+
+        // Map for reading, then a range, then an unaligned range.
+        let readable = device.create_buffer(&GpuBufferDescriptor {
+            size: 64,
+            usage: GpuBufferUsage::MAP_READ | GpuBufferUsage::COPY_DST,
+            mapped_at_creation: None,
+            label: None,
+        });
+        device.queue().write_buffer_with_copy(&readable, 0, &(0u8..64).collect::<Vec<_>>(), None, None).expect("write-buffer");
+        readable.map_async(GpuMapMode::READ, None, None).await.expect("map for reading");
+        let part = readable.get_mapped_range_get_with_copy(Some(8), Some(8)).expect("read range");
+        println!("read range 8+8: {part:?}");
+        let unaligned = readable.get_mapped_range_get_with_copy(Some(3), Some(4));
+        println!("unaligned range: {:?}", unaligned.map_err(|e| e.kind));
+        let write_to_read = readable.get_mapped_range_set_with_copy(&[1, 2, 3, 4], None, None);
+        println!("writing a read mapping: {:?}", write_to_read.map_err(|e| e.kind));
+        readable.unmap().expect("unmap");
+
+        // An unmap while a map is pending aborts it. The map must wait for the GPU: a long,
+        // single-invocation shader writes what is then copied into the buffer (an idle buffer
+        // may map at once, before the guest could unmap).
+        let busy = device.create_buffer(&GpuBufferDescriptor {
+            size: 64,
+            usage: GpuBufferUsage::STORAGE | GpuBufferUsage::COPY_SRC,
+            mapped_at_creation: None,
+            label: None,
+        });
+        let module = guests::shader(&device, BUSY);
+        let pipeline = device.create_compute_pipeline(GpuComputePipelineDescriptor {
+            compute: GpuProgrammableStage { module: &module, entry_point: None, constants: None },
+            layout: GpuLayoutMode::Auto,
+            label: None,
+        });
+        let group = device.create_bind_group(&GpuBindGroupDescriptor {
+            layout: &pipeline.get_bind_group_layout(0),
+            entries: vec![GpuBindGroupEntry { binding: 0, resource: GpuBindingResource::GpuBuffer(&busy) }],
+            label: None,
+        });
+        let encoder = device.create_command_encoder(None);
+        let pass = encoder.begin_compute_pass(None);
+        pass.set_pipeline(&pipeline);
+        pass.set_bind_group(0, Some(&group), None, None, None).expect("set-bind-group");
+        pass.dispatch_workgroups(1, None, None);
+        pass.end();
+        encoder.copy_buffer_to_buffer(&busy, None, &readable, None, None);
+        device.queue().submit(&[&encoder.finish(None)]);
+        let mut aborted = std::pin::pin!(readable.map_async(GpuMapMode::READ, None, None));
+        guests::start(aborted.as_mut());
+        readable.unmap().expect("unmap");
+        println!("map aborted by unmap: {:?}", aborted.await.map_err(|e| e.kind));
+        println!("state after abort: {}", state(&readable));
+        Ok(())
+    }
+}
+
+guests::export_command!(Command);
