@@ -34,6 +34,7 @@ fn main() {
     cmd.arg("build")
         .arg("--release")
         .arg("--examples")
+        .arg("--bins")
         .arg("--target")
         .arg(TARGET)
         .arg("--manifest-path")
@@ -54,6 +55,8 @@ fn main() {
         assert!(path.is_file(), "guest {name} was not built at {}", path.display());
         code += &format!("pub const {}: &str = {:?};\n", name.to_uppercase(), path.display().to_string());
     }
+    let p2 = target_dir.join(TARGET).join("release").join("p2-command.wasm");
+    code += &format!("/// A plain p2 command (`fn main`), which `run` must refuse.\npub const P2_COMMAND: &str = {:?};\n", p2.display().to_string());
     code += "/// Every guest: (name, path).\npub const ALL: &[(&str, &str)] = &[\n";
     for name in &names {
         code += &format!("    ({name:?}, {}),\n", name.to_uppercase());

@@ -69,7 +69,7 @@ impl guests::exports::wasi::cli::run::Guest for Command {
         };
         let most = limits.max_bind_groups();
         let big = adapter.request_device(ask("maxBindGroups", u64::from(most))).await.expect("device with more bind groups");
-        println!("asked for maxBindGroups={most}: got {}", big.limits().max_bind_groups() == most);
+        println!("asked for the adapter's maxBindGroups: got it {}", big.limits().max_bind_groups() == most);
         let err = |r: Result<GpuDevice, RequestDeviceError>| r.map(|_| ()).map_err(|e| e.kind);
         println!("beyond the adapter: {:?}", err(adapter.request_device(ask("maxBindGroups", u64::from(most) + 1)).await));
         println!("unknown limit: {:?}", err(adapter.request_device(ask("maxTeapots", 1)).await));

@@ -9,7 +9,7 @@ const SHADER: &str = "
     let p = array(vec2<f32>(-1.0, -1.0), vec2<f32>(3.0, -1.0), vec2<f32>(-1.0, 3.0));
     return vec4<f32>(p[i], 0.0, 1.0);
 }
-@fragment fn fs() -> @location(0) vec4<f32> { return vec4<f32>(1.0, 0.5, 0.0, 1.0); }
+@fragment fn fs() -> @location(0) vec4<f32> { return vec4<f32>(1.0, 0.4, 0.0, 1.0); }
 ";
 
 impl guests::exports::wasi::cli::run::Guest for Command {
