@@ -19,10 +19,15 @@ use wasmtime::component::{
 ///
 /// wgpu runs map and work-done callbacks while the device is polled; a blocking poll waits for
 /// the GPU. `None` when the callback was dropped unanswered (the device is gone).
+///
+/// Like a WebGPU promise, the wait never completes within the call that started it, even when
+/// wgpu answered at once: the guest gets control back first (so that, for example, an `unmap`
+/// right after `map-async` always aborts the map, as it does in a browser).
 pub(crate) async fn wait_on_gpu<R: Send + 'static>(
     device: &wgpu::Device,
     mut rx: futures::channel::oneshot::Receiver<R>,
 ) -> Option<R> {
+    tokio::task::yield_now().await;
     loop {
         match rx.try_recv() {
             Ok(Some(v)) => return Some(v),

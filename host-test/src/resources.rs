@@ -205,7 +205,11 @@ impl<T: WebGpuView + 'static> w::HostGpuBufferWithStore<T> for WebGpu {
         };
         let result = match rx {
             Some(rx) => wait_on_gpu(&device, rx).await,
-            None => Some(Ok(())),
+            None => {
+                // A zero-size map has nothing to wait for, but resolves later all the same.
+                tokio::task::yield_now().await;
+                Some(Ok(()))
+            }
         };
         let mut state = lock(&map);
         if state.phase != MapPhase::Pending(attempt) {
