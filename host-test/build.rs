@@ -32,6 +32,7 @@ fn main() {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.arg("build")
+        .arg("--locked")
         .arg("--release")
         .arg("--examples")
         .arg("--bins")
