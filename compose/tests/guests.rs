@@ -185,6 +185,7 @@ wgsl language feature known: true"#)(out);
             ("dynamic offsets outside the list", "Err(SetBindGroupErrorKind::RangeError)"),
             ("bind group layout entry with no kind", "validation-error"),
             ("nine bind group layouts", "validation-error"),
+            ("zero-size buffer binding", "validation-error"),
             ("broken shader", "messages=true first-is-error=true has-position=true"),
             ("create a broken shader", "validation-error"),
             ("good shader messages", "0"),

@@ -397,23 +397,18 @@ impl w::HostGpuDevice for WebGpuCtxView<'_> {
             }
         }
         let mut default_views = default_views.iter();
+        // wgpu reads a zero size as "the rest of the buffer"; WebGPU rejects it.
+        let mut zero_sized = None;
         let mut entries = Vec::with_capacity(desc.entries.len());
         for e in &desc.entries {
             let resource = match &e.resource {
                 w::GpuBindingResource::GpuBuffer(b) => self.table.get(b)?.buffer.as_entire_binding(),
                 w::GpuBindingResource::GpuBufferBinding(b) => {
                     let buffer = &self.table.get(&b.buffer)?.buffer;
-                    let size = match b.size {
-                        None => None,
-                        Some(0) => {
-                            dev.state.report(ErrorValue::validation(format!(
-                                "create-bind-group: binding {} has size 0",
-                                e.binding
-                            )));
-                            None
-                        }
-                        Some(s) => wgpu::BufferSize::new(s),
-                    };
+                    if b.size == Some(0) {
+                        zero_sized = Some(e.binding);
+                    }
+                    let size = b.size.and_then(wgpu::BufferSize::new);
                     wgpu::BindingResource::Buffer(wgpu::BufferBinding { buffer, offset: b.offset.unwrap_or(0), size })
                 }
                 w::GpuBindingResource::GpuSampler(s) => wgpu::BindingResource::Sampler(&self.table.get(s)?.inner),
@@ -425,12 +420,18 @@ impl w::HostGpuDevice for WebGpuCtxView<'_> {
             };
             entries.push(wgpu::BindGroupEntry { binding: e.binding, resource });
         }
-        let wdesc = wgpu::BindGroupDescriptor {
-            label: label_of(&desc.label),
-            layout: &self.table.get(&desc.layout)?.inner,
-            entries: &entries,
+        let layout = &self.table.get(&desc.layout)?.inner;
+        let inner = match zero_sized {
+            None => dev.device.create_bind_group(&wgpu::BindGroupDescriptor { label: label_of(&desc.label), layout, entries: &entries }),
+            Some(binding) => {
+                dev.state.report(ErrorValue::validation(format!("create-bind-group: binding {binding} has size 0")));
+                // The invalid group WebGPU returns: one wgpu rejects (quietly) for naming a
+                // binding no layout can have.
+                let bad = [wgpu::BindGroupEntry { binding: u32::MAX, resource: entries[0].resource.clone() }];
+                let desc = wgpu::BindGroupDescriptor { label: None, layout, entries: &bad };
+                dev.state.capture(|| dev.device.create_bind_group(&desc)).0
+            }
         };
-        let inner = dev.device.create_bind_group(&wdesc);
         Ok(self.table.push(Labeled { inner, label: desc.label.unwrap_or_default() })?)
     }
 

@@ -98,6 +98,30 @@ impl guests::exports::wasi::cli::run::Guest for Command {
         })
         .await;
         println!("nine bind group layouts: {e}");
+        let uniform_layout = device.create_bind_group_layout(&GpuBindGroupLayoutDescriptor {
+            entries: vec![GpuBindGroupLayoutEntry {
+                binding: 0,
+                visibility: GpuShaderStage::COMPUTE,
+                buffer: Some(GpuBufferBindingLayout { type_: None, has_dynamic_offset: None, min_binding_size: None }),
+                sampler: None,
+                texture: None,
+                storage_texture: None,
+            }],
+            label: None,
+        });
+        let uniform = buffer(256, GpuBufferUsage::UNIFORM);
+        let (_, e) = guests::caught(&device, || {
+            device.create_bind_group(&GpuBindGroupDescriptor {
+                layout: &uniform_layout,
+                entries: vec![GpuBindGroupEntry {
+                    binding: 0,
+                    resource: GpuBindingResource::GpuBufferBinding(GpuBufferBinding { buffer: &uniform, offset: None, size: Some(0) }),
+                }],
+                label: None,
+            })
+        })
+        .await;
+        println!("zero-size buffer binding: {e}");
 
         // Shaders.
         let broken = guests::shader(&device, "fn main( {");
