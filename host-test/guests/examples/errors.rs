@@ -7,12 +7,7 @@ struct Command;
 
 fn bad_buffer(device: &GpuDevice) -> GpuBuffer {
     // map-read may only be combined with copy-dst.
-    device.create_buffer(&GpuBufferDescriptor {
-        size: 16,
-        usage: GpuBufferUsage::MAP_READ | GpuBufferUsage::STORAGE,
-        mapped_at_creation: None,
-        label: None,
-    })
+    guests::buffer(device, 16, GpuBufferUsage::MAP_READ | GpuBufferUsage::STORAGE)
 }
 
 impl guests::exports::wasi::cli::run::Guest for Command {
@@ -22,21 +17,16 @@ impl guests::exports::wasi::cli::run::Guest for Command {
         let (_, e) = guests::scoped(&device, GpuErrorFilter::Validation, || bad_buffer(&device)).await;
         println!("validation scope: {e:?}");
 
-        // An out-of-memory scope does not catch a validation error: the outer scope does.
-        device.push_error_scope(GpuErrorFilter::Validation);
-        device.push_error_scope(GpuErrorFilter::OutOfMemory);
-        bad_buffer(&device);
-        let inner = device.pop_error_scope().await.expect("pop");
-        let outer = device.pop_error_scope().await.expect("pop");
-        println!("oom scope inside validation scope: inner={:?} outer={:?}", inner.map(|e| guests::describe(&e)), outer.map(|e| guests::describe(&e)));
-
-        // An internal-error scope catches neither.
-        device.push_error_scope(GpuErrorFilter::Validation);
-        device.push_error_scope(GpuErrorFilter::Internal);
-        bad_buffer(&device);
-        let inner = device.pop_error_scope().await.expect("pop");
-        let outer = device.pop_error_scope().await.expect("pop");
-        println!("internal scope inside validation scope: inner={:?} outer={:?}", inner.map(|e| guests::describe(&e)), outer.map(|e| guests::describe(&e)));
+        // Out-of-memory and internal-error scopes do not catch a validation error: the outer
+        // validation scope does.
+        for (name, filter) in [("oom", GpuErrorFilter::OutOfMemory), ("internal", GpuErrorFilter::Internal)] {
+            device.push_error_scope(GpuErrorFilter::Validation);
+            device.push_error_scope(filter);
+            bad_buffer(&device);
+            let inner = device.pop_error_scope().await.expect("pop");
+            let outer = device.pop_error_scope().await.expect("pop");
+            println!("{name} scope inside validation scope: inner={:?} outer={:?}", inner.map(|e| guests::describe(&e)), outer.map(|e| guests::describe(&e)));
+        }
 
         // Only the first error of a scope is kept; a clean scope gives none.
         device.push_error_scope(GpuErrorFilter::Validation);

@@ -8,7 +8,7 @@ impl guests::exports::wasi::cli::run::Guest for Command {
     async fn run() -> Result<(), ()> {
         let device = guests::device().await;
         let queue = device.queue();
-        let buffer = |size: u64, usage: GpuBufferUsage| device.create_buffer(&GpuBufferDescriptor { size, usage, mapped_at_creation: None, label: None });
+        let buffer = |size, usage| guests::buffer(&device, size, usage);
 
         // Destroyed objects.
         let dead = buffer(16, GpuBufferUsage::COPY_DST | GpuBufferUsage::COPY_SRC);

@@ -23,12 +23,7 @@ impl guests::exports::wasi::cli::run::Guest for Command {
         println!("read back: {:?}", guests::read_buffer(&device, &created, 0, 16).await);
 
         // Map for writing, write the second half, unmap, map for reading elsewhere.
-        let writable = device.create_buffer(&GpuBufferDescriptor {
-            size: 32,
-            usage: GpuBufferUsage::MAP_WRITE | GpuBufferUsage::COPY_SRC,
-            mapped_at_creation: None,
-            label: None,
-        });
+        let writable = guests::buffer(&device, 32, GpuBufferUsage::MAP_WRITE | GpuBufferUsage::COPY_SRC);
         writable.map_async(GpuMapMode::WRITE, Some(16), Some(16)).await.expect("map for writing");
         println!("map-async(write) done: state={}", state(&writable));
         writable.get_mapped_range_set_with_copy(&[9; 16], Some(16), None).expect("write mapped range");
@@ -38,12 +33,7 @@ impl guests::exports::wasi::cli::run::Guest for Command {
         println!("written: {:?}", guests::read_buffer(&device, &writable, 8, 16).await);
 
         // Map for reading, then a range, then an unaligned range.
-        let readable = device.create_buffer(&GpuBufferDescriptor {
-            size: 64,
-            usage: GpuBufferUsage::MAP_READ | GpuBufferUsage::COPY_DST,
-            mapped_at_creation: None,
-            label: None,
-        });
+        let readable = guests::buffer(&device, 64, GpuBufferUsage::MAP_READ | GpuBufferUsage::COPY_DST);
         device.queue().write_buffer_with_copy(&readable, 0, &(0u8..64).collect::<Vec<_>>(), None, None).expect("write-buffer");
         readable.map_async(GpuMapMode::READ, None, None).await.expect("map for reading");
         let part = readable.get_mapped_range_get_with_copy(Some(8), Some(8)).expect("read range");

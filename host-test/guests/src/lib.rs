@@ -21,6 +21,11 @@ pub async fn device() -> GpuDevice {
     adapter.request_device(None).await.expect("request-device failed")
 }
 
+/// A buffer of `size` bytes, not mapped, with no label.
+pub fn buffer(device: &GpuDevice, size: u64, usage: GpuBufferUsage) -> GpuBuffer {
+    device.create_buffer(&GpuBufferDescriptor { size, usage, mapped_at_creation: None, label: None })
+}
+
 /// A buffer holding `data`, written through `mapped-at-creation`.
 pub fn buffer_with(device: &GpuDevice, usage: GpuBufferUsage, data: &[u8]) -> GpuBuffer {
     let buffer = device.create_buffer(&GpuBufferDescriptor {
