@@ -47,10 +47,6 @@ pub(crate) async fn wait_on_gpu<R: Send + 'static>(
     }
 }
 
-fn label_of(label: &Option<String>) -> Option<&str> {
-    label.as_deref()
-}
-
 /// Reads the pipeline constants record a descriptor owns (and removes it from the table).
 fn take_constants(
     table: &mut ResourceTable,
@@ -83,7 +79,7 @@ fn compute_pipeline(
     let dev = table.get(device)?;
     let module = &table.get(&desc.compute.module)?.inner;
     let wdesc = wgpu::ComputePipelineDescriptor {
-        label: label_of(&desc.label),
+        label: desc.label.as_deref(),
         layout: layout(table, &desc.layout)?,
         module,
         entry_point: desc.compute.entry_point.as_deref(),
@@ -156,7 +152,7 @@ fn render_pipeline(
         None => None,
     };
     let wdesc = wgpu::RenderPipelineDescriptor {
-        label: label_of(&desc.label),
+        label: desc.label.as_deref(),
         layout: layout(table, &desc.layout)?,
         vertex: wgpu::VertexState {
             module: &table.get(&desc.vertex.module)?.inner,
@@ -272,7 +268,7 @@ impl w::HostGpuDevice for WebGpuCtxView<'_> {
         let dev = self.table.get(&this)?;
         let mapped = desc.mapped_at_creation.unwrap_or(false);
         let wdesc = wgpu::BufferDescriptor {
-            label: label_of(&desc.label),
+            label: desc.label.as_deref(),
             size: desc.size,
             usage: convert::buffer_usage(desc.usage),
             mapped_at_creation: mapped,
@@ -300,7 +296,7 @@ impl w::HostGpuDevice for WebGpuCtxView<'_> {
         let view_formats: Vec<wgpu::TextureFormat> =
             desc.view_formats.iter().flatten().map(|f| convert::texture_format(*f)).collect();
         let mut wdesc = convert::texture_descriptor(&desc);
-        wdesc.label = label_of(&desc.label);
+        wdesc.label = desc.label.as_deref();
         wdesc.view_formats = &view_formats;
         let texture = dev.device.create_texture(&wdesc);
         let size = convert::extent(desc.size);
@@ -343,7 +339,7 @@ impl w::HostGpuDevice for WebGpuCtxView<'_> {
                 Err(msg) => bad = bad.or(Some(msg)),
             }
         }
-        let wdesc = wgpu::BindGroupLayoutDescriptor { label: label_of(&desc.label), entries: &entries };
+        let wdesc = wgpu::BindGroupLayoutDescriptor { label: desc.label.as_deref(), entries: &entries };
         let inner = match bad {
             None => dev.device.create_bind_group_layout(&wdesc),
             Some(msg) => {
@@ -368,7 +364,7 @@ impl w::HostGpuDevice for WebGpuCtxView<'_> {
             });
         }
         let wdesc = wgpu::PipelineLayoutDescriptor {
-            label: label_of(&desc.label),
+            label: desc.label.as_deref(),
             bind_group_layouts: &layouts,
             immediate_size: desc.immediate_size.unwrap_or(0),
         };
@@ -422,7 +418,7 @@ impl w::HostGpuDevice for WebGpuCtxView<'_> {
         }
         let layout = &self.table.get(&desc.layout)?.inner;
         let inner = match zero_sized {
-            None => dev.device.create_bind_group(&wgpu::BindGroupDescriptor { label: label_of(&desc.label), layout, entries: &entries }),
+            None => dev.device.create_bind_group(&wgpu::BindGroupDescriptor { label: desc.label.as_deref(), layout, entries: &entries }),
             Some(binding) => {
                 dev.state.report(ErrorValue::validation(format!("create-bind-group: binding {binding} has size 0")));
                 // The invalid group WebGPU returns: one wgpu rejects (quietly) for naming a
@@ -442,7 +438,7 @@ impl w::HostGpuDevice for WebGpuCtxView<'_> {
     ) -> wasmtime::Result<Resource<ShaderModule>> {
         let dev = self.table.get(&this)?;
         let inner = dev.device.create_shader_module(wgpu::ShaderModuleDescriptor {
-            label: label_of(&desc.label),
+            label: desc.label.as_deref(),
             source: wgpu::ShaderSource::Wgsl(desc.code.into()),
         });
         Ok(self.table.push(Labeled { inner, label: desc.label.unwrap_or_default() })?)
@@ -519,7 +515,7 @@ impl w::HostGpuDevice for WebGpuCtxView<'_> {
             }));
         }
         let set = dev.device.create_query_set(&wgpu::QuerySetDescriptor {
-            label: label_of(&desc.label),
+            label: desc.label.as_deref(),
             ty: convert::query_type(desc.type_),
             count: desc.count,
         });
