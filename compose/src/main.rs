@@ -1,4 +1,5 @@
-//! `webgpu-virt`: run `wasi:webgpu` components on the wgpu host.
+//! `webgpu-virt`: run `wasi:webgpu` components on the wgpu host and compose the virt in front of
+//! them.
 
 mod cli;
 
@@ -8,12 +9,14 @@ use clap::Parser;
 #[command(name = "webgpu-virt", version, about = "Run and virtualize wasi:webgpu components")]
 enum Command {
     Run(cli::run::Run),
+    Plug(cli::plug::Plug),
     Adapter(cli::adapter::Adapter),
 }
 
 fn main() {
     let result = match Command::parse() {
         Command::Run(c) => c.exec(),
+        Command::Plug(c) => c.exec(),
         Command::Adapter(c) => c.exec(),
     };
     match result {

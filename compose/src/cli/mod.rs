@@ -1,6 +1,7 @@
 //! One module per subcommand, each a clap `Args` struct with an `exec()` returning the exit code.
 
 pub mod adapter;
+pub mod plug;
 pub mod run;
 
 /// The runtime every subcommand drives wasmtime and wgpu from.

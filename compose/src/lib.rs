@@ -1,0 +1,83 @@
+//! webgpu-virt's library: the virt component and composing it in front of applications.
+//!
+//! ```no_run
+//! let app = std::fs::read("app.wasm")?;
+//! let composed = webgpu_virt::plug(&app, webgpu_virt::VIRT)?;
+//! std::fs::write("app.virt.wasm", composed)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+#![deny(missing_docs)]
+
+use wac_graph::types::Package;
+use wac_graph::{CompositionGraph, EncodeOptions};
+
+/// The virt component, unconfigured: a pure pass-through of `wasi:webgpu`.
+pub const VIRT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/virt.wasm"));
+
+/// The interface the virt stands in front of.
+pub const WEBGPU: &str = "wasi:webgpu/webgpu@0.3.0-rc.2";
+
+/// Why a composition could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum PlugError {
+    /// The application is not a component.
+    #[error("the application is not a WebAssembly component")]
+    AppNotComponent,
+    /// The virt is not a component.
+    #[error("the virt is not a WebAssembly component")]
+    VirtNotComponent,
+    /// The application does not import `wasi:webgpu` (or imports another version).
+    #[error("the application does not import {WEBGPU} (its imports: {imports})")]
+    NoWebGpuImport {
+        /// The application's imports, comma-separated.
+        imports: String,
+    },
+    /// wac could not read or compose the components.
+    #[error("composing failed: {0:#}")]
+    Compose(anyhow::Error),
+}
+
+/// The names the outermost component imports.
+pub fn imports(bytes: &[u8]) -> Result<Vec<String>, wasmparser::BinaryReaderError> {
+    let mut names = Vec::new();
+    // `parse_all` also yields the payloads of nested modules and components: count the depth.
+    let mut depth = 0usize;
+    for payload in wasmparser::Parser::new(0).parse_all(bytes) {
+        match payload? {
+            wasmparser::Payload::ComponentImportSection(reader) if depth == 0 => {
+                for import in reader {
+                    names.push(import?.name.name.to_string());
+                }
+            }
+            wasmparser::Payload::ModuleSection { .. } | wasmparser::Payload::ComponentSection { .. } => depth += 1,
+            wasmparser::Payload::End(_) => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(names)
+}
+
+/// Composes `virt` in front of `app`: the result is `app` with its `wasi:webgpu` import served by
+/// the virt, whose own `wasi:webgpu` import becomes the result's. Exactly what
+/// `wac plug --plug virt.wasm app.wasm` makes.
+pub fn plug(app: &[u8], virt: &[u8]) -> Result<Vec<u8>, PlugError> {
+    if !wasmparser::Parser::is_component(app) {
+        return Err(PlugError::AppNotComponent);
+    }
+    if !wasmparser::Parser::is_component(virt) {
+        return Err(PlugError::VirtNotComponent);
+    }
+    let app_imports = imports(app).map_err(|e| PlugError::Compose(e.into()))?;
+    if !app_imports.iter().any(|i| i == WEBGPU) {
+        return Err(PlugError::NoWebGpuImport { imports: app_imports.join(", ") });
+    }
+    let mut graph = CompositionGraph::new();
+    let compose = |e: anyhow::Error| PlugError::Compose(e);
+    let virt = Package::from_bytes("webgpu-virt:virt", None, virt.to_vec(), graph.types_mut()).map_err(compose)?;
+    let virt = graph.register_package(virt).map_err(|e| compose(e.into()))?;
+    let app = Package::from_bytes("webgpu-virt:app", None, app.to_vec(), graph.types_mut()).map_err(compose)?;
+    let app = graph.register_package(app).map_err(|e| compose(e.into()))?;
+    wac_graph::plug(&mut graph, vec![virt], app).map_err(|e| compose(e.into()))?;
+    graph.encode(EncodeOptions::default()).map_err(|e| compose(e.into()))
+}

@@ -1,0 +1,108 @@
+//! The virt as a pure pass-through: every guest prints exactly what it prints on the host
+//! directly; the virt and the compositions import only what they should; the virt forwards every
+//! function of the WIT.
+
+use host_test::guests;
+use std::process::Command;
+use wasmtime::component::types::ComponentItem;
+
+fn webgpu_virt() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_webgpu-virt"));
+    cmd.env("MESA_SHADER_CACHE_DIR", std::env::temp_dir().join("webgpu-virt-mesa-cache"));
+    cmd
+}
+
+/// Runs a component file; its stdout, after checking it exited cleanly.
+fn run(path: &std::path::Path) -> String {
+    let out = webgpu_virt().arg("run").arg(path).output().expect("running webgpu-virt");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && !stderr.contains("panicked"), "{}: {}\n{stderr}", path.display(), out.status);
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn guest(name: &str) -> &'static str {
+    guests::ALL.iter().find(|(n, _)| *n == name).expect("a built guest").1
+}
+
+macro_rules! through_the_virt {
+    ($($name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                let app = guest(stringify!($name));
+                let dir = tempfile::tempdir().unwrap();
+                let composed = dir.path().join("composed.wasm");
+                let status = webgpu_virt().arg("plug").arg(app).arg("-o").arg(&composed).status().unwrap();
+                assert!(status.success());
+                assert_eq!(run(&composed), run(app.as_ref()), "output through the virt");
+            }
+        )*
+
+        #[test]
+        fn every_gpu_guest_runs_through_the_virt() {
+            let tested = [$(stringify!($name)),*];
+            for (name, _) in guests::ALL {
+                assert!(tested.contains(name) || *name == "cli", "guest `{name}` is not run through the virt");
+            }
+        }
+    };
+}
+
+through_the_virt!(compute, render, mapping, copies, textures, bundles, queries, errors, uncaptured, lost, labels, limits, invalid);
+
+#[test]
+fn the_virt_imports_and_exports_only_webgpu() {
+    assert_eq!(webgpu_virt::imports(webgpu_virt::VIRT).unwrap(), [webgpu_virt::WEBGPU]);
+}
+
+#[test]
+fn a_composition_imports_what_the_app_imported() {
+    // `cli` uses no GPU, so it does not import wasi:webgpu at all.
+    for (name, path) in guests::ALL.iter().filter(|(name, _)| *name != "cli") {
+        let app = std::fs::read(path).unwrap();
+        let composed = webgpu_virt::plug(&app, webgpu_virt::VIRT).unwrap();
+        let mut want = webgpu_virt::imports(&app).unwrap();
+        let mut got = webgpu_virt::imports(&composed).unwrap();
+        want.sort();
+        got.sort();
+        assert_eq!(got, want, "{name}");
+    }
+}
+
+#[test]
+fn plug_says_what_is_wrong() {
+    let p2 = std::fs::read(guests::P2_COMMAND).unwrap();
+    let e = webgpu_virt::plug(&p2, webgpu_virt::VIRT).unwrap_err().to_string();
+    assert!(e.contains("does not import wasi:webgpu/webgpu@0.3.0-rc.2") && e.contains("wasi:cli/"), "{e}");
+    let e = webgpu_virt::plug(b"\0asm\x01\0\0\0", webgpu_virt::VIRT).unwrap_err().to_string();
+    assert_eq!(e, "the application is not a WebAssembly component");
+    let app = std::fs::read(guest("compute")).unwrap();
+    let e = webgpu_virt::plug(&app, b"not wasm").unwrap_err().to_string();
+    assert_eq!(e, "the virt is not a WebAssembly component");
+
+    let out = webgpu_virt().args(["plug", guests::P2_COMMAND, "-o", "/dev/null"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not import wasi:webgpu"));
+}
+
+/// The functions of an instance type.
+fn functions(engine: &wasmtime::Engine, item: ComponentItem) -> usize {
+    match item {
+        ComponentItem::ComponentInstance(i) => {
+            i.exports(engine).filter(|(_, e)| matches!(e.ty, ComponentItem::ComponentFunc(_))).count()
+        }
+        _ => 0,
+    }
+}
+
+#[test]
+fn the_virt_forwards_every_function() {
+    let engine = host_test::run::engine().unwrap();
+    let virt = wasmtime::component::Component::new(&engine, webgpu_virt::VIRT).unwrap();
+    let ty = virt.component_type();
+    let exported: usize = ty.exports(&engine).map(|(_, e)| functions(&engine, e.ty)).sum();
+    let imported: usize = ty.imports(&engine).map(|(_, e)| functions(&engine, e.ty)).sum();
+    // 227 functions and 2 constructors, as in the WIT (see host-test's coverage test).
+    assert_eq!((exported, imported), (229, 229));
+    println!("virt functions forwarded: 227/227 (and 2/2 constructors)");
+}

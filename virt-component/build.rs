@@ -1,0 +1,449 @@
+//! Generates the forwarding layer of the virt component from the WIT.
+//!
+//! For every resource of `wasi:webgpu/webgpu` it writes a wrapper holding the imported handle and
+//! an implementation of the exported trait whose every method converts its arguments to the
+//! import side, calls the import, and converts the result back. With wit-bindgen's
+//! `merge_structurally_equal_types`, types without handles are shared by both sides; only
+//! resources and the types that carry them are converted, by expressions generated here from the
+//! WIT's type graph. A new WIT revision is a rebuild, not a rewrite.
+//!
+//! What cannot be mechanical is named in [`HAND_WRITTEN`]: resources whose wrappers are written
+//! by hand in `src/` (they can also hold values the virt makes itself). Futures and streams are
+//! bridged by `crate::bridge`.
+
+use heck::{ToSnakeCase, ToUpperCamelCase};
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use wit_parser::{FunctionKind, Handle, InterfaceId, Resolve, Type, TypeDefKind, TypeId};
+
+/// Resources whose wrappers live in `src/bridge.rs`, not here.
+const HAND_WRITTEN: &[&str] = &["gpu-error", "gpu-device-lost-info"];
+
+fn main() {
+    let wit = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap()).join("../wit");
+    println!("cargo::rerun-if-changed={}", wit.display());
+    println!("cargo::rerun-if-changed=build.rs");
+    let mut resolve = Resolve::default();
+    let (pkg, _) = resolve.push_dir(&wit).unwrap_or_else(|e| panic!("parsing {}: {e:?}", wit.display()));
+    let world = resolve.select_world(&[pkg], Some("virt")).expect("the `virt` world");
+    let iface = resolve.worlds[world]
+        .exports
+        .values()
+        .find_map(|item| match item {
+            wit_parser::WorldItem::Interface { id, .. } => Some(*id),
+            _ => None,
+        })
+        .expect("the virt world exports an interface");
+    let code = Gen::new(&resolve, iface).generate();
+    let out = Path::new(&std::env::var("OUT_DIR").unwrap()).join("forward.rs");
+    std::fs::write(&out, code).expect("writing forward.rs");
+}
+
+/// What a type holds, transitively: decides how it is converted and passed.
+#[derive(Clone, Copy, Default)]
+struct Info {
+    own: bool,
+    borrow: bool,
+    list: bool,
+}
+
+impl Info {
+    fn handles(self) -> bool {
+        self.own || self.borrow
+    }
+    fn or(self, o: Info) -> Info {
+        Info { own: self.own || o.own, borrow: self.borrow || o.borrow, list: self.list || o.list }
+    }
+}
+
+struct Gen<'a> {
+    resolve: &'a Resolve,
+    iface: InterfaceId,
+    infos: HashMap<TypeId, Info>,
+}
+
+/// Rust's keywords, which wit-bindgen escapes with a trailing underscore.
+const KEYWORDS: &[&str] = &[
+    "as", "break", "const", "continue", "crate", "else", "enum", "extern", "false", "fn", "for", "if", "impl", "in",
+    "let", "loop", "match", "mod", "move", "mut", "pub", "ref", "return", "self", "static", "struct", "super",
+    "trait", "true", "type", "unsafe", "use", "where", "while", "async", "await", "dyn", "abstract", "become", "box",
+    "do", "final", "macro", "override", "priv", "typeof", "unsized", "virtual", "yield", "try", "gen",
+];
+
+fn ident(name: &str) -> String {
+    let s = name.to_snake_case();
+    if KEYWORDS.contains(&s.as_str()) { format!("{s}_") } else { s }
+}
+
+fn camel(name: &str) -> String {
+    name.to_upper_camel_case()
+}
+
+impl<'a> Gen<'a> {
+    fn new(resolve: &'a Resolve, iface: InterfaceId) -> Self {
+        Self { resolve, iface, infos: HashMap::new() }
+    }
+
+    fn info(&mut self, ty: &Type) -> Info {
+        match ty {
+            Type::String => Info { list: true, ..Info::default() },
+            Type::Id(id) => self.info_id(*id),
+            _ => Info::default(),
+        }
+    }
+
+    fn info_id(&mut self, id: TypeId) -> Info {
+        if let Some(i) = self.infos.get(&id) {
+            return *i;
+        }
+        let kind = self.resolve.types[id].kind.clone();
+        let info = match &kind {
+            TypeDefKind::Handle(Handle::Own(_)) => Info { own: true, ..Info::default() },
+            TypeDefKind::Handle(Handle::Borrow(_)) => Info { borrow: true, ..Info::default() },
+            TypeDefKind::Record(r) => r.fields.iter().fold(Info::default(), |a, f| a.or(self.info(&f.ty))),
+            TypeDefKind::Variant(v) => {
+                v.cases.iter().filter_map(|c| c.ty.as_ref()).fold(Info::default(), |a, t| a.or(self.info(t)))
+            }
+            TypeDefKind::Tuple(t) => t.types.iter().fold(Info::default(), |a, t| a.or(self.info(t))),
+            TypeDefKind::Option(t) | TypeDefKind::Type(t) => self.info(t),
+            TypeDefKind::List(t) => Info { list: true, ..self.info(t) },
+            TypeDefKind::Result(r) => {
+                let ok = r.ok.as_ref().map(|t| self.info(t)).unwrap_or_default();
+                let err = r.err.as_ref().map(|t| self.info(t)).unwrap_or_default();
+                ok.or(err)
+            }
+            TypeDefKind::Future(t) | TypeDefKind::Stream(t) => {
+                t.as_ref().map(|t| self.info(t)).unwrap_or_default()
+            }
+            TypeDefKind::Resource | TypeDefKind::Enum(_) | TypeDefKind::Flags(_) => Info::default(),
+            other => panic!("the generator does not handle {other:?} yet"),
+        };
+        self.infos.insert(id, info);
+        info
+    }
+
+    fn type_name(&self, id: TypeId) -> String {
+        camel(self.resolve.types[id].name.as_deref().expect("a named type"))
+    }
+
+    /// The resource a handle type refers to, through aliases.
+    fn resource(&self, mut id: TypeId) -> TypeId {
+        while let TypeDefKind::Type(Type::Id(next)) = self.resolve.types[id].kind {
+            id = next;
+        }
+        id
+    }
+
+    fn is_hand_written(&self, resource: TypeId) -> bool {
+        HAND_WRITTEN.contains(&self.resolve.types[resource].name.as_deref().unwrap_or(""))
+    }
+
+    /// The export side's Rust type (parameters and results of the exported traits).
+    fn exp_ty(&mut self, ty: &Type) -> String {
+        match ty {
+            Type::Bool => "bool".into(),
+            Type::U8 => "u8".into(),
+            Type::U16 => "u16".into(),
+            Type::U32 => "u32".into(),
+            Type::U64 => "u64".into(),
+            Type::S8 => "i8".into(),
+            Type::S16 => "i16".into(),
+            Type::S32 => "i32".into(),
+            Type::S64 => "i64".into(),
+            Type::F32 => "f32".into(),
+            Type::F64 => "f64".into(),
+            Type::Char => "char".into(),
+            Type::String => "String".into(),
+            Type::ErrorContext => panic!("error-context is not supported"),
+            Type::Id(id) => {
+                let id = *id;
+                let def = &self.resolve.types[id];
+                if def.name.is_some() && !matches!(def.kind, TypeDefKind::Type(_) | TypeDefKind::Handle(_)) {
+                    let lt = if self.info_id(id).borrow { "<'_>" } else { "" };
+                    return format!("exp::{}{lt}", self.type_name(id));
+                }
+                match def.kind.clone() {
+                    TypeDefKind::Type(t) => self.exp_ty(&t),
+                    TypeDefKind::Handle(Handle::Own(r)) => format!("exp::{}", self.type_name(self.resource(r))),
+                    TypeDefKind::Handle(Handle::Borrow(r)) => format!("exp::{}Borrow<'_>", self.type_name(self.resource(r))),
+                    TypeDefKind::Option(t) => format!("Option<{}>", self.exp_ty(&t)),
+                    TypeDefKind::List(t) => format!("Vec<{}>", self.exp_ty(&t)),
+                    TypeDefKind::Result(r) => {
+                        let ok = r.ok.map(|t| self.exp_ty(&t)).unwrap_or_else(|| "()".into());
+                        let err = r.err.map(|t| self.exp_ty(&t)).unwrap_or_else(|| "()".into());
+                        format!("Result<{ok}, {err}>")
+                    }
+                    TypeDefKind::Tuple(t) => {
+                        let parts: Vec<String> = t.types.iter().map(|t| self.exp_ty(t)).collect();
+                        format!("({},)", parts.join(", "))
+                    }
+                    TypeDefKind::Future(Some(t)) => format!("wit_bindgen::rt::async_support::FutureReader<{}>", self.exp_ty(&t)),
+                    TypeDefKind::Stream(Some(t)) => format!("wit_bindgen::rt::async_support::StreamReader<{}>", self.exp_ty(&t)),
+                    other => panic!("unsupported anonymous type {other:?}"),
+                }
+            }
+        }
+    }
+
+    /// An expression converting `e`, an export-side value, to the import side's owned value
+    /// (borrows become `&imp::R`).
+    fn to_imp(&mut self, e: &str, ty: &Type) -> String {
+        if !self.info(ty).handles() {
+            return e.to_string();
+        }
+        let Type::Id(id) = ty else { unreachable!("only type ids hold handles") };
+        let id = *id;
+        let kind = self.resolve.types[id].kind.clone();
+        match kind {
+            TypeDefKind::Type(t) => self.to_imp(e, &t),
+            TypeDefKind::Handle(Handle::Own(r)) => {
+                let r = self.resource(r);
+                assert!(!self.is_hand_written(r), "a hand-written resource passed by ownership: convert it by hand");
+                format!("{e}.into_inner::<{}>().inner", self.type_name(r))
+            }
+            TypeDefKind::Handle(Handle::Borrow(r)) => {
+                let r = self.resource(r);
+                assert!(!self.is_hand_written(r), "a hand-written resource passed by borrow: convert it by hand");
+                format!("&{e}.get::<{}>().inner", self.type_name(r))
+            }
+            TypeDefKind::Record(rec) => {
+                let name = self.type_name(id);
+                let fields: Vec<String> = rec
+                    .fields
+                    .iter()
+                    .map(|f| {
+                        let field = ident(&f.name);
+                        format!("{field}: {}", self.to_imp(&format!("v.{field}"), &f.ty))
+                    })
+                    .collect();
+                format!("{{ let v = {e}; imp::{name} {{ {} }} }}", fields.join(", "))
+            }
+            TypeDefKind::Variant(var) => {
+                let name = self.type_name(id);
+                let arms: Vec<String> = var
+                    .cases
+                    .iter()
+                    .map(|c| {
+                        let case = camel(&c.name);
+                        match &c.ty {
+                            Some(t) => format!("exp::{name}::{case}(x) => imp::{name}::{case}({})", self.to_imp("x", t)),
+                            None => format!("exp::{name}::{case} => imp::{name}::{case}"),
+                        }
+                    })
+                    .collect();
+                format!("match {e} {{ {} }}", arms.join(", "))
+            }
+            TypeDefKind::Option(t) => format!("{e}.map(|x| {})", self.to_imp("x", &t)),
+            TypeDefKind::List(t) => format!("{e}.into_iter().map(|x| {}).collect::<Vec<_>>()", self.to_imp("x", &t)),
+            other => panic!("converting {other:?} to the import side is not supported"),
+        }
+    }
+
+    /// An expression converting `e`, an import-side value, to the export side's.
+    fn to_exp(&mut self, e: &str, ty: &Type) -> String {
+        if !self.info(ty).handles() {
+            return e.to_string();
+        }
+        let Type::Id(id) = ty else { unreachable!("only type ids hold handles") };
+        let id = *id;
+        let kind = self.resolve.types[id].kind.clone();
+        match kind {
+            TypeDefKind::Type(t) => self.to_exp(e, &t),
+            TypeDefKind::Handle(Handle::Own(r)) => {
+                let r = self.type_name(self.resource(r));
+                format!("exp::{r}::new({r}::from({e}))")
+            }
+            TypeDefKind::Record(rec) => {
+                let name = self.type_name(id);
+                let fields: Vec<String> = rec
+                    .fields
+                    .iter()
+                    .map(|f| {
+                        let field = ident(&f.name);
+                        format!("{field}: {}", self.to_exp(&format!("v.{field}"), &f.ty))
+                    })
+                    .collect();
+                format!("{{ let v = {e}; exp::{name} {{ {} }} }}", fields.join(", "))
+            }
+            TypeDefKind::Variant(var) => {
+                let name = self.type_name(id);
+                let arms: Vec<String> = var
+                    .cases
+                    .iter()
+                    .map(|c| {
+                        let case = camel(&c.name);
+                        match &c.ty {
+                            Some(t) => format!("imp::{name}::{case}(x) => exp::{name}::{case}({})", self.to_exp("x", t)),
+                            None => format!("imp::{name}::{case} => exp::{name}::{case}"),
+                        }
+                    })
+                    .collect();
+                format!("match {e} {{ {} }}", arms.join(", "))
+            }
+            TypeDefKind::Option(t) => format!("{e}.map(|x| {})", self.to_exp("x", &t)),
+            TypeDefKind::List(t) => format!("{e}.into_iter().map(|x| {}).collect::<Vec<_>>()", self.to_exp("x", &t)),
+            TypeDefKind::Result(r) => {
+                let ok = match &r.ok {
+                    Some(t) => format!("Ok(x) => Ok({})", self.to_exp("x", t)),
+                    None => "Ok(()) => Ok(())".into(),
+                };
+                let err = match &r.err {
+                    Some(t) => format!("Err(x) => Err({})", self.to_exp("x", t)),
+                    None => "Err(()) => Err(())".into(),
+                };
+                format!("match {e} {{ {ok}, {err} }}")
+            }
+            TypeDefKind::Future(Some(t)) => {
+                let conv = self.to_exp("x", &t);
+                let payload = self.exp_ty(&t);
+                format!("crate::bridge::future({e}, |x| {conv}, <{payload} as crate::bridge::Placeholder>::placeholder)")
+            }
+            TypeDefKind::Stream(Some(t)) => {
+                let conv = self.to_exp("x", &t);
+                format!("crate::bridge::stream({e}, |x| {conv})")
+            }
+            other => panic!("converting {other:?} to the export side is not supported"),
+        }
+    }
+
+    /// How a converted argument is passed to a synchronous import: wit-bindgen borrows the top
+    /// level of strings, lists and of types holding them or borrows (unless they hold an owned
+    /// handle, which forces ownership), and passes everything else by value.
+    fn pass(&mut self, e: &str, ty: &Type) -> String {
+        match ty {
+            Type::String => format!("&{e}"),
+            Type::Id(id) => {
+                let id = *id;
+                let kind = self.resolve.types[id].kind.clone();
+                match kind {
+                    TypeDefKind::Type(t) => self.pass(e, &t),
+                    TypeDefKind::List(_) => format!("&{e}"),
+                    TypeDefKind::Handle(_) | TypeDefKind::Enum(_) | TypeDefKind::Flags(_) => e.to_string(),
+                    TypeDefKind::Option(t) => {
+                        let inner = self.pass("x", &t);
+                        if inner == "x" {
+                            e.to_string()
+                        } else if matches!(t, Type::String) || matches!(t, Type::Id(i) if matches!(self.resolve.types[i].kind, TypeDefKind::List(_))) {
+                            format!("{e}.as_deref()")
+                        } else {
+                            format!("{e}.as_ref()")
+                        }
+                    }
+                    _ => {
+                        let info = self.info_id(id);
+                        if !info.own && (info.list || info.borrow) { format!("&{e}") } else { e.to_string() }
+                    }
+                }
+            }
+            _ => e.to_string(),
+        }
+    }
+
+    fn generate(mut self) -> String {
+        let mut out = String::new();
+        let resolve = self.resolve;
+        let iface = &resolve.interfaces[self.iface];
+        out += "// Generated by virt-component/build.rs from the WIT: do not edit.\n\n";
+
+        // Group the functions by the resource they belong to.
+        let mut by_resource: Vec<(TypeId, Vec<&wit_parser::Function>)> = iface
+            .types
+            .values()
+            .filter(|t| matches!(resolve.types[**t].kind, TypeDefKind::Resource))
+            .map(|t| (*t, Vec::new()))
+            .collect();
+        let mut freestanding = Vec::new();
+        for f in iface.functions.values() {
+            match f.kind {
+                FunctionKind::Freestanding | FunctionKind::AsyncFreestanding => freestanding.push(f),
+                FunctionKind::Method(r)
+                | FunctionKind::AsyncMethod(r)
+                | FunctionKind::Static(r)
+                | FunctionKind::AsyncStatic(r)
+                | FunctionKind::Constructor(r) => {
+                    by_resource.iter_mut().find(|(id, _)| *id == r).expect("a method's resource").1.push(f)
+                }
+            }
+        }
+
+        // The world's entry: associated types and freestanding functions.
+        out += "impl exp::Guest for crate::Virt {\n";
+        for (r, _) in &by_resource {
+            let name = self.type_name(*r);
+            writeln!(out, "    type {name} = {name};").unwrap();
+        }
+        for f in &freestanding {
+            out += &self.function(f, None);
+        }
+        out += "}\n\n";
+
+        for (r, functions) in &by_resource {
+            let name = self.type_name(*r);
+            let wit_name = resolve.types[*r].name.clone().unwrap();
+            if !self.is_hand_written(*r) {
+                writeln!(out, "/// `{wit_name}`: holds the imported handle.").unwrap();
+                writeln!(out, "pub struct {name} {{\n    pub(crate) inner: imp::{name},\n}}\n").unwrap();
+                writeln!(out, "impl From<imp::{name}> for {name} {{\n    fn from(inner: imp::{name}) -> Self {{\n        Self {{ inner }}\n    }}\n}}\n").unwrap();
+                writeln!(out, "impl exp::Guest{name} for {name} {{").unwrap();
+                for f in functions {
+                    out += &self.function(f, Some(*r));
+                }
+                out += "}\n\n";
+            }
+        }
+        writeln!(out, "/// The number of functions forwarded.\npub const FUNCTIONS: usize = {};", iface.functions.len()).unwrap();
+        out
+    }
+
+    /// One exported function forwarding to its import.
+    fn function(&mut self, f: &wit_parser::Function, resource: Option<TypeId>) -> String {
+        let is_async = matches!(
+            f.kind,
+            FunctionKind::AsyncFreestanding | FunctionKind::AsyncMethod(_) | FunctionKind::AsyncStatic(_)
+        );
+        let method = matches!(f.kind, FunctionKind::Method(_) | FunctionKind::AsyncMethod(_));
+        let constructor = matches!(f.kind, FunctionKind::Constructor(_));
+        let rust_name = match f.kind {
+            FunctionKind::Constructor(_) => "new".to_string(),
+            _ => ident(f.item_name()),
+        };
+        let params = if method { &f.params[1..] } else { &f.params[..] };
+        let mut sig = Vec::new();
+        if method {
+            sig.push("&self".to_string());
+        }
+        let mut args = Vec::new();
+        for p in params {
+            let name = ident(&p.name);
+            sig.push(format!("{name}: {}", self.exp_ty(&p.ty)));
+            let converted = self.to_imp(&name, &p.ty);
+            args.push(if is_async { converted } else { self.pass(&converted, &p.ty) });
+        }
+        let ret = match (&f.result, constructor) {
+            (_, true) => "Self".to_string(),
+            (Some(t), false) => self.exp_ty(t),
+            (None, false) => "()".to_string(),
+        };
+        let target = match (method, resource) {
+            (true, _) => format!("self.inner.{rust_name}"),
+            (false, Some(r)) => format!("imp::{}::{rust_name}", self.type_name(r)),
+            (false, None) => format!("imp::{rust_name}"),
+        };
+        let call = format!("{target}({}){}", args.join(", "), if is_async { ".await" } else { "" });
+        let body = match (&f.result, constructor) {
+            (_, true) => format!("Self::from({call})"),
+            (Some(t), false) => {
+                let t = t.clone();
+                self.to_exp(&call, &t)
+            }
+            (None, false) => call,
+        };
+        let prelude = if is_async { "crate::bridge::ensure_pump();\n        " } else { "" };
+        format!(
+            "    #[allow(unused_braces, clippy::all)]\n    {}fn {rust_name}({}) -> {ret} {{\n        {prelude}{body}\n    }}\n",
+            if is_async { "async " } else { "" },
+            sig.join(", ")
+        )
+    }
+}
