@@ -20,6 +20,18 @@ use wit_parser::{FunctionKind, Handle, InterfaceId, Resolve, Type, TypeDefKind, 
 /// Resources whose wrappers live in `src/bridge.rs`, not here.
 const HAND_WRITTEN: &[&str] = &["gpu-error", "gpu-device-lost-info"];
 
+/// Functions whose bodies are written by hand: the generated method calls
+/// `crate::{module}::{method}(self, args..)` with the exported arguments as they came.
+const BY_HAND: &[(&str, &str)] = &[
+    ("[method]gpu-buffer.map-async", "mapping"),
+    ("[method]gpu-buffer.unmap", "mapping"),
+    ("[method]gpu-buffer.destroy", "mapping"),
+];
+
+/// Resources whose wrappers carry state of the virt's own: (resource, field, type). The field
+/// starts as the type's `Default`.
+const STATE: &[(&str, &str, &str)] = &[("gpu-buffer", "mapping", "crate::mapping::MapTracker")];
+
 fn main() {
     let wit = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap()).join("../wit");
     println!("cargo::rerun-if-changed={}", wit.display());
@@ -382,9 +394,12 @@ impl<'a> Gen<'a> {
             let name = self.type_name(*r);
             let wit_name = resolve.types[*r].name.clone().unwrap();
             if !self.is_hand_written(*r) {
+                let state: Vec<_> = STATE.iter().filter(|(r, _, _)| *r == wit_name).collect();
+                let fields: String = state.iter().map(|(_, f, t)| format!("    pub(crate) {f}: {t},\n")).collect();
+                let inits: String = state.iter().map(|(_, f, _)| format!(", {f}: Default::default()")).collect();
                 writeln!(out, "/// `{wit_name}`: holds the imported handle.").unwrap();
-                writeln!(out, "pub struct {name} {{\n    pub(crate) inner: imp::{name},\n}}\n").unwrap();
-                writeln!(out, "impl From<imp::{name}> for {name} {{\n    fn from(inner: imp::{name}) -> Self {{\n        Self {{ inner }}\n    }}\n}}\n").unwrap();
+                writeln!(out, "pub struct {name} {{\n    pub(crate) inner: imp::{name},\n{fields}}}\n").unwrap();
+                writeln!(out, "impl From<imp::{name}> for {name} {{\n    fn from(inner: imp::{name}) -> Self {{\n        Self {{ inner{inits} }}\n    }}\n}}\n").unwrap();
                 writeln!(out, "impl exp::Guest{name} for {name} {{").unwrap();
                 for f in functions {
                     out += &self.function(f, Some(*r));
@@ -430,7 +445,22 @@ impl<'a> Gen<'a> {
             (false, Some(r)) => format!("imp::{}::{rust_name}", self.type_name(r)),
             (false, None) => format!("imp::{rust_name}"),
         };
-        let call = format!("{target}({}){}", args.join(", "), if is_async { ".await" } else { "" });
+        let by_hand = BY_HAND.iter().find(|(name, _)| *name == f.name).map(|(_, module)| *module);
+        let call = match by_hand {
+            Some(module) => {
+                assert!(method, "{}: only methods can be written by hand", f.name);
+                let mut raw = vec!["self".to_string()];
+                raw.extend(params.iter().map(|p| ident(&p.name)));
+                let body = format!("crate::{module}::{rust_name}({}){}", raw.join(", "), if is_async { ".await" } else { "" });
+                let prelude = if is_async { "crate::bridge::ensure_pump();\n        " } else { "" };
+                return format!(
+                    "    {}fn {rust_name}({}) -> {ret} {{\n        {prelude}{body}\n    }}\n",
+                    if is_async { "async " } else { "" },
+                    sig.join(", ")
+                );
+            }
+            None => format!("{target}({}){}", args.join(", "), if is_async { ".await" } else { "" }),
+        };
         let body = match (&f.result, constructor) {
             (_, true) => format!("Self::from({call})"),
             (Some(t), false) => {

@@ -1,5 +1,5 @@
 //! The virt as a pure pass-through: every guest prints exactly what it prints on the host
-//! directly; the virt and the compositions import only what they should; the virt forwards every
+//! directly, through one virt and through two stacked virts; the virt and the compositions import only what they should; the virt forwards every
 //! function of the WIT.
 
 use host_test::guests;
@@ -31,10 +31,16 @@ macro_rules! through_the_virt {
             fn $name() {
                 let app = guest(stringify!($name));
                 let dir = tempfile::tempdir().unwrap();
-                let composed = dir.path().join("composed.wasm");
-                let status = webgpu_virt().arg("plug").arg(app).arg("-o").arg(&composed).status().unwrap();
-                assert!(status.success());
-                assert_eq!(run(&composed), run(app.as_ref()), "output through the virt");
+                let once = dir.path().join("once.wasm");
+                let twice = dir.path().join("twice.wasm");
+                let plug = |app: &std::path::Path, out: &std::path::Path| {
+                    assert!(webgpu_virt().arg("plug").arg(app).arg("-o").arg(out).status().unwrap().success());
+                };
+                plug(app.as_ref(), &once);
+                plug(&once, &twice);
+                let direct = run(app.as_ref());
+                assert_eq!(run(&once), direct, "output through the virt");
+                assert_eq!(run(&twice), direct, "output through two stacked virts");
             }
         )*
 

@@ -16,6 +16,7 @@ mod bindings {
 }
 
 mod bridge;
+mod mapping;
 
 use bindings::exports::wasi::webgpu::webgpu as exp;
 use bindings::wasi::webgpu::webgpu as imp;
