@@ -14,7 +14,11 @@ fn webgpu_virt() -> Command {
 
 /// Runs a guest; its stdout. Fails on a non-zero exit or a host panic.
 fn run(guest: &str) -> String {
-    let out = webgpu_virt().arg("run").arg(guest).output().expect("running webgpu-virt");
+    run_with(guest, &[])
+}
+
+fn run_with(guest: &str, args: &[&str]) -> String {
+    let out = webgpu_virt().arg("run").arg(guest).args(args).output().expect("running webgpu-virt");
     check(&out, guest);
     String::from_utf8(out.stdout).expect("utf-8 output")
 }
@@ -45,7 +49,8 @@ macro_rules! guest_tests {
         fn every_guest_has_a_test() {
             let tested = [$(stringify!($name)),*];
             for (name, _) in guests::ALL {
-                assert!(tested.contains(name) || *name == "cli", "guest `{name}` has no test");
+                let covered = tested.contains(name) || *name == "cli" || name.starts_with("bench_");
+                assert!(covered, "guest `{name}` has no test");
             }
         }
     };
@@ -256,4 +261,28 @@ fn run_refuses_what_is_not_a_component() {
     let out = webgpu_virt().args(["run", "/no/such/file.wasm"]).output().unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("/no/such/file.wasm"));
     assert!(!Path::new("/no/such/file.wasm").exists());
+}
+
+/// The lines of a benchmark guest's output that do not depend on timing.
+fn results(out: &str) -> Vec<&str> {
+    out.lines().filter(|l| l.starts_with("result:")).collect()
+}
+
+#[test]
+fn benchmark_guests_compute_what_they_claim() {
+    let calls = run_with(guests::BENCH_CALLS, &["--n", "2000"]);
+    assert_eq!(results(&calls), ["result: dispatches=2000"]);
+    let trivial = run_with(guests::BENCH_TRIVIAL, &["--n", "1000"]);
+    assert_eq!(results(&trivial), ["result: sum=256000"]);
+    let data = run_with(guests::BENCH_DATA, &["--n", "2"]);
+    assert_eq!(results(&data), ["result: last chunk starts [0, 1, 2, 3, 4, 5, 6, 7]"]);
+    // The same inputs as the guest: a[i], b[i] = (i * 2654435761 + seed) % 4.
+    let n = 64u64;
+    let value = |seed: u64, i: u64| ((i.wrapping_mul(2654435761).wrapping_add(seed)) % 4) as f32;
+    let c0: f32 = (0..n).map(|k| value(1, k) * value(2, k * n)).sum();
+    let matmul = run_with(guests::BENCH_MATMUL, &["--n", "64", "--repeat", "1"]);
+    assert_eq!(results(&matmul), [format!("result: 64x64 sampled entries wrong: 0 of 64, c[0]={c0}")]);
+    for out in [&calls, &trivial, &data, &matmul] {
+        assert!(out.lines().any(|l| l.starts_with("bench ")), "{out}");
+    }
 }

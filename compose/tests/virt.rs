@@ -48,13 +48,37 @@ macro_rules! through_the_virt {
         fn every_gpu_guest_runs_through_the_virt() {
             let tested = [$(stringify!($name)),*];
             for (name, _) in guests::ALL {
-                assert!(tested.contains(name) || *name == "cli", "guest `{name}` is not run through the virt");
+                let covered = tested.contains(name) || *name == "cli" || name.starts_with("bench_");
+                assert!(covered, "guest `{name}` is not run through the virt");
             }
         }
     };
 }
 
 through_the_virt!(compute, render, mapping, copies, textures, bundles, queries, errors, uncaptured, lost, labels, limits, invalid);
+
+#[test]
+fn benchmark_guests_agree_through_the_virt() {
+    let dir = tempfile::tempdir().unwrap();
+    let results = |path: &std::path::Path, args: &[&str]| -> Vec<String> {
+        let out = webgpu_virt().arg("run").arg(path).args(args).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap().lines().filter(|l| l.starts_with("result:")).map(String::from).collect()
+    };
+    for (name, args) in [
+        ("bench_calls", &["--n", "2000"][..]),
+        ("bench_trivial", &["--n", "1000"]),
+        ("bench_data", &["--n", "2"]),
+        ("bench_matmul", &["--n", "64", "--repeat", "1"]),
+    ] {
+        let app = guest(name);
+        let composed = dir.path().join(format!("{name}.wasm"));
+        assert!(webgpu_virt().arg("plug").arg(app).arg("-o").arg(&composed).status().unwrap().success());
+        let direct = results(app.as_ref(), args);
+        assert_eq!(direct.len(), 1, "{name}");
+        assert_eq!(results(&composed, args), direct, "{name}");
+    }
+}
 
 #[test]
 fn the_virt_imports_and_exports_only_webgpu() {

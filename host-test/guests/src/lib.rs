@@ -196,3 +196,12 @@ pub fn start<F: std::future::Future>(f: std::pin::Pin<&mut F>) {
     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
     assert!(f.poll(&mut cx).is_pending(), "the call finished at once: nothing was pending");
 }
+
+/// The number after `flag` in the guest's arguments, or `default`.
+pub fn arg_u64(flag: &str, default: u64) -> u64 {
+    let args: Vec<String> = std::env::args().collect();
+    match args.iter().position(|a| a == flag) {
+        Some(i) => args.get(i + 1).and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("{flag} needs a number")),
+        None => default,
+    }
+}
