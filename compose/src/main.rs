@@ -10,6 +10,7 @@ use clap::Parser;
 enum Command {
     Run(cli::run::Run),
     Plug(cli::plug::Plug),
+    Configure(cli::configure::Configure),
     Adapter(cli::adapter::Adapter),
 }
 
@@ -17,6 +18,7 @@ fn main() {
     let result = match Command::parse() {
         Command::Run(c) => c.exec(),
         Command::Plug(c) => c.exec(),
+        Command::Configure(c) => c.exec(),
         Command::Adapter(c) => c.exec(),
     };
     match result {

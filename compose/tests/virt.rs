@@ -136,3 +136,19 @@ fn the_virt_forwards_every_function() {
     assert_eq!((exported, imported), (229, 229));
     println!("virt functions forwarded: 227/227 (and 2/2 constructors)");
 }
+
+#[test]
+fn configure_writes_the_virt_and_plug_uses_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let virt = dir.path().join("virt.wasm");
+    assert!(webgpu_virt().arg("configure").arg("-o").arg(&virt).status().unwrap().success());
+    assert_eq!(std::fs::read(&virt).unwrap(), webgpu_virt::VIRT);
+    // `plug --virt FILE` composes exactly what the library's `plug` (wac_graph::plug, as
+    // `wac plug` does) composes.
+    let app = guest("compute");
+    let out = dir.path().join("out.wasm");
+    let status = webgpu_virt().arg("plug").arg(app).arg("--virt").arg(&virt).arg("-o").arg(&out).status().unwrap();
+    assert!(status.success());
+    let want = webgpu_virt::plug(&std::fs::read(app).unwrap(), webgpu_virt::VIRT).unwrap();
+    assert_eq!(std::fs::read(&out).unwrap(), want);
+}
