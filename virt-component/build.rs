@@ -69,6 +69,15 @@ impl Info {
     }
 }
 
+/// Which way a value crosses the virt.
+#[derive(Clone, Copy, Debug)]
+enum Dir {
+    /// From the application's call to the runtime's import.
+    ToImport,
+    /// From the runtime's result back to the application.
+    ToExport,
+}
+
 struct Gen<'a> {
     resolve: &'a Resolve,
     iface: InterfaceId,
@@ -201,84 +210,54 @@ impl<'a> Gen<'a> {
     /// An expression converting `e`, an export-side value, to the import side's owned value
     /// (borrows become `&imp::R`).
     fn to_imp(&mut self, e: &str, ty: &Type) -> String {
-        if !self.info(ty).handles() {
-            return e.to_string();
-        }
-        let Type::Id(id) = ty else { unreachable!("only type ids hold handles") };
-        let id = *id;
-        let kind = self.resolve.types[id].kind.clone();
-        match kind {
-            TypeDefKind::Type(t) => self.to_imp(e, &t),
-            TypeDefKind::Handle(Handle::Own(r)) => {
-                let r = self.resource(r);
-                assert!(!self.is_hand_written(r), "a hand-written resource passed by ownership: convert it by hand");
-                format!("{e}.into_inner::<{}>().inner", self.type_name(r))
-            }
-            TypeDefKind::Handle(Handle::Borrow(r)) => {
-                let r = self.resource(r);
-                assert!(!self.is_hand_written(r), "a hand-written resource passed by borrow: convert it by hand");
-                format!("&{e}.get::<{}>().inner", self.type_name(r))
-            }
-            TypeDefKind::Record(rec) => {
-                let name = self.type_name(id);
-                let fields: Vec<String> = rec
-                    .fields
-                    .iter()
-                    .map(|f| {
-                        let field = ident(&f.name);
-                        format!("{field}: {}", self.to_imp(&format!("v.{field}"), &f.ty))
-                    })
-                    .collect();
-                format!("{{ let v = {e}; imp::{name} {{ {} }} }}", fields.join(", "))
-            }
-            TypeDefKind::Variant(var) => {
-                let name = self.type_name(id);
-                let arms: Vec<String> = var
-                    .cases
-                    .iter()
-                    .map(|c| {
-                        let case = camel(&c.name);
-                        match &c.ty {
-                            Some(t) => format!("exp::{name}::{case}(x) => imp::{name}::{case}({})", self.to_imp("x", t)),
-                            None => format!("exp::{name}::{case} => imp::{name}::{case}"),
-                        }
-                    })
-                    .collect();
-                format!("match {e} {{ {} }}", arms.join(", "))
-            }
-            TypeDefKind::Option(t) => format!("{e}.map(|x| {})", self.to_imp("x", &t)),
-            TypeDefKind::List(t) => format!("{e}.into_iter().map(|x| {}).collect::<Vec<_>>()", self.to_imp("x", &t)),
-            other => panic!("converting {other:?} to the import side is not supported"),
-        }
+        self.convert(e, ty, Dir::ToImport)
     }
 
     /// An expression converting `e`, an import-side value, to the export side's.
     fn to_exp(&mut self, e: &str, ty: &Type) -> String {
+        self.convert(e, ty, Dir::ToExport)
+    }
+
+    fn convert(&mut self, e: &str, ty: &Type, dir: Dir) -> String {
         if !self.info(ty).handles() {
             return e.to_string();
         }
         let Type::Id(id) = ty else { unreachable!("only type ids hold handles") };
         let id = *id;
+        let (from, to) = match dir {
+            Dir::ToImport => ("exp", "imp"),
+            Dir::ToExport => ("imp", "exp"),
+        };
         let kind = self.resolve.types[id].kind.clone();
-        match kind {
-            TypeDefKind::Type(t) => self.to_exp(e, &t),
-            TypeDefKind::Handle(Handle::Own(r)) => {
+        match (kind, dir) {
+            (TypeDefKind::Type(t), _) => self.convert(e, &t, dir),
+            (TypeDefKind::Handle(Handle::Own(r)), Dir::ToImport) => {
+                let r = self.resource(r);
+                assert!(!self.is_hand_written(r), "a hand-written resource passed by ownership: convert it by hand");
+                format!("{e}.into_inner::<{}>().inner", self.type_name(r))
+            }
+            (TypeDefKind::Handle(Handle::Borrow(r)), Dir::ToImport) => {
+                let r = self.resource(r);
+                assert!(!self.is_hand_written(r), "a hand-written resource passed by borrow: convert it by hand");
+                format!("&{e}.get::<{}>().inner", self.type_name(r))
+            }
+            (TypeDefKind::Handle(Handle::Own(r)), Dir::ToExport) => {
                 let r = self.type_name(self.resource(r));
                 format!("exp::{r}::new({r}::from({e}))")
             }
-            TypeDefKind::Record(rec) => {
+            (TypeDefKind::Record(rec), _) => {
                 let name = self.type_name(id);
                 let fields: Vec<String> = rec
                     .fields
                     .iter()
                     .map(|f| {
                         let field = ident(&f.name);
-                        format!("{field}: {}", self.to_exp(&format!("v.{field}"), &f.ty))
+                        format!("{field}: {}", self.convert(&format!("v.{field}"), &f.ty, dir))
                     })
                     .collect();
-                format!("{{ let v = {e}; exp::{name} {{ {} }} }}", fields.join(", "))
+                format!("{{ let v = {e}; {to}::{name} {{ {} }} }}", fields.join(", "))
             }
-            TypeDefKind::Variant(var) => {
+            (TypeDefKind::Variant(var), _) => {
                 let name = self.type_name(id);
                 let arms: Vec<String> = var
                     .cases
@@ -286,36 +265,38 @@ impl<'a> Gen<'a> {
                     .map(|c| {
                         let case = camel(&c.name);
                         match &c.ty {
-                            Some(t) => format!("imp::{name}::{case}(x) => exp::{name}::{case}({})", self.to_exp("x", t)),
-                            None => format!("imp::{name}::{case} => exp::{name}::{case}"),
+                            Some(t) => format!("{from}::{name}::{case}(x) => {to}::{name}::{case}({})", self.convert("x", t, dir)),
+                            None => format!("{from}::{name}::{case} => {to}::{name}::{case}"),
                         }
                     })
                     .collect();
                 format!("match {e} {{ {} }}", arms.join(", "))
             }
-            TypeDefKind::Option(t) => format!("{e}.map(|x| {})", self.to_exp("x", &t)),
-            TypeDefKind::List(t) => format!("{e}.into_iter().map(|x| {}).collect::<Vec<_>>()", self.to_exp("x", &t)),
-            TypeDefKind::Result(r) => {
+            (TypeDefKind::Option(t), _) => format!("{e}.map(|x| {})", self.convert("x", &t, dir)),
+            (TypeDefKind::List(t), _) => {
+                format!("{e}.into_iter().map(|x| {}).collect::<Vec<_>>()", self.convert("x", &t, dir))
+            }
+            (TypeDefKind::Result(r), _) => {
                 let ok = match &r.ok {
-                    Some(t) => format!("Ok(x) => Ok({})", self.to_exp("x", t)),
+                    Some(t) => format!("Ok(x) => Ok({})", self.convert("x", t, dir)),
                     None => "Ok(()) => Ok(())".into(),
                 };
                 let err = match &r.err {
-                    Some(t) => format!("Err(x) => Err({})", self.to_exp("x", t)),
+                    Some(t) => format!("Err(x) => Err({})", self.convert("x", t, dir)),
                     None => "Err(()) => Err(())".into(),
                 };
                 format!("match {e} {{ {ok}, {err} }}")
             }
-            TypeDefKind::Future(Some(t)) => {
+            (TypeDefKind::Future(Some(t)), Dir::ToExport) => {
                 let conv = self.to_exp("x", &t);
                 let payload = self.exp_ty(&t);
                 format!("crate::bridge::future({e}, |x| {conv}, <{payload} as crate::bridge::Placeholder>::placeholder)")
             }
-            TypeDefKind::Stream(Some(t)) => {
+            (TypeDefKind::Stream(Some(t)), Dir::ToExport) => {
                 let conv = self.to_exp("x", &t);
                 format!("crate::bridge::stream({e}, |x| {conv})")
             }
-            other => panic!("converting {other:?} to the export side is not supported"),
+            (other, dir) => panic!("converting {other:?} {dir:?} is not supported"),
         }
     }
 
