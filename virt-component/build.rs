@@ -7,9 +7,11 @@
 //! resources and the types that carry them are converted, by expressions generated here from the
 //! WIT's type graph. A new WIT revision is a rebuild, not a rewrite.
 //!
-//! What cannot be mechanical is named in [`HAND_WRITTEN`]: resources whose wrappers are written
-//! by hand in `src/` (they can also hold values the virt makes itself). Futures and streams are
-//! bridged by `crate::bridge`.
+//! What cannot be mechanical is named in three tables: [`HAND_WRITTEN`], resources whose
+//! wrappers are written by hand in `src/` (they can also hold values the virt makes itself);
+//! [`BY_HAND`], functions whose generated method calls a hand-written body; [`STATE`], state of
+//! the virt's own that a generated wrapper carries. Futures and streams are bridged by
+//! `crate::bridge`.
 
 use heck::{ToSnakeCase, ToUpperCamelCase};
 use std::collections::HashMap;
