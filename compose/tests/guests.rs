@@ -1,16 +1,11 @@
 //! Every test guest, run by `webgpu-virt run` on the wgpu host, against an expectation made
 //! without the host: exact values computed here, or what WebGPU specifies for the calls made.
 
+mod common;
+
+use common::{check, covered, guest, webgpu_virt};
 use host_test::guests;
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn webgpu_virt() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_webgpu-virt"));
-    let cache = std::env::temp_dir().join("webgpu-virt-mesa-cache");
-    cmd.env("MESA_SHADER_CACHE_DIR", cache);
-    cmd
-}
 
 /// Runs a guest; its stdout. Fails on a non-zero exit or a host panic.
 fn run(guest: &str) -> String {
@@ -23,12 +18,6 @@ fn run_with(guest: &str, args: &[&str]) -> String {
     String::from_utf8(out.stdout).expect("utf-8 output")
 }
 
-fn check(out: &Output, what: &str) {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!stderr.contains("panicked"), "{what}: the host panicked:\n{stderr}");
-    assert!(out.status.success(), "{what} exited with {}:\n{stderr}", out.status);
-}
-
 fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf29ce484222325, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x100000001b3))
 }
@@ -39,7 +28,7 @@ macro_rules! guest_tests {
         $(
             #[test]
             fn $name() {
-                let output = run(guests::ALL.iter().find(|(n, _)| *n == stringify!($name)).expect("a built guest").1);
+                let output = run(guest(stringify!($name)));
                 let check: fn(&str) = $check;
                 check(&output);
             }
@@ -49,8 +38,7 @@ macro_rules! guest_tests {
         fn every_guest_has_a_test() {
             let tested = [$(stringify!($name)),*];
             for (name, _) in guests::ALL {
-                let covered = tested.contains(name) || *name == "cli" || name.starts_with("bench_");
-                assert!(covered, "guest `{name}` has no test");
+                assert!(covered(name, &tested), "guest `{name}` has no test");
             }
         }
     };

@@ -84,7 +84,8 @@ fn the_host_source_has_no_stubs() {
     let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     for entry in std::fs::read_dir(&src).unwrap().flatten() {
         let text = std::fs::read_to_string(entry.path()).unwrap();
-        for stub in ["todo!(", "unimplemented!("] {
+        // Spelt in two pieces so that this file does not contain what it looks for.
+        for stub in [concat!("todo", "!("), concat!("unimplemented", "!(")] {
             assert!(!text.contains(stub), "{} contains {stub}", entry.path().display());
         }
     }

@@ -1,0 +1,31 @@
+//! What the integration tests share: running `webgpu-virt` and finding the guests.
+
+#![allow(dead_code)]
+
+use host_test::guests;
+use std::process::{Command, Output};
+
+/// The `webgpu-virt` binary, with Mesa's shader cache kept out of `$HOME`.
+pub fn webgpu_virt() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_webgpu-virt"));
+    cmd.env("MESA_SHADER_CACHE_DIR", std::env::temp_dir().join("webgpu-virt-mesa-cache"));
+    cmd
+}
+
+/// A built guest's path.
+pub fn guest(name: &str) -> &'static str {
+    guests::ALL.iter().find(|(n, _)| *n == name).expect("a built guest").1
+}
+
+/// Fails unless the run exited cleanly, without a host panic.
+pub fn check(out: &Output, what: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{what}: the host panicked:\n{stderr}");
+    assert!(out.status.success(), "{what} exited with {}:\n{stderr}", out.status);
+}
+
+/// Whether a per-guest test list covers `name`: `cli` uses no GPU and the benchmarks have
+/// tests of their own.
+pub fn covered(name: &str, tested: &[&str]) -> bool {
+    tested.contains(&name) || name == "cli" || name.starts_with("bench_")
+}
