@@ -27,11 +27,17 @@ pub enum PlugError {
     /// The virt is not a component.
     #[error("the virt is not a WebAssembly component")]
     VirtNotComponent,
-    /// The application does not import `wasi:webgpu` (or imports another version).
+    /// The application does not import `wasi:webgpu` at all.
     #[error("the application does not import {WEBGPU} (its imports: {imports})")]
     NoWebGpuImport {
         /// The application's imports, comma-separated.
         imports: String,
+    },
+    /// The application imports another version of `wasi:webgpu`.
+    #[error("the application imports {found}, but this virt serves {WEBGPU}")]
+    WebGpuVersion {
+        /// What the application imports.
+        found: String,
     },
     /// wac could not read or compose the components.
     #[error("composing failed: {0:#}")]
@@ -70,7 +76,11 @@ pub fn plug(app: &[u8], virt: &[u8]) -> Result<Vec<u8>, PlugError> {
     }
     let app_imports = imports(app).map_err(|e| PlugError::Compose(e.into()))?;
     if !app_imports.iter().any(|i| i == WEBGPU) {
-        return Err(PlugError::NoWebGpuImport { imports: app_imports.join(", ") });
+        let other = app_imports.iter().find(|i| i.starts_with("wasi:webgpu/webgpu@"));
+        return Err(match other {
+            Some(found) => PlugError::WebGpuVersion { found: found.clone() },
+            None => PlugError::NoWebGpuImport { imports: app_imports.join(", ") },
+        });
     }
     let mut graph = CompositionGraph::new();
     let compose = |e: anyhow::Error| PlugError::Compose(e);

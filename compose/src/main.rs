@@ -24,7 +24,8 @@ fn main() {
     match result {
         Ok(code) => std::process::exit(code),
         Err(e) => {
-            eprintln!("error: {e:?}");
+            // One line: what was being done, then why, joined by ": ".
+            eprintln!("error: {e:#}");
             std::process::exit(2);
         }
     }

@@ -102,7 +102,21 @@ fn plug_says_what_is_wrong() {
 
     let out = webgpu_virt().args(["plug", guests::P2_COMMAND, "-o", "/dev/null"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("does not import wasi:webgpu"));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("does not import wasi:webgpu"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+
+    // An application made for another version of wasi:webgpu.
+    let mut resolve = wit_parser::Resolve::default();
+    let pkg = resolve
+        .push_str("old.wit", "package wasi:webgpu@0.2.0;\ninterface webgpu { get-gpu: func(); }\nworld app { import webgpu; }")
+        .unwrap();
+    let world = resolve.select_world(&[pkg], Some("app")).unwrap();
+    let mut module = wit_component::dummy_module(&resolve, world, wit_parser::ManglingAndAbi::Standard32);
+    wit_component::embed_component_metadata(&mut module, &resolve, world, wit_component::StringEncoding::UTF8).unwrap();
+    let old = wit_component::ComponentEncoder::default().module(&module).unwrap().encode().unwrap();
+    let e = webgpu_virt::plug(&old, webgpu_virt::VIRT).unwrap_err().to_string();
+    assert_eq!(e, "the application imports wasi:webgpu/webgpu@0.2.0, but this virt serves wasi:webgpu/webgpu@0.3.0-rc.2");
 }
 
 /// The functions of an instance type.
