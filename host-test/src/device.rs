@@ -170,18 +170,15 @@ fn render_pipeline(
     let (pipeline, error) = dev.state.capture(|| {
         shield(&dev.state, "create-render-pipeline", || dev.device.create_render_pipeline(&wdesc))
     });
-    let pipeline = match pipeline {
-        Some(p) => p,
-        // wgpu panicked on the descriptor: make the invalid pipeline WebGPU would give.
-        None => return Ok((invalid_render_pipeline(dev), error)),
-    };
-    Ok((Labeled { inner: pipeline, label: desc.label.unwrap_or_default() }, error))
+    // If wgpu panicked on the descriptor, the invalid pipeline WebGPU would give, label kept.
+    let inner = pipeline.unwrap_or_else(|| invalid_render_pipeline(dev));
+    Ok((Labeled { inner, label: desc.label.unwrap_or_default() }, error))
 }
 
 /// An invalid render pipeline: what a failed creation returns. Made by asking wgpu for a
 /// pipeline from a shader module that failed to compile, with its errors captured.
-fn invalid_render_pipeline(dev: &Device) -> RenderPipeline {
-    let (inner, _) = dev.state.capture(|| {
+fn invalid_render_pipeline(dev: &Device) -> wgpu::RenderPipeline {
+    dev.state.capture(|| {
         let module = dev.device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: None,
             source: wgpu::ShaderSource::Wgsl("invalid".into()),
@@ -202,8 +199,8 @@ fn invalid_render_pipeline(dev: &Device) -> RenderPipeline {
             multiview_mask: None,
             cache: None,
         })
-    });
-    Labeled { inner, label: String::new() }
+    })
+    .0
 }
 
 /// The most bind group layouts any pipeline layout can have (wgpu's hard maximum).
