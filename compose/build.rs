@@ -12,6 +12,7 @@ fn main() {
     for p in ["Cargo.toml", "Cargo.lock", "build.rs", "src"] {
         println!("cargo::rerun-if-changed={}", virt.join(p).display());
     }
+    println!("cargo::rerun-if-changed={}", root.join("config").display());
     println!("cargo::rerun-if-changed={}", webgpu_virt_wit::WIT_DIR);
     println!("cargo::rerun-if-changed=build.rs");
 

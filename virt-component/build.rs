@@ -34,6 +34,10 @@ const BY_HAND: &[(&str, &str)] = &[
 /// starts as the type's `Default`.
 const STATE: &[(&str, &str, &str)] = &[("gpu-buffer", "mapping", "crate::mapping::MapTracker")];
 
+/// The resource that starts a new device id when made; every other object belongs to the device
+/// of the call that made it.
+const DEVICE: &str = "gpu-device";
+
 fn main() {
     let wit = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap()).join("../wit");
     println!("cargo::rerun-if-changed={}", wit.display());
@@ -84,6 +88,8 @@ struct Gen<'a> {
     resolve: &'a Resolve,
     iface: InterfaceId,
     infos: HashMap<TypeId, Info>,
+    /// The functions generated so far, for the call description types.
+    calls: Vec<CallInfo>,
 }
 
 /// Rust's keywords, which wit-bindgen escapes with a trailing underscore.
@@ -105,7 +111,7 @@ fn camel(name: &str) -> String {
 
 impl<'a> Gen<'a> {
     fn new(resolve: &'a Resolve, iface: InterfaceId) -> Self {
-        Self { resolve, iface, infos: HashMap::new() }
+        Self { resolve, iface, infos: HashMap::new(), calls: Vec::new() }
     }
 
     fn info(&mut self, ty: &Type) -> Info {
@@ -244,8 +250,17 @@ impl<'a> Gen<'a> {
                 format!("&{e}.get::<{}>().inner", self.type_name(r))
             }
             (TypeDefKind::Handle(Handle::Own(r)), Dir::ToExport) => {
-                let r = self.type_name(self.resource(r));
-                format!("exp::{r}::new({r}::from({e}))")
+                let r = self.resource(r);
+                let name = self.type_name(r);
+                if self.is_hand_written(r) {
+                    format!("exp::{name}::new({name}::from({e}))")
+                } else if self.resolve.types[r].name.as_deref() == Some(DEVICE) {
+                    // A new device is its own: it starts a new id.
+                    format!("exp::{name}::new({name}::wrap({e}, crate::policy::DeviceId::fresh()))")
+                } else {
+                    // Anything else belongs to the device of the call that made it.
+                    format!("exp::{name}::new({name}::wrap({e}, device))")
+                }
             }
             (TypeDefKind::Record(rec), _) => {
                 let name = self.type_name(id);
@@ -376,25 +391,80 @@ impl<'a> Gen<'a> {
         for (r, functions) in &by_resource {
             let name = self.type_name(*r);
             let wit_name = resolve.types[*r].name.clone().unwrap();
-            if !self.is_hand_written(*r) {
-                let state: Vec<_> = STATE.iter().filter(|(r, _, _)| *r == wit_name).collect();
-                let fields: String = state.iter().map(|(_, f, t)| format!("    pub(crate) {f}: {t},\n")).collect();
-                let inits: String = state.iter().map(|(_, f, _)| format!(", {f}: Default::default()")).collect();
-                writeln!(out, "/// `{wit_name}`: holds the imported handle.").unwrap();
-                writeln!(out, "pub struct {name} {{\n    pub(crate) inner: imp::{name},\n{fields}}}\n").unwrap();
-                writeln!(out, "impl From<imp::{name}> for {name} {{\n    fn from(inner: imp::{name}) -> Self {{\n        Self {{ inner{inits} }}\n    }}\n}}\n").unwrap();
-                writeln!(out, "impl exp::Guest{name} for {name} {{").unwrap();
-                for f in functions {
-                    out += &self.function(f, Some(*r));
-                }
-                out += "}\n\n";
+            if self.is_hand_written(*r) {
+                continue;
             }
+            let state: Vec<_> = STATE.iter().filter(|(r, _, _)| *r == wit_name).collect();
+            let fields: String = state.iter().map(|(_, f, t)| format!("    pub(crate) {f}: {t},\n")).collect();
+            let inits: String = state.iter().map(|(_, f, _)| format!(", {f}: Default::default()")).collect();
+            writeln!(out, "/// `{wit_name}`: holds the imported handle and the device it belongs to.").unwrap();
+            writeln!(
+                out,
+                "pub struct {name} {{\n    pub(crate) inner: imp::{name},\n    pub(crate) device: crate::policy::DeviceId,\n{fields}}}\n"
+            )
+            .unwrap();
+            writeln!(
+                out,
+                "impl {name} {{\n    #[allow(dead_code)]\n    pub(crate) fn wrap(inner: imp::{name}, device: crate::policy::DeviceId) -> Self {{\n        Self {{ inner, device{inits} }}\n    }}\n}}\n"
+            )
+            .unwrap();
+            writeln!(out, "impl exp::Guest{name} for {name} {{").unwrap();
+            for f in functions {
+                out += &self.function(f, Some(*r));
+            }
+            out += "}\n\n";
         }
-        writeln!(out, "/// The number of functions forwarded.\npub const FUNCTIONS: usize = {};", iface.functions.len()).unwrap();
+        out += &self.call_types();
         out
     }
 
-    /// One exported function forwarding to its import.
+    /// `Func`, `Args` and `Ret`: what the policy chain sees of each call.
+    fn call_types(&self) -> String {
+        let mut out = String::new();
+        let n = self.calls.len();
+        out += "/// A function of the interface.\n#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]\n#[repr(u16)]\npub enum Func {\n";
+        for c in &self.calls {
+            writeln!(out, "    /// `{}`\n    {},", c.wit_name, c.variant).unwrap();
+        }
+        out += "}\n\n";
+        writeln!(out, "impl Func {{\n    /// The number of functions.\n    pub const COUNT: usize = {n};").unwrap();
+        out += "    /// Every function, in the order of their numbers.\n    pub const ALL: [Func; Self::COUNT] = [";
+        out += &self.calls.iter().map(|c| format!("Func::{}", c.variant)).collect::<Vec<_>>().join(", ");
+        out += "];\n    /// The function's name in the WIT, as in the component's exports.\n    pub fn name(self) -> &'static str {\n        const NAMES: [&str; Func::COUNT] = [";
+        out += &self.calls.iter().map(|c| format!("{:?}", c.wit_name)).collect::<Vec<_>>().join(", ");
+        out += "];\n        NAMES[self as usize]\n    }\n}\n\n";
+
+        out += "/// The arguments of a call, as the application passed them; `this` is the object whose method it is.\n";
+        out += "#[allow(dead_code)]\npub enum Args<'a> {\n";
+        for c in &self.calls {
+            let fields: Vec<String> = c.this.iter().map(|t| format!("this: &'a {t}")).chain(c.params.iter().map(|(p, t)| format!("{p}: &'a {t}"))).collect();
+            if fields.is_empty() {
+                writeln!(out, "    {},", c.variant).unwrap();
+            } else {
+                writeln!(out, "    {} {{ {} }},", c.variant, fields.join(", ")).unwrap();
+            }
+        }
+        out += "}\n\nimpl Args<'_> {\n    /// The function called.\n    pub fn func(&self) -> Func {\n        match self {\n";
+        for c in &self.calls {
+            let pat = if c.this.is_none() && c.params.is_empty() { String::new() } else { " { .. }".into() };
+            writeln!(out, "            Args::{}{pat} => Func::{},", c.variant, c.variant).unwrap();
+        }
+        out += "        }\n    }\n}\n\n";
+
+        out += "/// What a call returned to the application.\n#[allow(dead_code)]\npub enum Ret<'a> {\n";
+        for c in &self.calls {
+            writeln!(out, "    {}(&'a {}),", c.variant, c.ret).unwrap();
+        }
+        out += "}\n\nimpl Ret<'_> {\n    /// The function that returned.\n    pub fn func(&self) -> Func {\n        match self {\n";
+        for c in &self.calls {
+            writeln!(out, "            Ret::{}(_) => Func::{},", c.variant, c.variant).unwrap();
+        }
+        out += "        }\n    }\n}\n";
+        out
+    }
+
+    /// One exported function: it shows the call to the policy chain, forwards it to the import
+    /// (or to its hand-written body) and shows the chain what it returned.
     fn function(&mut self, f: &wit_parser::Function, resource: Option<TypeId>) -> String {
         let is_async = matches!(
             f.kind,
@@ -406,15 +476,22 @@ impl<'a> Gen<'a> {
             FunctionKind::Constructor(_) => "new".to_string(),
             _ => ident(f.item_name()),
         };
+        let variant = match resource {
+            Some(r) => format!("{}{}", self.type_name(r), camel(if constructor { "new" } else { f.item_name() })),
+            None => camel(f.item_name()),
+        };
         let params = if method { &f.params[1..] } else { &f.params[..] };
         let mut sig = Vec::new();
         if method {
             sig.push("&self".to_string());
         }
         let mut args = Vec::new();
+        let mut described = Vec::new();
         for p in params {
             let name = ident(&p.name);
-            sig.push(format!("{name}: {}", self.exp_ty(&p.ty)));
+            let ty = self.exp_ty(&p.ty);
+            sig.push(format!("{name}: {ty}"));
+            described.push((name.clone(), ty.replace("'_", "'a")));
             let converted = self.to_imp(&name, &p.ty);
             args.push(if is_async { converted } else { self.pass(&converted, &p.ty) });
         }
@@ -423,40 +500,75 @@ impl<'a> Gen<'a> {
             (Some(t), false) => self.exp_ty(t),
             (None, false) => "()".to_string(),
         };
+        let this = method.then(|| self.type_name(resource.unwrap()));
+        self.calls.push(CallInfo {
+            wit_name: f.name.clone(),
+            variant: variant.clone(),
+            this: this.clone(),
+            params: described,
+            ret: if constructor { self.type_name(resource.unwrap()) } else { ret.replace("'_", "'a") },
+        });
+
         let target = match (method, resource) {
             (true, _) => format!("self.inner.{rust_name}"),
             (false, Some(r)) => format!("imp::{}::{rust_name}", self.type_name(r)),
             (false, None) => format!("imp::{rust_name}"),
         };
+        let awaited = if is_async { ".await" } else { "" };
         let by_hand = BY_HAND.iter().find(|(name, _)| *name == f.name).map(|(_, module)| *module);
-        let call = match by_hand {
+        let body = match by_hand {
             Some(module) => {
                 assert!(method, "{}: only methods can be written by hand", f.name);
                 let mut raw = vec!["self".to_string()];
                 raw.extend(params.iter().map(|p| ident(&p.name)));
-                let body = format!("crate::{module}::{rust_name}({}){}", raw.join(", "), if is_async { ".await" } else { "" });
-                let prelude = if is_async { "crate::bridge::ensure_pump();\n        " } else { "" };
-                return format!(
-                    "    {}fn {rust_name}({}) -> {ret} {{\n        {prelude}{body}\n    }}\n",
-                    if is_async { "async " } else { "" },
-                    sig.join(", ")
-                );
+                format!("crate::{module}::{rust_name}({}){awaited}", raw.join(", "))
             }
-            None => format!("{target}({}){}", args.join(", "), if is_async { ".await" } else { "" }),
-        };
-        let body = match (&f.result, constructor) {
-            (_, true) => format!("Self::from({call})"),
-            (Some(t), false) => {
-                let t = t.clone();
-                self.to_exp(&call, &t)
+            None => {
+                let call = format!("{target}({}){awaited}", args.join(", "));
+                match (&f.result, constructor) {
+                    (_, true) => format!("Self::wrap({call}, device)"),
+                    (Some(t), false) => {
+                        let t = t.clone();
+                        self.to_exp(&call, &t)
+                    }
+                    (None, false) => call,
+                }
             }
-            (None, false) => call,
         };
-        let prelude = if is_async { "crate::bridge::ensure_pump();\n        " } else { "" };
+        let device = if method { "self.device" } else { "crate::policy::DeviceId::NONE" };
+        let mut fields: Vec<String> = this.iter().map(|_| "this: self".to_string()).collect();
+        fields.extend(params.iter().map(|p| format!("{0}: &{0}", ident(&p.name))));
+        let described = if fields.is_empty() { variant.clone() } else { format!("{variant} {{ {} }}", fields.join(", ")) };
+        let pump = if is_async { "crate::bridge::ensure_pump();\n        " } else { "" };
         format!(
-            "    #[allow(unused_braces, clippy::all)]\n    {}fn {rust_name}({}) -> {ret} {{\n        {prelude}{body}\n    }}\n",
-            if is_async { "async " } else { "" },
-            sig.join(", ")
+            "    #[allow(unused_braces, unused_variables, clippy::all)]
+    {async_}fn {rust_name}({sig}) -> {ret} {{
+        {pump}let device = {device};
+        let policy = crate::policy::active();
+        if policy {{
+            crate::policy::before(device, &Args::{described});
+        }}
+        let ret = {body};
+        if policy {{
+            crate::policy::after(device, &Ret::{variant}(&ret));
+        }}
+        ret
+    }}
+",
+            async_ = if is_async { "async " } else { "" },
+            sig = sig.join(", "),
         )
     }
+}
+
+/// A function as the generated call description shows it.
+struct CallInfo {
+    wit_name: String,
+    variant: String,
+    /// The wrapper type of `this`, for methods.
+    this: Option<String>,
+    /// (name, export-side type) of each parameter after `self`.
+    params: Vec<(String, String)>,
+    /// The export-side result type.
+    ret: String,
 }

@@ -1,22 +1,33 @@
-//! webgpu-virt's library: the virt component and composing it in front of applications.
+//! webgpu-virt's library: the virt component, its configuration, and composing it in front of
+//! applications.
 //!
 //! ```no_run
+//! use webgpu_virt::Config;
+//!
 //! let app = std::fs::read("app.wasm")?;
-//! let composed = webgpu_virt::plug(&app, webgpu_virt::VIRT)?;
+//! let virt = webgpu_virt::configure(webgpu_virt::VIRT, &Config { count_calls: true, ..Config::default() })?;
+//! let composed = webgpu_virt::plug(&app, &virt)?;
 //! std::fs::write("app.virt.wasm", composed)?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 #![deny(missing_docs)]
 
+mod configure;
+
+pub use configure::{ConfigError, ConfigureError, configuration, configure, read_config};
+pub use webgpu_virt_config::Config;
 use wac_graph::types::Package;
-use wac_graph::{CompositionGraph, EncodeOptions};
+use wac_graph::{CompositionGraph, EncodeOptions, NodeKind};
 
 /// The virt component, unconfigured: a pure pass-through of `wasi:webgpu`.
 pub const VIRT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/virt.wasm"));
 
 /// The interface the virt stands in front of.
 pub const WEBGPU: &str = "wasi:webgpu/webgpu@0.3.0-rc.2";
+
+/// The virt's operator interface (`webgpu-virt run --stats` reads it).
+pub const STATS: &str = "webgpu-virt:worlds/stats@0.1.0";
 
 /// Why a composition could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -64,10 +75,21 @@ pub fn imports(bytes: &[u8]) -> Result<Vec<String>, wasmparser::BinaryReaderErro
     Ok(names)
 }
 
-/// Composes `virt` in front of `app`: the result is `app` with its `wasi:webgpu` import served by
-/// the virt, whose own `wasi:webgpu` import becomes the result's. Exactly what
-/// `wac plug --plug virt.wasm app.wasm` makes.
+/// Composes `virt` in front of `app`, as `webgpu-virt plug` does: the result is `app` with its
+/// `wasi:webgpu` import served by the virt, whose own `wasi:webgpu` import becomes the result's.
+/// It exports what `app` exports and, unless `app` already exports one (a virt is in it
+/// already), the virt's [`STATS`]. Otherwise what [`wac_plug`] makes.
 pub fn plug(app: &[u8], virt: &[u8]) -> Result<Vec<u8>, PlugError> {
+    plug_with(app, virt, true)
+}
+
+/// Composes `virt` in front of `app` exactly as `wac plug --plug virt.wasm app.wasm` does
+/// (through the same function, `wac_graph::plug`): the result exports only what `app` exports.
+pub fn wac_plug(app: &[u8], virt: &[u8]) -> Result<Vec<u8>, PlugError> {
+    plug_with(app, virt, false)
+}
+
+fn plug_with(app: &[u8], virt: &[u8], export_stats: bool) -> Result<Vec<u8>, PlugError> {
     if !wasmparser::Parser::is_component(app) {
         return Err(PlugError::AppNotComponent);
     }
@@ -89,5 +111,13 @@ pub fn plug(app: &[u8], virt: &[u8]) -> Result<Vec<u8>, PlugError> {
     let app = Package::from_bytes("webgpu-virt:app", None, app.to_vec(), graph.types_mut()).map_err(compose)?;
     let app = graph.register_package(app).map_err(|e| compose(e.into()))?;
     wac_graph::plug(&mut graph, vec![virt], app).map_err(|e| compose(e.into()))?;
+    if export_stats && graph.get_export(STATS).is_none() && graph.types()[graph[virt].ty()].exports.contains_key(STATS) {
+        let instance = graph
+            .node_ids()
+            .find(|&n| matches!(graph[n].kind(), NodeKind::Instantiation(_)) && graph[n].package() == Some(virt))
+            .expect("wac_graph::plug instantiated the virt");
+        let stats = graph.alias_instance_export(instance, STATS).map_err(|e| compose(e.into()))?;
+        graph.export(stats, STATS).map_err(|e| compose(e.into()))?;
+    }
     graph.encode(EncodeOptions::default()).map_err(|e| compose(e.into()))
 }

@@ -1,6 +1,7 @@
-//! The virt as a pure pass-through: every guest prints exactly what it prints on the host
-//! directly, through one virt and through two stacked virts; the virt and the compositions
-//! import only what they should; the virt forwards every function of the WIT.
+//! The virt: every guest prints exactly what it prints on the host directly, through one virt,
+//! through two stacked virts and through a virt with policies; the virt and the compositions
+//! import only what they should; the virt forwards every function of the WIT; configurations
+//! are baked in and read back; the call counter counts.
 
 mod common;
 
@@ -24,14 +25,17 @@ macro_rules! through_the_virt {
                 let dir = tempfile::tempdir().unwrap();
                 let once = dir.path().join("once.wasm");
                 let twice = dir.path().join("twice.wasm");
-                let plug = |app: &std::path::Path, out: &std::path::Path| {
-                    assert!(webgpu_virt().arg("plug").arg(app).arg("-o").arg(out).status().unwrap().success());
+                let policies = dir.path().join("policies.wasm");
+                let plug = |app: &std::path::Path, out: &std::path::Path, flags: &[&str]| {
+                    assert!(webgpu_virt().arg("plug").arg(app).args(flags).arg("-o").arg(out).status().unwrap().success());
                 };
-                plug(app.as_ref(), &once);
-                plug(&once, &twice);
+                plug(app.as_ref(), &once, &[]);
+                plug(&once, &twice, &[]);
+                plug(app.as_ref(), &policies, &["--count-calls", "--noop"]);
                 let direct = run(app.as_ref());
                 assert_eq!(run(&once), direct, "output through the virt");
                 assert_eq!(run(&twice), direct, "output through two stacked virts");
+                assert_eq!(run(&policies), direct, "output through a virt with policies");
             }
         )*
 
@@ -75,17 +79,52 @@ fn the_virt_imports_and_exports_only_webgpu() {
     assert_eq!(webgpu_virt::imports(webgpu_virt::VIRT).unwrap(), [webgpu_virt::WEBGPU]);
 }
 
+/// The names the outermost component exports.
+fn exports(bytes: &[u8]) -> Vec<String> {
+    let engine = host_test::run::engine().unwrap();
+    let component = wasmtime::component::Component::new(&engine, bytes).unwrap();
+    let mut names: Vec<String> = component.component_type().exports(&engine).map(|(n, _)| n.to_string()).collect();
+    names.sort();
+    names
+}
+
 #[test]
 fn a_composition_imports_what_the_app_imported() {
     // `cli` uses no GPU, so it does not import wasi:webgpu at all.
     for (name, path) in guests::ALL.iter().filter(|(name, _)| *name != "cli") {
         let app = std::fs::read(path).unwrap();
-        let composed = webgpu_virt::plug(&app, webgpu_virt::VIRT).unwrap();
         let mut want = webgpu_virt::imports(&app).unwrap();
-        let mut got = webgpu_virt::imports(&composed).unwrap();
         want.sort();
-        got.sort();
-        assert_eq!(got, want, "{name}");
+        for composed in [webgpu_virt::plug(&app, webgpu_virt::VIRT).unwrap(), webgpu_virt::wac_plug(&app, webgpu_virt::VIRT).unwrap()] {
+            let mut got = webgpu_virt::imports(&composed).unwrap();
+            got.sort();
+            assert_eq!(got, want, "{name}");
+        }
+    }
+}
+
+#[test]
+fn plug_adds_the_stats_export_and_wac_plug_only_the_apps() {
+    let app = std::fs::read(guest("compute")).unwrap();
+    let app_exports = exports(&app);
+    assert_eq!(exports(&webgpu_virt::wac_plug(&app, webgpu_virt::VIRT).unwrap()), app_exports);
+    let plugged = webgpu_virt::plug(&app, webgpu_virt::VIRT).unwrap();
+    let mut want = app_exports.clone();
+    want.push(webgpu_virt::STATS.to_string());
+    want.sort();
+    assert_eq!(exports(&plugged), want);
+    // A second virt keeps the first one's stats: the application's exports are kept as they are.
+    assert_eq!(exports(&webgpu_virt::plug(&plugged, webgpu_virt::VIRT).unwrap()), want);
+}
+
+#[test]
+fn wac_plug_compositions_run_like_the_app() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["compute", "errors", "lost"] {
+        let app = guest(name);
+        let composed = dir.path().join(format!("{name}.wasm"));
+        std::fs::write(&composed, webgpu_virt::wac_plug(&std::fs::read(app).unwrap(), webgpu_virt::VIRT).unwrap()).unwrap();
+        assert_eq!(run(&composed), run(app.as_ref()), "{name}");
     }
 }
 
@@ -134,25 +173,109 @@ fn the_virt_forwards_every_function() {
     let engine = host_test::run::engine().unwrap();
     let virt = wasmtime::component::Component::new(&engine, webgpu_virt::VIRT).unwrap();
     let ty = virt.component_type();
-    let exported: usize = ty.exports(&engine).map(|(_, e)| functions(&engine, e.ty)).sum();
-    let imported: usize = ty.imports(&engine).map(|(_, e)| functions(&engine, e.ty)).sum();
+    let webgpu = |(name, e): (&str, _)| if name == webgpu_virt::WEBGPU { functions(&engine, e) } else { 0 };
+    let exported: usize = ty.exports(&engine).map(|(n, e)| webgpu((n, e.ty))).sum();
+    let imported: usize = ty.imports(&engine).map(|(n, e)| webgpu((n, e.ty))).sum();
     // 227 functions and 2 constructors, as in the WIT (see host-test's coverage test).
     assert_eq!((exported, imported), (229, 229));
     println!("virt functions forwarded: 227/227 (and 2/2 constructors)");
 }
 
 #[test]
-fn configure_writes_the_virt_and_plug_uses_it() {
+fn configure_bakes_the_policy_and_plug_uses_it() {
     let dir = tempfile::tempdir().unwrap();
     let virt = dir.path().join("virt.wasm");
-    assert!(webgpu_virt().arg("configure").arg("-o").arg(&virt).status().unwrap().success());
-    assert_eq!(std::fs::read(&virt).unwrap(), webgpu_virt::VIRT);
-    // `plug --virt FILE` composes exactly what the library's `plug` (wac_graph::plug, as
-    // `wac plug` does) composes.
+    let configure = |args: &[&str]| {
+        let out = webgpu_virt().arg("configure").args(args).arg("-o").arg(&virt).output().unwrap();
+        check(&out, "configure");
+        std::fs::read(&virt).unwrap()
+    };
+    // No policy: the pure pass-through, byte for byte.
+    assert_eq!(configure(&[]), webgpu_virt::VIRT);
+    let counting = configure(&["--count-calls"]);
+    let want = webgpu_virt::Config { count_calls: true, ..Default::default() };
+    assert_eq!(webgpu_virt::configuration(&counting).unwrap(), want);
+    let toml = dir.path().join("virt.toml");
+    std::fs::write(&toml, "# the call counter\ncount-calls = true\n").unwrap();
+    assert_eq!(configure(&["--config", toml.to_str().unwrap()]), counting);
+    assert_eq!(webgpu_virt::imports(&counting).unwrap(), [webgpu_virt::WEBGPU]);
+
+    // `plug --virt FILE` and `plug FLAGS` compose what the library's `plug` composes.
     let app = guest("compute");
+    let want = webgpu_virt::plug(&std::fs::read(app).unwrap(), &counting).unwrap();
     let out = dir.path().join("out.wasm");
-    let status = webgpu_virt().arg("plug").arg(app).arg("--virt").arg(&virt).arg("-o").arg(&out).status().unwrap();
-    assert!(status.success());
-    let want = webgpu_virt::plug(&std::fs::read(app).unwrap(), webgpu_virt::VIRT).unwrap();
-    assert_eq!(std::fs::read(&out).unwrap(), want);
+    for flags in [&["--virt", virt.to_str().unwrap()][..], &["--count-calls"]] {
+        let status = webgpu_virt().arg("plug").arg(app).args(flags).arg("-o").arg(&out).status().unwrap();
+        assert!(status.success());
+        assert_eq!(std::fs::read(&out).unwrap(), want, "plug {flags:?}");
+    }
+}
+
+/// Runs `webgpu-virt` expecting it to fail with exit status 2; its one-line message.
+fn failure(args: &[&std::ffi::OsStr]) -> String {
+    let out = webgpu_virt().args(args).output().unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    stderr
+}
+
+#[test]
+fn bad_configurations_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let toml = dir.path().join("virt.toml");
+    let out = dir.path().join("virt.wasm");
+    let configure = |text: &str| {
+        std::fs::write(&toml, text).unwrap();
+        failure(&["configure".as_ref(), "--config".as_ref(), toml.as_os_str(), "-o".as_ref(), out.as_os_str()])
+    };
+    let e = configure("count-calls = true\nmax-memroy = 5\n");
+    assert!(e.contains("virt.toml:2:1: unknown field `max-memroy`, expected `noop` or `count-calls` (at `max-memroy = 5`)"), "{e}");
+    let e = configure("count-calls = \"yes\"\n");
+    assert!(e.contains("virt.toml:1:15: invalid type: string \"yes\", expected a boolean (at `count-calls = \"yes\"`)"), "{e}");
+    let e = configure("count-calls = [");
+    assert!(e.contains("virt.toml:1:"), "{e}");
+    let missing = dir.path().join("missing.toml");
+    let e = failure(&["configure".as_ref(), "--config".as_ref(), missing.as_os_str(), "-o".as_ref(), out.as_os_str()]);
+    assert!(e.contains("reading ") && e.contains("missing.toml"), "{e}");
+    assert!(!out.exists(), "nothing is written when the configuration is bad");
+
+    // A virt whose slot holds what this version cannot read is refused by `plug`.
+    let mut virt = webgpu_virt::configure(webgpu_virt::VIRT, &webgpu_virt::Config { noop: true, ..Default::default() }).unwrap();
+    let at = virt.windows(16).position(|w| w == b"webgpu-virt:cfg1").unwrap();
+    virt[at + 20] = 9; // the format version
+    std::fs::write(&out, &virt).unwrap();
+    let e = failure(&["plug".as_ref(), guest("compute").as_ref(), "--virt".as_ref(), out.as_os_str(), "-o".as_ref(), dir.path().join("x.wasm").as_os_str()]);
+    assert!(e.contains("the virt's baked configuration is unreadable: configuration format 9"), "{e}");
+}
+
+#[test]
+fn the_call_counter_counts_every_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let composed = dir.path().join("counted.wasm");
+    assert!(webgpu_virt().arg("plug").arg(guest("bench_calls")).arg("--count-calls").arg("-o").arg(&composed).status().unwrap().success());
+    // bench_calls makes N set-bind-group and N dispatch calls in compute passes of 1,000.
+    for n in [2500u64, 4000] {
+        let out = webgpu_virt().arg("run").arg("--stats").arg(&composed).args(["--n", &n.to_string()]).output().unwrap();
+        check(&out, "bench_calls --count-calls");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        let count = |name: &str| -> u64 {
+            let line = stderr.lines().find(|l| l.trim_start().starts_with(&format!("calls {name} "))).unwrap_or_else(|| panic!("no {name}:\n{stderr}"));
+            line.split_whitespace().last().unwrap().parse().unwrap()
+        };
+        let passes = n.div_ceil(1000);
+        assert_eq!(count("[method]gpu-compute-pass-encoder.set-bind-group"), n);
+        assert_eq!(count("[method]gpu-compute-pass-encoder.dispatch-workgroups"), n);
+        assert_eq!(count("[method]gpu-command-encoder.begin-compute-pass"), passes);
+        assert_eq!(count("[method]gpu-compute-pass-encoder.end"), passes);
+        assert_eq!(count("get-gpu"), 1);
+    }
+    // Without the policy there is nothing to report, and without the virt no stats export.
+    let plain = dir.path().join("plain.wasm");
+    assert!(webgpu_virt().arg("plug").arg(guest("bench_calls")).arg("-o").arg(&plain).status().unwrap().success());
+    for (path, says) in [(plain.as_path(), "no policy of the virt keeps any"), (guest("bench_calls").as_ref(), "exports no webgpu-virt:worlds/stats")] {
+        let out = webgpu_virt().arg("run").arg("--stats").arg(path).args(["--n", "10"]).output().unwrap();
+        check(&out, "--stats");
+        assert!(String::from_utf8(out.stderr).unwrap().contains(says), "{}", path.display());
+    }
 }

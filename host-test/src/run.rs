@@ -7,7 +7,7 @@
 
 use crate::{WebGpuCtx, WebGpuCtxView, WebGpuView};
 use std::path::{Path, PathBuf};
-use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::component::{Component, ComponentType, Instance, Lift, Linker, ResourceTable};
 use wasmtime::error::Context as _;
 use wasmtime::{Config, Engine, Result, Store, bail};
 use wasmtime_wasi::p3::bindings::Command;
@@ -97,6 +97,29 @@ pub struct RunOptions {
     pub args: Vec<String>,
     pub preopens: Vec<Preopen>,
     pub inherit_env: bool,
+    /// Read the virt's [`STATS`] export when the command is done.
+    pub stats: bool,
+}
+
+/// The operator interface a composition with webgpu-virt's virt exports.
+pub const STATS: &str = "webgpu-virt:worlds/stats@0.1.0";
+
+/// One value a policy of the virt keeps (`webgpu-virt:worlds/stats.counter`).
+#[derive(Clone, Debug, PartialEq, Eq, ComponentType, Lift)]
+#[component(record)]
+pub struct Counter {
+    pub policy: String,
+    pub name: String,
+    pub value: u64,
+}
+
+/// How a command run ended.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    /// The exit code: 0 for `Ok`, 1 for `Err`, or what the command passed to `exit`.
+    pub code: i32,
+    /// The virt's counters, when asked for; `None` when the component exports no [`STATS`].
+    pub stats: Option<Vec<Counter>>,
 }
 
 /// Loads a component from a file (a binary component or its text form).
@@ -108,8 +131,8 @@ pub fn load(engine: &Engine, path: &Path) -> Result<Component> {
     Component::new(engine, &bytes).with_context(|| format!("compiling {}", path.display()))
 }
 
-/// Runs a command component to completion; its exit code.
-pub async fn run(engine: &Engine, component: &Component, path: &Path, options: &RunOptions) -> Result<i32> {
+/// Runs a command component to completion.
+pub async fn run(engine: &Engine, component: &Component, path: &Path, options: &RunOptions) -> Result<Outcome> {
     check_command(engine, component, path)?;
     let linker = linker(engine)?;
     let mut wasi = WasiCtx::builder();
@@ -123,16 +146,34 @@ pub async fn run(engine: &Engine, component: &Component, path: &Path, options: &
     }
     let state = HostState { wasi: wasi.build(), webgpu: WebGpuCtx::new(), table: ResourceTable::new() };
     let mut store = Store::new(engine, state);
-    let command = Command::instantiate_async(&mut store, component, &linker)
+    let instance = linker
+        .instantiate_async(&mut store, component)
         .await
         .with_context(|| format!("instantiating {}", path.display()))?;
+    let command = Command::new(&mut store, &instance)?;
     let result = store.run_concurrent(async move |s| command.wasi_cli_run().call_run(s).await).await;
-    match result.and_then(|r| r) {
-        Ok(Ok(())) => Ok(0),
-        Ok(Err(())) => Ok(1),
+    let code = match result.and_then(|r| r) {
+        Ok(Ok(())) => 0,
+        Ok(Err(())) => 1,
         Err(e) => match e.downcast_ref::<wasmtime_wasi::I32Exit>() {
-            Some(exit) => Ok(exit.0),
-            None => Err(e.context(format!("running {}", path.display()))),
+            Some(exit) => exit.0,
+            None => return Err(e.context(format!("running {}", path.display()))),
         },
-    }
+    };
+    let stats = match options.stats {
+        true => counters(&mut store, &instance).await.with_context(|| format!("reading {STATS} of {}", path.display()))?,
+        false => None,
+    };
+    Ok(Outcome { code, stats })
+}
+
+/// The counters of the instance's [`STATS`] export, if it has one.
+async fn counters(store: &mut Store<HostState>, instance: &Instance) -> Result<Option<Vec<Counter>>> {
+    let Some(stats) = instance.get_export_index(&mut *store, None, STATS) else { return Ok(None) };
+    let Some(index) = instance.get_export_index(&mut *store, Some(&stats), "counters") else {
+        bail!("{STATS} has no `counters` function")
+    };
+    let func = instance.get_typed_func::<(), (Vec<Counter>,)>(&mut *store, index)?;
+    let (counters,) = store.run_concurrent(async move |s| func.call_concurrent(s, ()).await).await??;
+    Ok(Some(counters))
 }

@@ -1,10 +1,13 @@
 //! webgpu-virt's component: it exports `wasi:webgpu/webgpu` to the application in front of which
-//! it is composed and imports the runtime's, forwarding every call.
+//! it is composed and imports the runtime's, forwarding every call through the policy chain that
+//! `webgpu-virt configure` baked into it.
 //!
 //! The forwarding layer is generated from the WIT by `build.rs` (`forward.rs` in `OUT_DIR`):
-//! one wrapper per resource holding the imported handle, one exported method per function.
-//! `bridge` holds what is not mechanical: the pump that carries futures and streams from the
-//! import side to the export side, and the resources the virt can also make itself.
+//! one wrapper per resource holding the imported handle and its device, one exported method per
+//! function, and the call description types the policies see ([`Func`], [`Args`], [`Ret`]).
+//! Hand-written: `policy` (the chain and its policies), `config` (the baked configuration),
+//! `bridge` (the pump that carries futures and streams across, and the resources the virt can
+//! make itself), `mapping` (buffer mapping kept in WebGPU's order).
 
 mod bindings {
     wit_bindgen::generate!({
@@ -16,9 +19,12 @@ mod bindings {
 }
 
 mod bridge;
+mod config;
 mod mapping;
+mod policy;
 
 use bindings::exports::wasi::webgpu::webgpu as exp;
+use bindings::exports::webgpu_virt::worlds::stats;
 use bindings::wasi::webgpu::webgpu as imp;
 pub use bridge::{GpuDeviceLostInfo, GpuError};
 
@@ -26,5 +32,12 @@ pub use bridge::{GpuDeviceLostInfo, GpuError};
 pub struct Virt;
 
 include!(concat!(env!("OUT_DIR"), "/forward.rs"));
+
+impl stats::Guest for Virt {
+    fn counters() -> Vec<stats::Counter> {
+        let counters = policy::counters().into_iter();
+        counters.map(|(policy, c)| stats::Counter { policy: policy.into(), name: c.name, value: c.value }).collect()
+    }
+}
 
 bindings::export!(Virt with_types_in bindings);

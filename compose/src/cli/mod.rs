@@ -3,6 +3,7 @@
 pub mod adapter;
 pub mod configure;
 pub mod plug;
+pub mod policy;
 pub mod run;
 
 /// The runtime every subcommand drives wasmtime and wgpu from.

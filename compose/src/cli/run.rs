@@ -1,4 +1,4 @@
-use host_test::run::{Preopen, RunOptions};
+use host_test::run::{Counter, Preopen, RunOptions, STATS};
 use std::path::PathBuf;
 
 /// Run a command component (exporting `wasi:cli/run@0.3.0`) with wasi:webgpu on wgpu.
@@ -10,6 +10,10 @@ pub struct Run {
     /// Pass this process's environment variables to the guest.
     #[arg(long)]
     inherit_env: bool,
+    /// When the component is done, print the counters of the virt's policies to stderr
+    /// (`webgpu-virt plug` exports them beside the application's exports).
+    #[arg(long)]
+    stats: bool,
     /// The component to run.
     component: PathBuf,
     /// Arguments for the guest (its argv[1..]).
@@ -23,8 +27,28 @@ impl Run {
         let component = host_test::run::load(&engine, &self.component)?;
         let mut args = vec![self.component.display().to_string()];
         args.extend(self.args);
-        let options = RunOptions { args, preopens: self.dirs, inherit_env: self.inherit_env };
-        let code = super::runtime()?.block_on(host_test::run::run(&engine, &component, &self.component, &options))?;
-        Ok(code)
+        let options = RunOptions { args, preopens: self.dirs, inherit_env: self.inherit_env, stats: self.stats };
+        let outcome = super::runtime()?.block_on(host_test::run::run(&engine, &component, &self.component, &options))?;
+        if self.stats {
+            print_stats(outcome.stats.as_deref());
+        }
+        Ok(outcome.code)
+    }
+}
+
+/// The counters as a table on stderr, after the command's own output.
+fn print_stats(counters: Option<&[Counter]>) {
+    let Some(counters) = counters else {
+        eprintln!("stats: none (the component exports no {STATS}: compose it with `webgpu-virt plug`)");
+        return;
+    };
+    if counters.is_empty() {
+        eprintln!("stats: none (no policy of the virt keeps any: configure it with `--count-calls`)");
+        return;
+    }
+    let width = counters.iter().map(|c| c.policy.len() + c.name.len() + 1).max().unwrap_or(0);
+    eprintln!("stats:");
+    for c in counters {
+        eprintln!("  {:<width$}  {:>12}", format!("{} {}", c.policy, c.name), c.value);
     }
 }

@@ -1,0 +1,234 @@
+//! The virt component's configuration, shared by the side that writes it (`webgpu-virt
+//! configure`) and the side that reads it (the component), so that both agree on every field.
+//!
+//! The configuration is baked into the component, WASI-Virt style: the component holds a
+//! *slot*, a static byte array starting with [`slot::MAGIC`], and `configure` writes the
+//! [encoded](Config::encode) configuration into a copy of the component after that marker. The
+//! component reads its slot once, at its first call. An empty slot is the default configuration:
+//! no policy at all, a pure pass-through.
+//!
+//! ```
+//! use webgpu_virt_config::Config;
+//!
+//! let config = Config { count_calls: true, ..Config::default() };
+//! assert_eq!(Config::decode(&config.encode()), Ok(config));
+//! assert!(Config::default().is_pass_through());
+//! ```
+
+#![no_std]
+#![deny(missing_docs)]
+
+extern crate alloc;
+
+use alloc::vec::Vec;
+use core::fmt;
+
+/// What the virt does besides forwarding. The field names are the TOML keys and, with `--`,
+/// the command-line flags.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Deserialize), serde(deny_unknown_fields, rename_all = "kebab-case", default))]
+pub struct Config {
+    /// A policy that sees every call and does nothing: the policy chain's own cost.
+    pub noop: bool,
+    /// Count the calls to each function, for the operator (`webgpu-virt run --stats`).
+    pub count_calls: bool,
+}
+
+/// The encoding's version; a reader rejects others.
+const VERSION: u8 = 1;
+
+/// One setting's tag in the encoding.
+#[repr(u8)]
+enum Tag {
+    Noop = 1,
+    CountCalls = 2,
+}
+
+impl Config {
+    /// Whether this configuration adds nothing to forwarding.
+    pub fn is_pass_through(&self) -> bool {
+        *self == Self::default()
+    }
+
+    /// The binary form: a version byte, then one `tag, length (LEB128), value` entry per
+    /// setting that differs from its default. The default configuration is the empty encoding,
+    /// so an unconfigured component and one configured with nothing are the same bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        if self.is_pass_through() {
+            return Vec::new();
+        }
+        let mut out = Vec::from([VERSION]);
+        let mut flag = |tag: Tag, on: bool| {
+            if on {
+                out.extend([tag as u8, 0]);
+            }
+        };
+        flag(Tag::Noop, self.noop);
+        flag(Tag::CountCalls, self.count_calls);
+        out
+    }
+
+    /// Reads the binary form. An empty input is the default configuration.
+    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let mut config = Self::default();
+        let Some((&version, mut rest)) = bytes.split_first() else { return Ok(config) };
+        if version != VERSION {
+            return Err(DecodeError::Version(version));
+        }
+        while let Some((&tag, after)) = rest.split_first() {
+            let at = bytes.len() - rest.len();
+            let (len, after) = leb128(after).ok_or(DecodeError::Truncated(at))?;
+            let value = after.get(..len).ok_or(DecodeError::Truncated(at))?;
+            rest = &after[len..];
+            let flag = |field: &mut bool| if value.is_empty() { *field = true; Ok(()) } else { Err(DecodeError::Value { tag, at }) };
+            match tag {
+                t if t == Tag::Noop as u8 => flag(&mut config.noop)?,
+                t if t == Tag::CountCalls as u8 => flag(&mut config.count_calls)?,
+                _ => return Err(DecodeError::UnknownTag { tag, at }),
+            }
+        }
+        Ok(config)
+    }
+}
+
+/// An unsigned LEB128 length (at most 32 bits) and what follows it.
+fn leb128(bytes: &[u8]) -> Option<(usize, &[u8])> {
+    let mut value = 0u32;
+    for (i, &b) in bytes.iter().enumerate().take(5) {
+        value |= u32::from(b & 0x7f).checked_shl(7 * i as u32)?;
+        if b & 0x80 == 0 {
+            return Some((value as usize, &bytes[i + 1..]));
+        }
+    }
+    None
+}
+
+/// Why a configuration's binary form could not be read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DecodeError {
+    /// Written by another version of webgpu-virt.
+    Version(u8),
+    /// A setting this version does not know, at a byte offset.
+    UnknownTag {
+        /// The setting's tag.
+        tag: u8,
+        /// Where its entry starts.
+        at: usize,
+    },
+    /// A setting's value is malformed.
+    Value {
+        /// The setting's tag.
+        tag: u8,
+        /// Where its entry starts.
+        at: usize,
+    },
+    /// The entry at this byte offset runs past the end.
+    Truncated(usize),
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Version(v) => write!(f, "configuration format {v} (this webgpu-virt reads format {VERSION})"),
+            Self::UnknownTag { tag, at } => write!(f, "unknown setting {tag} at byte {at} (written by a newer webgpu-virt?)"),
+            Self::Value { tag, at } => write!(f, "malformed value of setting {tag} at byte {at}"),
+            Self::Truncated(at) => write!(f, "the setting at byte {at} is cut short"),
+        }
+    }
+}
+
+impl core::error::Error for DecodeError {}
+
+/// The slot in the component that holds the encoded configuration.
+///
+/// Layout: [`MAGIC`] (16 bytes), the encoded length (u32, little endian), then [`CAPACITY`]
+/// bytes for the encoding. The component's slot is the only place its binary holds `MAGIC`.
+pub mod slot {
+    /// Marks the slot in the component's data.
+    pub const MAGIC: [u8; 16] = *b"webgpu-virt:cfg1";
+    /// Room for the encoded configuration.
+    pub const CAPACITY: usize = 8192;
+    /// The slot's whole size.
+    pub const SIZE: usize = MAGIC.len() + 4 + CAPACITY;
+
+    /// The slot's layout in the component's memory.
+    #[repr(C)]
+    pub struct Slot {
+        /// [`MAGIC`].
+        pub magic: [u8; 16],
+        /// How many bytes of `bytes` hold the encoding.
+        pub len: u32,
+        /// The encoding, then zeros.
+        pub bytes: [u8; CAPACITY],
+    }
+
+    /// An empty slot: the default configuration.
+    pub const EMPTY: Slot = Slot { magic: MAGIC, len: 0, bytes: [0; CAPACITY] };
+
+    /// Fills `slot` (the [`SIZE`] bytes starting at a [`MAGIC`]) with `encoded`.
+    pub fn fill(slot: &mut [u8], encoded: &[u8]) -> Result<(), TooLarge> {
+        assert_eq!(slot.len(), SIZE, "a slot is SIZE bytes");
+        if encoded.len() > CAPACITY {
+            return Err(TooLarge(encoded.len()));
+        }
+        slot[16..20].copy_from_slice(&(encoded.len() as u32).to_le_bytes());
+        let bytes = &mut slot[20..];
+        bytes[..encoded.len()].copy_from_slice(encoded);
+        bytes[encoded.len()..].fill(0);
+        Ok(())
+    }
+
+    /// The encoding a slot holds, if its length is sane.
+    pub fn contents(slot: &[u8]) -> Option<&[u8]> {
+        let len = u32::from_le_bytes(slot.get(16..20)?.try_into().ok()?) as usize;
+        slot.get(20..)?.get(..len)
+    }
+
+    /// The encoding is longer than the slot's capacity.
+    #[derive(Debug)]
+    pub struct TooLarge(pub usize);
+
+    impl core::fmt::Display for TooLarge {
+        fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+            write!(f, "the configuration takes {} bytes; the component has room for {CAPACITY}", self.0)
+        }
+    }
+
+    impl core::error::Error for TooLarge {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips() {
+        for config in [
+            Config::default(),
+            Config { noop: true, ..Config::default() },
+            Config { noop: true, count_calls: true },
+        ] {
+            assert_eq!(Config::decode(&config.encode()), Ok(config));
+        }
+    }
+
+    #[test]
+    fn rejects_what_it_cannot_read() {
+        assert_eq!(Config::decode(&[2]), Err(DecodeError::Version(2)));
+        assert_eq!(Config::decode(&[1, 2, 0, 99, 0]), Err(DecodeError::UnknownTag { tag: 99, at: 3 }));
+        assert_eq!(Config::decode(&[1, 2, 1, 7]), Err(DecodeError::Value { tag: 2, at: 1 }));
+        assert_eq!(Config::decode(&[1, 2, 5]), Err(DecodeError::Truncated(1)));
+        assert_eq!(Config::decode(&[1, 2, 0x80]), Err(DecodeError::Truncated(1)));
+    }
+
+    #[test]
+    fn slots_hold_the_encoding() {
+        let mut slot = alloc::vec![0xaa; slot::SIZE];
+        slot[..16].copy_from_slice(&slot::MAGIC);
+        let encoded = Config { count_calls: true, ..Config::default() }.encode();
+        slot::fill(&mut slot, &encoded).unwrap();
+        assert_eq!(slot::contents(&slot), Some(&encoded[..]));
+        assert!(slot[20 + encoded.len()..].iter().all(|&b| b == 0));
+        assert!(slot::fill(&mut slot, &[0; slot::CAPACITY + 1]).is_err());
+    }
+}
