@@ -1,55 +1,89 @@
-//! Direct vs through the virt, as ratios in one run.
+//! Direct vs through the virt, as ratios in one run, against the floor of a bare component hop.
 //!
 //! Each benchmark is a guest component that times its own work (so compiling and starting it
-//! are not counted) and prints a `bench NAME: VALUE UNIT ...` line. Every guest runs direct on
-//! the host and composed with the virt, alternately, `BENCH_REPEAT` times (default 5); the
-//! medians and their ratio are printed as a Markdown table.
+//! are not counted) and prints `bench NAME: VALUE UNIT` lines. Every guest runs direct on the
+//! host, through the pass-through virt and through a virt counting calls (`--count-calls`),
+//! alternately, `BENCH_REPEAT` times (default 5); the medians are printed as a Markdown table.
 //!
-//! The trivial call (`gpu-buffer.size`) measures the cost of the hop itself: the virt forwards
-//! it with nothing else to do, so its extra time over direct is the floor any interposer pays.
+//! The floor: `bench_hop` calls `webgpu-virt:worlds/hop` (a host function with nothing to do, a
+//! method of a host object carrying a handle, and a function taking a `list<u8>`) direct and
+//! through `bench_hop_forwarder`, a hand-written component that only forwards (wrapping the
+//! object as the virt wraps every resource). Its extra time is what one component hop costs on
+//! this runtime; the "virt extra / hop extra" column compares the virt's own extra time with the
+//! hop of the same shape: the trivial call with the plain call, the call-heavy loop (methods
+//! carrying handles) with the method, the data with the bytes.
 //!
 //! `WEBGPU_VIRT_BIN` and `WEBGPU_VIRT_GUESTS` (a folder of guest `.wasm` files) override the
 //! paths built in, to run the same benchmarks on another machine.
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 struct Bench {
     guest: &'static str,
+    /// The `bench` line to read.
+    line: &'static str,
     what: &'static str,
-    args: &'static [&'static str],
+    /// The `bench_hop` line whose extra time is this benchmark's floor.
+    floor: Option<&'static str>,
 }
 
 const BENCHES: &[Bench] = &[
-    Bench { guest: "bench_trivial", what: "trivial call (buffer.size), ns/call", args: &[] },
-    Bench { guest: "bench_calls", what: "call-heavy: 100k set-bind-group + 100k dispatch, ns/call", args: &[] },
-    Bench { guest: "bench_data", what: "data-heavy: write-buffer 64 MiB in 1 MiB chunks, ms", args: &[] },
-    Bench { guest: "bench_matmul", what: "1024x1024 f32 tiled matmul, ms (median of 5)", args: &[] },
+    Bench { guest: "bench_trivial", line: "trivial", what: "trivial call (buffer.size), ns/call", floor: Some("hop") },
+    Bench {
+        guest: "bench_calls",
+        line: "calls",
+        what: "call-heavy: 100k set-bind-group + 100k dispatch, ns/call",
+        floor: Some("hop-method"),
+    },
+    Bench { guest: "bench_data", line: "data", what: "data-heavy: write-buffer 64 MiB in 1 MiB chunks, ms", floor: Some("hop-data") },
+    Bench { guest: "bench_matmul", line: "matmul", what: "1024x1024 f32 tiled matmul, ms (median of 5)", floor: None },
 ];
 
 fn guest_path(name: &str) -> PathBuf {
     match std::env::var_os("WEBGPU_VIRT_GUESTS") {
         Some(dir) => Path::new(&dir).join(format!("{name}.wasm")),
-        None => {
-            let (_, path) = host_test::guests::ALL.iter().find(|(n, _)| *n == name).expect("a built guest");
-            PathBuf::from(path)
-        }
+        None => PathBuf::from(common::guest(name)),
     }
 }
 
-/// The first number of the guest's `bench` line.
-fn measure(bin: &Path, component: &Path, args: &[&str]) -> f64 {
-    let out = Command::new(bin).arg("run").arg(component).args(args).output().expect("running webgpu-virt");
+/// The first number of each of the guest's `bench NAME:` lines, by NAME.
+fn measure(bin: &Path, component: &Path) -> HashMap<String, f64> {
+    let out = Command::new(bin).arg("run").arg(component).output().expect("running webgpu-virt");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{}: {}", component.display(), String::from_utf8_lossy(&out.stderr));
-    let line = stdout.lines().find(|l| l.starts_with("bench ")).expect("a bench line");
-    let value = line.split(':').nth(1).and_then(|v| v.split_whitespace().next()).expect("a value");
-    value.parse().unwrap_or_else(|_| panic!("not a number in `{line}`"))
+    let mut values = HashMap::new();
+    for line in stdout.lines().filter_map(|l| l.strip_prefix("bench ")) {
+        let (name, rest) = line.split_once(':').expect("`bench NAME: VALUE`");
+        let value = rest.split_whitespace().next().and_then(|v| v.parse().ok());
+        values.insert(name.to_string(), value.unwrap_or_else(|| panic!("not a number in `{line}`")));
+    }
+    values
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
+}
+
+/// Runs each component `repeat` times, alternating; the median of each bench line of each.
+fn medians(bin: &Path, components: &[&Path], repeat: usize) -> Vec<HashMap<String, f64>> {
+    let mut runs: Vec<Vec<HashMap<String, f64>>> = vec![Vec::new(); components.len()];
+    for _ in 0..repeat {
+        for (c, runs) in components.iter().zip(&mut runs) {
+            runs.push(measure(bin, c));
+        }
+    }
+    runs.into_iter()
+        .map(|runs| {
+            let names = runs[0].keys().cloned().collect::<Vec<_>>();
+            names.into_iter().map(|n| (n.clone(), median(runs.iter().map(|r| r[&n]).collect()))).collect()
+        })
+        .collect()
 }
 
 fn main() {
@@ -61,29 +95,47 @@ fn main() {
     println!("adapter: {}", String::from_utf8_lossy(&adapter.stdout).trim());
     let dir = std::env::temp_dir().join(format!("webgpu-virt-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
+    let read = |p: &Path| std::fs::read(p).unwrap_or_else(|e| panic!("reading {}: {e}", p.display()));
 
-    println!("\n| benchmark | direct | through the virt | ratio |\n|---|---|---|---|");
-    let mut floor = None;
+    // The floor.
+    let hop = guest_path("bench_hop");
+    let forwarded = dir.join("bench_hop.forwarded.wasm");
+    std::fs::write(&forwarded, common::wac_plug_any(&read(&hop), &read(&guest_path("bench_hop_forwarder")))).unwrap();
+    let [hop_direct, hop_forwarded] = <[_; 2]>::try_from(medians(&bin, &[&hop, &forwarded], repeat)).unwrap();
+    let hop_extra = |line: &str| hop_forwarded[line] - hop_direct[line];
+    println!("\n| floor: bare component hop | direct | through a bare forwarder | extra |\n|---|---|---|---|");
+    println!("| trivial call, ns/call | {:.1} | {:.1} | {:.1} |", hop_direct["hop"], hop_forwarded["hop"], hop_extra("hop"));
+    println!(
+        "| method call carrying a handle, ns/call | {:.1} | {:.1} | {:.1} |",
+        hop_direct["hop-method"],
+        hop_forwarded["hop-method"],
+        hop_extra("hop-method")
+    );
+    println!("| 64 MiB in 1 MiB chunks, ms | {:.2} | {:.2} | {:.2} |", hop_direct["hop-data"], hop_forwarded["hop-data"], hop_extra("hop-data"));
+
+    // The virt as built (no policy: the chain is off), and with a policy that does nothing and
+    // with the call counter: what the chain and a real policy cost.
+    let virts = [
+        ("virt", webgpu_virt::VIRT.to_vec()),
+        ("noop", webgpu_virt::configure(webgpu_virt::VIRT, &webgpu_virt::Config { noop: true, ..Default::default() }).unwrap()),
+        ("count", webgpu_virt::configure(webgpu_virt::VIRT, &webgpu_virt::Config { count_calls: true, ..Default::default() }).unwrap()),
+    ];
+    println!(
+        "\n| benchmark | direct | virt | virt / direct | virt extra / hop extra | + noop policy / virt | + count-calls / virt |\n|---|---|---|---|---|---|---|"
+    );
     for b in BENCHES {
         let app = guest_path(b.guest);
-        let composed = dir.join(format!("{}.virt.wasm", b.guest));
-        let bytes = std::fs::read(&app).unwrap_or_else(|e| panic!("reading {}: {e}", app.display()));
-        std::fs::write(&composed, webgpu_virt::plug(&bytes, webgpu_virt::VIRT).expect("plug")).unwrap();
-        let (mut direct, mut virt) = (Vec::new(), Vec::new());
-        for _ in 0..repeat {
-            direct.push(measure(&bin, &app, b.args));
-            virt.push(measure(&bin, &composed, b.args));
+        let bytes = read(&app);
+        let mut components = vec![app.clone()];
+        for (name, virt) in &virts {
+            let composed = dir.join(format!("{}.{name}.wasm", b.guest));
+            std::fs::write(&composed, webgpu_virt::plug(&bytes, virt).expect("plug")).unwrap();
+            components.push(composed);
         }
-        let (d, v) = (median(direct), median(virt));
-        println!("| {} | {d:.2} | {v:.2} | {:.3} |", b.what, v / d);
-        if b.guest == "bench_trivial" {
-            floor = Some(v - d);
-        }
-        if b.guest == "bench_calls"
-            && let Some(floor) = floor
-        {
-            println!("| call-heavy: extra ns/call over direct, vs the trivial call's ({floor:.1} ns) | | {:.1} | {:.3} |", v - d, (v - d) / floor);
-        }
+        let m = medians(&bin, &components.iter().map(PathBuf::as_path).collect::<Vec<_>>(), repeat);
+        let [d, v, noop, count] = [0, 1, 2, 3].map(|i| m[i][b.line]);
+        let vs_floor = b.floor.map_or("".into(), |f| format!("{:.2} ({:.1} / {:.1})", (v - d) / hop_extra(f), v - d, hop_extra(f)));
+        println!("| {} | {d:.2} | {v:.2} | {:.3} | {vs_floor} | {:.3} | {:.3} |", b.what, v / d, noop / v, count / v);
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -270,7 +270,9 @@ fn benchmark_guests_compute_what_they_claim() {
     let c0: f32 = (0..n).map(|k| value(1, k) * value(2, k * n)).sum();
     let matmul = run_with(guests::BENCH_MATMUL, &["--n", "64", "--repeat", "1"]);
     assert_eq!(results(&matmul), [format!("result: 64x64 sampled entries wrong: 0 of 64, c[0]={c0}")]);
-    for out in [&calls, &trivial, &data, &matmul] {
+    let hop = run_with(guests::BENCH_HOP, &["--n", "1000", "--mib", "3"]);
+    assert_eq!(results(&hop), ["result: sum=2000 bytes=3145728"]);
+    for out in [&calls, &trivial, &data, &matmul, &hop] {
         assert!(out.lines().any(|l| l.starts_with("bench ")), "{out}");
     }
 }

@@ -72,6 +72,12 @@ fn benchmark_guests_agree_through_the_virt() {
         assert_eq!(direct.len(), 1, "{name}");
         assert_eq!(results(&composed, args), direct, "{name}");
     }
+    // The benchmarks' floor: the bare forwarder in front of the hop guest.
+    let hop = std::fs::read(guest("bench_hop")).unwrap();
+    let forwarded = dir.path().join("hop.wasm");
+    std::fs::write(&forwarded, common::wac_plug_any(&hop, &std::fs::read(guest("bench_hop_forwarder")).unwrap())).unwrap();
+    let args = ["--n", "1000", "--mib", "3"];
+    assert_eq!(results(&forwarded, &args), ["result: sum=2000 bytes=3145728"]);
 }
 
 #[test]
@@ -90,9 +96,13 @@ fn exports(bytes: &[u8]) -> Vec<String> {
 
 #[test]
 fn a_composition_imports_what_the_app_imported() {
-    // `cli` uses no GPU, so it does not import wasi:webgpu at all.
-    for (name, path) in guests::ALL.iter().filter(|(name, _)| *name != "cli") {
+    for (name, path) in guests::ALL {
         let app = std::fs::read(path).unwrap();
+        // `cli` and the bare-hop benchmark do not use wasi:webgpu.
+        if matches!(*name, "cli" | "bench_hop" | "bench_hop_forwarder") {
+            assert!(!webgpu_virt::imports(&app).unwrap().iter().any(|i| i == webgpu_virt::WEBGPU), "{name}");
+            continue;
+        }
         let mut want = webgpu_virt::imports(&app).unwrap();
         want.sort();
         for composed in [webgpu_virt::plug(&app, webgpu_virt::VIRT).unwrap(), webgpu_virt::wac_plug(&app, webgpu_virt::VIRT).unwrap()] {

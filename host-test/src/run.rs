@@ -7,7 +7,7 @@
 
 use crate::{WebGpuCtx, WebGpuCtxView, WebGpuView};
 use std::path::{Path, PathBuf};
-use wasmtime::component::{Component, ComponentType, Instance, Lift, Linker, ResourceTable};
+use wasmtime::component::{Component, ComponentType, Instance, Lift, Linker, Resource, ResourceTable, ResourceType};
 use wasmtime::error::Context as _;
 use wasmtime::{Config, Engine, Result, Store, bail};
 use wasmtime_wasi::p3::bindings::Command;
@@ -69,7 +69,24 @@ pub fn linker(engine: &Engine) -> Result<Linker<HostState>> {
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
     wasmtime_wasi::p3::add_to_linker(&mut linker)?;
     crate::add_to_linker(&mut linker)?;
+    add_hop(&mut linker)?;
     Ok(linker)
+}
+
+/// `webgpu-virt:worlds/hop`, the benchmarks' floor: calls with nothing to do.
+fn add_hop(linker: &mut Linker<HostState>) -> Result<()> {
+    /// `hop.thing`: a host object with nothing in it.
+    struct Thing;
+    let mut hop = linker.instance("webgpu-virt:worlds/hop@0.1.0")?;
+    hop.func_wrap("trivial", |_, ()| Ok((1u64,)))?;
+    hop.func_wrap("bytes", |_, (data,): (Vec<u8>,)| Ok((data.len() as u64,)))?;
+    hop.resource("thing", ResourceType::host::<Thing>(), |mut cx, rep| {
+        cx.data_mut().table.delete(Resource::<Thing>::new_own(rep))?;
+        Ok(())
+    })?;
+    hop.func_wrap("[constructor]thing", |mut cx, ()| Ok((cx.data_mut().table.push(Thing)?,)))?;
+    hop.func_wrap("[method]thing.poke", |_, (_, _): (Resource<Thing>, Option<Resource<Thing>>)| Ok((1u64,)))?;
+    Ok(())
 }
 
 /// Checks that `component` is a command this host can run, with a message naming why not.

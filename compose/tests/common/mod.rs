@@ -29,3 +29,18 @@ pub fn check(out: &Output, what: &str) {
 pub fn covered(name: &str, tested: &[&str]) -> bool {
     tested.contains(&name) || name == "cli" || name.starts_with("bench_")
 }
+
+/// `plug` composed in front of `socket` with `wac_graph::plug`, for components that have nothing
+/// to do with wasi:webgpu (the benchmarks' bare forwarder).
+pub fn wac_plug_any(socket: &[u8], plug: &[u8]) -> Vec<u8> {
+    use wac_graph::{CompositionGraph, EncodeOptions, types::Package};
+    let mut graph = CompositionGraph::new();
+    let mut add = |name: &str, bytes: &[u8]| {
+        let package = Package::from_bytes(name, None, bytes.to_vec(), graph.types_mut()).unwrap();
+        graph.register_package(package).unwrap()
+    };
+    let plug = add("bench:plug", plug);
+    let socket = add("bench:socket", socket);
+    wac_graph::plug(&mut graph, vec![plug], socket).unwrap();
+    graph.encode(EncodeOptions::default()).unwrap()
+}
