@@ -528,7 +528,7 @@ impl<'a> Gen<'a> {
                 match (&f.result, constructor) {
                     (_, true) => format!("Self::wrap({call}, device)"),
                     (Some(t), false) => {
-                        let t = t.clone();
+                        let t = *t;
                         self.to_exp(&call, &t)
                     }
                     (None, false) => call,

@@ -36,7 +36,7 @@ fn immediates(data: &[u8], offset: Option<u64>, size: Option<u64>) -> Result<&[u
     let offset = offset.unwrap_or(0);
     let size = size.unwrap_or_else(|| (data.len() as u64).saturating_sub(offset));
     match offset.checked_add(size) {
-        Some(end) if end <= data.len() as u64 && size % 4 == 0 => Ok(&data[offset as usize..end as usize]),
+        Some(end) if end <= data.len() as u64 && size.is_multiple_of(4) => Ok(&data[offset as usize..end as usize]),
         _ => Err(format!("set-immediates: {offset}+{size} is not a 4-byte multiple inside the {} bytes given", data.len())),
     }
 }

@@ -110,7 +110,7 @@ impl exp::GuestGpuError for GpuError {
     fn kind(&self) -> exp::GpuErrorKind {
         match self {
             Self::Host(e) => e.kind(),
-            Self::Local { kind, .. } => kind.clone(),
+            Self::Local { kind, .. } => *kind,
         }
     }
 }
