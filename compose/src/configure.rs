@@ -140,7 +140,7 @@ mod tests {
 
     #[test]
     fn configuring_changes_only_the_slot() {
-        let config = Config { count_calls: true, noop: true };
+        let config = Config { count_calls: true, noop: true, max_memory: Some(webgpu_virt_config::Size(1 << 20)) };
         let virt = configure(crate::VIRT, &config).unwrap();
         assert_eq!(virt.len(), crate::VIRT.len());
         assert_eq!(configuration(&virt).unwrap(), config);
@@ -165,7 +165,7 @@ mod tests {
         assert_eq!(parse_config("").unwrap(), Config::default());
         let (at, message) = parse_config("noop = true\ncount-cals = true\n").unwrap_err();
         assert_eq!(at, 12);
-        assert_eq!(message, "unknown field `count-cals`, expected `noop` or `count-calls`");
+        assert_eq!(message, "unknown field `count-cals`, expected one of `noop`, `count-calls`, `max-memory`");
         let (at, message) = parse_config("count-calls = 3").unwrap_err();
         assert_eq!((at, message.as_str()), (14, "invalid type: integer `3`, expected a boolean"));
     }

@@ -32,6 +32,91 @@ pub struct Config {
     pub noop: bool,
     /// Count the calls to each function, for the operator (`webgpu-virt run --stats`).
     pub count_calls: bool,
+    /// The most GPU memory the application's objects may take, per device: buffers at their
+    /// size, textures by their exact size, query sets at 8 bytes a query.
+    pub max_memory: Option<Size>,
+}
+
+/// A number of bytes: in TOML an integer or a string of a whole number with an optional unit
+/// (`"1500000"`, `"256MiB"`, `"1GiB"`; not `"1.5GB"`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Size(pub u64);
+
+impl Size {
+    /// Parses `1500000`, `64KiB`, `256MiB`, `1GiB`, `2TiB`, `500kB`, `10MB`, `1GB`, `1TB`, `512B`.
+    pub fn parse(text: &str) -> Result<Self, SizeError> {
+        let text = text.trim();
+        let digits = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+        let (number, unit) = text.split_at(digits);
+        let number: u64 = number.parse().map_err(|_| SizeError::NotANumber)?;
+        let scale: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+            "" | "b" => 1,
+            "kib" => 1 << 10,
+            "mib" => 1 << 20,
+            "gib" => 1 << 30,
+            "tib" => 1 << 40,
+            "kb" => 1_000,
+            "mb" => 1_000_000,
+            "gb" => 1_000_000_000,
+            "tb" => 1_000_000_000_000,
+            _ => return Err(SizeError::Unit),
+        };
+        number.checked_mul(scale).map(Size).ok_or(SizeError::TooLarge)
+    }
+}
+
+/// Why a size could not be read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SizeError {
+    /// No whole number at the start.
+    NotANumber,
+    /// A unit other than B, KiB, MiB, GiB, TiB, kB, MB, GB, TB.
+    Unit,
+    /// More than 2^64 - 1 bytes.
+    TooLarge,
+}
+
+impl fmt::Display for SizeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::NotANumber => "a size is a whole number of bytes, optionally with a unit (1500000, 256MiB, 1GiB)",
+            Self::Unit => "the unit of a size is one of B, KiB, MiB, GiB, TiB, kB, MB, GB, TB",
+            Self::TooLarge => "the size is larger than 2^64 - 1 bytes",
+        })
+    }
+}
+
+impl core::error::Error for SizeError {}
+
+impl core::str::FromStr for Size {
+    type Err = SizeError;
+
+    fn from_str(s: &str) -> Result<Self, SizeError> {
+        Self::parse(s)
+    }
+}
+
+#[cfg(feature = "serde")]
+impl<'de> serde::Deserialize<'de> for Size {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Size;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a size: a number of bytes or a string such as \"256MiB\"")
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Size, E> {
+                Ok(Size(v))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Size, E> {
+                u64::try_from(v).map(Size).map_err(|_| E::custom("a size cannot be negative"))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Size, E> {
+                Size::parse(v).map_err(E::custom)
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
 }
 
 /// The encoding's version; a reader rejects others.
@@ -42,6 +127,7 @@ const VERSION: u8 = 1;
 enum Tag {
     Noop = 1,
     CountCalls = 2,
+    MaxMemory = 3,
 }
 
 impl Config {
@@ -65,6 +151,10 @@ impl Config {
         };
         flag(Tag::Noop, self.noop);
         flag(Tag::CountCalls, self.count_calls);
+        if let Some(Size(bytes)) = self.max_memory {
+            out.extend([Tag::MaxMemory as u8, 8]);
+            out.extend(bytes.to_le_bytes());
+        }
         out
     }
 
@@ -80,10 +170,13 @@ impl Config {
             let (len, after) = leb128(after).ok_or(DecodeError::Truncated(at))?;
             let value = after.get(..len).ok_or(DecodeError::Truncated(at))?;
             rest = &after[len..];
-            let flag = |field: &mut bool| if value.is_empty() { *field = true; Ok(()) } else { Err(DecodeError::Value { tag, at }) };
+            let malformed = DecodeError::Value { tag, at };
+            let flag = |field: &mut bool| if value.is_empty() { *field = true; Ok(()) } else { Err(malformed.clone()) };
+            let u64 = || value.try_into().map(u64::from_le_bytes).map_err(|_| malformed.clone());
             match tag {
                 t if t == Tag::Noop as u8 => flag(&mut config.noop)?,
                 t if t == Tag::CountCalls as u8 => flag(&mut config.count_calls)?,
+                t if t == Tag::MaxMemory as u8 => config.max_memory = Some(Size(u64()?)),
                 _ => return Err(DecodeError::UnknownTag { tag, at }),
             }
         }
@@ -206,7 +299,9 @@ mod tests {
         for config in [
             Config::default(),
             Config { noop: true, ..Config::default() },
-            Config { noop: true, count_calls: true },
+            Config { noop: true, count_calls: true, max_memory: None },
+            Config { max_memory: Some(Size(0)), ..Config::default() },
+            Config { max_memory: Some(Size(u64::MAX)), count_calls: true, ..Config::default() },
         ] {
             assert_eq!(Config::decode(&config.encode()), Ok(config));
         }
@@ -219,6 +314,19 @@ mod tests {
         assert_eq!(Config::decode(&[1, 2, 1, 7]), Err(DecodeError::Value { tag: 2, at: 1 }));
         assert_eq!(Config::decode(&[1, 2, 5]), Err(DecodeError::Truncated(1)));
         assert_eq!(Config::decode(&[1, 2, 0x80]), Err(DecodeError::Truncated(1)));
+    }
+
+    #[test]
+    fn sizes() {
+        for (text, bytes) in [("1500000", 1_500_000), ("256MiB", 256 << 20), ("1GiB", 1 << 30), ("1 gib", 1 << 30), ("64KiB", 65536), ("512B", 512), ("2TB", 2_000_000_000_000)] {
+            assert_eq!(Size::parse(text), Ok(Size(bytes)), "{text}");
+        }
+        assert_eq!(Size::parse("1.5GB"), Err(SizeError::Unit));
+        assert_eq!(Size::parse("MiB"), Err(SizeError::NotANumber));
+        assert_eq!(Size::parse("12 parsecs"), Err(SizeError::Unit));
+        assert_eq!(Size::parse("-1"), Err(SizeError::NotANumber));
+        assert_eq!(Size::parse("20000000TiB"), Err(SizeError::TooLarge));
+        assert_eq!(Config::decode(&[1, 3, 4, 0, 0, 0, 0]), Err(DecodeError::Value { tag: 3, at: 1 }));
     }
 
     #[test]

@@ -10,7 +10,7 @@ pub struct Plug {
     app: PathBuf,
     /// The virt to use, as `configure` wrote it (default: the built-in virt, configured by the
     /// policy flags, else the pure pass-through).
-    #[arg(long, conflicts_with_all = ["config", "count_calls", "noop"])]
+    #[arg(long, conflicts_with = "config", conflicts_with_all = super::policy::FLAGS)]
     virt: Option<PathBuf>,
     #[command(flatten)]
     policy: PolicyArgs,

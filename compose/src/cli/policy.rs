@@ -1,13 +1,17 @@
 use anyhow::Context as _;
 use std::path::PathBuf;
 use webgpu_virt::Config;
+use webgpu_virt_config::Size;
+
+/// The ids of the policy flags (not `--config`, which replaces them all).
+pub const FLAGS: [&str; 3] = ["count_calls", "noop", "max_memory"];
 
 /// The policy of a virt, from flags or a file: what `configure` bakes in and what `plug` bakes
-/// into the virt it composes.
+/// into the virt it composes. The flags' names are the file's keys.
 #[derive(clap::Args)]
 pub struct PolicyArgs {
-    /// Read the policy from a TOML file (its keys are these flags' names: `count-calls = true`).
-    #[arg(long, value_name = "FILE.toml", conflicts_with_all = ["count_calls", "noop"])]
+    /// Read the policy from a TOML file (its keys are these flags' names: `max-memory = "256MiB"`).
+    #[arg(long, value_name = "FILE.toml", conflicts_with_all = FLAGS)]
     config: Option<PathBuf>,
     /// Count the calls to each function (`webgpu-virt run --stats` prints them).
     #[arg(long)]
@@ -15,19 +19,26 @@ pub struct PolicyArgs {
     /// Add a policy that does nothing (to measure what the policy chain costs).
     #[arg(long)]
     noop: bool,
+    /// Cap the GPU memory of each device's objects: bytes, or with a unit (256MiB, 1GiB).
+    #[arg(long, value_name = "SIZE")]
+    max_memory: Option<Size>,
 }
 
 impl PolicyArgs {
     /// Whether any policy was asked for.
     pub fn given(&self) -> bool {
-        self.config.is_some() || self.count_calls || self.noop
+        self.config.is_some() || !self.from_flags().is_pass_through()
+    }
+
+    fn from_flags(&self) -> Config {
+        Config { count_calls: self.count_calls, noop: self.noop, max_memory: self.max_memory }
     }
 
     /// The configuration asked for.
     pub fn config(&self) -> anyhow::Result<Config> {
         match &self.config {
             Some(path) => Ok(webgpu_virt::read_config(path)?),
-            None => Ok(Config { count_calls: self.count_calls, noop: self.noop }),
+            None => Ok(self.from_flags()),
         }
     }
 

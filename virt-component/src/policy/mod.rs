@@ -13,6 +13,7 @@
 
 mod calls;
 mod noop;
+pub mod quota;
 
 pub use crate::{Args, Func, Ret};
 use std::cell::{Cell, RefCell};

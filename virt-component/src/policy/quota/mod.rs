@@ -1,0 +1,3 @@
+//! The quota policy: GPU memory, object counts and load, enforced before calls reach the runtime.
+
+pub mod memory;
