@@ -28,11 +28,36 @@ const BY_HAND: &[(&str, &str)] = &[
     ("[method]gpu-buffer.map-async", "mapping"),
     ("[method]gpu-buffer.unmap", "mapping"),
     ("[method]gpu-buffer.destroy", "mapping"),
+    // Quota: charged before forwarding, refused without the runtime, released exactly once.
+    ("[method]gpu-device.create-buffer", "policy::quota::objects"),
+    ("[method]gpu-device.create-texture", "policy::quota::objects"),
+    ("[method]gpu-device.create-query-set", "policy::quota::objects"),
+    ("[method]gpu-device.destroy", "policy::quota::objects"),
+    ("[method]gpu-texture.destroy", "policy::quota::objects"),
+    ("[method]gpu-query-set.destroy", "policy::quota::objects"),
+    // A refused object answers what was asked for, as WebGPU's invalid objects do.
+    ("[method]gpu-buffer.size", "policy::quota::objects"),
+    ("[method]gpu-texture.width", "policy::quota::objects"),
+    ("[method]gpu-texture.height", "policy::quota::objects"),
+    ("[method]gpu-texture.depth-or-array-layers", "policy::quota::objects"),
+    ("[method]gpu-texture.mip-level-count", "policy::quota::objects"),
+    ("[method]gpu-texture.sample-count", "policy::quota::objects"),
+    ("[method]gpu-query-set.count", "policy::quota::objects"),
+    // Errors the virt reports itself reach the application's scopes and streams.
+    ("[method]gpu-device.push-error-scope", "errors"),
+    ("[method]gpu-device.pop-error-scope", "errors"),
+    ("[method]gpu-device.on-uncaptured-error", "errors"),
 ];
 
 /// Resources whose wrappers carry state of the virt's own: (resource, field, type). The field
 /// starts as the type's `Default`.
-const STATE: &[(&str, &str, &str)] = &[("gpu-buffer", "mapping", "crate::mapping::MapTracker")];
+const STATE: &[(&str, &str, &str)] = &[
+    ("gpu-buffer", "mapping", "crate::mapping::MapTracker"),
+    ("gpu-buffer", "quota", "crate::policy::quota::Held<u64>"),
+    ("gpu-texture", "quota", "crate::policy::quota::Held<crate::policy::quota::TextureSize>"),
+    ("gpu-query-set", "quota", "crate::policy::quota::Held<u32>"),
+    ("gpu-device", "errors", "crate::errors::Scopes"),
+];
 
 /// The resource that starts a new device id when made; every other object belongs to the device
 /// of the call that made it.

@@ -2,8 +2,9 @@
 //!
 //! Each benchmark is a guest component that times its own work (so compiling and starting it
 //! are not counted) and prints `bench NAME: VALUE UNIT` lines. Every guest runs direct on the
-//! host, through the pass-through virt and through a virt counting calls (`--count-calls`),
-//! alternately, `BENCH_REPEAT` times (default 5); the medians are printed as a Markdown table.
+//! host, through the pass-through virt, and through virts with the `noop` policy, the call
+//! counter and a memory quota that every benchmark fits in, alternately, `BENCH_REPEAT` times
+//! (default 5); the medians are printed as a Markdown table.
 //!
 //! The floor: `bench_hop` calls `webgpu-virt:worlds/hop` (a host function with nothing to do, a
 //! method of a host object carrying a handle, and a function taking a `list<u8>`) direct and
@@ -119,9 +120,11 @@ fn main() {
         ("virt", webgpu_virt::VIRT.to_vec()),
         ("noop", webgpu_virt::configure(webgpu_virt::VIRT, &webgpu_virt::Config { noop: true, ..Default::default() }).unwrap()),
         ("count", webgpu_virt::configure(webgpu_virt::VIRT, &webgpu_virt::Config { count_calls: true, ..Default::default() }).unwrap()),
+        // A quota every benchmark fits in: what the bookkeeping costs.
+        ("quota", webgpu_virt::configure(webgpu_virt::VIRT, &webgpu_virt::Config { max_memory: Some(webgpu_virt::Size(1 << 40)), ..Default::default() }).unwrap()),
     ];
     println!(
-        "\n| benchmark | direct | virt | virt / direct | virt extra / hop extra | + noop policy / virt | + count-calls / virt |\n|---|---|---|---|---|---|---|"
+        "\n| benchmark | direct | virt | virt / direct | virt extra / hop extra | + noop policy / virt | + count-calls / virt | + max-memory / virt |\n|---|---|---|---|---|---|---|---|"
     );
     for b in BENCHES {
         let app = guest_path(b.guest);
@@ -133,9 +136,9 @@ fn main() {
             components.push(composed);
         }
         let m = medians(&bin, &components.iter().map(PathBuf::as_path).collect::<Vec<_>>(), repeat);
-        let [d, v, noop, count] = [0, 1, 2, 3].map(|i| m[i][b.line]);
+        let [d, v, noop, count, quota] = [0, 1, 2, 3, 4].map(|i| m[i][b.line]);
         let vs_floor = b.floor.map_or("".into(), |f| format!("{:.2} ({:.1} / {:.1})", (v - d) / hop_extra(f), v - d, hop_extra(f)));
-        println!("| {} | {d:.2} | {v:.2} | {:.3} | {vs_floor} | {:.3} | {:.3} |", b.what, v / d, noop / v, count / v);
+        println!("| {} | {d:.2} | {v:.2} | {:.3} | {vs_floor} | {:.3} | {:.3} | {:.3} |", b.what, v / d, noop / v, count / v, quota / v);
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -140,7 +140,7 @@ mod tests {
 
     #[test]
     fn configuring_changes_only_the_slot() {
-        let config = Config { count_calls: true, noop: true, max_memory: Some(webgpu_virt_config::Size(1 << 20)) };
+        let config = Config { count_calls: true, noop: true, max_memory: Some(crate::Size(1 << 20)) };
         let virt = configure(crate::VIRT, &config).unwrap();
         assert_eq!(virt.len(), crate::VIRT.len());
         assert_eq!(configuration(&virt).unwrap(), config);

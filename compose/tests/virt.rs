@@ -289,3 +289,76 @@ fn the_call_counter_counts_every_call() {
         assert!(String::from_utf8(out.stderr).unwrap().contains(says), "{}", path.display());
     }
 }
+
+/// What the `quota` guest prints through a virt with a 1 MiB memory quota: the sizes are worked
+/// out in the guest's comments and in `virt-component/src/policy/quota/memory.rs`'s tests.
+const QUOTA_1MIB: &str = "\
+buffer of 1 MiB + 1: out-of-memory-error; its size: 1048577
+writing to it: validation-error
+buffer of 1 MiB: no error
+4 bytes more: out-of-memory-error
+4 bytes after destroying it: no error
+257 buffers of 4 KiB: 1 refused
+one more after dropping two (one refused): no error
+mapped-at-creation 1 MiB + 4: out-of-memory-error
+mapped-at-creation 1 MiB: no error
+texture 512x512 rgba8unorm: no error
+texture 512x512 rgba8unorm, 2 mips: out-of-memory-error
+  it answers [512, 512, 1, 2, 1]
+texture 256x256 rgba8unorm, 4 samples: no error
+texture 256x256 rgba8unorm, 4 samples + 1 row: out-of-memory-error
+  it answers [256, 257, 1, 1, 4]
+texture 64x64x200 r8unorm 3D, 7 mips: no error
+texture 64x64 r8unorm, 200 layers, 7 mips: out-of-memory-error
+  it answers [64, 64, 200, 7, 1]
+texture 512x512 rg16float: no error
+texture 512x512 rgba16float: out-of-memory-error
+  it answers [512, 512, 1, 1, 1]
+texture 512x410 depth24plus-stencil8: out-of-memory-error
+  it answers [512, 410, 1, 1, 1]
+texture 512x512 depth32float: no error
+texture etc2-rgb8unorm 2048x1032: out-of-memory-error
+texture bc7-rgba-unorm 1024x1028: out-of-memory-error
+texture astc12x12-unorm 3072x3084: out-of-memory-error
+query set of 4096 with 16 KiB left: out-of-memory-error; its count: 4096
+query set of 2048: no error
+1 MiB on the first device: no error
+4 bytes on a second device: out-of-memory-error
+1 MiB on the second after destroying the first: no error
+4 bytes more with no scope: uncaptured out-of-memory-error first
+1 MiB again after dropping both: no error
+";
+
+#[test]
+fn quota_stops_every_route_at_the_configured_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let limited = dir.path().join("quota.wasm");
+    let out = webgpu_virt().arg("plug").arg(guest("quota")).args(["--max-memory", "1MiB", "-o"]).arg(&limited).output().unwrap();
+    check(&out, "plug --max-memory");
+    let out = webgpu_virt().arg("run").arg("--stats").arg(&limited).output().unwrap();
+    check(&out, "the quota guest");
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), QUOTA_1MIB);
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let stat = |name: &str| -> u64 {
+        let line = stderr.lines().find(|l| l.trim_start().starts_with(&format!("quota {name}  "))).unwrap_or_else(|| panic!("no {name}:\n{stderr}"));
+        line.split_whitespace().last().unwrap().parse().unwrap()
+    };
+    // Everything was given back, exactly; the peak is the quota itself.
+    assert_eq!((stat("memory"), stat("memory peak"), stat("memory limit")), (0, 1 << 20, 1 << 20));
+    // 13 refusals on the first device and 3 on the second: one per out-of-memory line, the
+    // 257th small buffer, and the buffer made to be destroyed at the end.
+    assert_eq!((stat("device 1 refused"), stat("device 2 refused")), (13, 3));
+    assert_eq!(QUOTA_1MIB.matches("out-of-memory-error").count() + 2, 16);
+}
+
+#[test]
+fn without_a_quota_the_quota_guest_is_refused_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = dir.path().join("quota.wasm");
+    assert!(webgpu_virt().arg("plug").arg(guest("quota")).arg("-o").arg(&plain).status().unwrap().success());
+    for path in [std::path::Path::new(guest("quota")), &plain] {
+        let out = run(path);
+        assert!(!out.contains("out-of-memory-error") && out.contains("257 buffers of 4 KiB: 0 refused"), "{}:\n{out}", path.display());
+        assert!(out.ends_with("uncaptured validation-error first\n1 MiB again after dropping both: no error\n"), "{out}");
+    }
+}

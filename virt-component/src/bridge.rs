@@ -38,7 +38,7 @@ pub fn ensure_pump() {
 }
 
 /// Runs `job` on the pump.
-fn spawn(job: impl Future<Output = ()> + 'static) {
+pub fn spawn(job: impl Future<Output = ()> + 'static) {
     let job: Job = Box::pin(job);
     let left = PUMP.with(|pump| match pump.borrow().as_ref() {
         Some(tx) => tx.unbounded_send(job).err().map(|e| e.into_inner()),
@@ -70,7 +70,9 @@ pub fn future<I: 'static, E: wit_future::FuturePayload>(
     rx
 }
 
-/// The export-side stream reading `src` and converting each item.
+/// The export-side stream reading `src` and converting each item. (The one stream of this WIT,
+/// `on-uncaptured-error`, is taken over by `crate::errors`; the generator uses this for others.)
+#[allow(dead_code)]
 pub fn stream<I: 'static, E: wit_stream::StreamPayload>(
     mut src: StreamReader<I>,
     conv: impl Fn(I) -> E + 'static,

@@ -20,6 +20,7 @@ mod bindings {
 
 mod bridge;
 mod config;
+mod errors;
 mod mapping;
 mod policy;
 

@@ -54,5 +54,6 @@ pub fn unmap(buffer: &GpuBuffer) -> Result<(), exp::UnmapError> {
 
 pub fn destroy(buffer: &GpuBuffer) {
     buffer.mapping.pending.set(None);
+    buffer.quota.release();
     buffer.inner.destroy()
 }

@@ -1,7 +1,6 @@
 use anyhow::Context as _;
 use std::path::PathBuf;
-use webgpu_virt::Config;
-use webgpu_virt_config::Size;
+use webgpu_virt::{Config, Size};
 
 /// The ids of the policy flags (not `--config`, which replaces them all).
 pub const FLAGS: [&str; 3] = ["count_calls", "noop", "max_memory"];

@@ -24,10 +24,10 @@ pub fn check(out: &Output, what: &str) {
     assert!(out.status.success(), "{what} exited with {}:\n{stderr}", out.status);
 }
 
-/// Whether a per-guest test list covers `name`: `cli` uses no GPU and the benchmarks have
-/// tests of their own.
+/// Whether a per-guest test list covers `name`: `cli` uses no GPU, and the benchmarks and the
+/// quota guest have tests of their own.
 pub fn covered(name: &str, tested: &[&str]) -> bool {
-    tested.contains(&name) || name == "cli" || name.starts_with("bench_")
+    tested.contains(&name) || name == "cli" || name == "quota" || name.starts_with("bench_")
 }
 
 /// `plug` composed in front of `socket` with `wac_graph::plug`, for components that have nothing

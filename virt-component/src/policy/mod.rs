@@ -22,7 +22,7 @@ use webgpu_virt_config::Config;
 /// The device an object belongs to: every wrapper carries one. Objects made by a method belong
 /// to the device of the object called; a new device gets a fresh id; `gpu`, adapters and the
 /// helper records belong to none.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct DeviceId(u32);
 
 impl DeviceId {
@@ -37,6 +37,11 @@ impl DeviceId {
             n.set(id.checked_add(1).expect("fewer than 2^32 devices"));
             Self(id)
         })
+    }
+
+    /// The id's number: 1, 2, ... in the order the devices were made (0 for [`Self::NONE`]).
+    pub fn number(self) -> u32 {
+        self.0
     }
 }
 
@@ -76,6 +81,7 @@ thread_local! {
 /// The policies a configuration asks for, in chain order.
 fn chain(config: &Config) -> Vec<Box<dyn Policy>> {
     let mut chain: Vec<Box<dyn Policy>> = Vec::new();
+    chain.extend(quota::configure(config));
     if config.count_calls {
         chain.push(Box::new(calls::Calls::default()));
     }
