@@ -1,7 +1,7 @@
 //! Builds the virt component: `virt-component/` for `wasm32-unknown-unknown` (so the core module
 //! imports no WASI), made into a component with wit-component, at `$OUT_DIR/virt.wasm`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 const TARGET: &str = "wasm32-unknown-unknown";
 
@@ -24,6 +24,28 @@ fn main() {
         .module(&module)
         .and_then(|e| e.validate(true).encode())
         .unwrap_or_else(|e| panic!("making a component of {}: {e:?}", core.display()));
-    let out = Path::new(&std::env::var("OUT_DIR").unwrap()).join("virt.wasm");
-    std::fs::write(&out, component).expect("writing virt.wasm");
+    let out = PathBuf::from(std::env::var("OUT_DIR").unwrap());
+    std::fs::write(out.join("virt.wasm"), component).expect("writing virt.wasm");
+    std::fs::write(out.join("features.rs"), features()).expect("writing features.rs");
+}
+
+/// `FEATURES`: the cases of wasi:webgpu's `gpu-feature-name`, which `--deny-feature` accepts.
+fn features() -> String {
+    let mut resolve = wit_parser::Resolve::default();
+    let (pkg, _) = resolve.push_dir(webgpu_virt_wit::WIT_DIR).expect("parsing the WIT");
+    let world = resolve.select_world(&[pkg], Some("virt")).expect("the virt world");
+    let names: Vec<String> = resolve.worlds[world]
+        .imports
+        .values()
+        .filter_map(|item| match item {
+            wit_parser::WorldItem::Interface { id, .. } => resolve.interfaces[*id].types.get("gpu-feature-name"),
+            _ => None,
+        })
+        .flat_map(|id| match &resolve.types[*id].kind {
+            wit_parser::TypeDefKind::Enum(e) => e.cases.iter().map(|c| c.name.clone()).collect(),
+            _ => Vec::new(),
+        })
+        .collect();
+    assert!(!names.is_empty(), "wasi:webgpu has a gpu-feature-name enum");
+    format!("/// The features of `wasi:webgpu` (`gpu-feature-name`).\npub const FEATURES: &[&str] = &{names:?};\n")
 }

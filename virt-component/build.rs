@@ -43,6 +43,17 @@ const BY_HAND: &[(&str, &str)] = &[
     ("[method]gpu-texture.mip-level-count", "policy::quota::objects"),
     ("[method]gpu-texture.sample-count", "policy::quota::objects"),
     ("[method]gpu-query-set.count", "policy::quota::objects"),
+    // What the application is told of the adapter and device: limits clamped by the quota,
+    // denied features hidden, adapter info masked; devices watched for loss.
+    ("[method]gpu-adapter.request-device", "policy::quota::adapter"),
+    ("[method]gpu-supported-limits.max-buffer-size", "policy::quota::adapter"),
+    ("[method]gpu-supported-limits.max-storage-buffer-binding-size", "policy::quota::adapter"),
+    ("[method]gpu-supported-limits.max-uniform-buffer-binding-size", "policy::quota::adapter"),
+    ("[method]gpu-supported-features.has", "policy::quota::adapter"),
+    ("[method]gpu-adapter-info.vendor", "policy::quota::adapter"),
+    ("[method]gpu-adapter-info.architecture", "policy::quota::adapter"),
+    ("[method]gpu-adapter-info.device", "policy::quota::adapter"),
+    ("[method]gpu-adapter-info.description", "policy::quota::adapter"),
     // Errors the virt reports itself reach the application's scopes and streams.
     ("[method]gpu-device.push-error-scope", "errors"),
     ("[method]gpu-device.pop-error-scope", "errors"),
@@ -440,6 +451,24 @@ impl<'a> Gen<'a> {
             out += "}\n\n";
         }
         out += &self.call_types();
+        out += &self.enum_names();
+        out
+    }
+
+    /// `crate::WitName` for every enum of the interface: its cases' names in the WIT. Enums with
+    /// the same cases are one type once wit-bindgen merges them: they get one implementation.
+    fn enum_names(&self) -> String {
+        let mut out = String::new();
+        let mut seen = std::collections::HashSet::new();
+        for id in self.resolve.interfaces[self.iface].types.values() {
+            let TypeDefKind::Enum(e) = &self.resolve.types[*id].kind else { continue };
+            if !seen.insert(e.cases.iter().map(|c| c.name.clone()).collect::<Vec<_>>()) {
+                continue;
+            }
+            let name = self.type_name(*id);
+            let arms: Vec<String> = e.cases.iter().map(|c| format!("exp::{name}::{} => {:?}", camel(&c.name), c.name)).collect();
+            writeln!(out, "impl crate::WitName for exp::{name} {{\n    fn wit_name(&self) -> &'static str {{\n        match self {{ {} }}\n    }}\n}}\n", arms.join(", ")).unwrap();
+        }
         out
     }
 

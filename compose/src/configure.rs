@@ -30,6 +30,9 @@ pub enum ConfigureError {
     /// The configuration does not fit in the slot.
     #[error(transparent)]
     TooLarge(#[from] slot::TooLarge),
+    /// A feature to deny that wasi:webgpu does not have.
+    #[error("`{0}` is not a feature of wasi:webgpu (its features: {features})", features = crate::FEATURES.join(", "))]
+    UnknownFeature(String),
 }
 
 /// Where the slots are in `component`: the byte ranges of every [`slot::SIZE`] bytes starting
@@ -70,6 +73,9 @@ fn the_slot(component: &[u8]) -> Result<Range<usize>, ConfigureError> {
 
 /// A copy of `virt` with `config` baked in (replacing what it held).
 pub fn configure(virt: &[u8], config: &Config) -> Result<Vec<u8>, ConfigureError> {
+    if let Some(unknown) = config.deny_features.iter().find(|f| !crate::FEATURES.contains(&f.as_str())) {
+        return Err(ConfigureError::UnknownFeature(unknown.clone()));
+    }
     let range = the_slot(virt)?;
     let mut out = virt.to_vec();
     slot::fill(&mut out[range], &config.encode())?;
@@ -140,7 +146,7 @@ mod tests {
 
     #[test]
     fn configuring_changes_only_the_slot() {
-        let config = Config { count_calls: true, noop: true, max_memory: Some(crate::Size(1 << 20)) };
+        let config = Config { count_calls: true, noop: true, max_memory: Some(crate::Size(1 << 20)), deny_features: vec!["subgroups".into()], mask_adapter_info: true };
         let virt = configure(crate::VIRT, &config).unwrap();
         assert_eq!(virt.len(), crate::VIRT.len());
         assert_eq!(configuration(&virt).unwrap(), config);
@@ -165,7 +171,7 @@ mod tests {
         assert_eq!(parse_config("").unwrap(), Config::default());
         let (at, message) = parse_config("noop = true\ncount-cals = true\n").unwrap_err();
         assert_eq!(at, 12);
-        assert_eq!(message, "unknown field `count-cals`, expected one of `noop`, `count-calls`, `max-memory`");
+        assert_eq!(message, "unknown field `count-cals`, expected one of `noop`, `count-calls`, `max-memory`, `deny-features`, `mask-adapter-info`");
         let (at, message) = parse_config("count-calls = 3").unwrap_err();
         assert_eq!((at, message.as_str()), (14, "invalid type: integer `3`, expected a boolean"));
     }

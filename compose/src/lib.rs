@@ -26,6 +26,8 @@ pub const VIRT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/virt.wasm"));
 /// The interface the virt stands in front of.
 pub const WEBGPU: &str = "wasi:webgpu/webgpu@0.3.0-rc.2";
 
+include!(concat!(env!("OUT_DIR"), "/features.rs"));
+
 /// The virt's operator interface (`webgpu-virt run --stats` reads it).
 pub const STATS: &str = "webgpu-virt:worlds/stats@0.1.0";
 

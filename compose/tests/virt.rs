@@ -217,8 +217,16 @@ fn configure_bakes_the_policy_and_plug_uses_it() {
     for flags in [&["--virt", virt.to_str().unwrap()][..], &["--count-calls"]] {
         let status = webgpu_virt().arg("plug").arg(app).args(flags).arg("-o").arg(&out).status().unwrap();
         assert!(status.success());
-        assert_eq!(std::fs::read(&out).unwrap(), want, "plug {flags:?}");
+        assert!(std::fs::read(&out).unwrap() == want, "plug {flags:?} composes another component");
     }
+
+    // Every setting, from flags and from a file alike.
+    let flags = ["--max-memory", "256MiB", "--deny-feature", "subgroups", "--deny-feature", "shader-f16", "--mask-adapter-info", "--noop"];
+    let sandbox = configure(&flags);
+    std::fs::write(&toml, "max-memory = \"256MiB\"\ndeny-features = [\"subgroups\", \"shader-f16\"]\nmask-adapter-info = true\nnoop = true\n").unwrap();
+    assert_eq!(configure(&["--config", toml.to_str().unwrap()]), sandbox);
+    let config = webgpu_virt::configuration(&sandbox).unwrap();
+    assert_eq!((config.max_memory, config.deny_features.len(), config.mask_adapter_info), (Some(webgpu_virt::Size(256 << 20)), 2, true));
 }
 
 /// Runs `webgpu-virt` expecting it to fail with exit status 2; its one-line message.
@@ -240,11 +248,15 @@ fn bad_configurations_are_named() {
         failure(&["configure".as_ref(), "--config".as_ref(), toml.as_os_str(), "-o".as_ref(), out.as_os_str()])
     };
     let e = configure("count-calls = true\nmax-memroy = 5\n");
-    assert!(e.contains("virt.toml:2:1: unknown field `max-memroy`, expected one of `noop`, `count-calls`, `max-memory` (at `max-memroy = 5`)"), "{e}");
+    assert!(e.contains("virt.toml:2:1: unknown field `max-memroy`, expected one of `noop`, `count-calls`, `max-memory`, `deny-features`, `mask-adapter-info` (at `max-memroy = 5`)"), "{e}");
     let e = configure("count-calls = \"yes\"\n");
     assert!(e.contains("virt.toml:1:15: invalid type: string \"yes\", expected a boolean (at `count-calls = \"yes\"`)"), "{e}");
     let e = configure("count-calls = [");
     assert!(e.contains("virt.toml:1:"), "{e}");
+    let e = configure("max-memory = \"2 parsecs\"");
+    assert!(e.contains("virt.toml:1:14: the unit of a size is one of B, KiB, MiB, GiB, TiB, kB, MB, GB, TB (at `max-memory = \"2 parsecs\"`)"), "{e}");
+    let e = configure("deny-features = [\"warp-drive\"]");
+    assert!(e.contains("configuring the virt: `warp-drive` is not a feature of wasi:webgpu (its features: core-features-and-limits, "), "{e}");
     let missing = dir.path().join("missing.toml");
     let e = failure(&["configure".as_ref(), "--config".as_ref(), missing.as_os_str(), "-o".as_ref(), out.as_os_str()]);
     assert!(e.contains("reading ") && e.contains("missing.toml"), "{e}");
@@ -361,4 +373,31 @@ fn without_a_quota_the_quota_guest_is_refused_nothing() {
         assert!(!out.contains("out-of-memory-error") && out.contains("257 buffers of 4 KiB: 0 refused"), "{}:\n{out}", path.display());
         assert!(out.ends_with("uncaptured validation-error first\n1 MiB again after dropping both: no error\n"), "{out}");
     }
+}
+
+#[test]
+fn the_sandbox_shows_clamped_limits_hides_features_and_masks_the_adapter() {
+    let dir = tempfile::tempdir().unwrap();
+    let sandboxed = dir.path().join("sandbox.wasm");
+    let flags = ["--max-memory", "1MiB", "--deny-feature", "float32-filterable", "--mask-adapter-info"];
+    let out = webgpu_virt().arg("plug").arg(guest("sandbox")).args(flags).arg("-o").arg(&sandboxed).output().unwrap();
+    check(&out, "plug");
+    assert_eq!(
+        run(&sandboxed),
+        "\
+adapter max-buffer-size: 1048576
+adapter max-storage-buffer-binding-size: 1048576
+adapter max-uniform-buffer-binding-size: 65536
+device max-buffer-size: 1048576
+device max-storage-buffer-binding-size: 1048576
+has float32-filterable: false
+require float32-filterable: Err(RequestDeviceErrorKind::TypeError)
+require maxBufferSize 1048577: Err(RequestDeviceErrorKind::OperationError)
+require maxBufferSize 1048576: Ok
+info: vendor=\"webgpu-virt\" architecture=\"\" device=\"virtual\" description=\"webgpu-virt virtual adapter\"
+"
+    );
+    // Direct, the runtime's own: larger limits, and both sizes granted.
+    let direct = run(guest("sandbox").as_ref());
+    assert!(direct.contains("require maxBufferSize 1048577: Ok") && !direct.contains("adapter max-buffer-size: 1048576\n"), "{direct}");
 }

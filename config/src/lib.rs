@@ -20,6 +20,7 @@
 
 extern crate alloc;
 
+use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
@@ -35,6 +36,11 @@ pub struct Config {
     /// The most GPU memory the application's objects may take, per device: buffers at their
     /// size, textures by their exact size, query sets at 8 bytes a query.
     pub max_memory: Option<Size>,
+    /// Features the application must not see or ask for (`gpu-feature-name`s).
+    pub deny_features: Vec<String>,
+    /// Replace the adapter's vendor, architecture, device and description with generic words
+    /// (a fingerprinting defence).
+    pub mask_adapter_info: bool,
 }
 
 /// A number of bytes: in TOML an integer or a string of a whole number with an optional unit
@@ -128,6 +134,8 @@ enum Tag {
     Noop = 1,
     CountCalls = 2,
     MaxMemory = 3,
+    DenyFeature = 4,
+    MaskAdapterInfo = 5,
 }
 
 impl Config {
@@ -144,17 +152,23 @@ impl Config {
             return Vec::new();
         }
         let mut out = Vec::from([VERSION]);
-        let mut flag = |tag: Tag, on: bool| {
+        let flag = |out: &mut Vec<u8>, tag: Tag, on: bool| {
             if on {
                 out.extend([tag as u8, 0]);
             }
         };
-        flag(Tag::Noop, self.noop);
-        flag(Tag::CountCalls, self.count_calls);
+        flag(&mut out, Tag::Noop, self.noop);
+        flag(&mut out, Tag::CountCalls, self.count_calls);
         if let Some(Size(bytes)) = self.max_memory {
             out.extend([Tag::MaxMemory as u8, 8]);
             out.extend(bytes.to_le_bytes());
         }
+        for name in &self.deny_features {
+            out.push(Tag::DenyFeature as u8);
+            leb128_push(&mut out, name.len());
+            out.extend(name.as_bytes());
+        }
+        flag(&mut out, Tag::MaskAdapterInfo, self.mask_adapter_info);
         out
     }
 
@@ -177,10 +191,28 @@ impl Config {
                 t if t == Tag::Noop as u8 => flag(&mut config.noop)?,
                 t if t == Tag::CountCalls as u8 => flag(&mut config.count_calls)?,
                 t if t == Tag::MaxMemory as u8 => config.max_memory = Some(Size(u64()?)),
+                t if t == Tag::DenyFeature as u8 => {
+                    let name = core::str::from_utf8(value).map_err(|_| malformed.clone())?;
+                    config.deny_features.push(name.into());
+                }
+                t if t == Tag::MaskAdapterInfo as u8 => flag(&mut config.mask_adapter_info)?,
                 _ => return Err(DecodeError::UnknownTag { tag, at }),
             }
         }
         Ok(config)
+    }
+}
+
+/// Appends `value` as unsigned LEB128.
+fn leb128_push(out: &mut Vec<u8>, mut value: usize) {
+    loop {
+        let byte = (value & 0x7f) as u8;
+        value >>= 7;
+        if value == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
     }
 }
 
@@ -299,7 +331,8 @@ mod tests {
         for config in [
             Config::default(),
             Config { noop: true, ..Config::default() },
-            Config { noop: true, count_calls: true, max_memory: None },
+            Config { noop: true, count_calls: true, ..Config::default() },
+            Config { deny_features: alloc::vec!["timestamp-query".into(), "x".repeat(300)], mask_adapter_info: true, ..Config::default() },
             Config { max_memory: Some(Size(0)), ..Config::default() },
             Config { max_memory: Some(Size(u64::MAX)), count_calls: true, ..Config::default() },
         ] {

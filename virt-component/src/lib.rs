@@ -32,6 +32,11 @@ pub use bridge::{GpuDeviceLostInfo, GpuError};
 /// The component's export.
 pub struct Virt;
 
+/// An enum case's name in the WIT (implemented by the generator for every enum).
+pub trait WitName {
+    fn wit_name(&self) -> &'static str;
+}
+
 include!(concat!(env!("OUT_DIR"), "/forward.rs"));
 
 impl stats::Guest for Virt {

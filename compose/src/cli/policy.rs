@@ -3,7 +3,7 @@ use std::path::PathBuf;
 use webgpu_virt::{Config, Size};
 
 /// The ids of the policy flags (not `--config`, which replaces them all).
-pub const FLAGS: [&str; 3] = ["count_calls", "noop", "max_memory"];
+pub const FLAGS: [&str; 5] = ["count_calls", "noop", "max_memory", "deny_feature", "mask_adapter_info"];
 
 /// The policy of a virt, from flags or a file: what `configure` bakes in and what `plug` bakes
 /// into the virt it composes. The flags' names are the file's keys.
@@ -21,6 +21,13 @@ pub struct PolicyArgs {
     /// Cap the GPU memory of each device's objects: bytes, or with a unit (256MiB, 1GiB).
     #[arg(long, value_name = "SIZE")]
     max_memory: Option<Size>,
+    /// Hide a feature from the application and refuse devices that require it (repeatable:
+    /// the TOML key is `deny-features`, a list).
+    #[arg(long, value_name = "FEATURE")]
+    deny_feature: Vec<String>,
+    /// Answer generic words for the adapter's vendor, architecture, device and description.
+    #[arg(long)]
+    mask_adapter_info: bool,
 }
 
 impl PolicyArgs {
@@ -30,7 +37,13 @@ impl PolicyArgs {
     }
 
     fn from_flags(&self) -> Config {
-        Config { count_calls: self.count_calls, noop: self.noop, max_memory: self.max_memory }
+        Config {
+            count_calls: self.count_calls,
+            noop: self.noop,
+            max_memory: self.max_memory,
+            deny_features: self.deny_feature.clone(),
+            mask_adapter_info: self.mask_adapter_info,
+        }
     }
 
     /// The configuration asked for.

@@ -73,6 +73,7 @@ pub trait Policy {
 }
 
 thread_local! {
+    static CONFIG: RefCell<Config> = RefCell::new(Config::default());
     static CHAIN: RefCell<Vec<Box<dyn Policy>>> = const { RefCell::new(Vec::new()) };
     /// Whether the chain holds a policy; `None` until it is built.
     static ACTIVE: Cell<Option<bool>> = const { Cell::new(None) };
@@ -95,12 +96,20 @@ fn chain(config: &Config) -> Vec<Box<dyn Policy>> {
 #[inline]
 pub fn active() -> bool {
     ACTIVE.get().unwrap_or_else(|| {
-        let chain = chain(&crate::config::baked());
+        let config = crate::config::baked();
+        let chain = chain(&config);
         let active = !chain.is_empty();
         CHAIN.set(chain);
+        CONFIG.set(config);
         ACTIVE.set(Some(active));
         active
     })
+}
+
+/// Reads the baked configuration.
+pub fn config<R>(f: impl FnOnce(&Config) -> R) -> R {
+    active();
+    CONFIG.with_borrow(f)
 }
 
 /// Shows a call to every policy, in order.

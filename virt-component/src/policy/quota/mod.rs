@@ -6,6 +6,7 @@
 //! handle, or when its device is destroyed. A creation over the quota does not reach the runtime:
 //! the application gets an invalid object (see [`objects`]) and an out-of-memory error.
 
+pub mod adapter;
 pub mod memory;
 pub mod objects;
 

@@ -1,0 +1,98 @@
+//! What the application is told of the adapter and its devices.
+//!
+//! Limits are the runtime's clamped by the quota (no buffer, and no binding of one, larger than
+//! the memory quota), so that a well-behaved application adapts before it fails; a
+//! `request-device` asking for more is refused as WebGPU refuses a limit above the adapter's
+//! (`operation-error`). Denied features are absent from `has` and a `request-device` asking for
+//! one is a `type-error`. Adapter info can be masked. Each device is watched for loss, which
+//! releases its memory.
+
+use super::release_device;
+use crate::policy::{DeviceId, config};
+use crate::{GpuAdapter, GpuAdapterInfo, GpuDevice, GpuSupportedFeatures, GpuSupportedLimits, RecordOptionGpuSize64};
+use crate::{WitName, exp, imp};
+
+/// The limits the quota clamps, by their names in `required-limits` (WebGPU's).
+const CLAMPED: [&str; 3] = ["maxBufferSize", "maxStorageBufferBindingSize", "maxUniformBufferBindingSize"];
+
+/// A limit the runtime reports, clamped by the memory quota.
+fn clamp(value: u64) -> u64 {
+    config(|c| c.max_memory.map_or(value, |max| value.min(max.0)))
+}
+
+pub fn max_buffer_size(limits: &GpuSupportedLimits) -> u64 {
+    clamp(limits.inner.max_buffer_size())
+}
+
+pub fn max_storage_buffer_binding_size(limits: &GpuSupportedLimits) -> u64 {
+    clamp(limits.inner.max_storage_buffer_binding_size())
+}
+
+pub fn max_uniform_buffer_binding_size(limits: &GpuSupportedLimits) -> u64 {
+    clamp(limits.inner.max_uniform_buffer_binding_size())
+}
+
+fn denied(feature: &str) -> bool {
+    config(|c| c.deny_features.iter().any(|d| d == feature))
+}
+
+pub fn has(features: &GpuSupportedFeatures, value: String) -> bool {
+    !denied(&value) && features.inner.has(&value)
+}
+
+/// The adapter info's strings, masked when the configuration says so.
+macro_rules! masked {
+    ($($name:ident: $generic:literal),*) => {$(
+        pub fn $name(info: &GpuAdapterInfo) -> String {
+            match config(|c| c.mask_adapter_info) {
+                true => $generic.into(),
+                false => info.inner.$name(),
+            }
+        }
+    )*};
+}
+
+masked!(vendor: "webgpu-virt", architecture: "", device: "virtual", description: "webgpu-virt virtual adapter");
+
+fn refuse(kind: exp::RequestDeviceErrorKind, message: String) -> Result<exp::GpuDevice, exp::RequestDeviceError> {
+    Err(exp::RequestDeviceError { kind, message: format!("webgpu-virt quota: {message}") })
+}
+
+pub async fn request_device(
+    adapter: &GpuAdapter,
+    descriptor: Option<exp::GpuDeviceDescriptor>,
+) -> Result<exp::GpuDevice, exp::RequestDeviceError> {
+    if let Some(d) = &descriptor {
+        if let Some(feature) = d.required_features.iter().flatten().find(|f| denied(f.wit_name())) {
+            return refuse(exp::RequestDeviceErrorKind::TypeError, format!("feature `{}` is not available", feature.wit_name()));
+        }
+        if let Some(limits) = &d.required_limits {
+            let limits = &limits.get::<RecordOptionGpuSize64>().inner;
+            for name in CLAMPED {
+                if let Some(Some(asked)) = limits.get(name) {
+                    let most = clamp(u64::MAX);
+                    if asked > most {
+                        return refuse(exp::RequestDeviceErrorKind::OperationError, format!("`{name}` of {asked} is above the limit, {most}"));
+                    }
+                }
+            }
+        }
+    }
+    let descriptor = descriptor.map(|d| imp::GpuDeviceDescriptor {
+        required_features: d.required_features,
+        required_limits: d.required_limits.map(|r| r.into_inner::<RecordOptionGpuSize64>().inner),
+        default_queue: d.default_queue,
+        label: d.label,
+    });
+    let device = adapter.inner.request_device(descriptor).await?;
+    let id = DeviceId::fresh();
+    if config(|c| c.max_memory.is_some()) {
+        // A lost device's objects hold no memory any more.
+        let lost = device.lost();
+        crate::bridge::spawn(async move {
+            lost.await;
+            release_device(id);
+        });
+    }
+    Ok(exp::GpuDevice::new(GpuDevice::wrap(device, id)))
+}
