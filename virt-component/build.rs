@@ -35,6 +35,11 @@ const BY_HAND: &[(&str, &str)] = &[
     ("[method]gpu-device.destroy", "policy::quota::objects"),
     ("[method]gpu-texture.destroy", "policy::quota::objects"),
     ("[method]gpu-query-set.destroy", "policy::quota::objects"),
+    // Caps on the bytes one call carries.
+    ("[method]gpu-queue.write-buffer-with-copy", "policy::quota::writes"),
+    ("[method]gpu-queue.write-texture-with-copy", "policy::quota::writes"),
+    ("[method]gpu-buffer.get-mapped-range-get-with-copy", "policy::quota::writes"),
+    ("[method]gpu-buffer.get-mapped-range-set-with-copy", "policy::quota::writes"),
     // A refused object answers what was asked for, as WebGPU's invalid objects do.
     ("[method]gpu-buffer.size", "policy::quota::objects"),
     ("[method]gpu-texture.width", "policy::quota::objects"),
@@ -49,6 +54,9 @@ const BY_HAND: &[(&str, &str)] = &[
     ("[method]gpu-supported-limits.max-buffer-size", "policy::quota::adapter"),
     ("[method]gpu-supported-limits.max-storage-buffer-binding-size", "policy::quota::adapter"),
     ("[method]gpu-supported-limits.max-uniform-buffer-binding-size", "policy::quota::adapter"),
+    ("[method]gpu-supported-limits.max-texture-dimension1-d", "policy::quota::adapter"),
+    ("[method]gpu-supported-limits.max-texture-dimension2-d", "policy::quota::adapter"),
+    ("[method]gpu-supported-limits.max-texture-dimension3-d", "policy::quota::adapter"),
     ("[method]gpu-supported-features.has", "policy::quota::adapter"),
     ("[method]gpu-adapter-info.vendor", "policy::quota::adapter"),
     ("[method]gpu-adapter-info.architecture", "policy::quota::adapter"),

@@ -146,7 +146,15 @@ mod tests {
 
     #[test]
     fn configuring_changes_only_the_slot() {
-        let config = Config { count_calls: true, noop: true, max_memory: Some(crate::Size(1 << 20)), deny_features: vec!["subgroups".into()], mask_adapter_info: true };
+        let config = Config {
+            count_calls: true,
+            noop: true,
+            max_memory: Some(crate::Size(1 << 20)),
+            max_objects: crate::MaxObjects { textures: Some(3), ..Default::default() },
+            deny_features: vec!["subgroups".into()],
+            mask_adapter_info: true,
+            ..Config::default()
+        };
         let virt = configure(crate::VIRT, &config).unwrap();
         assert_eq!(virt.len(), crate::VIRT.len());
         assert_eq!(configuration(&virt).unwrap(), config);
@@ -171,7 +179,7 @@ mod tests {
         assert_eq!(parse_config("").unwrap(), Config::default());
         let (at, message) = parse_config("noop = true\ncount-cals = true\n").unwrap_err();
         assert_eq!(at, 12);
-        assert_eq!(message, "unknown field `count-cals`, expected one of `noop`, `count-calls`, `max-memory`, `deny-features`, `mask-adapter-info`");
+        assert_eq!(message, "unknown field `count-cals`, expected one of `noop`, `count-calls`, `max-memory`, `max-buffer-size`, `max-texture-dimension`, `max-objects`, `max-write-size`, `deny-features`, `mask-adapter-info`");
         let (at, message) = parse_config("count-calls = 3").unwrap_err();
         assert_eq!((at, message.as_str()), (14, "invalid type: integer `3`, expected a boolean"));
     }

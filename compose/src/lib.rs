@@ -16,7 +16,7 @@
 mod configure;
 
 pub use configure::{ConfigError, ConfigureError, configuration, configure, read_config};
-pub use webgpu_virt_config::{Config, Size};
+pub use webgpu_virt_config::{Config, MaxObjects, Size};
 use wac_graph::types::Package;
 use wac_graph::{CompositionGraph, EncodeOptions, NodeKind};
 

@@ -248,7 +248,7 @@ fn bad_configurations_are_named() {
         failure(&["configure".as_ref(), "--config".as_ref(), toml.as_os_str(), "-o".as_ref(), out.as_os_str()])
     };
     let e = configure("count-calls = true\nmax-memroy = 5\n");
-    assert!(e.contains("virt.toml:2:1: unknown field `max-memroy`, expected one of `noop`, `count-calls`, `max-memory`, `deny-features`, `mask-adapter-info` (at `max-memroy = 5`)"), "{e}");
+    assert!(e.contains("virt.toml:2:1: unknown field `max-memroy`, expected one of `noop`, `count-calls`, `max-memory`, `max-buffer-size`, `max-texture-dimension`, `max-objects`, `max-write-size`, `deny-features`, `mask-adapter-info` (at `max-memroy = 5`)"), "{e}");
     let e = configure("count-calls = \"yes\"\n");
     assert!(e.contains("virt.toml:1:15: invalid type: string \"yes\", expected a boolean (at `count-calls = \"yes\"`)"), "{e}");
     let e = configure("count-calls = [");
@@ -400,4 +400,50 @@ info: vendor=\"webgpu-virt\" architecture=\"\" device=\"virtual\" description=\"
     // Direct, the runtime's own: larger limits, and both sizes granted.
     let direct = run(guest("sandbox").as_ref());
     assert!(direct.contains("require maxBufferSize 1048577: Ok") && !direct.contains("adapter max-buffer-size: 1048576\n"), "{direct}");
+}
+
+#[test]
+fn caps_refuse_one_past_each_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let capped = dir.path().join("caps.wasm");
+    let flags = ["--max-buffer-size", "64KiB", "--max-texture-dimension", "256", "--max-objects", "buffers=3,textures=2,query-sets=1", "--max-write-size", "1KiB"];
+    let out = webgpu_virt().arg("plug").arg(guest("caps")).args(flags).arg("-o").arg(&capped).output().unwrap();
+    check(&out, "plug");
+    let out = webgpu_virt().arg("run").arg("--stats").arg(&capped).output().unwrap();
+    check(&out, "the caps guest");
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "\
+limits: buffer=65536 storage-binding=65536 texture-1d=256 2d=256 3d=256
+require maxTextureDimension2D 257: Some(RequestDeviceErrorKind::OperationError)
+buffer of 65540: validation-error; its size: 65540
+texture 257 wide: validation-error; its width: 257
+buffer 1: no error
+buffer 2: no error
+buffer 3: no error
+buffer 4: out-of-memory-error
+a buffer after destroying one: no error
+texture 1: no error
+texture 2: no error
+texture 3: out-of-memory-error
+query set 1: no error
+query set 2: out-of-memory-error
+set 1028 bytes of a mapped range: Err(GetMappedRangeErrorKind::OperationError)
+set 1024 bytes of a mapped range: Ok(())
+write-buffer 1024: Ok(())
+write-buffer 1028: Err(WriteBufferErrorKind::OperationError)
+write-texture 1024: no error
+write-texture 1028: validation-error
+read all 2048 of the mapped range: Err(GetMappedRangeErrorKind::OperationError)
+read 1024 of it: Ok(1024)
+"
+    );
+    // One refusal per line that says so; the peak is 3 buffers of 1 KiB, 2 textures of
+    // 256x4 rgba8 and a query set of 8.
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("quota device 1 refused                      9\n"), "{stderr}");
+    assert!(stderr.contains("quota memory peak                       11328\n"), "{stderr}");
+    // Direct, nothing is refused.
+    let direct = run(guest("caps").as_ref());
+    assert!(!direct.contains("-error") && !direct.contains("Err("), "{direct}");
 }

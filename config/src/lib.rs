@@ -36,11 +36,61 @@ pub struct Config {
     /// The most GPU memory the application's objects may take, per device: buffers at their
     /// size, textures by their exact size, query sets at 8 bytes a query.
     pub max_memory: Option<Size>,
+    /// The largest buffer the application may make (its devices' `maxBufferSize`).
+    pub max_buffer_size: Option<Size>,
+    /// The largest texture dimension (the devices' `maxTextureDimension1D/2D/3D`).
+    pub max_texture_dimension: Option<u32>,
+    /// How many objects of each kind may live at once, all devices together.
+    pub max_objects: MaxObjects,
+    /// The most bytes one `write-buffer` or `write-texture` call, or one copy into or out of a
+    /// mapped range, may carry.
+    pub max_write_size: Option<Size>,
     /// Features the application must not see or ask for (`gpu-feature-name`s).
     pub deny_features: Vec<String>,
     /// Replace the adapter's vendor, architecture, device and description with generic words
     /// (a fingerprinting defence).
     pub mask_adapter_info: bool,
+}
+
+/// Caps on the number of live objects, by kind.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Deserialize), serde(deny_unknown_fields, rename_all = "kebab-case", default))]
+pub struct MaxObjects {
+    /// Live buffers.
+    pub buffers: Option<u32>,
+    /// Live textures.
+    pub textures: Option<u32>,
+    /// Live query sets.
+    pub query_sets: Option<u32>,
+}
+
+impl MaxObjects {
+    /// The kinds, by their names in the configuration.
+    pub const KINDS: [&str; 3] = ["buffers", "textures", "query-sets"];
+
+    /// The cap of a kind, by index in [`Self::KINDS`].
+    pub fn get(&self, kind: usize) -> Option<u32> {
+        [self.buffers, self.textures, self.query_sets][kind]
+    }
+
+    fn slot(&mut self, kind: usize) -> Option<&mut Option<u32>> {
+        [&mut self.buffers, &mut self.textures, &mut self.query_sets].into_iter().nth(kind)
+    }
+
+    /// Parses `buffers=1000,textures=256` (the command line's form).
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let mut caps = Self::default();
+        for item in text.split(',').filter(|i| !i.trim().is_empty()) {
+            let (kind, count) = item.split_once('=').ok_or_else(|| alloc::format!("`{item}` is not KIND=COUNT"))?;
+            let index = Self::KINDS
+                .iter()
+                .position(|k| *k == kind.trim())
+                .ok_or_else(|| alloc::format!("`{}` is not a kind of object with a cap (the kinds: {})", kind.trim(), Self::KINDS.join(", ")))?;
+            let count = count.trim().parse().map_err(|_| alloc::format!("`{}` is not a count of objects", count.trim()))?;
+            *caps.slot(index).expect("a kind's index") = Some(count);
+        }
+        Ok(caps)
+    }
 }
 
 /// A number of bytes: in TOML an integer or a string of a whole number with an optional unit
@@ -136,6 +186,10 @@ enum Tag {
     MaxMemory = 3,
     DenyFeature = 4,
     MaskAdapterInfo = 5,
+    MaxBufferSize = 6,
+    MaxTextureDimension = 7,
+    MaxObjects = 8,
+    MaxWriteSize = 9,
 }
 
 impl Config {
@@ -159,9 +213,21 @@ impl Config {
         };
         flag(&mut out, Tag::Noop, self.noop);
         flag(&mut out, Tag::CountCalls, self.count_calls);
-        if let Some(Size(bytes)) = self.max_memory {
-            out.extend([Tag::MaxMemory as u8, 8]);
-            out.extend(bytes.to_le_bytes());
+        let number = |out: &mut Vec<u8>, tag: Tag, value: Option<u64>| {
+            if let Some(v) = value {
+                out.extend([tag as u8, 8]);
+                out.extend(v.to_le_bytes());
+            }
+        };
+        number(&mut out, Tag::MaxMemory, self.max_memory.map(|s| s.0));
+        number(&mut out, Tag::MaxBufferSize, self.max_buffer_size.map(|s| s.0));
+        number(&mut out, Tag::MaxTextureDimension, self.max_texture_dimension.map(u64::from));
+        number(&mut out, Tag::MaxWriteSize, self.max_write_size.map(|s| s.0));
+        for kind in 0..MaxObjects::KINDS.len() {
+            if let Some(count) = self.max_objects.get(kind) {
+                out.extend([Tag::MaxObjects as u8, 5, kind as u8]);
+                out.extend(count.to_le_bytes());
+            }
         }
         for name in &self.deny_features {
             out.push(Tag::DenyFeature as u8);
@@ -191,6 +257,16 @@ impl Config {
                 t if t == Tag::Noop as u8 => flag(&mut config.noop)?,
                 t if t == Tag::CountCalls as u8 => flag(&mut config.count_calls)?,
                 t if t == Tag::MaxMemory as u8 => config.max_memory = Some(Size(u64()?)),
+                t if t == Tag::MaxBufferSize as u8 => config.max_buffer_size = Some(Size(u64()?)),
+                t if t == Tag::MaxTextureDimension as u8 => {
+                    config.max_texture_dimension = Some(u32::try_from(u64()?).map_err(|_| malformed.clone())?)
+                }
+                t if t == Tag::MaxWriteSize as u8 => config.max_write_size = Some(Size(u64()?)),
+                t if t == Tag::MaxObjects as u8 => {
+                    let (&kind, count) = value.split_first().ok_or(malformed.clone())?;
+                    let count = count.try_into().map(u32::from_le_bytes).map_err(|_| malformed.clone())?;
+                    *config.max_objects.slot(kind.into()).ok_or(malformed.clone())? = Some(count);
+                }
                 t if t == Tag::DenyFeature as u8 => {
                     let name = core::str::from_utf8(value).map_err(|_| malformed.clone())?;
                     config.deny_features.push(name.into());
@@ -333,6 +409,13 @@ mod tests {
             Config { noop: true, ..Config::default() },
             Config { noop: true, count_calls: true, ..Config::default() },
             Config { deny_features: alloc::vec!["timestamp-query".into(), "x".repeat(300)], mask_adapter_info: true, ..Config::default() },
+            Config {
+                max_buffer_size: Some(Size(1 << 20)),
+                max_texture_dimension: Some(4096),
+                max_objects: MaxObjects { buffers: Some(10), textures: None, query_sets: Some(0) },
+                max_write_size: Some(Size(65536)),
+                ..Config::default()
+            },
             Config { max_memory: Some(Size(0)), ..Config::default() },
             Config { max_memory: Some(Size(u64::MAX)), count_calls: true, ..Config::default() },
         ] {
@@ -360,6 +443,16 @@ mod tests {
         assert_eq!(Size::parse("-1"), Err(SizeError::NotANumber));
         assert_eq!(Size::parse("20000000TiB"), Err(SizeError::TooLarge));
         assert_eq!(Config::decode(&[1, 3, 4, 0, 0, 0, 0]), Err(DecodeError::Value { tag: 3, at: 1 }));
+    }
+
+    #[test]
+    fn object_caps() {
+        assert_eq!(MaxObjects::parse("buffers=1000, textures=256").unwrap(), MaxObjects { buffers: Some(1000), textures: Some(256), query_sets: None });
+        assert_eq!(MaxObjects::parse("query-sets=0").unwrap().query_sets, Some(0));
+        assert_eq!(MaxObjects::parse("pipelines=3").unwrap_err(), "`pipelines` is not a kind of object with a cap (the kinds: buffers, textures, query-sets)");
+        assert_eq!(MaxObjects::parse("buffers").unwrap_err(), "`buffers` is not KIND=COUNT");
+        assert_eq!(MaxObjects::parse("buffers=lots").unwrap_err(), "`lots` is not a count of objects");
+        assert_eq!(Config::decode(&[1, 8, 5, 3, 0, 0, 0, 0]), Err(DecodeError::Value { tag: 8, at: 1 }));
     }
 
     #[test]

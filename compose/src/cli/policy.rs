@@ -1,9 +1,19 @@
 use anyhow::Context as _;
 use std::path::PathBuf;
-use webgpu_virt::{Config, Size};
+use webgpu_virt::{Config, MaxObjects, Size};
 
 /// The ids of the policy flags (not `--config`, which replaces them all).
-pub const FLAGS: [&str; 5] = ["count_calls", "noop", "max_memory", "deny_feature", "mask_adapter_info"];
+pub const FLAGS: [&str; 9] = [
+    "count_calls",
+    "noop",
+    "max_memory",
+    "max_buffer_size",
+    "max_texture_dimension",
+    "max_objects",
+    "max_write_size",
+    "deny_feature",
+    "mask_adapter_info",
+];
 
 /// The policy of a virt, from flags or a file: what `configure` bakes in and what `plug` bakes
 /// into the virt it composes. The flags' names are the file's keys.
@@ -21,6 +31,18 @@ pub struct PolicyArgs {
     /// Cap the GPU memory of each device's objects: bytes, or with a unit (256MiB, 1GiB).
     #[arg(long, value_name = "SIZE")]
     max_memory: Option<Size>,
+    /// Cap the size of one buffer (the devices' maxBufferSize).
+    #[arg(long, value_name = "SIZE")]
+    max_buffer_size: Option<Size>,
+    /// Cap texture dimensions (the devices' maxTextureDimension1D/2D/3D).
+    #[arg(long, value_name = "TEXELS")]
+    max_texture_dimension: Option<u32>,
+    /// Cap the live objects of each kind: buffers=N,textures=N,query-sets=N.
+    #[arg(long, value_name = "KIND=N,...", value_parser = MaxObjects::parse)]
+    max_objects: Option<MaxObjects>,
+    /// Cap the bytes of one write-buffer or write-texture call, or one mapped range copy.
+    #[arg(long, value_name = "SIZE")]
+    max_write_size: Option<Size>,
     /// Hide a feature from the application and refuse devices that require it (repeatable:
     /// the TOML key is `deny-features`, a list).
     #[arg(long, value_name = "FEATURE")]
@@ -41,6 +63,10 @@ impl PolicyArgs {
             count_calls: self.count_calls,
             noop: self.noop,
             max_memory: self.max_memory,
+            max_buffer_size: self.max_buffer_size,
+            max_texture_dimension: self.max_texture_dimension,
+            max_objects: self.max_objects.clone().unwrap_or_default(),
+            max_write_size: self.max_write_size,
             deny_features: self.deny_feature.clone(),
             mask_adapter_info: self.mask_adapter_info,
         }

@@ -25,9 +25,9 @@ pub fn check(out: &Output, what: &str) {
 }
 
 /// Whether a per-guest test list covers `name`: `cli` uses no GPU, and the benchmarks and the
-/// sandboxing guests (`quota`, `sandbox`) have tests of their own.
+/// sandboxing guests (`quota`, `sandbox`, `caps`) have tests of their own.
 pub fn covered(name: &str, tested: &[&str]) -> bool {
-    tested.contains(&name) || ["cli", "quota", "sandbox"].contains(&name) || name.starts_with("bench_")
+    tested.contains(&name) || ["cli", "quota", "sandbox", "caps"].contains(&name) || name.starts_with("bench_")
 }
 
 /// `plug` composed in front of `socket` with `wac_graph::plug`, for components that have nothing

@@ -1,36 +1,66 @@
 //! What the application is told of the adapter and its devices.
 //!
 //! Limits are the runtime's clamped by the quota (no buffer, and no binding of one, larger than
-//! the memory quota), so that a well-behaved application adapts before it fails; a
+//! the memory quota or the buffer size cap; no texture dimension above its cap), so that a
+//! well-behaved application adapts before it fails; a
 //! `request-device` asking for more is refused as WebGPU refuses a limit above the adapter's
 //! (`operation-error`). Denied features are absent from `has` and a `request-device` asking for
 //! one is a `type-error`. Adapter info can be masked. Each device is watched for loss, which
-//! releases its memory.
+//! releases its memory and objects.
 
 use super::release_device;
 use crate::policy::{DeviceId, config};
 use crate::{GpuAdapter, GpuAdapterInfo, GpuDevice, GpuSupportedFeatures, GpuSupportedLimits, RecordOptionGpuSize64};
 use crate::{WitName, exp, imp};
 
-/// The limits the quota clamps, by their names in `required-limits` (WebGPU's).
-const CLAMPED: [&str; 3] = ["maxBufferSize", "maxStorageBufferBindingSize", "maxUniformBufferBindingSize"];
+/// The most a buffer (or a binding of one) may be: the memory quota and the buffer size cap.
+pub fn buffer_cap(c: &webgpu_virt_config::Config) -> Option<u64> {
+    [c.max_memory, c.max_buffer_size].into_iter().flatten().map(|s| s.0).min()
+}
 
-/// A limit the runtime reports, clamped by the memory quota.
-fn clamp(value: u64) -> u64 {
-    config(|c| c.max_memory.map_or(value, |max| value.min(max.0)))
+/// The most a texture dimension may be.
+fn dimension_cap(c: &webgpu_virt_config::Config) -> Option<u64> {
+    c.max_texture_dimension.map(u64::from)
+}
+
+/// The limits the quota clamps: their names in `required-limits` (WebGPU's) and their caps.
+const CLAMPED: [(&str, fn(&webgpu_virt_config::Config) -> Option<u64>); 6] = [
+    ("maxBufferSize", buffer_cap),
+    ("maxStorageBufferBindingSize", buffer_cap),
+    ("maxUniformBufferBindingSize", buffer_cap),
+    ("maxTextureDimension1D", dimension_cap),
+    ("maxTextureDimension2D", dimension_cap),
+    ("maxTextureDimension3D", dimension_cap),
+];
+
+/// A limit the runtime reports, clamped by a cap.
+fn clamp(value: u64, cap: fn(&webgpu_virt_config::Config) -> Option<u64>) -> u64 {
+    config(|c| cap(c).map_or(value, |cap| value.min(cap)))
 }
 
 pub fn max_buffer_size(limits: &GpuSupportedLimits) -> u64 {
-    clamp(limits.inner.max_buffer_size())
+    clamp(limits.inner.max_buffer_size(), buffer_cap)
 }
 
 pub fn max_storage_buffer_binding_size(limits: &GpuSupportedLimits) -> u64 {
-    clamp(limits.inner.max_storage_buffer_binding_size())
+    clamp(limits.inner.max_storage_buffer_binding_size(), buffer_cap)
 }
 
 pub fn max_uniform_buffer_binding_size(limits: &GpuSupportedLimits) -> u64 {
-    clamp(limits.inner.max_uniform_buffer_binding_size())
+    clamp(limits.inner.max_uniform_buffer_binding_size(), buffer_cap)
 }
+
+/// The texture dimension limits, clamped.
+macro_rules! dimensions {
+    ($($name:ident),*) => {$(
+        pub fn $name(limits: &GpuSupportedLimits) -> u32 {
+            // A clamp of a u32 is a u32.
+            clamp(limits.inner.$name().into(), dimension_cap) as u32
+        }
+    )*};
+}
+
+dimensions!(max_texture_dimension1_d, max_texture_dimension2_d, max_texture_dimension3_d);
 
 fn denied(feature: &str) -> bool {
     config(|c| c.deny_features.iter().any(|d| d == feature))
@@ -68,9 +98,9 @@ pub async fn request_device(
         }
         if let Some(limits) = &d.required_limits {
             let limits = &limits.get::<RecordOptionGpuSize64>().inner;
-            for name in CLAMPED {
+            for (name, cap) in CLAMPED {
                 if let Some(Some(asked)) = limits.get(name) {
-                    let most = clamp(u64::MAX);
+                    let most = clamp(u64::MAX, cap);
                     if asked > most {
                         return refuse(exp::RequestDeviceErrorKind::OperationError, format!("`{name}` of {asked} is above the limit, {most}"));
                     }
@@ -86,7 +116,7 @@ pub async fn request_device(
     });
     let device = adapter.inner.request_device(descriptor).await?;
     let id = DeviceId::fresh();
-    if config(|c| c.max_memory.is_some()) {
+    if config(|c| c.max_memory.is_some() || (0..3).any(|k| c.max_objects.get(k).is_some())) {
         // A lost device's objects hold no memory any more.
         let lost = device.lost();
         crate::bridge::spawn(async move {

@@ -1,14 +1,18 @@
-//! The quota policy: GPU memory charged before calls reach the runtime, refused without it.
+//! The quota policy: GPU memory and objects charged before calls reach the runtime, refused
+//! without it.
 //!
-//! Memory is counted for the whole instance (an application cannot escape its quota with a
-//! second device) and shown per device. A buffer, texture or query set is charged at creation
-//! ([`memory`] says how much) and released exactly once: on `destroy`, on the drop of its last
-//! handle, or when its device is destroyed. A creation over the quota does not reach the runtime:
-//! the application gets an invalid object (see [`objects`]) and an out-of-memory error.
+//! Memory and object counts are counted for the whole instance (an application cannot escape
+//! its quota with a second device) and shown per device. A buffer, texture or query set is
+//! charged at creation ([`memory`] says how much) and released exactly once: on `destroy`, on the
+//! drop of its last handle, or when its device is destroyed or lost. A creation over the quota
+//! does not reach the runtime: the application gets an invalid object (see [`objects`]) and an
+//! out-of-memory error; one over a size cap, a validation error, as WebGPU gives for a size
+//! above a limit ([`adapter`] reports the limits clamped). [`writes`] caps the bytes per call.
 
 pub mod adapter;
 pub mod memory;
 pub mod objects;
+pub mod writes;
 
 use super::{Counter, DeviceId, Policy};
 use hashbrown::HashMap;
@@ -26,11 +30,17 @@ pub enum Kind {
 impl Kind {
     const ALL: [Kind; 3] = [Kind::Buffer, Kind::Texture, Kind::QuerySet];
 
+    /// The kind's name in the configuration (`max-objects`) and the stats.
     fn name(self) -> &'static str {
+        webgpu_virt_config::MaxObjects::KINDS[self as usize]
+    }
+
+    /// One of the kind, for messages.
+    fn one(self) -> &'static str {
         match self {
-            Kind::Buffer => "buffers",
-            Kind::Texture => "textures",
-            Kind::QuerySet => "query-sets",
+            Kind::Buffer => "a buffer",
+            Kind::Texture => "a texture",
+            Kind::QuerySet => "a query set",
         }
     }
 }
@@ -55,8 +65,11 @@ impl Usage {
 /// The instance's quota and usage.
 struct Ledger {
     max_memory: Option<u64>,
+    max_objects: [Option<u32>; 3],
     used: u64,
     peak: u64,
+    /// Live objects by kind, all devices together.
+    objects: [u64; 3],
     devices: HashMap<DeviceId, Usage>,
 }
 
@@ -66,9 +79,22 @@ thread_local! {
 
 /// Sets the quota up from the configuration; the policy to put in the chain, if any.
 pub(super) fn configure(config: &Config) -> Option<Box<dyn Policy>> {
-    let max_memory = config.max_memory.map(|s| s.0);
-    max_memory?;
-    LEDGER.set(Some(Ledger { max_memory, used: 0, peak: 0, devices: HashMap::new() }));
+    let any = config.max_memory.is_some()
+        || config.max_buffer_size.is_some()
+        || config.max_texture_dimension.is_some()
+        || config.max_write_size.is_some()
+        || (0..3).any(|k| config.max_objects.get(k).is_some());
+    if !any {
+        return None;
+    }
+    LEDGER.set(Some(Ledger {
+        max_memory: config.max_memory.map(|s| s.0),
+        max_objects: [0, 1, 2].map(|k| config.max_objects.get(k)),
+        used: 0,
+        peak: 0,
+        objects: [0; 3],
+        devices: HashMap::new(),
+    }));
     Some(Box::new(QuotaStats))
 }
 
@@ -76,10 +102,20 @@ fn with<R>(f: impl FnOnce(&mut Ledger) -> R) -> Option<R> {
     LEDGER.with_borrow_mut(|l| l.as_mut().map(f))
 }
 
-/// A creation the quota refuses: how much it asked for and how much was left.
-pub struct OverQuota {
-    pub asked: u64,
-    pub left: u64,
+/// Why the quota refuses a call: the error the application gets.
+pub struct Refusal {
+    pub kind: crate::exp::GpuErrorKind,
+    pub message: String,
+}
+
+impl Refusal {
+    pub fn out_of_memory(message: String) -> Self {
+        Self { kind: crate::exp::GpuErrorKind::OutOfMemoryError, message: format!("webgpu-virt quota: {message}") }
+    }
+
+    pub fn validation(message: String) -> Self {
+        Self { kind: crate::exp::GpuErrorKind::ValidationError, message: format!("webgpu-virt quota: {message}") }
+    }
 }
 
 /// Memory charged to an object, released when dropped (or earlier, by [`Charge::release`]).
@@ -91,20 +127,30 @@ pub struct Charge {
 }
 
 impl Charge {
-    /// Charges `bytes` of `kind` to `device`, unless the quota would be exceeded.
-    pub fn new(device: DeviceId, kind: Kind, bytes: u64) -> Result<Option<Charge>, OverQuota> {
+    /// Charges an object of `kind` taking `bytes` to `device`, unless the memory quota or the
+    /// cap on objects of its kind would be exceeded.
+    pub fn new(device: DeviceId, kind: Kind, bytes: u64) -> Result<Option<Charge>, Refusal> {
         with(|l| {
+            let k = kind as usize;
             let usage = l.devices.entry(device).or_default();
             let left = l.max_memory.map_or(u64::MAX, |max| max.saturating_sub(l.used));
-            if bytes > left {
+            let refusal = if bytes > left {
+                Some(Refusal::out_of_memory(format!("{} of {bytes} bytes refused, {left} bytes of the memory quota left", kind.one())))
+            } else if l.max_objects[k].is_some_and(|max| l.objects[k] >= u64::from(max)) {
+                Some(Refusal::out_of_memory(format!("{} refused: {} {} live, the most allowed", kind.one(), l.objects[k], kind.name())))
+            } else {
+                None
+            };
+            if let Some(refusal) = refusal {
                 usage.denials += 1;
-                return Err(OverQuota { asked: bytes, left });
+                return Err(refusal);
             }
-            usage.bytes[kind as usize] += bytes;
-            usage.objects[kind as usize] += 1;
+            usage.bytes[k] += bytes;
+            usage.objects[k] += 1;
             usage.peak = usage.peak.max(usage.total());
             l.used += bytes;
             l.peak = l.peak.max(l.used);
+            l.objects[k] += 1;
             Ok(Charge { device, kind, bytes, epoch: usage.epoch })
         })
         .transpose()
@@ -124,6 +170,7 @@ impl Drop for Charge {
             usage.bytes[self.kind as usize] -= self.bytes;
             usage.objects[self.kind as usize] -= 1;
             l.used -= self.bytes;
+            l.objects[self.kind as usize] -= 1;
         });
     }
 }
@@ -133,6 +180,9 @@ pub fn release_device(device: DeviceId) {
     with(|l| {
         if let Some(usage) = l.devices.get_mut(&device) {
             l.used -= usage.total();
+            for (all, own) in l.objects.iter_mut().zip(usage.objects) {
+                *all -= own;
+            }
             usage.epoch += 1;
             usage.bytes = [0; 3];
             usage.objects = [0; 3];
@@ -198,4 +248,9 @@ impl Policy for QuotaStats {
             }
         });
     }
+}
+
+/// Counts a refusal made outside the ledger (a size cap).
+pub fn refused(device: DeviceId) {
+    with(|l| l.devices.entry(device).or_default().denials += 1);
 }

@@ -5,17 +5,25 @@
 //! as WebGPU hands out an invalid object: the virt makes it the smallest object of the same kind
 //! and usage (a buffer of 0 bytes, a texture of one block, a query set of one query) and destroys
 //! it at once, so that any later use of it is the runtime's validation error. Its getters answer
-//! what the application asked for, and an out-of-memory error goes to the application's error
-//! scope or uncaptured-error stream.
+//! what the application asked for, and the error (out-of-memory over the quota or a count cap,
+//! validation above a size cap) goes to the application's error scope or uncaptured-error stream.
 
-use super::{Charge, Held, Kind, OverQuota, TextureSize, memory};
+use super::{Charge, Held, Kind, Refusal, TextureSize, memory};
+use crate::policy::config;
 use crate::{GpuBuffer, GpuDevice, GpuQuerySet, GpuTexture, exp, imp};
 
 /// Reports a refusal to the application.
-fn refuse(device: &GpuDevice, what: &str, over: OverQuota) {
-    let OverQuota { asked, left } = over;
-    let message = format!("webgpu-virt quota: {what} of {asked} bytes refused, {left} bytes of the memory quota left");
-    crate::errors::report(device, exp::GpuErrorKind::OutOfMemoryError, message);
+fn refuse(device: &GpuDevice, refusal: Refusal) {
+    crate::errors::report(device, refusal.kind, refusal.message);
+}
+
+/// Charges a creation, after the size caps that make it a validation error.
+fn charge(device: &GpuDevice, kind: Kind, bytes: u64, too_large: Option<String>) -> Result<Option<Charge>, Refusal> {
+    if let Some(why) = too_large {
+        super::refused(device.device);
+        return Err(Refusal::validation(why));
+    }
+    Charge::new(device.device, kind, bytes)
 }
 
 fn held<R>(charge: Option<Charge>, refused: Option<R>) -> Held<R> {
@@ -23,13 +31,15 @@ fn held<R>(charge: Option<Charge>, refused: Option<R>) -> Held<R> {
 }
 
 pub fn create_buffer(device: &GpuDevice, descriptor: exp::GpuBufferDescriptor) -> exp::GpuBuffer {
-    let (inner, quota) = match Charge::new(device.device, Kind::Buffer, descriptor.size) {
+    let cap = config(|c| c.max_buffer_size.map(|s| s.0));
+    let too_large = cap.filter(|cap| descriptor.size > *cap).map(|cap| format!("a buffer of {} bytes is larger than maxBufferSize, {cap}", descriptor.size));
+    let (inner, quota) = match charge(device, Kind::Buffer, descriptor.size, too_large) {
         Ok(charge) => (device.inner.create_buffer(&descriptor), held(charge, None)),
-        Err(over) => {
+        Err(refusal) => {
             let stand_in = imp::GpuBufferDescriptor { size: 0, mapped_at_creation: None, ..descriptor.clone() };
             let inner = device.inner.create_buffer(&stand_in);
             inner.destroy();
-            refuse(device, "a buffer", over);
+            refuse(device, refusal);
             (inner, held(None, Some(descriptor.size)))
         }
     };
@@ -37,9 +47,17 @@ pub fn create_buffer(device: &GpuDevice, descriptor: exp::GpuBufferDescriptor) -
 }
 
 pub fn create_texture(device: &GpuDevice, descriptor: exp::GpuTextureDescriptor) -> exp::GpuTexture {
-    let (inner, quota) = match Charge::new(device.device, Kind::Texture, memory::texture_bytes(&descriptor)) {
+    let size = &descriptor.size;
+    let extents = [size.width, size.height.unwrap_or(1), size.depth_or_array_layers.unwrap_or(1)];
+    // The depth of a 3D texture is a dimension; a 2D texture's layers are not.
+    let dimensions = if descriptor.dimension == Some(exp::GpuTextureDimension::D3) { 3 } else { 2 };
+    let too_large = config(|c| c.max_texture_dimension).and_then(|cap| {
+        let largest = extents[..dimensions].iter().max().copied().unwrap_or(0);
+        (largest > cap).then(|| format!("a texture dimension of {largest} is above maxTextureDimension, {cap}"))
+    });
+    let (inner, quota) = match charge(device, Kind::Texture, memory::texture_bytes(&descriptor), too_large) {
         Ok(charge) => (device.inner.create_texture(&descriptor), held(charge, None)),
-        Err(over) => {
+        Err(refusal) => {
             let block = memory::block_of(descriptor.format);
             let one_d = descriptor.dimension == Some(exp::GpuTextureDimension::D1);
             let stand_in = imp::GpuTextureDescriptor {
@@ -55,8 +73,7 @@ pub fn create_texture(device: &GpuDevice, descriptor: exp::GpuTextureDescriptor)
             };
             let inner = device.inner.create_texture(&stand_in);
             inner.destroy();
-            refuse(device, "a texture", over);
-            let size = &descriptor.size;
+            refuse(device, refusal);
             let asked = TextureSize {
                 width: size.width,
                 height: size.height.unwrap_or(1),
@@ -76,10 +93,10 @@ pub fn create_query_set(
 ) -> Result<exp::GpuQuerySet, exp::CreateQuerySetError> {
     let (inner, quota) = match Charge::new(device.device, Kind::QuerySet, memory::query_set_bytes(descriptor.count)) {
         Ok(charge) => (device.inner.create_query_set(&descriptor)?, held(charge, None)),
-        Err(over) => {
+        Err(refusal) => {
             let inner = device.inner.create_query_set(&imp::GpuQuerySetDescriptor { count: 1, ..descriptor.clone() })?;
             inner.destroy();
-            refuse(device, "a query set", over);
+            refuse(device, refusal);
             (inner, held(None, Some(descriptor.count)))
         }
     };

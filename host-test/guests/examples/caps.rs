@@ -1,0 +1,93 @@
+//! Runs into each cap of a sandboxing virt (run through `webgpu-virt plug --max-buffer-size 64KiB
+//! --max-texture-dimension 256 --max-objects buffers=3,textures=2,query-sets=1
+//! --max-write-size 1KiB`): the limits it reports, a buffer and a texture above them, one object
+//! too many of each kind, and writes and mapped range copies a byte over.
+use guests::gpu::*;
+
+struct Command;
+
+/// What an error scope of `filter` around `f` caught.
+async fn scope<R>(device: &GpuDevice, filter: GpuErrorFilter, f: impl FnOnce() -> R) -> (R, String) {
+    let (r, e) = guests::scoped(device, filter, f).await;
+    (r, e.unwrap_or_else(|| "no error".into()))
+}
+
+fn texture(device: &GpuDevice, width: u32) -> GpuTexture {
+    guests::texture(device, guests::extent(width, 4, 1), GpuTextureFormat::Rgba8unorm, GpuTextureUsage::COPY_DST, 1)
+}
+
+impl guests::exports::wasi::cli::run::Guest for Command {
+    async fn run() -> Result<(), ()> {
+        let adapter = get_gpu().request_adapter(None).await.expect("no GPU adapter");
+        let device = adapter.request_device(None).await.expect("request-device");
+        let queue = device.queue();
+        let l = device.limits();
+        println!(
+            "limits: buffer={} storage-binding={} texture-1d={} 2d={} 3d={}",
+            l.max_buffer_size(),
+            l.max_storage_buffer_binding_size(),
+            l.max_texture_dimension1_d(),
+            l.max_texture_dimension2_d(),
+            l.max_texture_dimension3_d()
+        );
+        let limits = RecordOptionGpuSize64::new();
+        limits.add("maxTextureDimension2D", Some(257));
+        let descriptor = GpuDeviceDescriptor { required_features: None, required_limits: Some(limits), default_queue: None, label: None };
+        println!("require maxTextureDimension2D 257: {:?}", adapter.request_device(Some(descriptor)).await.err().map(|e| e.kind));
+
+        // Sizes above the caps are validation errors, as above a limit.
+        let usage = GpuBufferUsage::COPY_DST | GpuBufferUsage::MAP_READ;
+        let (big, e) = scope(&device, GpuErrorFilter::Validation, || guests::buffer(&device, 65540, usage)).await;
+        println!("buffer of 65540: {e}; its size: {}", big.size());
+        let (wide, e) = scope(&device, GpuErrorFilter::Validation, || texture(&device, 257)).await;
+        println!("texture 257 wide: {e}; its width: {}", wide.width());
+        drop((big, wide));
+
+        // One object too many of each kind, then room again after a destroy.
+        let mut buffers = Vec::new();
+        for i in 0..4 {
+            let (b, e) = scope(&device, GpuErrorFilter::OutOfMemory, || guests::buffer(&device, 1024, usage)).await;
+            println!("buffer {}: {e}", i + 1);
+            buffers.push(b);
+        }
+        buffers[0].destroy();
+        let (again, e) = scope(&device, GpuErrorFilter::OutOfMemory, || guests::buffer(&device, 1024, usage)).await;
+        println!("a buffer after destroying one: {e}");
+        let mut textures = Vec::new();
+        for i in 0..3 {
+            let (t, e) = scope(&device, GpuErrorFilter::OutOfMemory, || texture(&device, 256)).await;
+            println!("texture {}: {e}", i + 1);
+            textures.push(t);
+        }
+        let query_set = || device.create_query_set(&GpuQuerySetDescriptor { type_: GpuQueryType::Occlusion, count: 8, label: None }).expect("create-query-set");
+        let (first, e) = scope(&device, GpuErrorFilter::OutOfMemory, query_set).await;
+        println!("query set 1: {e}");
+        let (_, e) = scope(&device, GpuErrorFilter::OutOfMemory, query_set).await;
+        println!("query set 2: {e}");
+        drop(first);
+
+        // Writes and mapped range copies a byte over the cap.
+        drop((again, buffers));
+        let target = device.create_buffer(&GpuBufferDescriptor { size: 2048, usage, mapped_at_creation: Some(true), label: None });
+        println!("set 1028 bytes of a mapped range: {:?}", target.get_mapped_range_set_with_copy(&[3; 1028], None, None).map_err(|e| e.kind));
+        println!("set 1024 bytes of a mapped range: {:?}", target.get_mapped_range_set_with_copy(&[3; 1024], None, None).map_err(|e| e.kind));
+        target.unmap().expect("unmap");
+        println!("write-buffer 1024: {:?}", queue.write_buffer_with_copy(&target, 0, &[1; 1024], None, None).map_err(|e| e.kind));
+        println!("write-buffer 1028: {:?}", queue.write_buffer_with_copy(&target, 0, &[1; 1028], None, None).map_err(|e| e.kind));
+        let layout = GpuTexelCopyBufferLayout { offset: None, bytes_per_row: Some(1024), rows_per_image: None };
+        let write = |bytes: usize| queue.write_texture_with_copy(&guests::at(&textures[0], 0, 0, 0, 0), &vec![2; bytes], layout, guests::extent(256, 1, 1));
+        let (_, e) = guests::caught(&device, || write(1024)).await;
+        println!("write-texture 1024: {e}");
+        let (_, e) = guests::caught(&device, || write(1028)).await;
+        println!("write-texture 1028: {e}");
+        target.map_async(GpuMapMode::READ, None, None).await.expect("map-async");
+        let read = |size| target.get_mapped_range_get_with_copy(None, size).map(|d| d.len()).map_err(|e| e.kind);
+        println!("read all 2048 of the mapped range: {:?}", read(None));
+        println!("read 1024 of it: {:?}", read(Some(1024)));
+        target.unmap().expect("unmap");
+        drop(textures);
+        Ok(())
+    }
+}
+
+guests::export_command!(Command);
