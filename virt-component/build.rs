@@ -32,6 +32,9 @@ const BY_HAND: &[(&str, &str)] = &[
     ("[method]gpu-device.create-buffer", "policy::quota::objects"),
     ("[method]gpu-device.create-texture", "policy::quota::objects"),
     ("[method]gpu-device.create-query-set", "policy::quota::objects"),
+    ("[method]gpu-device.create-shader-module", "policy::quota::objects"),
+    ("[method]gpu-device.create-command-encoder", "policy::quota::objects"),
+    ("[method]gpu-device.create-bind-group", "policy::quota::objects"),
     ("[method]gpu-device.destroy", "policy::quota::objects"),
     ("[method]gpu-texture.destroy", "policy::quota::objects"),
     ("[method]gpu-query-set.destroy", "policy::quota::objects"),
@@ -75,6 +78,9 @@ const STATE: &[(&str, &str, &str)] = &[
     ("gpu-buffer", "quota", "crate::policy::quota::Held<u64>"),
     ("gpu-texture", "quota", "crate::policy::quota::Held<crate::policy::quota::TextureSize>"),
     ("gpu-query-set", "quota", "crate::policy::quota::Held<u32>"),
+    ("gpu-shader-module", "quota", "crate::policy::quota::Held<()>"),
+    ("gpu-command-encoder", "quota", "crate::policy::quota::Held<()>"),
+    ("gpu-bind-group", "quota", "crate::policy::quota::Held<()>"),
     ("gpu-device", "errors", "crate::errors::Scopes"),
 ];
 
@@ -134,6 +140,8 @@ struct Gen<'a> {
     infos: HashMap<TypeId, Info>,
     /// The functions generated so far, for the call description types.
     calls: Vec<CallInfo>,
+    /// The generated forwarding of the current resource's hand-written methods.
+    forwards: Vec<String>,
 }
 
 /// Rust's keywords, which wit-bindgen escapes with a trailing underscore.
@@ -155,7 +163,7 @@ fn camel(name: &str) -> String {
 
 impl<'a> Gen<'a> {
     fn new(resolve: &'a Resolve, iface: InterfaceId) -> Self {
-        Self { resolve, iface, infos: HashMap::new(), calls: Vec::new() }
+        Self { resolve, iface, infos: HashMap::new(), calls: Vec::new(), forwards: Vec::new() }
     }
 
     fn info(&mut self, ty: &Type) -> Info {
@@ -457,6 +465,11 @@ impl<'a> Gen<'a> {
                 out += &self.function(f, Some(*r));
             }
             out += "}\n\n";
+            if !self.forwards.is_empty() {
+                writeln!(out, "impl {name} {{").unwrap();
+                out += &self.forwards.drain(..).collect::<String>();
+                out += "}\n\n";
+            }
         }
         out += &self.call_types();
         out += &self.enum_names();
@@ -578,24 +591,30 @@ impl<'a> Gen<'a> {
         };
         let awaited = if is_async { ".await" } else { "" };
         let by_hand = BY_HAND.iter().find(|(name, _)| *name == f.name).map(|(_, module)| *module);
+        let call = format!("{target}({}){awaited}", args.join(", "));
+        let forward = match (&f.result, constructor) {
+            (_, true) => format!("Self::wrap({call}, device)"),
+            (Some(t), false) => {
+                let t = *t;
+                self.to_exp(&call, &t)
+            }
+            (None, false) => call,
+        };
         let body = match by_hand {
             Some(module) => {
                 assert!(method, "{}: only methods can be written by hand", f.name);
                 let mut raw = vec!["self".to_string()];
                 raw.extend(params.iter().map(|p| ident(&p.name)));
+                // The generated forwarding stays available to the hand-written body.
+                self.forwards.push(format!(
+                    "    /// `{}` as generated: what the hand-written body calls to forward it.\n    #[allow(dead_code, unused_braces, unused_variables, clippy::all)]\n    pub(crate) {}fn forward_{rust_name}({}) -> {ret} {{\n        let device = self.device;\n        {forward}\n    }}\n",
+                    f.name,
+                    if is_async { "async " } else { "" },
+                    sig.join(", "),
+                ));
                 format!("crate::{module}::{rust_name}({}){awaited}", raw.join(", "))
             }
-            None => {
-                let call = format!("{target}({}){awaited}", args.join(", "));
-                match (&f.result, constructor) {
-                    (_, true) => format!("Self::wrap({call}, device)"),
-                    (Some(t), false) => {
-                        let t = *t;
-                        self.to_exp(&call, &t)
-                    }
-                    (None, false) => call,
-                }
-            }
+            None => forward,
         };
         let device = if method { "self.device" } else { "crate::policy::DeviceId::NONE" };
         let mut fields: Vec<String> = this.iter().map(|_| "this: self".to_string()).collect();

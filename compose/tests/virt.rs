@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{check, covered, guest, webgpu_virt};
+use common::{check, covered, guest, stat, webgpu_virt};
 use host_test::guests;
 use wasmtime::component::types::ComponentItem;
 
@@ -281,10 +281,7 @@ fn the_call_counter_counts_every_call() {
         let out = webgpu_virt().arg("run").arg("--stats").arg(&composed).args(["--n", &n.to_string()]).output().unwrap();
         check(&out, "bench_calls --count-calls");
         let stderr = String::from_utf8(out.stderr).unwrap();
-        let count = |name: &str| -> u64 {
-            let line = stderr.lines().find(|l| l.trim_start().starts_with(&format!("calls {name} "))).unwrap_or_else(|| panic!("no {name}:\n{stderr}"));
-            line.split_whitespace().last().unwrap().parse().unwrap()
-        };
+        let count = |name: &str| stat(&stderr, &format!("calls {name}"));
         let passes = n.div_ceil(1000);
         assert_eq!(count("[method]gpu-compute-pass-encoder.set-bind-group"), n);
         assert_eq!(count("[method]gpu-compute-pass-encoder.dispatch-workgroups"), n);
@@ -351,10 +348,7 @@ fn quota_stops_every_route_at_the_configured_bytes() {
     check(&out, "the quota guest");
     assert_eq!(String::from_utf8(out.stdout).unwrap(), QUOTA_1MIB);
     let stderr = String::from_utf8(out.stderr).unwrap();
-    let stat = |name: &str| -> u64 {
-        let line = stderr.lines().find(|l| l.trim_start().starts_with(&format!("quota {name}  "))).unwrap_or_else(|| panic!("no {name}:\n{stderr}"));
-        line.split_whitespace().last().unwrap().parse().unwrap()
-    };
+    let stat = |name: &str| stat(&stderr, &format!("quota {name}"));
     // Everything was given back, exactly; the peak is the quota itself.
     assert_eq!((stat("memory"), stat("memory peak"), stat("memory limit")), (0, 1 << 20, 1 << 20));
     // 13 refusals on the first device and 3 on the second: one per out-of-memory line, the
@@ -406,7 +400,8 @@ info: vendor=\"webgpu-virt\" architecture=\"\" device=\"virtual\" description=\"
 fn caps_refuse_one_past_each_limit() {
     let dir = tempfile::tempdir().unwrap();
     let capped = dir.path().join("caps.wasm");
-    let flags = ["--max-buffer-size", "64KiB", "--max-texture-dimension", "256", "--max-objects", "buffers=3,textures=2,query-sets=1", "--max-write-size", "1KiB"];
+    let caps = "buffers=3,textures=2,query-sets=1,shader-modules=1,command-encoders=1,bind-groups=1";
+    let flags = ["--max-buffer-size", "64KiB", "--max-texture-dimension", "256", "--max-objects", caps, "--max-write-size", "1KiB"];
     let out = webgpu_virt().arg("plug").arg(guest("caps")).args(flags).arg("-o").arg(&capped).output().unwrap();
     check(&out, "plug");
     let out = webgpu_virt().arg("run").arg("--stats").arg(&capped).output().unwrap();
@@ -436,13 +431,27 @@ write-texture 1024: no error
 write-texture 1028: validation-error
 read all 2048 of the mapped range: Err(GetMappedRangeErrorKind::OperationError)
 read 1024 of it: Ok(1024)
+shader module 1: no error
+shader module 2: out-of-memory-error
+a pipeline of shader module 2: validation-error
+bind group 1: no error
+bind group 2: out-of-memory-error
+command encoder 1: no error
+command encoder 2: out-of-memory-error
+dispatching with command encoder 2: validation-error
+dispatching with bind group 2: validation-error
+a command encoder after dropping both: no error
+dispatching with it and bind group 1: no error
 "
     );
     // One refusal per line that says so; the peak is 3 buffers of 1 KiB, 2 textures of
-    // 256x4 rgba8 and a query set of 8.
+    // 256x4 rgba8 and a query set of 8; at the end nothing is left.
     let stderr = String::from_utf8(out.stderr).unwrap();
-    assert!(stderr.contains("quota device 1 refused                      9\n"), "{stderr}");
-    assert!(stderr.contains("quota memory peak                       11328\n"), "{stderr}");
+    assert_eq!(stat(&stderr, "quota device 1 refused"), 12);
+    assert_eq!(stat(&stderr, "quota memory peak"), 11328);
+    for kind in ["buffers", "textures", "query-sets", "shader-modules", "command-encoders", "bind-groups"] {
+        assert_eq!(stat(&stderr, &format!("quota device 1 {kind}")), 0, "{kind}");
+    }
     // Direct, nothing is refused.
     let direct = run(guest("caps").as_ref());
     assert!(!direct.contains("-error") && !direct.contains("Err("), "{direct}");

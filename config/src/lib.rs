@@ -62,19 +62,33 @@ pub struct MaxObjects {
     pub textures: Option<u32>,
     /// Live query sets.
     pub query_sets: Option<u32>,
+    /// Live shader modules.
+    pub shader_modules: Option<u32>,
+    /// Live command encoders.
+    pub command_encoders: Option<u32>,
+    /// Live bind groups.
+    pub bind_groups: Option<u32>,
 }
 
 impl MaxObjects {
     /// The kinds, by their names in the configuration.
-    pub const KINDS: [&str; 3] = ["buffers", "textures", "query-sets"];
+    pub const KINDS: [&str; 6] = ["buffers", "textures", "query-sets", "shader-modules", "command-encoders", "bind-groups"];
 
     /// The cap of a kind, by index in [`Self::KINDS`].
     pub fn get(&self, kind: usize) -> Option<u32> {
-        [self.buffers, self.textures, self.query_sets][kind]
+        [self.buffers, self.textures, self.query_sets, self.shader_modules, self.command_encoders, self.bind_groups][kind]
     }
 
     fn slot(&mut self, kind: usize) -> Option<&mut Option<u32>> {
-        [&mut self.buffers, &mut self.textures, &mut self.query_sets].into_iter().nth(kind)
+        let slots = [
+            &mut self.buffers,
+            &mut self.textures,
+            &mut self.query_sets,
+            &mut self.shader_modules,
+            &mut self.command_encoders,
+            &mut self.bind_groups,
+        ];
+        slots.into_iter().nth(kind)
     }
 
     /// Parses `buffers=1000,textures=256` (the command line's form).
@@ -412,7 +426,7 @@ mod tests {
             Config {
                 max_buffer_size: Some(Size(1 << 20)),
                 max_texture_dimension: Some(4096),
-                max_objects: MaxObjects { buffers: Some(10), textures: None, query_sets: Some(0) },
+                max_objects: MaxObjects { buffers: Some(10), query_sets: Some(0), bind_groups: Some(5), ..MaxObjects::default() },
                 max_write_size: Some(Size(65536)),
                 ..Config::default()
             },
@@ -447,9 +461,10 @@ mod tests {
 
     #[test]
     fn object_caps() {
-        assert_eq!(MaxObjects::parse("buffers=1000, textures=256").unwrap(), MaxObjects { buffers: Some(1000), textures: Some(256), query_sets: None });
+        assert_eq!(MaxObjects::parse("buffers=1000, textures=256").unwrap(), MaxObjects { buffers: Some(1000), textures: Some(256), ..MaxObjects::default() });
+        assert_eq!(MaxObjects::parse("bind-groups=7").unwrap().bind_groups, Some(7));
         assert_eq!(MaxObjects::parse("query-sets=0").unwrap().query_sets, Some(0));
-        assert_eq!(MaxObjects::parse("pipelines=3").unwrap_err(), "`pipelines` is not a kind of object with a cap (the kinds: buffers, textures, query-sets)");
+        assert_eq!(MaxObjects::parse("pipelines=3").unwrap_err(), "`pipelines` is not a kind of object with a cap (the kinds: buffers, textures, query-sets, shader-modules, command-encoders, bind-groups)");
         assert_eq!(MaxObjects::parse("buffers").unwrap_err(), "`buffers` is not KIND=COUNT");
         assert_eq!(MaxObjects::parse("buffers=lots").unwrap_err(), "`lots` is not a count of objects");
         assert_eq!(Config::decode(&[1, 8, 5, 3, 0, 0, 0, 0]), Err(DecodeError::Value { tag: 8, at: 1 }));

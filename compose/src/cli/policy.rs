@@ -37,7 +37,8 @@ pub struct PolicyArgs {
     /// Cap texture dimensions (the devices' maxTextureDimension1D/2D/3D).
     #[arg(long, value_name = "TEXELS")]
     max_texture_dimension: Option<u32>,
-    /// Cap the live objects of each kind: buffers=N,textures=N,query-sets=N.
+    /// Cap the live objects of each kind (buffers, textures, query-sets, shader-modules,
+    /// command-encoders, bind-groups): KIND=N,...
     #[arg(long, value_name = "KIND=N,...", value_parser = MaxObjects::parse)]
     max_objects: Option<MaxObjects>,
     /// Cap the bytes of one write-buffer or write-texture call, or one mapped range copy.

@@ -44,3 +44,12 @@ pub fn wac_plug_any(socket: &[u8], plug: &[u8]) -> Vec<u8> {
     wac_graph::plug(&mut graph, vec![plug], socket).unwrap();
     graph.encode(EncodeOptions::default()).unwrap()
 }
+
+/// A counter printed by `webgpu-virt run --stats` (`POLICY NAME  VALUE`), by its policy and name.
+pub fn stat(stderr: &str, name: &str) -> u64 {
+    let line = stderr
+        .lines()
+        .find(|l| l.trim_start().strip_prefix(name).is_some_and(|rest| rest.starts_with("  ")))
+        .unwrap_or_else(|| panic!("no counter `{name}` in:\n{stderr}"));
+    line.split_whitespace().last().unwrap().parse().unwrap()
+}

@@ -1,7 +1,8 @@
 //! Runs into each cap of a sandboxing virt (run through `webgpu-virt plug --max-buffer-size 64KiB
-//! --max-texture-dimension 256 --max-objects buffers=3,textures=2,query-sets=1
-//! --max-write-size 1KiB`): the limits it reports, a buffer and a texture above them, one object
-//! too many of each kind, and writes and mapped range copies a byte over.
+//! --max-texture-dimension 256 --max-objects buffers=3,textures=2,query-sets=1,shader-modules=1,
+//! command-encoders=1,bind-groups=1 --max-write-size 1KiB`): the limits it reports, a buffer and
+//! a texture above them, one object too many of each kind (and what using it does), and writes
+//! and mapped range copies a byte over.
 use guests::gpu::*;
 
 struct Command;
@@ -85,7 +86,57 @@ impl guests::exports::wasi::cli::run::Guest for Command {
         println!("read all 2048 of the mapped range: {:?}", read(None));
         println!("read 1024 of it: {:?}", read(Some(1024)));
         target.unmap().expect("unmap");
-        drop(textures);
+        drop((textures, target));
+
+        // Shader modules, command encoders and bind groups: one too many, and what using it does.
+        let code = "@group(0) @binding(0) var<storage, read_write> o: array<u32>;\n@compute @workgroup_size(1) fn main() { o[0] = 7u; }";
+        let (module, e) = scope(&device, GpuErrorFilter::OutOfMemory, || guests::shader(&device, code)).await;
+        println!("shader module 1: {e}");
+        let (extra, e) = scope(&device, GpuErrorFilter::OutOfMemory, || guests::shader(&device, code)).await;
+        println!("shader module 2: {e}");
+        let pipeline = |module: &GpuShaderModule| {
+            device.create_compute_pipeline(GpuComputePipelineDescriptor {
+                compute: GpuProgrammableStage { module, entry_point: None, constants: None },
+                layout: GpuLayoutMode::Auto,
+                label: None,
+            })
+        };
+        let (_, e) = guests::caught(&device, || pipeline(&extra)).await;
+        println!("a pipeline of shader module 2: {e}");
+        let pipeline = pipeline(&module);
+        let out = guests::buffer(&device, 4, GpuBufferUsage::STORAGE);
+        let group = || {
+            device.create_bind_group(&GpuBindGroupDescriptor {
+                layout: &pipeline.get_bind_group_layout(0),
+                entries: vec![GpuBindGroupEntry { binding: 0, resource: GpuBindingResource::GpuBuffer(&out) }],
+                label: None,
+            })
+        };
+        let (group1, e) = scope(&device, GpuErrorFilter::OutOfMemory, group).await;
+        println!("bind group 1: {e}");
+        let (group2, e) = scope(&device, GpuErrorFilter::OutOfMemory, group).await;
+        println!("bind group 2: {e}");
+        let (encoder1, e) = scope(&device, GpuErrorFilter::OutOfMemory, || device.create_command_encoder(None)).await;
+        println!("command encoder 1: {e}");
+        let (encoder2, e) = scope(&device, GpuErrorFilter::OutOfMemory, || device.create_command_encoder(None)).await;
+        println!("command encoder 2: {e}");
+        let dispatch = |encoder: &GpuCommandEncoder, group: &GpuBindGroup| {
+            let pass = encoder.begin_compute_pass(None);
+            pass.set_pipeline(&pipeline);
+            pass.set_bind_group(0, Some(group), None, None, None).expect("set-bind-group");
+            pass.dispatch_workgroups(1, None, None);
+            pass.end();
+            queue.submit(&[&encoder.finish(None)]);
+        };
+        let (_, e) = guests::caught(&device, || dispatch(&encoder2, &group1)).await;
+        println!("dispatching with command encoder 2: {e}");
+        let (_, e) = guests::caught(&device, || dispatch(&encoder1, &group2)).await;
+        println!("dispatching with bind group 2: {e}");
+        drop((encoder1, encoder2));
+        let (encoder, e) = scope(&device, GpuErrorFilter::OutOfMemory, || device.create_command_encoder(None)).await;
+        println!("a command encoder after dropping both: {e}");
+        let (_, e) = guests::caught(&device, || dispatch(&encoder, &group1)).await;
+        println!("dispatching with it and bind group 1: {e}");
         Ok(())
     }
 }

@@ -9,9 +9,9 @@
 //! releases its memory and objects.
 
 use super::release_device;
-use crate::policy::{DeviceId, config};
+use crate::policy::config;
 use crate::{GpuAdapter, GpuAdapterInfo, GpuDevice, GpuSupportedFeatures, GpuSupportedLimits, RecordOptionGpuSize64};
-use crate::{WitName, exp, imp};
+use crate::{WitName, exp};
 
 /// The most a buffer (or a binding of one) may be: the memory quota and the buffer size cap.
 pub fn buffer_cap(c: &webgpu_virt_config::Config) -> Option<u64> {
@@ -108,21 +108,15 @@ pub async fn request_device(
             }
         }
     }
-    let descriptor = descriptor.map(|d| imp::GpuDeviceDescriptor {
-        required_features: d.required_features,
-        required_limits: d.required_limits.map(|r| r.into_inner::<RecordOptionGpuSize64>().inner),
-        default_queue: d.default_queue,
-        label: d.label,
-    });
-    let device = adapter.inner.request_device(descriptor).await?;
-    let id = DeviceId::fresh();
-    if config(|c| c.max_memory.is_some() || (0..3).any(|k| c.max_objects.get(k).is_some())) {
+    let device = adapter.forward_request_device(descriptor).await?;
+    if super::counting() {
         // A lost device's objects hold no memory any more.
-        let lost = device.lost();
+        let inner = device.get::<GpuDevice>();
+        let (lost, id) = (inner.inner.lost(), inner.device);
         crate::bridge::spawn(async move {
             lost.await;
             release_device(id);
         });
     }
-    Ok(exp::GpuDevice::new(GpuDevice::wrap(device, id)))
+    Ok(device)
 }

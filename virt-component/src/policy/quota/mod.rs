@@ -19,16 +19,27 @@ use hashbrown::HashMap;
 use std::cell::{Cell, RefCell};
 use webgpu_virt_config::Config;
 
-/// The kinds of memory charged.
+/// The kinds of objects counted: the first three also take memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
     Buffer,
     Texture,
     QuerySet,
+    ShaderModule,
+    CommandEncoder,
+    BindGroup,
 }
 
+/// The number of kinds.
+const KINDS: usize = 6;
+
 impl Kind {
-    const ALL: [Kind; 3] = [Kind::Buffer, Kind::Texture, Kind::QuerySet];
+    const ALL: [Kind; KINDS] = [Kind::Buffer, Kind::Texture, Kind::QuerySet, Kind::ShaderModule, Kind::CommandEncoder, Kind::BindGroup];
+
+    /// Whether objects of this kind take GPU memory the quota charges.
+    fn takes_memory(self) -> bool {
+        matches!(self, Kind::Buffer | Kind::Texture | Kind::QuerySet)
+    }
 
     /// The kind's name in the configuration (`max-objects`) and the stats.
     fn name(self) -> &'static str {
@@ -41,6 +52,9 @@ impl Kind {
             Kind::Buffer => "a buffer",
             Kind::Texture => "a texture",
             Kind::QuerySet => "a query set",
+            Kind::ShaderModule => "a shader module",
+            Kind::CommandEncoder => "a command encoder",
+            Kind::BindGroup => "a bind group",
         }
     }
 }
@@ -50,8 +64,8 @@ impl Kind {
 struct Usage {
     /// Bumped when the device is destroyed: charges made before then are already released.
     epoch: u32,
-    bytes: [u64; 3],
-    objects: [u64; 3],
+    bytes: [u64; KINDS],
+    objects: [u64; KINDS],
     peak: u64,
     denials: u64,
 }
@@ -65,11 +79,11 @@ impl Usage {
 /// The instance's quota and usage.
 struct Ledger {
     max_memory: Option<u64>,
-    max_objects: [Option<u32>; 3],
+    max_objects: [Option<u32>; KINDS],
     used: u64,
     peak: u64,
     /// Live objects by kind, all devices together.
-    objects: [u64; 3],
+    objects: [u64; KINDS],
     devices: HashMap<DeviceId, Usage>,
 }
 
@@ -83,19 +97,24 @@ pub(super) fn configure(config: &Config) -> Option<Box<dyn Policy>> {
         || config.max_buffer_size.is_some()
         || config.max_texture_dimension.is_some()
         || config.max_write_size.is_some()
-        || (0..3).any(|k| config.max_objects.get(k).is_some());
+        || (0..KINDS).any(|k| config.max_objects.get(k).is_some());
     if !any {
         return None;
     }
     LEDGER.set(Some(Ledger {
         max_memory: config.max_memory.map(|s| s.0),
-        max_objects: [0, 1, 2].map(|k| config.max_objects.get(k)),
+        max_objects: std::array::from_fn(|k| config.max_objects.get(k)),
         used: 0,
         peak: 0,
-        objects: [0; 3],
+        objects: [0; KINDS],
         devices: HashMap::new(),
     }));
     Some(Box::new(QuotaStats))
+}
+
+/// Whether the quota counts anything (a quota or cap is configured).
+pub fn counting() -> bool {
+    with(|_| ()).is_some()
 }
 
 fn with<R>(f: impl FnOnce(&mut Ledger) -> R) -> Option<R> {
@@ -184,8 +203,8 @@ pub fn release_device(device: DeviceId) {
                 *all -= own;
             }
             usage.epoch += 1;
-            usage.bytes = [0; 3];
-            usage.objects = [0; 3];
+            usage.bytes = [0; KINDS];
+            usage.objects = [0; KINDS];
         }
     });
 }
@@ -240,7 +259,9 @@ impl Policy for QuotaStats {
             for (id, usage) in devices {
                 let d = format!("device {}", id.number());
                 for kind in Kind::ALL {
-                    push(format!("{d} {} bytes", kind.name()), usage.bytes[kind as usize]);
+                    if kind.takes_memory() {
+                        push(format!("{d} {} bytes", kind.name()), usage.bytes[kind as usize]);
+                    }
                     push(format!("{d} {}", kind.name()), usage.objects[kind as usize]);
                 }
                 push(format!("{d} memory peak"), usage.peak);

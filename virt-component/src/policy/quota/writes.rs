@@ -6,7 +6,7 @@
 
 use super::refused;
 use crate::policy::config;
-use crate::{GpuBuffer, GpuQueue, GpuTexture, exp, imp};
+use crate::{GpuBuffer, GpuQueue, exp};
 
 /// Why `bytes` may not be carried, if they may not.
 fn over(what: &str, bytes: u64) -> Option<String> {
@@ -26,7 +26,7 @@ pub fn write_buffer_with_copy(
         refused(queue.device);
         return Err(exp::WriteBufferError { kind: exp::WriteBufferErrorKind::OperationError, message });
     }
-    queue.inner.write_buffer_with_copy(&buffer.get::<GpuBuffer>().inner, buffer_offset, &data, data_offset, size)
+    queue.forward_write_buffer_with_copy(buffer, buffer_offset, data, data_offset, size)
 }
 
 pub fn write_texture_with_copy(
@@ -36,7 +36,6 @@ pub fn write_texture_with_copy(
     data_layout: exp::GpuTexelCopyBufferLayout,
     size: exp::GpuExtent3D,
 ) {
-    let texture = destination.texture.get::<GpuTexture>();
     let data = match over("write-texture", data.len() as u64) {
         Some(_) => {
             refused(queue.device);
@@ -44,13 +43,7 @@ pub fn write_texture_with_copy(
         }
         None => data,
     };
-    let destination = imp::GpuTexelCopyTextureInfo {
-        texture: &texture.inner,
-        mip_level: destination.mip_level,
-        origin: destination.origin,
-        aspect: destination.aspect,
-    };
-    queue.inner.write_texture_with_copy(&destination, &data, data_layout, size)
+    queue.forward_write_texture_with_copy(destination, data, data_layout, size)
 }
 
 pub fn get_mapped_range_get_with_copy(
@@ -64,7 +57,7 @@ pub fn get_mapped_range_get_with_copy(
         refused(buffer.device);
         return Err(exp::GetMappedRangeError { kind: exp::GetMappedRangeErrorKind::OperationError, message });
     }
-    buffer.inner.get_mapped_range_get_with_copy(offset, size)
+    buffer.forward_get_mapped_range_get_with_copy(offset, size)
 }
 
 pub fn get_mapped_range_set_with_copy(
@@ -77,5 +70,5 @@ pub fn get_mapped_range_set_with_copy(
         refused(buffer.device);
         return Err(exp::GetMappedRangeError { kind: exp::GetMappedRangeErrorKind::OperationError, message });
     }
-    buffer.inner.get_mapped_range_set_with_copy(&data, offset, size)
+    buffer.forward_get_mapped_range_set_with_copy(data, offset, size)
 }
