@@ -467,7 +467,7 @@ mod tests {
         assert_eq!(MaxObjects::parse("pipelines=3").unwrap_err(), "`pipelines` is not a kind of object with a cap (the kinds: buffers, textures, query-sets, shader-modules, command-encoders, bind-groups)");
         assert_eq!(MaxObjects::parse("buffers").unwrap_err(), "`buffers` is not KIND=COUNT");
         assert_eq!(MaxObjects::parse("buffers=lots").unwrap_err(), "`lots` is not a count of objects");
-        assert_eq!(Config::decode(&[1, 8, 5, 3, 0, 0, 0, 0]), Err(DecodeError::Value { tag: 8, at: 1 }));
+        assert_eq!(Config::decode(&[1, 8, 5, 9, 0, 0, 0, 0]), Err(DecodeError::Value { tag: 8, at: 1 }));
     }
 
     #[test]
