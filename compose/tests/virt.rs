@@ -351,6 +351,11 @@ fn quota_stops_every_route_at_the_configured_bytes() {
     let stat = |name: &str| stat(&stderr, &format!("quota {name}"));
     // Everything was given back, exactly; the peak is the quota itself.
     assert_eq!((stat("memory"), stat("memory peak"), stat("memory limit")), (0, 1 << 20, 1 << 20));
+    // No refused allocation reached the runtime: its largest buffer is the quota (direct, the
+    // guest's 1 MiB + 4 mapped-at-creation buffer reaches it).
+    assert_eq!(common::stat(&stderr, "host largest buffer"), 1 << 20);
+    let direct = webgpu_virt().arg("run").arg("--stats").arg(guest("quota")).output().unwrap();
+    assert_eq!(common::stat(&String::from_utf8(direct.stderr).unwrap(), "host largest buffer"), (1 << 20) + 4);
     // 13 refusals on the first device and 3 on the second: one per out-of-memory line, the
     // 257th small buffer, and the buffer made to be destroyed at the end.
     assert_eq!((stat("device 1 refused"), stat("device 2 refused")), (13, 3));

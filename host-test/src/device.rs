@@ -262,6 +262,8 @@ impl w::HostGpuDevice for WebGpuCtxView<'_> {
     }
 
     fn create_buffer(&mut self, this: Resource<Device>, desc: w::GpuBufferDescriptor) -> wasmtime::Result<Resource<Buffer>> {
+        self.ctx.stats.buffers += 1;
+        self.ctx.stats.largest_buffer = self.ctx.stats.largest_buffer.max(desc.size);
         let dev = self.table.get(&this)?;
         let mapped = desc.mapped_at_creation.unwrap_or(false);
         let wdesc = wgpu::BufferDescriptor {
@@ -289,6 +291,7 @@ impl w::HostGpuDevice for WebGpuCtxView<'_> {
     }
 
     fn create_texture(&mut self, this: Resource<Device>, desc: w::GpuTextureDescriptor) -> wasmtime::Result<Resource<Texture>> {
+        self.ctx.stats.textures += 1;
         let dev = self.table.get(&this)?;
         let view_formats: Vec<wgpu::TextureFormat> =
             desc.view_formats.iter().flatten().map(|f| convert::texture_format(*f)).collect();
@@ -504,6 +507,7 @@ impl w::HostGpuDevice for WebGpuCtxView<'_> {
         this: Resource<Device>,
         desc: w::GpuQuerySetDescriptor,
     ) -> wasmtime::Result<Result<Resource<QuerySet>, w::CreateQuerySetError>> {
+        self.ctx.stats.query_sets += 1;
         let dev = self.table.get(&this)?;
         if desc.type_ == w::GpuQueryType::Timestamp && !dev.device.features().contains(wgpu::Features::TIMESTAMP_QUERY) {
             return Ok(Err(w::CreateQuerySetError {

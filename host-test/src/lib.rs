@@ -78,6 +78,20 @@ use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
 /// Host state shared by every call of one store: the wgpu instance.
 pub struct WebGpuCtx {
     instance: Arc<wgpu::Instance>,
+    stats: HostStats,
+}
+
+/// What the guest asked this host to allocate: the runtime's side of a quota's figures.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HostStats {
+    /// Buffers created (valid or not).
+    pub buffers: u64,
+    /// The largest buffer size asked for.
+    pub largest_buffer: u64,
+    /// Textures created (valid or not).
+    pub textures: u64,
+    /// Query sets created.
+    pub query_sets: u64,
 }
 
 impl WebGpuCtx {
@@ -91,11 +105,16 @@ impl WebGpuCtx {
 
     /// A context sharing an existing instance (several stores, one set of adapters).
     pub fn with_instance(instance: Arc<wgpu::Instance>) -> Self {
-        Self { instance }
+        Self { instance, stats: HostStats::default() }
     }
 
     pub fn instance(&self) -> &Arc<wgpu::Instance> {
         &self.instance
+    }
+
+    /// What the guest asked for so far.
+    pub fn stats(&self) -> HostStats {
+        self.stats
     }
 }
 

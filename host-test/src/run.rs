@@ -137,6 +137,8 @@ pub struct Outcome {
     pub code: i32,
     /// The virt's counters, when asked for; `None` when the component exports no [`STATS`].
     pub stats: Option<Vec<Counter>>,
+    /// What the guest asked this host for.
+    pub host: crate::HostStats,
 }
 
 /// Loads a component from a file (a binary component or its text form).
@@ -181,7 +183,8 @@ pub async fn run(engine: &Engine, component: &Component, path: &Path, options: &
         true => counters(&mut store, &instance).await.with_context(|| format!("reading {STATS} of {}", path.display()))?,
         false => None,
     };
-    Ok(Outcome { code, stats })
+    let host = store.data().webgpu.stats();
+    Ok(Outcome { code, stats, host })
 }
 
 /// The counters of the instance's [`STATS`] export, if it has one.

@@ -11,7 +11,8 @@ pub struct Run {
     #[arg(long)]
     inherit_env: bool,
     /// When the component is done, print the counters of the virt's policies to stderr
-    /// (`webgpu-virt plug` exports them beside the application's exports).
+    /// (`webgpu-virt plug` exports them beside the application's exports), then what reached
+    /// this host.
     #[arg(long)]
     stats: bool,
     /// The component to run.
@@ -31,6 +32,11 @@ impl Run {
         let outcome = super::runtime()?.block_on(host_test::run::run(&engine, &component, &self.component, &options))?;
         if self.stats {
             print_stats(outcome.stats.as_deref());
+            let h = outcome.host;
+            eprintln!("host (what reached the runtime):");
+            for (name, value) in [("buffers", h.buffers), ("largest buffer", h.largest_buffer), ("textures", h.textures), ("query sets", h.query_sets)] {
+                eprintln!("  host {name:<20} {value:>12}");
+            }
         }
         Ok(outcome.code)
     }
