@@ -1,5 +1,5 @@
 //! The virt: every guest prints exactly what it prints on the host directly, through one virt,
-//! through two stacked virts and through a virt with policies; the virt and the compositions
+//! through two stacked virts and through a virt with policies (a quota they all fit in among them); the virt and the compositions
 //! import only what they should; the virt forwards every function of the WIT; configurations
 //! are baked in and read back; the call counter counts.
 
@@ -31,7 +31,7 @@ macro_rules! through_the_virt {
                 };
                 plug(app.as_ref(), &once, &[]);
                 plug(&once, &twice, &[]);
-                plug(app.as_ref(), &policies, &["--count-calls", "--noop"]);
+                plug(app.as_ref(), &policies, &["--count-calls", "--noop", "--max-memory", "64GiB"]);
                 let direct = run(app.as_ref());
                 assert_eq!(run(&once), direct, "output through the virt");
                 assert_eq!(run(&twice), direct, "output through two stacked virts");

@@ -161,7 +161,6 @@ impl Charge {
                 None
             };
             if let Some(refusal) = refusal {
-                usage.denials += 1;
                 return Err(refusal);
             }
             usage.bytes[k] += bytes;
@@ -271,7 +270,7 @@ impl Policy for QuotaStats {
     }
 }
 
-/// Counts a refusal made outside the ledger (a size cap).
+/// Counts a refusal.
 pub fn refused(device: DeviceId) {
     with(|l| l.devices.entry(device).or_default().denials += 1);
 }

@@ -12,18 +12,28 @@ use super::{Charge, Held, Kind, Refusal, TextureSize, memory};
 use crate::policy::config;
 use crate::{GpuBindGroup, GpuBuffer, GpuCommandEncoder, GpuDevice, GpuQuerySet, GpuShaderModule, GpuTexture, exp, imp};
 
-/// Reports a refusal to the application.
+/// The most queries a query set may hold in WebGPU.
+const MAX_QUERIES: u32 = 4096;
+
+/// Reports a refusal to the application and counts it.
 fn refuse(device: &GpuDevice, refusal: Refusal) {
+    super::refused(device.device);
     crate::errors::report(device, refusal.kind, refusal.message);
 }
 
 /// Charges a creation, after the size caps that make it a validation error.
 fn charge(device: &GpuDevice, kind: Kind, bytes: u64, too_large: Option<String>) -> Result<Option<Charge>, Refusal> {
     if let Some(why) = too_large {
-        super::refused(device.device);
         return Err(Refusal::validation(why));
     }
     Charge::new(device.device, kind, bytes)
+}
+
+/// Whether the runtime's own limits refuse this creation. Then it is forwarded: the runtime's
+/// validation error is WebGPU's answer to a size above a limit (not the quota's out-of-memory),
+/// and an invalid creation allocates nothing. Asked only when the quota refuses.
+fn above_runtime_limits(device: &GpuDevice, above: impl FnOnce(&imp::GpuSupportedLimits) -> bool) -> bool {
+    above(&device.inner.limits())
 }
 
 fn held<R>(charge: Option<Charge>, refused: Option<R>) -> Held<R> {
@@ -35,6 +45,9 @@ pub fn create_buffer(device: &GpuDevice, descriptor: exp::GpuBufferDescriptor) -
     let too_large = cap.filter(|cap| descriptor.size > *cap).map(|cap| format!("a buffer of {} bytes is larger than maxBufferSize, {cap}", descriptor.size));
     let (inner, quota) = match charge(device, Kind::Buffer, descriptor.size, too_large) {
         Ok(charge) => (device.inner.create_buffer(&descriptor), held(charge, None)),
+        Err(_) if above_runtime_limits(device, |l| descriptor.size > l.max_buffer_size()) => {
+            (device.inner.create_buffer(&descriptor), held(None, None))
+        }
         Err(refusal) => {
             let stand_in = imp::GpuBufferDescriptor { size: 0, mapped_at_creation: None, ..descriptor.clone() };
             let inner = device.inner.create_buffer(&stand_in);
@@ -55,8 +68,14 @@ pub fn create_texture(device: &GpuDevice, descriptor: exp::GpuTextureDescriptor)
         let largest = extents[..dimensions].iter().max().copied().unwrap_or(0);
         (largest > cap).then(|| format!("a texture dimension of {largest} is above maxTextureDimension, {cap}"))
     });
+    let above = |l: &imp::GpuSupportedLimits| match descriptor.dimension {
+        Some(exp::GpuTextureDimension::D1) => extents[0] > l.max_texture_dimension1_d(),
+        Some(exp::GpuTextureDimension::D3) => extents.iter().any(|e| *e > l.max_texture_dimension3_d()),
+        _ => extents[0].max(extents[1]) > l.max_texture_dimension2_d() || extents[2] > l.max_texture_array_layers(),
+    };
     let (inner, quota) = match charge(device, Kind::Texture, memory::texture_bytes(&descriptor), too_large) {
         Ok(charge) => (device.inner.create_texture(&descriptor), held(charge, None)),
+        Err(_) if above_runtime_limits(device, above) => (device.inner.create_texture(&descriptor), held(None, None)),
         Err(refusal) => {
             let block = memory::block_of(descriptor.format);
             let one_d = descriptor.dimension == Some(exp::GpuTextureDimension::D1);
@@ -93,6 +112,8 @@ pub fn create_query_set(
 ) -> Result<exp::GpuQuerySet, exp::CreateQuerySetError> {
     let (inner, quota) = match Charge::new(device.device, Kind::QuerySet, memory::query_set_bytes(descriptor.count)) {
         Ok(charge) => (device.inner.create_query_set(&descriptor)?, held(charge, None)),
+        // WebGPU's own limit on queries in a set.
+        Err(_) if descriptor.count > MAX_QUERIES => (device.inner.create_query_set(&descriptor)?, held(None, None)),
         Err(refusal) => {
             let inner = device.inner.create_query_set(&imp::GpuQuerySetDescriptor { count: 1, ..descriptor.clone() })?;
             inner.destroy();
