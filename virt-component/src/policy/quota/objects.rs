@@ -2,11 +2,13 @@
 //! that release, and the getters of refused objects.
 //!
 //! A refused creation does not reach the runtime. The application gets an object all the same,
-//! as WebGPU hands out an invalid object: the virt makes it the smallest object of the same kind
-//! and usage (a buffer of 0 bytes, a texture of one block, a query set of one query) and destroys
-//! it at once, so that any later use of it is the runtime's validation error. Its getters answer
-//! what the application asked for, and the error (out-of-memory over the quota or a count cap,
-//! validation above a size cap) goes to the application's error scope or uncaptured-error stream.
+//! as WebGPU hands out an invalid object: the virt makes the smallest object of the same kind
+//! that no use can succeed with (a buffer of 0 bytes, a texture of one block or a query set of
+//! one query, each destroyed at once; an empty shader module; a finished command encoder; an
+//! empty bind group of an empty layout), so that any later use of it is the runtime's validation
+//! error. Its getters answer what the application asked for, and the error (out-of-memory over
+//! the quota or a count cap, validation above a size cap) goes to the application's error scope
+//! or uncaptured-error stream. None of these stand-ins makes an error of its own.
 
 use super::{Charge, Held, Kind, Refusal, TextureSize, memory};
 use crate::policy::config;
