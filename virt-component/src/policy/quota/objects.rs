@@ -126,56 +126,59 @@ pub fn create_query_set(
     Ok(exp::GpuQuerySet::new(GpuQuerySet { quota, ..GpuQuerySet::wrap(inner, device.device) }))
 }
 
-pub fn create_shader_module(device: &GpuDevice, descriptor: exp::GpuShaderModuleDescriptor) -> exp::GpuShaderModule {
-    match Charge::new(device.device, Kind::ShaderModule, 0) {
+/// A creation counted against its kind's cap (it takes no memory of its own): forwarded and
+/// charged, or refused with the stand-in.
+fn counted<E>(
+    device: &GpuDevice,
+    kind: Kind,
+    forward: impl FnOnce() -> E,
+    quota: impl Fn(&E) -> &Held<()>,
+    stand_in: impl FnOnce() -> E,
+) -> E {
+    match Charge::new(device.device, kind, 0) {
         Ok(charge) => {
-            let module = device.forward_create_shader_module(descriptor);
-            module.get::<GpuShaderModule>().quota.charge.set(charge);
-            module
+            let made = forward();
+            quota(&made).charge.set(charge);
+            made
         }
         Err(refusal) => {
-            // An empty module: any pipeline made with it lacks its entry point.
-            let empty = imp::GpuShaderModuleDescriptor { code: String::new(), label: descriptor.label, compilation_hints: None };
-            let inner = device.inner.create_shader_module(&empty);
+            let made = stand_in();
             refuse(device, refusal);
-            exp::GpuShaderModule::new(GpuShaderModule { quota: held(None, Some(())), ..GpuShaderModule::wrap(inner, device.device) })
+            made
         }
     }
+}
+
+pub fn create_shader_module(device: &GpuDevice, descriptor: exp::GpuShaderModuleDescriptor) -> exp::GpuShaderModule {
+    let label = descriptor.label.clone();
+    let forward = || device.forward_create_shader_module(descriptor);
+    counted(device, Kind::ShaderModule, forward, |m| &m.get::<GpuShaderModule>().quota, || {
+        // An empty module: any pipeline made with it lacks its entry point.
+        let empty = imp::GpuShaderModuleDescriptor { code: String::new(), label, compilation_hints: None };
+        exp::GpuShaderModule::new(GpuShaderModule::wrap(device.inner.create_shader_module(&empty), device.device))
+    })
 }
 
 pub fn create_command_encoder(device: &GpuDevice, descriptor: Option<exp::GpuCommandEncoderDescriptor>) -> exp::GpuCommandEncoder {
-    match Charge::new(device.device, Kind::CommandEncoder, 0) {
-        Ok(charge) => {
-            let encoder = device.forward_create_command_encoder(descriptor);
-            encoder.get::<GpuCommandEncoder>().quota.charge.set(charge);
-            encoder
-        }
-        Err(refusal) => {
-            // A finished encoder: any further use of it is a validation error.
-            let inner = device.inner.create_command_encoder(descriptor.as_ref());
-            drop(inner.finish(None));
-            refuse(device, refusal);
-            exp::GpuCommandEncoder::new(GpuCommandEncoder { quota: held(None, Some(())), ..GpuCommandEncoder::wrap(inner, device.device) })
-        }
-    }
+    let stand_in_descriptor = descriptor.clone();
+    let forward = || device.forward_create_command_encoder(descriptor);
+    counted(device, Kind::CommandEncoder, forward, |e| &e.get::<GpuCommandEncoder>().quota, || {
+        // A finished encoder: any further use of it is a validation error.
+        let inner = device.inner.create_command_encoder(stand_in_descriptor.as_ref());
+        drop(inner.finish(None));
+        exp::GpuCommandEncoder::new(GpuCommandEncoder::wrap(inner, device.device))
+    })
 }
 
 pub fn create_bind_group(device: &GpuDevice, descriptor: exp::GpuBindGroupDescriptor<'_>) -> exp::GpuBindGroup {
-    match Charge::new(device.device, Kind::BindGroup, 0) {
-        Ok(charge) => {
-            let group = device.forward_create_bind_group(descriptor);
-            group.get::<GpuBindGroup>().quota.charge.set(charge);
-            group
-        }
-        Err(refusal) => {
-            // An empty group of an empty layout: it fits no pipeline that uses its slot.
-            let layout = device.inner.create_bind_group_layout(&imp::GpuBindGroupLayoutDescriptor { entries: Vec::new(), label: None });
-            let empty = imp::GpuBindGroupDescriptor { layout: &layout, entries: Vec::new(), label: descriptor.label };
-            let inner = device.inner.create_bind_group(&empty);
-            refuse(device, refusal);
-            exp::GpuBindGroup::new(GpuBindGroup { quota: held(None, Some(())), ..GpuBindGroup::wrap(inner, device.device) })
-        }
-    }
+    let label = descriptor.label.clone();
+    let forward = || device.forward_create_bind_group(descriptor);
+    counted(device, Kind::BindGroup, forward, |g| &g.get::<GpuBindGroup>().quota, || {
+        // An empty group of an empty layout: it fits no pipeline that uses its slot.
+        let layout = device.inner.create_bind_group_layout(&imp::GpuBindGroupLayoutDescriptor { entries: Vec::new(), label: None });
+        let empty = imp::GpuBindGroupDescriptor { layout: &layout, entries: Vec::new(), label };
+        exp::GpuBindGroup::new(GpuBindGroup::wrap(device.inner.create_bind_group(&empty), device.device))
+    })
 }
 
 pub fn destroy(this: &impl Destroy) {
