@@ -23,8 +23,11 @@ fn dimension_cap(c: &webgpu_virt_config::Config) -> Option<u64> {
     c.max_texture_dimension.map(u64::from)
 }
 
+/// What caps a limit, from the configuration.
+type Cap = fn(&webgpu_virt_config::Config) -> Option<u64>;
+
 /// The limits the quota clamps: their names in `required-limits` (WebGPU's) and their caps.
-const CLAMPED: [(&str, fn(&webgpu_virt_config::Config) -> Option<u64>); 6] = [
+const CLAMPED: [(&str, Cap); 6] = [
     ("maxBufferSize", buffer_cap),
     ("maxStorageBufferBindingSize", buffer_cap),
     ("maxUniformBufferBindingSize", buffer_cap),
@@ -34,7 +37,7 @@ const CLAMPED: [(&str, fn(&webgpu_virt_config::Config) -> Option<u64>); 6] = [
 ];
 
 /// A limit the runtime reports, clamped by a cap.
-fn clamp(value: u64, cap: fn(&webgpu_virt_config::Config) -> Option<u64>) -> u64 {
+fn clamp(value: u64, cap: Cap) -> u64 {
     config(|c| cap(c).map_or(value, |cap| value.min(cap)))
 }
 
