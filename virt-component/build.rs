@@ -7,11 +7,14 @@
 //! resources and the types that carry them are converted, by expressions generated here from the
 //! WIT's type graph. A new WIT revision is a rebuild, not a rewrite.
 //!
+//! Every method also shows the call to the policy chain (`crate::policy`) before and after
+//! forwarding, described by the types generated here too: `Func`, `Args` and `Ret`.
+//!
 //! What cannot be mechanical is named in three tables: [`HAND_WRITTEN`], resources whose
 //! wrappers are written by hand in `src/` (they can also hold values the virt makes itself);
-//! [`BY_HAND`], functions whose generated method calls a hand-written body; [`STATE`], state of
-//! the virt's own that a generated wrapper carries. Futures and streams are bridged by
-//! `crate::bridge`.
+//! [`BY_HAND`], functions whose generated method calls a hand-written body (which can call the
+//! generated forwarding, emitted as `forward_*`); [`STATE`], state of the virt's own that a
+//! generated wrapper carries. Futures and streams are bridged by `crate::bridge`.
 
 use heck::{ToSnakeCase, ToUpperCamelCase};
 use std::collections::HashMap;
