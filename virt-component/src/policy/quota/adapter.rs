@@ -88,7 +88,7 @@ macro_rules! masked {
 masked!(vendor: "webgpu-virt", architecture: "", device: "virtual", description: "webgpu-virt virtual adapter");
 
 fn refuse(kind: exp::RequestDeviceErrorKind, message: String) -> Result<exp::GpuDevice, exp::RequestDeviceError> {
-    Err(exp::RequestDeviceError { kind, message: format!("webgpu-virt quota: {message}") })
+    Err(exp::RequestDeviceError { kind, message: super::said(message) })
 }
 
 pub async fn request_device(

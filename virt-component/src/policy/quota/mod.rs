@@ -129,12 +129,17 @@ pub struct Refusal {
 
 impl Refusal {
     pub fn out_of_memory(message: String) -> Self {
-        Self { kind: crate::exp::GpuErrorKind::OutOfMemoryError, message: format!("webgpu-virt quota: {message}") }
+        Self { kind: crate::exp::GpuErrorKind::OutOfMemoryError, message: said(message) }
     }
 
     pub fn validation(message: String) -> Self {
-        Self { kind: crate::exp::GpuErrorKind::ValidationError, message: format!("webgpu-virt quota: {message}") }
+        Self { kind: crate::exp::GpuErrorKind::ValidationError, message: said(message) }
     }
+}
+
+/// A message the application gets from the quota, saying so.
+pub fn said(message: impl std::fmt::Display) -> String {
+    format!("webgpu-virt quota: {message}")
 }
 
 /// Memory charged to an object, released when dropped (or earlier, by [`Charge::release`]).

@@ -4,14 +4,24 @@
 //! has none, is forwarded with no data, which the runtime reports as the validation error it is
 //! (too little data for the copy) in the application's scope or stream.
 
-use super::refused;
-use crate::policy::config;
+use crate::policy::{DeviceId, config};
 use crate::{GpuBuffer, GpuQueue, exp};
 
-/// Why `bytes` may not be carried, if they may not.
-fn over(what: &str, bytes: u64) -> Option<String> {
-    let cap = config(|c| c.max_write_size.map(|s| s.0))?;
-    (bytes > cap).then(|| format!("webgpu-virt quota: {what} of {bytes} bytes is over the cap of {cap} bytes a call"))
+/// Whether `bytes` may be carried by a call on `device`; if not, the refusal is counted and the
+/// message says why.
+fn check(device: DeviceId, what: &str, bytes: u64) -> Result<(), String> {
+    match config(|c| c.max_write_size.map(|s| s.0)) {
+        Some(cap) if bytes > cap => {
+            super::refused(device);
+            Err(super::said(format!("{what} of {bytes} bytes is over the cap of {cap} bytes a call")))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The error of a mapped range copy over the cap.
+fn mapped_range_error(message: String) -> exp::GetMappedRangeError {
+    exp::GetMappedRangeError { kind: exp::GetMappedRangeErrorKind::OperationError, message }
 }
 
 pub fn write_buffer_with_copy(
@@ -22,10 +32,8 @@ pub fn write_buffer_with_copy(
     data_offset: Option<u64>,
     size: Option<u64>,
 ) -> Result<(), exp::WriteBufferError> {
-    if let Some(message) = over("write-buffer", data.len() as u64) {
-        refused(queue.device);
-        return Err(exp::WriteBufferError { kind: exp::WriteBufferErrorKind::OperationError, message });
-    }
+    check(queue.device, "write-buffer", data.len() as u64)
+        .map_err(|message| exp::WriteBufferError { kind: exp::WriteBufferErrorKind::OperationError, message })?;
     queue.forward_write_buffer_with_copy(buffer, buffer_offset, data, data_offset, size)
 }
 
@@ -36,12 +44,9 @@ pub fn write_texture_with_copy(
     data_layout: exp::GpuTexelCopyBufferLayout,
     size: exp::GpuExtent3D,
 ) {
-    let data = match over("write-texture", data.len() as u64) {
-        Some(_) => {
-            refused(queue.device);
-            Vec::new()
-        }
-        None => data,
+    let data = match check(queue.device, "write-texture", data.len() as u64) {
+        Ok(()) => data,
+        Err(_) => Vec::new(),
     };
     queue.forward_write_texture_with_copy(destination, data, data_layout, size)
 }
@@ -53,10 +58,7 @@ pub fn get_mapped_range_get_with_copy(
 ) -> Result<Vec<u8>, exp::GetMappedRangeError> {
     // The size is what will be copied out: the rest of the buffer when not given.
     let bytes = size.unwrap_or_else(|| crate::policy::quota::objects::size(buffer).saturating_sub(offset.unwrap_or(0)));
-    if let Some(message) = over("a mapped range copy", bytes) {
-        refused(buffer.device);
-        return Err(exp::GetMappedRangeError { kind: exp::GetMappedRangeErrorKind::OperationError, message });
-    }
+    check(buffer.device, "a mapped range copy", bytes).map_err(mapped_range_error)?;
     buffer.forward_get_mapped_range_get_with_copy(offset, size)
 }
 
@@ -66,9 +68,6 @@ pub fn get_mapped_range_set_with_copy(
     offset: Option<u64>,
     size: Option<u64>,
 ) -> Result<(), exp::GetMappedRangeError> {
-    if let Some(message) = over("a mapped range copy", data.len() as u64) {
-        refused(buffer.device);
-        return Err(exp::GetMappedRangeError { kind: exp::GetMappedRangeErrorKind::OperationError, message });
-    }
+    check(buffer.device, "a mapped range copy", data.len() as u64).map_err(mapped_range_error)?;
     buffer.forward_get_mapped_range_set_with_copy(data, offset, size)
 }
