@@ -38,6 +38,10 @@ const BY_HAND: &[(&str, &str)] = &[
     ("[method]gpu-device.create-shader-module", "policy::quota::objects"),
     ("[method]gpu-device.create-command-encoder", "policy::quota::objects"),
     ("[method]gpu-device.create-bind-group", "policy::quota::objects"),
+    ("[method]gpu-device.create-compute-pipeline", "policy::quota::pipelines"),
+    ("[method]gpu-device.create-render-pipeline", "policy::quota::pipelines"),
+    ("[method]gpu-device.create-compute-pipeline-async", "policy::quota::pipelines"),
+    ("[method]gpu-device.create-render-pipeline-async", "policy::quota::pipelines"),
     ("[method]gpu-device.destroy", "policy::quota::objects"),
     ("[method]gpu-texture.destroy", "policy::quota::objects"),
     ("[method]gpu-query-set.destroy", "policy::quota::objects"),
@@ -84,7 +88,10 @@ const STATE: &[(&str, &str, &str)] = &[
     ("gpu-shader-module", "quota", "crate::policy::quota::Held<()>"),
     ("gpu-command-encoder", "quota", "crate::policy::quota::Held<()>"),
     ("gpu-bind-group", "quota", "crate::policy::quota::Held<()>"),
+    ("gpu-compute-pipeline", "quota", "crate::policy::quota::Held<()>"),
+    ("gpu-render-pipeline", "quota", "crate::policy::quota::Held<()>"),
     ("gpu-device", "errors", "crate::errors::Scopes"),
+    ("gpu-device", "graveyard", "crate::policy::quota::pipelines::Graveyard"),
 ];
 
 /// The resource that starts a new device id when made; every other object belongs to the device

@@ -405,7 +405,7 @@ info: vendor=\"webgpu-virt\" architecture=\"\" device=\"virtual\" description=\"
 fn caps_refuse_one_past_each_limit() {
     let dir = tempfile::tempdir().unwrap();
     let capped = dir.path().join("caps.wasm");
-    let caps = "buffers=3,textures=2,query-sets=1,shader-modules=1,command-encoders=1,bind-groups=1";
+    let caps = "buffers=3,textures=2,query-sets=1,shader-modules=1,command-encoders=1,bind-groups=1,pipelines=4";
     let flags = ["--max-buffer-size", "64KiB", "--max-texture-dimension", "256", "--max-objects", caps, "--max-write-size", "1KiB"];
     let out = webgpu_virt().arg("plug").arg(guest("caps")).args(flags).arg("-o").arg(&capped).output().unwrap();
     check(&out, "plug");
@@ -447,14 +447,26 @@ dispatching with command encoder 2: validation-error
 dispatching with bind group 2: validation-error
 a command encoder after dropping both: no error
 dispatching with it and bind group 1: no error
+pipeline 2, render: no error
+pipeline 3, compute: no error
+pipeline 4, compute: no error
+pipeline 5, compute: internal-error
+pipeline 5, render: internal-error
+pipeline 5, async: Some(CreatePipelineErrorKind::GpuPipelineError(GpuPipelineErrorReason::Internal))
+dispatching with compute pipeline 5: validation-error
+dispatching with compute pipeline 4: no error
+drawing with render pipeline 5: validation-error
+drawing with render pipeline 2: no error
+a pipeline after dropping one, async: None
+dispatching with it: no error
 "
     );
     // One refusal per line that says so; the peak is 3 buffers of 1 KiB, 2 textures of
     // 256x4 rgba8 and a query set of 8; at the end nothing is left.
     let stderr = String::from_utf8(out.stderr).unwrap();
-    assert_eq!(stat(&stderr, "quota device 1 refused"), 12);
+    assert_eq!(stat(&stderr, "quota device 1 refused"), 15);
     assert_eq!(stat(&stderr, "quota memory peak"), 11328);
-    for kind in ["buffers", "textures", "query-sets", "shader-modules", "command-encoders", "bind-groups"] {
+    for kind in ["buffers", "textures", "query-sets", "shader-modules", "command-encoders", "bind-groups", "pipelines"] {
         assert_eq!(stat(&stderr, &format!("quota device 1 {kind}")), 0, "{kind}");
     }
     // Direct, nothing is refused.

@@ -33,8 +33,8 @@ pub struct Config {
     pub noop: bool,
     /// Count the calls to each function, for the operator (`webgpu-virt run --stats`).
     pub count_calls: bool,
-    /// The most GPU memory the application's objects may take, per device: buffers at their
-    /// size, textures by their exact size, query sets at 8 bytes a query.
+    /// The most GPU memory the application's objects may take, all its devices together:
+    /// buffers at their size, textures by their exact size, query sets at 8 bytes a query.
     pub max_memory: Option<Size>,
     /// The largest buffer the application may make (its devices' `maxBufferSize`).
     pub max_buffer_size: Option<Size>,
@@ -68,15 +68,27 @@ pub struct MaxObjects {
     pub command_encoders: Option<u32>,
     /// Live bind groups.
     pub bind_groups: Option<u32>,
+    /// Live pipelines, compute and render together.
+    pub pipelines: Option<u32>,
 }
 
 impl MaxObjects {
     /// The kinds, by their names in the configuration.
-    pub const KINDS: [&str; 6] = ["buffers", "textures", "query-sets", "shader-modules", "command-encoders", "bind-groups"];
+    pub const KINDS: [&str; 7] =
+        ["buffers", "textures", "query-sets", "shader-modules", "command-encoders", "bind-groups", "pipelines"];
 
     /// The cap of a kind, by index in [`Self::KINDS`].
     pub fn get(&self, kind: usize) -> Option<u32> {
-        [self.buffers, self.textures, self.query_sets, self.shader_modules, self.command_encoders, self.bind_groups][kind]
+        let caps = [
+            self.buffers,
+            self.textures,
+            self.query_sets,
+            self.shader_modules,
+            self.command_encoders,
+            self.bind_groups,
+            self.pipelines,
+        ];
+        caps[kind]
     }
 
     fn slot(&mut self, kind: usize) -> Option<&mut Option<u32>> {
@@ -87,6 +99,7 @@ impl MaxObjects {
             &mut self.shader_modules,
             &mut self.command_encoders,
             &mut self.bind_groups,
+            &mut self.pipelines,
         ];
         slots.into_iter().nth(kind)
     }
@@ -464,7 +477,8 @@ mod tests {
         assert_eq!(MaxObjects::parse("buffers=1000, textures=256").unwrap(), MaxObjects { buffers: Some(1000), textures: Some(256), ..MaxObjects::default() });
         assert_eq!(MaxObjects::parse("bind-groups=7").unwrap().bind_groups, Some(7));
         assert_eq!(MaxObjects::parse("query-sets=0").unwrap().query_sets, Some(0));
-        assert_eq!(MaxObjects::parse("pipelines=3").unwrap_err(), "`pipelines` is not a kind of object with a cap (the kinds: buffers, textures, query-sets, shader-modules, command-encoders, bind-groups)");
+        assert_eq!(MaxObjects::parse("pipelines=3").unwrap().pipelines, Some(3));
+        assert_eq!(MaxObjects::parse("samplers=3").unwrap_err(), "`samplers` is not a kind of object with a cap (the kinds: buffers, textures, query-sets, shader-modules, command-encoders, bind-groups, pipelines)");
         assert_eq!(MaxObjects::parse("buffers").unwrap_err(), "`buffers` is not KIND=COUNT");
         assert_eq!(MaxObjects::parse("buffers=lots").unwrap_err(), "`lots` is not a count of objects");
         assert_eq!(Config::decode(&[1, 8, 5, 9, 0, 0, 0, 0]), Err(DecodeError::Value { tag: 8, at: 1 }));

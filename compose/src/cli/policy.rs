@@ -38,7 +38,7 @@ pub struct PolicyArgs {
     #[arg(long, value_name = "TEXELS")]
     max_texture_dimension: Option<u32>,
     /// Cap the live objects of each kind (buffers, textures, query-sets, shader-modules,
-    /// command-encoders, bind-groups): KIND=N,...
+    /// command-encoders, bind-groups, pipelines): KIND=N,...
     #[arg(long, value_name = "KIND=N,...", value_parser = MaxObjects::parse)]
     max_objects: Option<MaxObjects>,
     /// Cap the bytes of one write-buffer or write-texture call, or one mapped range copy.

@@ -1,6 +1,6 @@
 //! Runs into each cap of a sandboxing virt (run through `webgpu-virt plug --max-buffer-size 64KiB
 //! --max-texture-dimension 256 --max-objects buffers=3,textures=2,query-sets=1,shader-modules=1,
-//! command-encoders=1,bind-groups=1 --max-write-size 1KiB`): the limits it reports, a buffer and
+//! command-encoders=1,bind-groups=1,pipelines=4 --max-write-size 1KiB`): the limits it reports, a buffer and
 //! a texture above them, one object too many of each kind (and what using it does), and writes
 //! and mapped range copies a byte over.
 use guests::gpu::*;
@@ -15,6 +15,15 @@ async fn scope<R>(device: &GpuDevice, filter: GpuErrorFilter, f: impl FnOnce() -
 
 fn texture(device: &GpuDevice, width: u32) -> GpuTexture {
     guests::texture(device, guests::extent(width, 4, 1), GpuTextureFormat::Rgba8unorm, GpuTextureUsage::COPY_DST, 1)
+}
+
+/// A compute pipeline over `module`'s `main`.
+fn compute<'a>(module: &'a GpuShaderModule, layout: GpuLayoutMode<'a>) -> GpuComputePipelineDescriptor<'a> {
+    GpuComputePipelineDescriptor {
+        compute: GpuProgrammableStage { module, entry_point: Some("main".into()), constants: None },
+        layout,
+        label: None,
+    }
 }
 
 impl guests::exports::wasi::cli::run::Guest for Command {
@@ -89,21 +98,17 @@ impl guests::exports::wasi::cli::run::Guest for Command {
         drop((textures, target));
 
         // Shader modules, command encoders and bind groups: one too many, and what using it does.
-        let code = "@group(0) @binding(0) var<storage, read_write> o: array<u32>;\n@compute @workgroup_size(1) fn main() { o[0] = 7u; }";
+        let code = "@group(0) @binding(0) var<storage, read_write> o: array<u32>;
+@compute @workgroup_size(1) fn main() { o[0] = 7u; }
+@vertex fn vs() -> @builtin(position) vec4<f32> { return vec4<f32>(0.0, 0.0, 0.0, 1.0); }
+@fragment fn fs() -> @location(0) vec4<f32> { return vec4<f32>(1.0); }";
         let (module, e) = scope(&device, GpuErrorFilter::OutOfMemory, || guests::shader(&device, code)).await;
         println!("shader module 1: {e}");
         let (extra, e) = scope(&device, GpuErrorFilter::OutOfMemory, || guests::shader(&device, code)).await;
         println!("shader module 2: {e}");
-        let pipeline = |module: &GpuShaderModule| {
-            device.create_compute_pipeline(GpuComputePipelineDescriptor {
-                compute: GpuProgrammableStage { module, entry_point: None, constants: None },
-                layout: GpuLayoutMode::Auto,
-                label: None,
-            })
-        };
-        let (_, e) = guests::caught(&device, || pipeline(&extra)).await;
+        let (_, e) = guests::caught(&device, || device.create_compute_pipeline(compute(&extra, GpuLayoutMode::Auto))).await;
         println!("a pipeline of shader module 2: {e}");
-        let pipeline = pipeline(&module);
+        let pipeline = device.create_compute_pipeline(compute(&module, GpuLayoutMode::Auto));
         let out = guests::buffer(&device, 4, GpuBufferUsage::STORAGE);
         let group = || {
             device.create_bind_group(&GpuBindGroupDescriptor {
@@ -137,6 +142,67 @@ impl guests::exports::wasi::cli::run::Guest for Command {
         println!("a command encoder after dropping both: {e}");
         let (_, e) = guests::caught(&device, || dispatch(&encoder, &group1)).await;
         println!("dispatching with it and bind group 1: {e}");
+        drop(encoder);
+
+        // Pipelines (4 with the one above): one too many of each kind, what using it does, the
+        // async form, and room again after a drop. The compute pipelines share one layout, so
+        // that one bind group fits them all.
+        drop((group1, group2));
+        let storage = GpuBufferBindingLayout { type_: Some(GpuBufferBindingType::Storage), has_dynamic_offset: None, min_binding_size: None };
+        let entry = GpuBindGroupLayoutEntry { binding: 0, visibility: GpuShaderStage::COMPUTE, buffer: Some(storage), sampler: None, texture: None, storage_texture: None };
+        let group_layout = device.create_bind_group_layout(&GpuBindGroupLayoutDescriptor { entries: vec![entry], label: None });
+        let layout = device.create_pipeline_layout(&GpuPipelineLayoutDescriptor { bind_group_layouts: vec![Some(&group_layout)], immediate_size: None, label: None });
+        let group = device.create_bind_group(&GpuBindGroupDescriptor {
+            layout: &group_layout,
+            entries: vec![GpuBindGroupEntry { binding: 0, resource: GpuBindingResource::GpuBuffer(&out) }],
+            label: None,
+        });
+        let shared = || compute(&module, GpuLayoutMode::Specific(&layout));
+        let format = GpuTextureFormat::Rgba8unorm;
+        let (render, e) = scope(&device, GpuErrorFilter::Internal, || guests::render_pipeline(&device, &module, format, None)).await;
+        println!("pipeline 2, render: {e}");
+        let (third, e) = scope(&device, GpuErrorFilter::Internal, || device.create_compute_pipeline(shared())).await;
+        println!("pipeline 3, compute: {e}");
+        let (fourth, e) = scope(&device, GpuErrorFilter::Internal, || device.create_compute_pipeline(shared())).await;
+        println!("pipeline 4, compute: {e}");
+        let (refused, e) = scope(&device, GpuErrorFilter::Internal, || device.create_compute_pipeline(shared())).await;
+        println!("pipeline 5, compute: {e}");
+        let (refused_render, e) = scope(&device, GpuErrorFilter::Internal, || guests::render_pipeline(&device, &module, format, None)).await;
+        println!("pipeline 5, render: {e}");
+        let rejected = device.create_compute_pipeline_async(shared()).await.err();
+        println!("pipeline 5, async: {:?}", rejected.map(|e| e.kind));
+        let dispatch = |pipeline: &GpuComputePipeline| {
+            let encoder = device.create_command_encoder(None);
+            let pass = encoder.begin_compute_pass(None);
+            pass.set_pipeline(pipeline);
+            pass.set_bind_group(0, Some(&group), None, None, None).expect("set-bind-group");
+            pass.dispatch_workgroups(1, None, None);
+            pass.end();
+            queue.submit(&[&encoder.finish(None)]);
+        };
+        let (_, e) = guests::caught(&device, || dispatch(&refused)).await;
+        println!("dispatching with compute pipeline 5: {e}");
+        let (_, e) = guests::caught(&device, || dispatch(&fourth)).await;
+        println!("dispatching with compute pipeline 4: {e}");
+        let target = guests::texture(&device, guests::extent(4, 4, 1), format, GpuTextureUsage::RENDER_ATTACHMENT, 1);
+        let view = target.create_view(None);
+        let draw = |pipeline: &GpuRenderPipeline| {
+            let encoder = device.create_command_encoder(None);
+            let pass = encoder.begin_render_pass(&guests::render_pass(vec![Some(guests::color_attachment(&view))]));
+            pass.set_pipeline(pipeline);
+            pass.draw(1, None, None, None);
+            pass.end();
+            queue.submit(&[&encoder.finish(None)]);
+        };
+        let (_, e) = guests::caught(&device, || draw(&refused_render)).await;
+        println!("drawing with render pipeline 5: {e}");
+        let (_, e) = guests::caught(&device, || draw(&render)).await;
+        println!("drawing with render pipeline 2: {e}");
+        drop((third, refused));
+        let again = device.create_compute_pipeline_async(shared()).await;
+        println!("a pipeline after dropping one, async: {:?}", again.as_ref().err().map(|e| &e.kind));
+        let (_, e) = guests::caught(&device, || dispatch(&again.expect("create-compute-pipeline-async"))).await;
+        println!("dispatching with it: {e}");
         Ok(())
     }
 }

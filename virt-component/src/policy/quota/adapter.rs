@@ -112,6 +112,10 @@ pub async fn request_device(
         }
     }
     let device = adapter.forward_request_device(descriptor).await?;
+    if let Err(why) = super::pipelines::prepare(adapter, device.get::<GpuDevice>()).await {
+        let message = format!("the cap on pipelines needs a second device from the adapter, which it refused: {why}");
+        return refuse(exp::RequestDeviceErrorKind::OperationError, message);
+    }
     if super::counting() {
         // A lost device's objects hold no memory any more.
         let inner = device.get::<GpuDevice>();

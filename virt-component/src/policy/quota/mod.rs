@@ -12,6 +12,7 @@
 pub mod adapter;
 pub mod memory;
 pub mod objects;
+pub mod pipelines;
 pub mod writes;
 
 use super::{Counter, DeviceId, Policy};
@@ -28,13 +29,15 @@ pub enum Kind {
     ShaderModule,
     CommandEncoder,
     BindGroup,
+    Pipeline,
 }
 
 /// The number of kinds.
-const KINDS: usize = 6;
+const KINDS: usize = 7;
 
 impl Kind {
-    const ALL: [Kind; KINDS] = [Kind::Buffer, Kind::Texture, Kind::QuerySet, Kind::ShaderModule, Kind::CommandEncoder, Kind::BindGroup];
+    const ALL: [Kind; KINDS] =
+        [Kind::Buffer, Kind::Texture, Kind::QuerySet, Kind::ShaderModule, Kind::CommandEncoder, Kind::BindGroup, Kind::Pipeline];
 
     /// Whether objects of this kind take GPU memory the quota charges.
     fn takes_memory(self) -> bool {
@@ -55,6 +58,7 @@ impl Kind {
             Kind::ShaderModule => "a shader module",
             Kind::CommandEncoder => "a command encoder",
             Kind::BindGroup => "a bind group",
+            Kind::Pipeline => "a pipeline",
         }
     }
 }
@@ -132,6 +136,10 @@ impl Refusal {
         Self { kind: crate::exp::GpuErrorKind::OutOfMemoryError, message: said(message) }
     }
 
+    pub fn internal(message: String) -> Self {
+        Self { kind: crate::exp::GpuErrorKind::InternalError, message: said(message) }
+    }
+
     pub fn validation(message: String) -> Self {
         Self { kind: crate::exp::GpuErrorKind::ValidationError, message: said(message) }
     }
@@ -161,7 +169,12 @@ impl Charge {
             let refusal = if bytes > left {
                 Some(Refusal::out_of_memory(format!("{} of {bytes} bytes refused, {left} bytes of the memory quota left", kind.one())))
             } else if l.max_objects[k].is_some_and(|max| l.objects[k] >= u64::from(max)) {
-                Some(Refusal::out_of_memory(format!("{} refused: {} {} live, the most allowed", kind.one(), l.objects[k], kind.name())))
+                let message = format!("{} refused: {} {} live, the most allowed", kind.one(), l.objects[k], kind.name());
+                // A pipeline that cannot be made for want of resources is WebGPU's internal error.
+                Some(match kind {
+                    Kind::Pipeline => Refusal::internal(message),
+                    _ => Refusal::out_of_memory(message),
+                })
             } else {
                 None
             };

@@ -126,23 +126,24 @@ pub fn create_query_set(
     Ok(exp::GpuQuerySet::new(GpuQuerySet { quota, ..GpuQuerySet::wrap(inner, device.device) }))
 }
 
-/// A creation counted against its kind's cap (it takes no memory of its own): forwarded and
-/// charged, or refused with the stand-in.
-fn counted<E>(
+/// A creation counted against its kind's cap (it takes no memory of its own): the descriptor
+/// goes to `forward` and the object is charged, or, refused, to `stand_in`.
+pub(super) fn counted<D, E>(
     device: &GpuDevice,
     kind: Kind,
-    forward: impl FnOnce() -> E,
+    descriptor: D,
+    forward: impl FnOnce(D) -> E,
     quota: impl Fn(&E) -> &Held<()>,
-    stand_in: impl FnOnce() -> E,
+    stand_in: impl FnOnce(D) -> E,
 ) -> E {
     match Charge::new(device.device, kind, 0) {
         Ok(charge) => {
-            let made = forward();
+            let made = forward(descriptor);
             quota(&made).charge.set(charge);
             made
         }
         Err(refusal) => {
-            let made = stand_in();
+            let made = stand_in(descriptor);
             refuse(device, refusal);
             made
         }
@@ -150,33 +151,30 @@ fn counted<E>(
 }
 
 pub fn create_shader_module(device: &GpuDevice, descriptor: exp::GpuShaderModuleDescriptor) -> exp::GpuShaderModule {
-    let label = descriptor.label.clone();
-    let forward = || device.forward_create_shader_module(descriptor);
-    counted(device, Kind::ShaderModule, forward, |m| &m.get::<GpuShaderModule>().quota, || {
+    let forward = |d| device.forward_create_shader_module(d);
+    counted(device, Kind::ShaderModule, descriptor, forward, |m| &m.get::<GpuShaderModule>().quota, |d| {
         // An empty module: any pipeline made with it lacks its entry point.
-        let empty = imp::GpuShaderModuleDescriptor { code: String::new(), label, compilation_hints: None };
+        let empty = imp::GpuShaderModuleDescriptor { code: String::new(), label: d.label, compilation_hints: None };
         exp::GpuShaderModule::new(GpuShaderModule::wrap(device.inner.create_shader_module(&empty), device.device))
     })
 }
 
 pub fn create_command_encoder(device: &GpuDevice, descriptor: Option<exp::GpuCommandEncoderDescriptor>) -> exp::GpuCommandEncoder {
-    let stand_in_descriptor = descriptor.clone();
-    let forward = || device.forward_create_command_encoder(descriptor);
-    counted(device, Kind::CommandEncoder, forward, |e| &e.get::<GpuCommandEncoder>().quota, || {
+    let forward = |d| device.forward_create_command_encoder(d);
+    counted(device, Kind::CommandEncoder, descriptor, forward, |e| &e.get::<GpuCommandEncoder>().quota, |d| {
         // A finished encoder: any further use of it is a validation error.
-        let inner = device.inner.create_command_encoder(stand_in_descriptor.as_ref());
+        let inner = device.inner.create_command_encoder(d.as_ref());
         drop(inner.finish(None));
         exp::GpuCommandEncoder::new(GpuCommandEncoder::wrap(inner, device.device))
     })
 }
 
 pub fn create_bind_group(device: &GpuDevice, descriptor: exp::GpuBindGroupDescriptor<'_>) -> exp::GpuBindGroup {
-    let label = descriptor.label.clone();
-    let forward = || device.forward_create_bind_group(descriptor);
-    counted(device, Kind::BindGroup, forward, |g| &g.get::<GpuBindGroup>().quota, || {
+    let forward = |d| device.forward_create_bind_group(d);
+    counted(device, Kind::BindGroup, descriptor, forward, |g| &g.get::<GpuBindGroup>().quota, |d| {
         // An empty group of an empty layout: it fits no pipeline that uses its slot.
         let layout = device.inner.create_bind_group_layout(&imp::GpuBindGroupLayoutDescriptor { entries: Vec::new(), label: None });
-        let empty = imp::GpuBindGroupDescriptor { layout: &layout, entries: Vec::new(), label };
+        let empty = imp::GpuBindGroupDescriptor { layout: &layout, entries: Vec::new(), label: d.label };
         exp::GpuBindGroup::new(GpuBindGroup::wrap(device.inner.create_bind_group(&empty), device.device))
     })
 }
