@@ -76,6 +76,9 @@ const BY_HAND: &[(&str, &str)] = &[
     ("[method]gpu-device.push-error-scope", "errors"),
     ("[method]gpu-device.pop-error-scope", "errors"),
     ("[method]gpu-device.on-uncaptured-error", "errors"),
+    // The cap on submissions in flight: a submit past it is held back with what follows it.
+    ("[method]gpu-queue.submit", "policy::quota::submissions"),
+    ("[method]gpu-queue.on-submitted-work-done", "policy::quota::submissions"),
 ];
 
 /// Resources whose wrappers carry state of the virt's own: (resource, field, type). The field
@@ -90,9 +93,14 @@ const STATE: &[(&str, &str, &str)] = &[
     ("gpu-bind-group", "quota", "crate::policy::quota::Held<()>"),
     ("gpu-compute-pipeline", "quota", "crate::policy::quota::Held<()>"),
     ("gpu-render-pipeline", "quota", "crate::policy::quota::Held<()>"),
-    ("gpu-device", "errors", "crate::errors::Scopes"),
+    ("gpu-device", "errors", "std::rc::Rc<crate::errors::Scopes>"),
     ("gpu-device", "graveyard", "crate::policy::quota::pipelines::Graveyard"),
 ];
+
+/// Resources whose imported handle the wrapper shares (`Rc`), so that work the virt holds back
+/// (submissions over the in-flight cap and the queue operations behind them) can keep it after
+/// the application drops its handle. A shared handle is never passed by ownership.
+const SHARED: &[&str] = &["gpu-buffer", "gpu-texture", "gpu-query-set", "gpu-command-buffer", "gpu-device"];
 
 /// The resource that starts a new device id when made; every other object belongs to the device
 /// of the call that made it.
@@ -230,6 +238,10 @@ impl<'a> Gen<'a> {
         HAND_WRITTEN.contains(&self.resolve.types[resource].name.as_deref().unwrap_or(""))
     }
 
+    fn is_shared(&self, resource: TypeId) -> bool {
+        SHARED.contains(&self.resolve.types[resource].name.as_deref().unwrap_or(""))
+    }
+
     /// The export side's Rust type (parameters and results of the exported traits).
     fn exp_ty(&mut self, ty: &Type) -> String {
         match ty {
@@ -279,12 +291,12 @@ impl<'a> Gen<'a> {
 
     /// An expression converting `e`, an export-side value, to the import side's owned value
     /// (borrows become `&imp::R`).
-    fn to_imp(&mut self, e: &str, ty: &Type) -> String {
+    fn imp_expr(&mut self, e: &str, ty: &Type) -> String {
         self.convert(e, ty, Dir::ToImport)
     }
 
     /// An expression converting `e`, an import-side value, to the export side's.
-    fn to_exp(&mut self, e: &str, ty: &Type) -> String {
+    fn exp_expr(&mut self, e: &str, ty: &Type) -> String {
         self.convert(e, ty, Dir::ToExport)
     }
 
@@ -304,12 +316,14 @@ impl<'a> Gen<'a> {
             (TypeDefKind::Handle(Handle::Own(r)), Dir::ToImport) => {
                 let r = self.resource(r);
                 assert!(!self.is_hand_written(r), "a hand-written resource passed by ownership: convert it by hand");
+                assert!(!self.is_shared(r), "a shared resource passed by ownership: its handle may be held elsewhere");
                 format!("{e}.into_inner::<{}>().inner", self.type_name(r))
             }
             (TypeDefKind::Handle(Handle::Borrow(r)), Dir::ToImport) => {
                 let r = self.resource(r);
                 assert!(!self.is_hand_written(r), "a hand-written resource passed by borrow: convert it by hand");
-                format!("&{e}.get::<{}>().inner", self.type_name(r))
+                let deref = if self.is_shared(r) { "*" } else { "" };
+                format!("&{deref}{e}.get::<{}>().inner", self.type_name(r))
             }
             (TypeDefKind::Handle(Handle::Own(r)), Dir::ToExport) => {
                 let r = self.resource(r);
@@ -367,12 +381,12 @@ impl<'a> Gen<'a> {
                 format!("match {e} {{ {ok}, {err} }}")
             }
             (TypeDefKind::Future(Some(t)), Dir::ToExport) => {
-                let conv = self.to_exp("x", &t);
+                let conv = self.exp_expr("x", &t);
                 let payload = self.exp_ty(&t);
                 format!("crate::bridge::future({e}, |x| {conv}, <{payload} as crate::bridge::Placeholder>::placeholder)")
             }
             (TypeDefKind::Stream(Some(t)), Dir::ToExport) => {
-                let conv = self.to_exp("x", &t);
+                let conv = self.exp_expr("x", &t);
                 format!("crate::bridge::stream({e}, |x| {conv})")
             }
             (other, dir) => panic!("converting {other:?} {dir:?} is not supported"),
@@ -460,14 +474,18 @@ impl<'a> Gen<'a> {
             let fields: String = state.iter().map(|(_, f, t)| format!("    pub(crate) {f}: {t},\n")).collect();
             let inits: String = state.iter().map(|(_, f, _)| format!(", {f}: Default::default()")).collect();
             writeln!(out, "/// `{wit_name}`: holds the imported handle and the device it belongs to.").unwrap();
+            let (inner, wrapped) = match self.is_shared(*r) {
+                true => (format!("std::rc::Rc<imp::{name}>"), "inner: std::rc::Rc::new(inner)"),
+                false => (format!("imp::{name}"), "inner"),
+            };
             writeln!(
                 out,
-                "pub struct {name} {{\n    pub(crate) inner: imp::{name},\n    pub(crate) device: crate::policy::DeviceId,\n{fields}}}\n"
+                "pub struct {name} {{\n    pub(crate) inner: {inner},\n    pub(crate) device: crate::policy::DeviceId,\n{fields}}}\n"
             )
             .unwrap();
             writeln!(
                 out,
-                "impl {name} {{\n    #[allow(dead_code)]\n    pub(crate) fn wrap(inner: imp::{name}, device: crate::policy::DeviceId) -> Self {{\n        Self {{ inner, device{inits} }}\n    }}\n}}\n"
+                "impl {name} {{\n    #[allow(dead_code)]\n    pub(crate) fn wrap(inner: imp::{name}, device: crate::policy::DeviceId) -> Self {{\n        Self {{ {wrapped}, device{inits} }}\n    }}\n}}\n"
             )
             .unwrap();
             writeln!(out, "impl exp::Guest{name} for {name} {{").unwrap();
@@ -577,7 +595,7 @@ impl<'a> Gen<'a> {
             let ty = self.exp_ty(&p.ty);
             sig.push(format!("{name}: {ty}"));
             described.push((name.clone(), ty.replace("'_", "'a")));
-            let converted = self.to_imp(&name, &p.ty);
+            let converted = self.imp_expr(&name, &p.ty);
             args.push(if is_async { converted } else { self.pass(&converted, &p.ty) });
         }
         let ret = match (&f.result, constructor) {
@@ -606,7 +624,7 @@ impl<'a> Gen<'a> {
             (_, true) => format!("Self::wrap({call}, device)"),
             (Some(t), false) => {
                 let t = *t;
-                self.to_exp(&call, &t)
+                self.exp_expr(&call, &t)
             }
             (None, false) => call,
         };

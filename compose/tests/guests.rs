@@ -152,6 +152,12 @@ unsupported feature: Err(RequestDeviceErrorKind::TypeError)
 record: keys=["a", "b"] values=[Some(3), None] a=Some(Some(3)) has-b=true has-c=false
 record after remove: [("b", None)]
 wgsl language feature known: true"#)(out);
+    flood => |out| expect("
+destroying a buffer the last submission used: no error
+16 submissions logged in order: true
+a buffer unmapped behind held submissions, copied: [7]
+submitting a command buffer twice: validation-error; in a scope pushed after: no error
+")(out);
     invalid => |out| {
         // Every invalid call is reported as WebGPU reports it, and the guest runs to its end.
         let want = [

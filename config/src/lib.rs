@@ -23,6 +23,7 @@ extern crate alloc;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
+use core::num::NonZeroU32;
 
 /// What the virt does besides forwarding. The field names are the TOML keys and, with `--`,
 /// the command-line flags.
@@ -45,6 +46,10 @@ pub struct Config {
     /// The most bytes one `write-buffer` or `write-texture` call, or one copy into or out of a
     /// mapped range, may carry.
     pub max_write_size: Option<Size>,
+    /// The most submissions each device may have in flight (submitted, not known done). A
+    /// `submit` past it is not refused: it is held back, with the queue operations after it,
+    /// until earlier work is done.
+    pub max_in_flight: Option<NonZeroU32>,
     /// Features the application must not see or ask for (`gpu-feature-name`s).
     pub deny_features: Vec<String>,
     /// Replace the adapter's vendor, architecture, device and description with generic words
@@ -217,6 +222,7 @@ enum Tag {
     MaxTextureDimension = 7,
     MaxObjects = 8,
     MaxWriteSize = 9,
+    MaxInFlight = 10,
 }
 
 impl Config {
@@ -250,6 +256,7 @@ impl Config {
         number(&mut out, Tag::MaxBufferSize, self.max_buffer_size.map(|s| s.0));
         number(&mut out, Tag::MaxTextureDimension, self.max_texture_dimension.map(u64::from));
         number(&mut out, Tag::MaxWriteSize, self.max_write_size.map(|s| s.0));
+        number(&mut out, Tag::MaxInFlight, self.max_in_flight.map(|n| u64::from(n.get())));
         for kind in 0..MaxObjects::KINDS.len() {
             if let Some(count) = self.max_objects.get(kind) {
                 out.extend([Tag::MaxObjects as u8, 5, kind as u8]);
@@ -289,6 +296,10 @@ impl Config {
                     config.max_texture_dimension = Some(u32::try_from(u64()?).map_err(|_| malformed.clone())?)
                 }
                 t if t == Tag::MaxWriteSize as u8 => config.max_write_size = Some(Size(u64()?)),
+                t if t == Tag::MaxInFlight as u8 => {
+                    let n = u32::try_from(u64()?).ok().and_then(NonZeroU32::new);
+                    config.max_in_flight = Some(n.ok_or(malformed.clone())?)
+                }
                 t if t == Tag::MaxObjects as u8 => {
                     let (&kind, count) = value.split_first().ok_or(malformed.clone())?;
                     let count = count.try_into().map(u32::from_le_bytes).map_err(|_| malformed.clone())?;
@@ -441,6 +452,7 @@ mod tests {
                 max_texture_dimension: Some(4096),
                 max_objects: MaxObjects { buffers: Some(10), query_sets: Some(0), bind_groups: Some(5), ..MaxObjects::default() },
                 max_write_size: Some(Size(65536)),
+                max_in_flight: NonZeroU32::new(2),
                 ..Config::default()
             },
             Config { max_memory: Some(Size(0)), ..Config::default() },
@@ -482,6 +494,8 @@ mod tests {
         assert_eq!(MaxObjects::parse("buffers").unwrap_err(), "`buffers` is not KIND=COUNT");
         assert_eq!(MaxObjects::parse("buffers=lots").unwrap_err(), "`lots` is not a count of objects");
         assert_eq!(Config::decode(&[1, 8, 5, 9, 0, 0, 0, 0]), Err(DecodeError::Value { tag: 8, at: 1 }));
+        // No submission could ever run with a cap of 0 in flight.
+        assert_eq!(Config::decode(&[1, 10, 8, 0, 0, 0, 0, 0, 0, 0, 0]), Err(DecodeError::Value { tag: 10, at: 1 }));
     }
 
     #[test]

@@ -7,12 +7,16 @@
 //! before the virt's stay in the application's scope and those after go to the split. At pop, a
 //! runtime error from before the split comes first (WebGPU keeps a scope's first error), else the
 //! virt's, and the split is popped and dropped: what it caught came later.
+//!
+//! Work the virt held back and forwards later (see `policy::quota::submissions`) reports its
+//! errors to the scopes open when the application made the call ([`Mark`]): to the innermost
+//! of those of the error's filter still open, else as uncaptured.
 
 use crate::bindings::wit_stream;
 use crate::{GpuDevice, GpuError, exp, imp};
 use futures::StreamExt;
 use futures::channel::mpsc;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use wit_bindgen::rt::async_support::StreamReader;
 
 /// A device's error scopes and uncaptured-error listeners, as the application sees them.
@@ -20,13 +24,27 @@ use wit_bindgen::rt::async_support::StreamReader;
 pub struct Scopes {
     stack: RefCell<Vec<Scope>>,
     listeners: RefCell<Vec<mpsc::UnboundedSender<exp::GpuError>>>,
+    pushed: Cell<u64>,
 }
 
 struct Scope {
+    /// The scope's number among the device's pushes.
+    id: u64,
     filter: exp::GpuErrorFilter,
-    /// The first error the virt reported into this scope; a split scope sits above it on the
-    /// runtime from then on.
+    /// The first error the virt reported into this scope.
     reported: Option<(exp::GpuErrorKind, String)>,
+    /// Whether a split scope sits above it on the runtime (pushed with the report).
+    split: bool,
+}
+
+/// The application's open scopes at one moment: where the errors of a call made then belong.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Mark(Vec<u64>);
+
+impl Scopes {
+    pub fn mark(&self) -> Mark {
+        Mark(self.stack.borrow().iter().map(|s| s.id).collect())
+    }
 }
 
 fn filter_of(kind: exp::GpuErrorKind) -> exp::GpuErrorFilter {
@@ -39,12 +57,25 @@ fn filter_of(kind: exp::GpuErrorKind) -> exp::GpuErrorFilter {
 
 /// Reports an error of the virt's own on `device`.
 pub fn report(device: &GpuDevice, kind: exp::GpuErrorKind, message: String) {
-    let scopes = &device.errors;
+    report_to(&device.inner, &device.errors, None, kind, message);
+}
+
+/// Reports an error on the device `runtime` whose application scopes are `scopes`: to the
+/// innermost open scope of its filter, among those of `mark` if given, else as uncaptured.
+pub fn report_to(runtime: &imp::GpuDevice, scopes: &Scopes, mark: Option<&Mark>, kind: exp::GpuErrorKind, message: String) {
     let filter = filter_of(kind);
     let mut stack = scopes.stack.borrow_mut();
-    if let Some(scope) = stack.iter_mut().rev().find(|s| s.filter == filter) {
+    let fits = |s: &Scope| s.filter == filter && mark.is_none_or(|m| m.0.contains(&s.id));
+    if let Some(at) = stack.iter().rposition(fits) {
+        // Under a newer scope of the same filter, the runtime's errors go to that one: no split
+        // is needed (nor possible) to keep this scope's later errors apart.
+        let innermost = !stack[at + 1..].iter().any(|s| s.filter == filter);
+        let scope = &mut stack[at];
         if scope.reported.is_none() {
-            device.inner.push_error_scope(filter);
+            if innermost {
+                runtime.push_error_scope(filter);
+                scope.split = true;
+            }
             scope.reported = Some((kind, message));
         }
         return;
@@ -58,20 +89,27 @@ pub fn report(device: &GpuDevice, kind: exp::GpuErrorKind, message: String) {
 }
 
 pub fn push_error_scope(device: &GpuDevice, filter: exp::GpuErrorFilter) {
-    device.errors.stack.borrow_mut().push(Scope { filter, reported: None });
+    let scopes = &device.errors;
+    let id = scopes.pushed.get() + 1;
+    scopes.pushed.set(id);
+    scopes.stack.borrow_mut().push(Scope { id, filter, reported: None, split: false });
     device.inner.push_error_scope(filter);
 }
 
 pub async fn pop_error_scope(device: &GpuDevice) -> Result<Option<exp::GpuError>, exp::PopErrorScopeError> {
+    // Errors of work held back from before this pop belong to the scope: forward it first.
+    crate::policy::quota::submissions::drained(device.device).await;
     let host = |e: Option<imp::GpuError>| e.map(|e| exp::GpuError::new(GpuError::Host(e)));
     let scope = device.errors.stack.borrow_mut().pop();
-    let Some(Scope { reported: Some((kind, message)), .. }) = scope else {
+    let Some(Scope { reported: Some((kind, message)), split, .. }) = scope else {
         // No scope of the virt's (the runtime says what popping an empty stack is) or nothing
         // reported into it: the runtime's scope is the application's.
         return device.inner.pop_error_scope().await.map(host);
     };
-    // The split first: what it caught came after the virt's error.
-    let _later = device.inner.pop_error_scope().await;
+    if split {
+        // The split first: what it caught came after the virt's error.
+        let _later = device.inner.pop_error_scope().await;
+    }
     let earlier = device.inner.pop_error_scope().await?;
     Ok(Some(host(earlier).unwrap_or_else(|| exp::GpuError::new(GpuError::Local { kind, message }))))
 }

@@ -7,6 +7,7 @@
 //! first, the map is the application's `abort-error`, and if the runtime mapped the buffer after
 //! all, the virt unmaps it again.
 
+use crate::policy::quota::submissions::{self, HeldCall};
 use crate::{GpuBuffer, exp};
 use std::cell::Cell;
 
@@ -23,6 +24,8 @@ pub async fn map_async(
     offset: Option<u64>,
     size: Option<u64>,
 ) -> Result<(), exp::MapAsyncError> {
+    // A map sees the work the application submitted before it, even work held back.
+    submissions::drained(buffer.device).await;
     let t = &buffer.mapping;
     // A map while another is pending is the runtime's to reject; only the first is tracked.
     let attempt = t.pending.get().is_none().then(|| {
@@ -49,11 +52,18 @@ pub async fn map_async(
 
 pub fn unmap(buffer: &GpuBuffer) -> Result<(), exp::UnmapError> {
     buffer.mapping.pending.set(None);
+    if let Some(throttle) = submissions::holding(buffer.device) {
+        throttle.hold(HeldCall::Unmap(buffer.inner.clone()));
+        return Ok(());
+    }
     buffer.inner.unmap()
 }
 
 pub fn destroy(buffer: &GpuBuffer) {
     buffer.mapping.pending.set(None);
     buffer.quota.release();
-    buffer.inner.destroy()
+    match submissions::holding(buffer.device) {
+        Some(throttle) => throttle.hold(HeldCall::DestroyBuffer(buffer.inner.clone())),
+        None => buffer.inner.destroy(),
+    }
 }

@@ -3,7 +3,7 @@ use std::path::PathBuf;
 use webgpu_virt::{Config, MaxObjects, Size};
 
 /// The ids of the policy flags (not `--config`, which replaces them all).
-pub const FLAGS: [&str; 9] = [
+pub const FLAGS: [&str; 10] = [
     "count_calls",
     "noop",
     "max_memory",
@@ -11,6 +11,7 @@ pub const FLAGS: [&str; 9] = [
     "max_texture_dimension",
     "max_objects",
     "max_write_size",
+    "max_in_flight",
     "deny_feature",
     "mask_adapter_info",
 ];
@@ -28,7 +29,8 @@ pub struct PolicyArgs {
     /// Add a policy that does nothing (to measure what the policy chain costs).
     #[arg(long)]
     noop: bool,
-    /// Cap the GPU memory of each device's objects: bytes, or with a unit (256MiB, 1GiB).
+    /// Cap the GPU memory of the application's objects, all its devices together: bytes, or
+    /// with a unit (256MiB, 1GiB).
     #[arg(long, value_name = "SIZE")]
     max_memory: Option<Size>,
     /// Cap the size of one buffer (the devices' maxBufferSize).
@@ -44,6 +46,10 @@ pub struct PolicyArgs {
     /// Cap the bytes of one write-buffer or write-texture call, or one mapped range copy.
     #[arg(long, value_name = "SIZE")]
     max_write_size: Option<Size>,
+    /// Cap each device's submissions in flight: a submit past it waits (held back in the virt,
+    /// with the queue operations after it) until earlier work is done.
+    #[arg(long, value_name = "N")]
+    max_in_flight: Option<std::num::NonZeroU32>,
     /// Hide a feature from the application and refuse devices that require it (repeatable:
     /// the TOML key is `deny-features`, a list).
     #[arg(long, value_name = "FEATURE")]
@@ -68,6 +74,7 @@ impl PolicyArgs {
             max_texture_dimension: self.max_texture_dimension,
             max_objects: self.max_objects.clone().unwrap_or_default(),
             max_write_size: self.max_write_size,
+            max_in_flight: self.max_in_flight,
             deny_features: self.deny_feature.clone(),
             mask_adapter_info: self.mask_adapter_info,
         }

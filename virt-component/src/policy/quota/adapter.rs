@@ -116,6 +116,7 @@ pub async fn request_device(
         let message = format!("the cap on pipelines needs a second device from the adapter, which it refused: {why}");
         return refuse(exp::RequestDeviceErrorKind::OperationError, message);
     }
+    super::submissions::watch(device.get::<GpuDevice>());
     if super::counting() {
         // A lost device's objects hold no memory any more.
         let inner = device.get::<GpuDevice>();

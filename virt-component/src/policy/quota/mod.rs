@@ -13,6 +13,7 @@ pub mod adapter;
 pub mod memory;
 pub mod objects;
 pub mod pipelines;
+pub mod submissions;
 pub mod writes;
 
 use super::{Counter, DeviceId, Policy};
@@ -101,6 +102,7 @@ pub(super) fn configure(config: &Config) -> Option<Box<dyn Policy>> {
         || config.max_buffer_size.is_some()
         || config.max_texture_dimension.is_some()
         || config.max_write_size.is_some()
+        || config.max_in_flight.is_some()
         || (0..KINDS).any(|k| config.max_objects.get(k).is_some());
     if !any {
         return None;
@@ -283,6 +285,7 @@ impl Policy for QuotaStats {
                 }
                 push(format!("{d} memory peak"), usage.peak);
                 push(format!("{d} refused"), usage.denials);
+                submissions::counters(*id, |name, value| push(format!("{d} {name}"), value));
             }
         });
     }

@@ -4,6 +4,7 @@
 //! has none, is forwarded with no data, which the runtime reports as the validation error it is
 //! (too little data for the copy) in the application's scope or stream.
 
+use super::submissions;
 use crate::policy::{DeviceId, config};
 use crate::{GpuBuffer, GpuQueue, exp};
 
@@ -34,6 +35,9 @@ pub fn write_buffer_with_copy(
 ) -> Result<(), exp::WriteBufferError> {
     check(queue.device, "write-buffer", data.len() as u64)
         .map_err(|message| exp::WriteBufferError { kind: exp::WriteBufferErrorKind::OperationError, message })?;
+    if let Some(throttle) = submissions::holding(queue.device) {
+        return submissions::hold_write_buffer(&throttle, buffer.get(), buffer_offset, data, data_offset, size);
+    }
     queue.forward_write_buffer_with_copy(buffer, buffer_offset, data, data_offset, size)
 }
 
@@ -48,6 +52,9 @@ pub fn write_texture_with_copy(
         Ok(()) => data,
         Err(_) => Vec::new(),
     };
+    if let Some(throttle) = submissions::holding(queue.device) {
+        return submissions::hold_write_texture(&throttle, destination, data, data_layout, size);
+    }
     queue.forward_write_texture_with_copy(destination, data, data_layout, size)
 }
 

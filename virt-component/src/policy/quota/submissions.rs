@@ -1,0 +1,266 @@
+//! The cap on submissions in flight (`max-in-flight = N`): a device's `submit` past it is held
+//! back in the virt, not refused, until earlier work is done.
+//!
+//! `submit` is a synchronous function, and a synchronous call cannot wait in the component
+//! model, so the virt keeps the submission and returns. From then on, every call that comes
+//! after it on the device's queue timeline joins it, in order: `submit`, `write-buffer`,
+//! `write-texture`, and the calls that would change what held work finds (`unmap`, the
+//! `destroy` of buffers, textures, query sets and the device). The async calls that would
+//! observe held work (`on-submitted-work-done`, `map-async`, `pop-error-scope`) first wait
+//! until everything held before them has been forwarded. So the runtime sees the application's
+//! calls in the application's order, with at most N submissions in flight.
+//!
+//! A submission is in flight from the moment it is forwarded until an `on-submitted-work-done`
+//! asked after it resolves. Held work is forwarded by the device's drainer task as work
+//! completes; errors it makes go to the error scopes that were open when the application made
+//! the call (the drainer opens scopes of its own around it when the application's have changed
+//! since, and hands what they caught to [`crate::errors::report_to`]).
+
+use crate::errors::{Mark, Scopes};
+use crate::policy::{DeviceId, config};
+use crate::{GpuBuffer, GpuCommandBuffer, GpuDevice, GpuQueue, GpuTexture, exp, imp};
+use futures::StreamExt;
+use futures::channel::{mpsc, oneshot};
+use hashbrown::HashMap;
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::rc::Rc;
+
+/// A call held back, with what it needs to be made later.
+pub enum HeldCall {
+    Submit(Vec<Rc<imp::GpuCommandBuffer>>),
+    WriteBuffer { buffer: Rc<imp::GpuBuffer>, offset: u64, data: Vec<u8>, data_offset: Option<u64>, size: Option<u64> },
+    WriteTexture { texture: Rc<imp::GpuTexture>, place: TexturePlace, data: Vec<u8>, layout: exp::GpuTexelCopyBufferLayout, size: exp::GpuExtent3D },
+    Unmap(Rc<imp::GpuBuffer>),
+    DestroyBuffer(Rc<imp::GpuBuffer>),
+    DestroyTexture(Rc<imp::GpuTexture>),
+    DestroyQuerySet(Rc<imp::GpuQuerySet>),
+    DestroyDevice,
+}
+
+/// Where in a texture a held `write-texture` goes (its copy info without the texture).
+pub struct TexturePlace {
+    mip_level: Option<u32>,
+    origin: Option<exp::GpuOrigin3D>,
+    aspect: Option<exp::GpuTextureAspect>,
+}
+
+/// One device's submissions in flight and the calls held back behind one past the cap.
+pub struct Throttle {
+    max: u32,
+    device: Rc<imp::GpuDevice>,
+    queue: imp::GpuQueue,
+    scopes: Rc<Scopes>,
+    in_flight: Cell<u32>,
+    /// For the operator: the most submissions in flight at once, and how many were held back.
+    most_in_flight: Cell<u32>,
+    submissions_held: Cell<u64>,
+    held: RefCell<VecDeque<(Mark, HeldCall)>>,
+    /// Calls held so far and calls forwarded from the held ones: a waiter waits for the second
+    /// to reach the first as it was when it began to wait.
+    counts: Cell<(u64, u64)>,
+    waiters: RefCell<Vec<(u64, oneshot::Sender<()>)>>,
+    /// Wakes the drainer: work completed, or a call was held.
+    wake: mpsc::UnboundedSender<()>,
+}
+
+thread_local! {
+    static THROTTLES: RefCell<HashMap<DeviceId, Rc<Throttle>>> = RefCell::new(HashMap::new());
+}
+
+fn max_in_flight() -> Option<u32> {
+    config(|c| c.max_in_flight.map(|n| n.get()))
+}
+
+/// Puts a new device under the cap, when one is configured. Called from `request-device` (an
+/// async call: the drainer task starts there).
+pub fn watch(device: &GpuDevice) {
+    let Some(max) = max_in_flight() else { return };
+    let (wake, mut woken) = mpsc::unbounded();
+    let throttle = Rc::new(Throttle {
+        max,
+        device: device.inner.clone(),
+        queue: device.inner.queue(),
+        scopes: device.errors.clone(),
+        in_flight: Cell::new(0),
+        most_in_flight: Cell::new(0),
+        submissions_held: Cell::new(0),
+        held: RefCell::default(),
+        counts: Cell::new((0, 0)),
+        waiters: RefCell::default(),
+        wake,
+    });
+    THROTTLES.with_borrow_mut(|t| t.insert(device.device, throttle.clone()));
+    crate::bridge::spawn(async move {
+        while woken.next().await.is_some() {
+            throttle.drain().await;
+        }
+    });
+}
+
+fn throttle(device: DeviceId) -> Option<Rc<Throttle>> {
+    max_in_flight()?;
+    THROTTLES.with_borrow(|t| t.get(&device).cloned())
+}
+
+/// The device's throttle if it holds calls back: then a call on its queue timeline must be
+/// held too ([`Throttle::hold`]), behind them.
+pub fn holding(device: DeviceId) -> Option<Rc<Throttle>> {
+    throttle(device).filter(|t| !t.held.borrow().is_empty())
+}
+
+/// Waits until every call `device` held back before now has been forwarded.
+pub async fn drained(device: DeviceId) {
+    let Some(t) = holding(device) else { return };
+    let (tx, rx) = oneshot::channel();
+    t.waiters.borrow_mut().push((t.counts.get().0, tx));
+    // The drainer drops the sender only once the calls are forwarded (or the instance ends).
+    let _ = rx.await;
+}
+
+pub fn submit(queue: &GpuQueue, command_buffers: Vec<exp::GpuCommandBufferBorrow<'_>>) {
+    let Some(t) = throttle(queue.device) else { return queue.forward_submit(command_buffers) };
+    let buffers: Vec<_> = command_buffers.iter().map(|b| b.get::<GpuCommandBuffer>().inner.clone()).collect();
+    if t.held.borrow().is_empty() && t.in_flight.get() < t.max {
+        t.submit_now(&buffers);
+    } else {
+        t.submissions_held.set(t.submissions_held.get() + 1);
+        t.hold(HeldCall::Submit(buffers));
+    }
+}
+
+/// The operator's figures for `device`: the most submissions it had in flight, and how many of
+/// its submissions were held back.
+pub fn counters(device: DeviceId, mut push: impl FnMut(&str, u64)) {
+    if let Some(t) = throttle(device) {
+        push("most in flight", t.most_in_flight.get().into());
+        push("submissions held", t.submissions_held.get());
+    }
+}
+
+pub async fn on_submitted_work_done(queue: &GpuQueue) {
+    drained(queue.device).await;
+    queue.forward_on_submitted_work_done().await
+}
+
+impl Throttle {
+    /// Holds `call` back behind the calls held before it.
+    pub fn hold(&self, call: HeldCall) {
+        self.held.borrow_mut().push_back((self.scopes.mark(), call));
+        let (held, forwarded) = self.counts.get();
+        self.counts.set((held + 1, forwarded));
+        let _ = self.wake.unbounded_send(());
+    }
+
+    /// Forwards a submission and watches for its end.
+    fn submit_now(self: &Rc<Self>, buffers: &[Rc<imp::GpuCommandBuffer>]) {
+        let refs: Vec<&imp::GpuCommandBuffer> = buffers.iter().map(|b| &**b).collect();
+        self.queue.submit(&refs);
+        self.in_flight.set(self.in_flight.get() + 1);
+        self.most_in_flight.set(self.most_in_flight.get().max(self.in_flight.get()));
+        let me = self.clone();
+        crate::bridge::spawn(async move {
+            // Asked after the submission, it resolves once that is done.
+            me.queue.on_submitted_work_done().await;
+            me.in_flight.set(me.in_flight.get() - 1);
+            let _ = me.wake.unbounded_send(());
+        });
+    }
+
+    /// Forwards held calls in order, as far as the cap lets submissions through.
+    async fn drain(self: &Rc<Self>) {
+        loop {
+            let next = {
+                let mut held = self.held.borrow_mut();
+                let blocked = matches!(held.front(), Some((_, HeldCall::Submit(_)))) && self.in_flight.get() >= self.max;
+                if blocked { None } else { held.pop_front() }
+            };
+            let Some((mark, call)) = next else { return };
+            self.forward(mark, call).await;
+            let (held, forwarded) = self.counts.get();
+            self.counts.set((held, forwarded + 1));
+            self.waiters.borrow_mut().retain(|(until, _)| *until > forwarded + 1);
+        }
+    }
+
+    /// Makes a held call. When the application's error scopes are no longer those open when it
+    /// made the call, scopes of the virt's own catch the call's errors, which then go where
+    /// they belong.
+    async fn forward(self: &Rc<Self>, mark: Mark, call: HeldCall) {
+        const FILTERS: [exp::GpuErrorFilter; 3] =
+            [exp::GpuErrorFilter::Validation, exp::GpuErrorFilter::OutOfMemory, exp::GpuErrorFilter::Internal];
+        let moved = self.scopes.mark() != mark;
+        if moved {
+            for filter in FILTERS {
+                self.device.push_error_scope(filter);
+            }
+        }
+        self.make(call);
+        if moved {
+            // All three pops start at the join's first poll, before any other call can reach
+            // the runtime: the scopes hold this call's errors and nothing else.
+            let (internal, memory, validation) =
+                futures::join!(self.device.pop_error_scope(), self.device.pop_error_scope(), self.device.pop_error_scope());
+            for error in [validation, memory, internal].into_iter().flatten().flatten() {
+                crate::errors::report_to(&self.device, &self.scopes, Some(&mark), error.kind(), error.message());
+            }
+        }
+    }
+
+    fn make(self: &Rc<Self>, call: HeldCall) {
+        match call {
+            HeldCall::Submit(buffers) => self.submit_now(&buffers),
+            HeldCall::WriteBuffer { buffer, offset, data, data_offset, size } => {
+                // The data's range was checked when the call was held: nothing is left to fail
+                // here but what goes to the error scopes.
+                let _ = self.queue.write_buffer_with_copy(&buffer, offset, &data, data_offset, size);
+            }
+            HeldCall::WriteTexture { texture, place, data, layout, size } => {
+                let TexturePlace { mip_level, origin, aspect } = place;
+                let destination = imp::GpuTexelCopyTextureInfo { texture: &texture, mip_level, origin, aspect };
+                self.queue.write_texture_with_copy(&destination, &data, layout, size);
+            }
+            HeldCall::Unmap(buffer) => {
+                let _ = buffer.unmap();
+            }
+            HeldCall::DestroyBuffer(buffer) => buffer.destroy(),
+            HeldCall::DestroyTexture(texture) => texture.destroy(),
+            HeldCall::DestroyQuerySet(query_set) => query_set.destroy(),
+            HeldCall::DestroyDevice => self.device.destroy(),
+        }
+    }
+}
+
+/// The held form of a `write-buffer`, after checking what WebGPU checks at the call: that the
+/// data offset and size lie within the data (else the call's own `operation-error`).
+pub fn hold_write_buffer(
+    throttle: &Throttle,
+    buffer: &GpuBuffer,
+    offset: u64,
+    data: Vec<u8>,
+    data_offset: Option<u64>,
+    size: Option<u64>,
+) -> Result<(), exp::WriteBufferError> {
+    let len = data.len() as u64;
+    let start = data_offset.unwrap_or(0);
+    let end = size.map_or(Some(len), |size| start.checked_add(size));
+    if !end.is_some_and(|end| start <= end && end <= len) {
+        let message = format!("write-buffer: data offset {start} and size {size:?} are outside the {len} bytes given");
+        return Err(exp::WriteBufferError { kind: exp::WriteBufferErrorKind::OperationError, message });
+    }
+    throttle.hold(HeldCall::WriteBuffer { buffer: buffer.inner.clone(), offset, data, data_offset, size });
+    Ok(())
+}
+
+/// The held form of a `write-texture`.
+pub fn hold_write_texture(
+    throttle: &Throttle,
+    destination: exp::GpuTexelCopyTextureInfo<'_>,
+    data: Vec<u8>,
+    layout: exp::GpuTexelCopyBufferLayout,
+    size: exp::GpuExtent3D,
+) {
+    let texture = destination.texture.get::<GpuTexture>().inner.clone();
+    let place = TexturePlace { mip_level: destination.mip_level, origin: destination.origin, aspect: destination.aspect };
+    throttle.hold(HeldCall::WriteTexture { texture, place, data, layout, size });
+}
