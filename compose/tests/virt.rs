@@ -334,6 +334,7 @@ query set of 2048: no error
 1 MiB on the first device: no error
 4 bytes on a second device: out-of-memory-error
 1 MiB on the second after destroying the first: no error
+1 MiB on the destroyed first device, the quota full: no error
 4 bytes more with no scope: uncaptured out-of-memory-error first
 1 MiB again after dropping both: no error
 ";

@@ -137,6 +137,9 @@ impl guests::exports::wasi::cli::run::Guest for Command {
         device.destroy();
         let (kept, e) = oom(&second, || buffer(&second, MIB)).await;
         println!("1 MiB on the second after destroying the first: {e}");
+        // What is made on a destroyed device is invalid and takes nothing: not refused, not charged.
+        let (_, e) = oom(&device, || buffer(&device, MIB)).await;
+        println!("1 MiB on the destroyed first device, the quota full: {e}");
 
         // With no scope, the error goes to the uncaptured-error stream, before the validation
         // error that follows it (which ends the wait when there is no quota).

@@ -69,6 +69,9 @@ impl Kind {
 struct Usage {
     /// Bumped when the device is destroyed: charges made before then are already released.
     epoch: u32,
+    /// Whether the device is destroyed or lost: what is made on it then is invalid and takes
+    /// nothing, so it is neither charged nor refused.
+    gone: bool,
     bytes: [u64; KINDS],
     objects: [u64; KINDS],
     peak: u64,
@@ -167,6 +170,9 @@ impl Charge {
         with(|l| {
             let k = kind as usize;
             let usage = l.devices.entry(device).or_default();
+            if usage.gone {
+                return Ok(None);
+            }
             let left = l.max_memory.map_or(u64::MAX, |max| max.saturating_sub(l.used));
             let refusal = if bytes > left {
                 Some(Refusal::out_of_memory(format!("{} of {bytes} bytes refused, {left} bytes of the memory quota left", kind.one())))
@@ -189,9 +195,9 @@ impl Charge {
             l.used += bytes;
             l.peak = l.peak.max(l.used);
             l.objects[k] += 1;
-            Ok(Charge { device, kind, bytes, epoch: usage.epoch })
+            Ok(Some(Charge { device, kind, bytes, epoch: usage.epoch }))
         })
-        .transpose()
+        .unwrap_or(Ok(None))
     }
 
     /// Gives the memory back, once.
@@ -216,15 +222,15 @@ impl Drop for Charge {
 /// Releases everything charged to `device` (it was destroyed).
 pub fn release_device(device: DeviceId) {
     with(|l| {
-        if let Some(usage) = l.devices.get_mut(&device) {
-            l.used -= usage.total();
-            for (all, own) in l.objects.iter_mut().zip(usage.objects) {
-                *all -= own;
-            }
-            usage.epoch += 1;
-            usage.bytes = [0; KINDS];
-            usage.objects = [0; KINDS];
+        let usage = l.devices.entry(device).or_default();
+        l.used -= usage.total();
+        for (all, own) in l.objects.iter_mut().zip(usage.objects) {
+            *all -= own;
         }
+        usage.epoch += 1;
+        usage.gone = true;
+        usage.bytes = [0; KINDS];
+        usage.objects = [0; KINDS];
     });
 }
 
