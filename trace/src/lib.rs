@@ -1,0 +1,182 @@
+//! The trace format of webgpu-virt: what the recording virt writes, and what the replayer and
+//! the trace tools (`webgpu-virt trace dump|stats|diff`) read. One crate for every side, so that
+//! all agree on every byte.
+//!
+//! A trace is append-only: a header, then records, and no closing token, so that a run that
+//! crashes leaves a readable prefix. Every number below is unsigned LEB128 (`uleb`) unless said
+//! otherwise; `bytes` is a `uleb` length followed by that many bytes.
+//!
+//! # Header
+//!
+//! | field | encoding | |
+//! |---|---|---|
+//! | magic | 8 bytes | [`MAGIC`], `WGVTRACE` |
+//! | version | u16, little-endian | [`VERSION`]; a reader refuses any other |
+//! | flags | u16, little-endian | 0 (no flag is defined yet; a reader refuses one it does not know) |
+//! | package | bytes (UTF-8) | the WIT interface recorded, `wasi:webgpu/webgpu@0.3.0-rc.2` |
+//! | WIT hash | 32 bytes | SHA-256 of the interface's WIT text, as the recorder was built with |
+//!
+//! # Records
+//!
+//! Each record is `kind: u8`, `length: uleb` (at most [`MAX_RECORD`]), then `length` bytes of
+//! payload, whose layout depends on the kind ([`Record`]):
+//!
+//! | kind | record | payload |
+//! |---|---|---|
+//! | 1 | [`Record::Call`] | `function: uleb`, then the arguments |
+//! | 2 | [`Record::Return`] | `call: uleb`, then the result |
+//! | 3 | [`Record::Drop`] | `object: uleb` |
+//! | 4 | [`Record::Blob`] | `hash: 16 bytes`, then the data to the end of the payload |
+//! | 5 | [`Record::Resolve`] | `handle: uleb`, then the value |
+//!
+//! Calls are numbered from 0 in the order of their `Call` records; blobs from 0 in the order of
+//! their `Blob` records. `function` is the function's index in the interface, in the WIT's
+//! order of declaration (freestanding functions, then each resource's in order).
+//!
+//! Arguments, results and values are the WIT values of the call, in the order of the WIT, in the
+//! encoding of [`value`]: resources are the object ids the recorder assigned (from 1, never
+//! reused), and bulk data (`list<u8>`, shader source) refers to a blob by number, so that data
+//! seen twice is stored once. A synchronous function's `Return` follows its `Call` at once, and
+//! is left out when the function returns nothing; an async function's comes when it completes,
+//! after whatever calls were made meanwhile, which is the order replay keeps. Futures and streams
+//! that a call returns get a handle, like objects; `Resolve` records the value a future resolved
+//! to or a stream produced, in the order it happened.
+
+#![no_std]
+#![deny(missing_docs)]
+
+extern crate alloc;
+
+pub mod hash;
+mod read;
+pub mod value;
+mod write;
+
+pub use read::{Reader, Records};
+pub use write::{BlobIds, header, push};
+
+use alloc::string::String;
+use core::fmt;
+
+/// The first bytes of every trace.
+pub const MAGIC: [u8; 8] = *b"WGVTRACE";
+
+/// The format version this crate reads and writes.
+pub const VERSION: u16 = 1;
+
+/// The largest payload of one record: 4 GiB, more than a `list<u8>` argument can carry.
+pub const MAX_RECORD: u64 = u32::MAX as u64;
+
+/// A trace's header.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Header {
+    /// The WIT interface recorded (`wasi:webgpu/webgpu@0.3.0-rc.2`).
+    pub package: String,
+    /// SHA-256 of the interface's WIT text.
+    pub wit_hash: [u8; 32],
+}
+
+/// The kinds of record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Kind {
+    /// A call, before it is forwarded.
+    Call = 1,
+    /// A call's result.
+    Return = 2,
+    /// An object the application dropped.
+    Drop = 3,
+    /// Bulk data.
+    Blob = 4,
+    /// A future's value, or a stream's item.
+    Resolve = 5,
+}
+
+impl Kind {
+    fn from_u8(byte: u8) -> Option<Self> {
+        Some(match byte {
+            1 => Self::Call,
+            2 => Self::Return,
+            3 => Self::Drop,
+            4 => Self::Blob,
+            5 => Self::Resolve,
+            _ => return None,
+        })
+    }
+}
+
+/// One record, borrowing its payload from the trace.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Record<'a> {
+    /// A call of the interface's function number `function`, with its encoded arguments.
+    Call {
+        /// The function's index in the interface.
+        function: u32,
+        /// The arguments, encoded.
+        args: &'a [u8],
+    },
+    /// The result of call number `call`.
+    Return {
+        /// The call's number.
+        call: u64,
+        /// The result, encoded.
+        value: &'a [u8],
+    },
+    /// The application dropped object `object`.
+    Drop {
+        /// The object's id.
+        object: u64,
+    },
+    /// Bulk data, with its [`hash::Hash128`].
+    Blob {
+        /// The data's hash.
+        hash: [u8; 16],
+        /// The data.
+        data: &'a [u8],
+    },
+    /// The future or stream `handle` produced a value.
+    Resolve {
+        /// The future's or stream's handle.
+        handle: u64,
+        /// The value, encoded.
+        value: &'a [u8],
+    },
+}
+
+/// What is wrong with a trace, and where (a byte offset from the start of the trace).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TraceError {
+    /// The trace does not start with [`MAGIC`].
+    BadMagic,
+    /// The trace is of a format version this reader does not read.
+    UnsupportedVersion(u16),
+    /// The header sets flags this reader does not know.
+    UnknownFlags(u16),
+    /// The trace ends inside the header or a record (a run that stopped mid-write): what was
+    /// before `offset` is whole.
+    Truncated {
+        /// Where the incomplete part starts.
+        offset: u64,
+    },
+    /// Bytes that cannot be what they claim to be.
+    Corrupt {
+        /// Where.
+        offset: u64,
+        /// What is wrong.
+        why: &'static str,
+    },
+}
+
+impl fmt::Display for TraceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::BadMagic => write!(f, "not a webgpu-virt trace (it does not start with `WGVTRACE`)"),
+            Self::UnsupportedVersion(v) => write!(f, "trace format version {v} is not supported (this reader reads version {VERSION})"),
+            Self::UnknownFlags(flags) => write!(f, "the trace sets flags {flags:#06x}, which this reader does not know"),
+            Self::Truncated { offset } => write!(f, "the trace is cut off at byte {offset}: the record starting there is incomplete"),
+            Self::Corrupt { offset, why } => write!(f, "corrupt trace at byte {offset}: {why}"),
+        }
+    }
+}
+
+impl core::error::Error for TraceError {}

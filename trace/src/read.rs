@@ -1,0 +1,120 @@
+//! Reading a trace from its bytes.
+
+use crate::value::Decoder;
+use crate::{Header, Kind, MAGIC, MAX_RECORD, Record, TraceError, VERSION};
+use alloc::string::ToString;
+
+/// A trace being read: its header, and the records after it.
+#[derive(Clone, Debug)]
+pub struct Reader<'a> {
+    /// The header.
+    pub header: Header,
+    bytes: &'a [u8],
+    /// Where the records start.
+    start: usize,
+}
+
+impl<'a> Reader<'a> {
+    /// Reads the header of `bytes`, a whole trace or a prefix of one.
+    pub fn new(bytes: &'a [u8]) -> Result<Self, TraceError> {
+        if bytes.len() < MAGIC.len() {
+            return Err(if MAGIC.starts_with(bytes) { TraceError::Truncated { offset: 0 } } else { TraceError::BadMagic });
+        }
+        if bytes[..8] != MAGIC {
+            return Err(TraceError::BadMagic);
+        }
+        let truncated = |_| TraceError::Truncated { offset: 0 };
+        let mut d = Decoder::new(&bytes[8..]);
+        let word = |d: &mut Decoder<'_>| d.take(2).map(|b| u16::from_le_bytes([b[0], b[1]]));
+        let version = word(&mut d).map_err(truncated)?;
+        if version != VERSION {
+            return Err(TraceError::UnsupportedVersion(version));
+        }
+        let flags = word(&mut d).map_err(truncated)?;
+        if flags != 0 {
+            return Err(TraceError::UnknownFlags(flags));
+        }
+        let package = d.str().map_err(|e| match e.why {
+            "the data ends early" => TraceError::Truncated { offset: 0 },
+            why => TraceError::Corrupt { offset: (8 + e.at) as u64, why },
+        })?;
+        let mut wit_hash = [0; 32];
+        wit_hash.copy_from_slice(d.take(32).map_err(truncated)?);
+        let header = Header { package: package.to_string(), wit_hash };
+        Ok(Self { header, bytes, start: 8 + d.offset() })
+    }
+
+    /// The records, each with the offset where it starts.
+    pub fn records(&self) -> Records<'a> {
+        Records { bytes: self.bytes, at: self.start, failed: false }
+    }
+}
+
+/// The records of a trace, in order, each with its offset; an error ends them.
+#[derive(Clone, Debug)]
+pub struct Records<'a> {
+    bytes: &'a [u8],
+    at: usize,
+    failed: bool,
+}
+
+impl<'a> Records<'a> {
+    /// Where the next record starts (after the last one read).
+    pub fn offset(&self) -> u64 {
+        self.at as u64
+    }
+
+    fn next_record(&mut self) -> Result<Record<'a>, TraceError> {
+        let start = self.at;
+        let truncated = TraceError::Truncated { offset: start as u64 };
+        let corrupt = |at: usize, why| TraceError::Corrupt { offset: at as u64, why };
+        let mut d = Decoder::new(&self.bytes[start..]);
+        let kind = d.byte().map_err(|_| truncated.clone())?;
+        let kind = Kind::from_u8(kind).ok_or(corrupt(start, "an unknown kind of record"))?;
+        let len = d.uleb().map_err(|e| if e.why == "the data ends early" { truncated.clone() } else { corrupt(start + e.at, e.why) })?;
+        if len > MAX_RECORD {
+            return Err(corrupt(start + 1, "a record longer than the format allows"));
+        }
+        let payload_at = start + d.offset();
+        let payload = d.take(len as usize).map_err(|_| truncated.clone())?;
+        let mut p = Decoder::new(payload);
+        let fail = |e: crate::value::DecodeError| corrupt(payload_at + e.at, e.why);
+        let record = match kind {
+            Kind::Call => Record::Call { function: p.uleb_as().map_err(fail)?, args: p.rest() },
+            Kind::Return => Record::Return { call: p.uleb().map_err(fail)?, value: p.rest() },
+            Kind::Drop => {
+                let object = p.uleb().map_err(fail)?;
+                if !p.is_empty() {
+                    return Err(corrupt(payload_at + p.offset(), "bytes after the end of a drop record"));
+                }
+                Record::Drop { object }
+            }
+            Kind::Blob => {
+                let mut hash = [0; 16];
+                hash.copy_from_slice(p.take(16).map_err(fail)?);
+                let data = p.rest();
+                if crate::hash::hash128(data) != hash {
+                    return Err(corrupt(payload_at, "a blob whose data does not match its hash"));
+                }
+                Record::Blob { hash, data }
+            }
+            Kind::Resolve => Record::Resolve { handle: p.uleb().map_err(fail)?, value: p.rest() },
+        };
+        self.at = payload_at + payload.len();
+        Ok(record)
+    }
+}
+
+impl<'a> Iterator for Records<'a> {
+    type Item = Result<(u64, Record<'a>), TraceError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed || self.at == self.bytes.len() {
+            return None;
+        }
+        let offset = self.at as u64;
+        let record = self.next_record();
+        self.failed = record.is_err();
+        Some(record.map(|r| (offset, r)))
+    }
+}
