@@ -1,5 +1,6 @@
 //! Builds the virt component: `virt-component/` for `wasm32-unknown-unknown` (so the core module
-//! imports no WASI), made into a component with wit-component, at `$OUT_DIR/virt.wasm`.
+//! imports no WASI), made into a component with wit-component, at `$OUT_DIR/virt.wasm`; and its
+//! recording build at `$OUT_DIR/virt-record.wasm`.
 
 use std::path::PathBuf;
 
@@ -16,16 +17,20 @@ fn main() {
     println!("cargo::rerun-if-changed={}", webgpu_virt_wit::WIT_DIR);
     println!("cargo::rerun-if-changed=build.rs");
 
-    let target_dir = root.join("target").join("virt");
-    webgpu_virt_wit::build::cargo_build(&virt.join("Cargo.toml"), TARGET, &target_dir, &[]);
-    let core = target_dir.join(TARGET).join("release").join("webgpu_virt_component.wasm");
-    let module = std::fs::read(&core).unwrap_or_else(|e| panic!("reading {}: {e}", core.display()));
-    let component = wit_component::ComponentEncoder::default()
-        .module(&module)
-        .and_then(|e| e.validate(true).encode())
-        .unwrap_or_else(|e| panic!("making a component of {}: {e:?}", core.display()));
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap());
-    std::fs::write(out.join("virt.wasm"), component).expect("writing virt.wasm");
+    // The virt, and its recording build (which also imports `wasi:filesystem`), each in a target
+    // directory of its own so that neither rebuilds the other.
+    for (name, features) in [("virt", &[][..]), ("virt-record", &["--features", "record"][..])] {
+        let target_dir = root.join("target").join(name);
+        webgpu_virt_wit::build::cargo_build(&virt.join("Cargo.toml"), TARGET, &target_dir, features);
+        let core = target_dir.join(TARGET).join("release").join("webgpu_virt_component.wasm");
+        let module = std::fs::read(&core).unwrap_or_else(|e| panic!("reading {}: {e}", core.display()));
+        let component = wit_component::ComponentEncoder::default()
+            .module(&module)
+            .and_then(|e| e.validate(true).encode())
+            .unwrap_or_else(|e| panic!("making a component of {}: {e:?}", core.display()));
+        std::fs::write(out.join(format!("{name}.wasm")), component).expect("writing the virt");
+    }
     std::fs::write(out.join("features.rs"), features()).expect("writing features.rs");
 }
 

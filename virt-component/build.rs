@@ -18,6 +18,7 @@
 
 use heck::{ToSnakeCase, ToUpperCamelCase};
 use std::collections::HashMap;
+use sha2::Digest as _;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use wit_parser::{FunctionKind, Handle, InterfaceId, Resolve, Type, TypeDefKind, TypeId};
@@ -121,7 +122,17 @@ fn main() {
             _ => None,
         })
         .expect("the virt world exports an interface");
-    let code = Gen::new(&resolve, iface).generate();
+    let mut code = Gen::new(&resolve, iface).generate();
+    // What the trace's header says of the interface: its name and the SHA-256 of its WIT text.
+    let text = std::fs::read(wit.join("deps").join("webgpu.wit")).expect("reading the webgpu WIT");
+    let hash: Vec<String> = sha2::Sha256::digest(&text).iter().map(|b| format!("{b:#04x}")).collect();
+    writeln!(
+        code,
+        "\n/// The interface the trace records.\npub mod trace {{\n    pub const PACKAGE: &str = {:?};\n    pub const WIT_HASH: [u8; 32] = [{}];\n}}",
+        resolve.id_of(iface).expect("a named interface"),
+        hash.join(", ")
+    )
+    .unwrap();
     let out = Path::new(&std::env::var("OUT_DIR").unwrap()).join("forward.rs");
     std::fs::write(&out, code).expect("writing forward.rs");
 }
@@ -160,6 +171,8 @@ struct Gen<'a> {
     calls: Vec<CallInfo>,
     /// The generated forwarding of the current resource's hand-written methods.
     forwards: Vec<String>,
+    /// The trace encoders of the named types, by function name.
+    encoders: std::collections::BTreeMap<String, String>,
 }
 
 /// Rust's keywords, which wit-bindgen escapes with a trailing underscore.
@@ -181,7 +194,7 @@ fn camel(name: &str) -> String {
 
 impl<'a> Gen<'a> {
     fn new(resolve: &'a Resolve, iface: InterfaceId) -> Self {
-        Self { resolve, iface, infos: HashMap::new(), calls: Vec::new(), forwards: Vec::new() }
+        Self { resolve, iface, infos: HashMap::new(), calls: Vec::new(), forwards: Vec::new(), encoders: Default::default() }
     }
 
     fn info(&mut self, ty: &Type) -> Info {
@@ -480,12 +493,12 @@ impl<'a> Gen<'a> {
             };
             writeln!(
                 out,
-                "pub struct {name} {{\n    pub(crate) inner: {inner},\n    pub(crate) device: crate::policy::DeviceId,\n{fields}}}\n"
+                "pub struct {name} {{\n    pub(crate) inner: {inner},\n    pub(crate) device: crate::policy::DeviceId,\n    /// The object's id, for the policies (never reused; dropping it tells them).\n    pub(crate) id: crate::policy::ObjectId,\n{fields}}}\n"
             )
             .unwrap();
             writeln!(
                 out,
-                "impl {name} {{\n    #[allow(dead_code)]\n    pub(crate) fn wrap(inner: imp::{name}, device: crate::policy::DeviceId) -> Self {{\n        Self {{ {wrapped}, device{inits} }}\n    }}\n}}\n"
+                "impl {name} {{\n    #[allow(dead_code)]\n    pub(crate) fn wrap(inner: imp::{name}, device: crate::policy::DeviceId) -> Self {{\n        Self {{ {wrapped}, device, id: crate::policy::ObjectId::new(){inits} }}\n    }}\n}}\n"
             )
             .unwrap();
             writeln!(out, "impl exp::Guest{name} for {name} {{").unwrap();
@@ -500,6 +513,7 @@ impl<'a> Gen<'a> {
             }
         }
         out += &self.call_types();
+        out += &self.call_encoders();
         out += &self.enum_names();
         out
     }
@@ -610,6 +624,11 @@ impl<'a> Gen<'a> {
             this: this.clone(),
             params: described,
             ret: if constructor { self.type_name(resource.unwrap()) } else { ret.replace("'_", "'a") },
+            wit_index: self.resolve.interfaces[self.iface].functions.get_index_of(&f.name).expect("a function of the interface"),
+            param_types: params.iter().map(|p| p.ty).collect(),
+            result: if constructor { None } else { f.result },
+            constructor,
+            is_async,
         });
 
         let target = match (method, resource) {
@@ -654,12 +673,10 @@ impl<'a> Gen<'a> {
     {async_}fn {rust_name}({sig}) -> {ret} {{
         {pump}let device = {device};
         let policy = crate::policy::active();
-        if policy {{
-            crate::policy::before(device, &Args::{described});
-        }}
+        let call = if policy {{ crate::policy::before(device, &Args::{described}) }} else {{ 0 }};
         let ret = {body};
         if policy {{
-            crate::policy::after(device, &Ret::{variant}(&ret));
+            crate::policy::after(device, call, &Ret::{variant}(&ret));
         }}
         ret
     }}
@@ -667,6 +684,155 @@ impl<'a> Gen<'a> {
             async_ = if is_async { "async " } else { "" },
             sig = sig.join(", "),
         )
+    }
+}
+
+impl Gen<'_> {
+    /// How the trace records each call: `Args::encode`, `Ret::encode` and `Func`'s shape, and an
+    /// encoder per named type (see `webgpu_virt_trace::value` for the encoding).
+    fn call_encoders(&mut self) -> String {
+        let mut out = String::new();
+        let calls = std::mem::take(&mut self.calls);
+        out += "impl Func {\n    /// Whether the function is `async`.\n    pub fn is_async(self) -> bool {\n        const ASYNC: [bool; Func::COUNT] = [";
+        out += &calls.iter().map(|c| c.is_async.to_string()).collect::<Vec<_>>().join(", ");
+        out += "];\n        ASYNC[self as usize]\n    }\n\n    /// Whether the function returns a value.\n    pub fn returns(self) -> bool {\n        const RETURNS: [bool; Func::COUNT] = [";
+        out += &calls.iter().map(|c| (c.constructor || c.result.is_some()).to_string()).collect::<Vec<_>>().join(", ");
+        out += "];\n        RETURNS[self as usize]\n    }\n\n    /// The function's index among the interface's functions in the WIT's order of declaration:\n    /// its number in a trace.\n    pub fn wit_index(self) -> u32 {\n        const INDEX: [u32; Func::COUNT] = [";
+        out += &calls.iter().map(|c| c.wit_index.to_string()).collect::<Vec<_>>().join(", ");
+        out += "];\n        INDEX[self as usize]\n    }\n}\n\n";
+
+        out += "impl Args<'_> {\n    /// Encodes the arguments for the trace: the object called, then each argument.\n    #[allow(unused_variables, clippy::all)]\n    pub fn encode(&self, o: &mut crate::policy::record::Out) {\n        match self {\n";
+        for c in &calls {
+            let mut names: Vec<String> = c.this.iter().map(|_| "this".to_string()).collect();
+            names.extend(c.params.iter().map(|(p, _)| p.clone()));
+            let pat = if names.is_empty() { String::new() } else { format!(" {{ {} }}", names.join(", ")) };
+            // The fields bind as references to the `&'a` references: take those.
+            let mut body: String = names.iter().map(|n| format!("let {n} = *{n}; ")).collect();
+            if c.this.is_some() {
+                body += "o.object(this.id.get()); ";
+            }
+            for ((p, _), ty) in c.params.iter().zip(&c.param_types) {
+                body += &self.enc(p, ty);
+                body += " ";
+            }
+            writeln!(out, "            Args::{}{pat} => {{ {body}}}", c.variant).unwrap();
+        }
+        out += "        }\n    }\n}\n\n";
+
+        out += "impl Ret<'_> {\n    /// Encodes the result for the trace.\n    #[allow(unused_variables, clippy::all)]\n    pub fn encode(&self, o: &mut crate::policy::record::Out) {\n        match self {\n";
+        for c in &calls {
+            let body = match (&c.result, c.constructor) {
+                (_, true) => "o.object(r.id.get());".to_string(),
+                (Some(t), false) => {
+                    let t = *t;
+                    self.enc("r", &t)
+                }
+                (None, false) => String::new(),
+            };
+            writeln!(out, "            Ret::{}(r) => {{ let r = *r; {body} }}", c.variant).unwrap();
+        }
+        out += "        }\n    }\n}\n\n";
+        self.calls = calls;
+        for f in std::mem::take(&mut self.encoders).into_values() {
+            out += "#[allow(unused_variables, clippy::all)]\n";
+            out += &f;
+            out += "\n";
+        }
+        out
+    }
+
+    /// Statements encoding `e`, a reference to an export-side value of type `ty`, into `o`.
+    fn enc(&mut self, e: &str, ty: &Type) -> String {
+        match ty {
+            Type::Bool => format!("o.byte(*({e}) as u8);"),
+            Type::U8 => format!("o.byte(*({e}));"),
+            Type::U16 | Type::U32 | Type::U64 => format!("o.uleb(u64::from(*({e})));"),
+            Type::S8 | Type::S16 | Type::S32 | Type::S64 => format!("o.sleb(i64::from(*({e})));"),
+            Type::F32 => format!("o.f32(*({e}));"),
+            Type::F64 => format!("o.f64(*({e}));"),
+            Type::Char => format!("o.uleb(u64::from(u32::from(*({e}))));"),
+            Type::String => format!("o.string({e});"),
+            Type::ErrorContext => panic!("error-context is not supported"),
+            Type::Id(id) => self.enc_id(e, *id),
+        }
+    }
+
+    fn enc_id(&mut self, e: &str, id: TypeId) -> String {
+        let def = &self.resolve.types[id];
+        let named = def.name.is_some()
+            && matches!(def.kind, TypeDefKind::Record(_) | TypeDefKind::Variant(_) | TypeDefKind::Enum(_) | TypeDefKind::Flags(_));
+        if !named {
+            return self.enc_body(e, id);
+        }
+        let function = format!("enc_{}", ident(def.name.as_deref().unwrap()));
+        if !self.encoders.contains_key(&function) {
+            self.encoders.insert(function.clone(), String::new());
+            let body = self.enc_body("v", id);
+            let lt = if self.info_id(id).borrow { "<'_>" } else { "" };
+            let ty = self.type_name(id);
+            self.encoders.insert(function.clone(), format!("fn {function}(v: &exp::{ty}{lt}, o: &mut crate::policy::record::Out) {{ {body} }}\n"));
+        }
+        format!("{function}({e}, o);")
+    }
+
+    fn enc_body(&mut self, e: &str, id: TypeId) -> String {
+        let kind = self.resolve.types[id].kind.clone();
+        match kind {
+            TypeDefKind::Type(t) => self.enc(e, &t),
+            TypeDefKind::Record(r) => {
+                let mut out = String::new();
+                for f in &r.fields {
+                    out += &self.enc(&format!("&({e}).{}", ident(&f.name)), &f.ty);
+                    out += " ";
+                }
+                out
+            }
+            TypeDefKind::Tuple(t) => {
+                let mut out = String::new();
+                for (i, ty) in t.types.iter().enumerate() {
+                    out += &self.enc(&format!("&({e}).{i}"), ty);
+                    out += " ";
+                }
+                out
+            }
+            TypeDefKind::Variant(v) => {
+                let name = self.type_name(id);
+                let arms: Vec<String> = v
+                    .cases
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| {
+                        let case = camel(&c.name);
+                        match &c.ty {
+                            Some(t) => format!("exp::{name}::{case}(x) => {{ o.uleb({i}); {} }}", self.enc("x", t)),
+                            None => format!("exp::{name}::{case} => o.uleb({i}),"),
+                        }
+                    })
+                    .collect();
+                format!("match {e} {{ {} }}", arms.join(" "))
+            }
+            TypeDefKind::Enum(_) => format!("o.uleb(*({e}) as u64);"),
+            TypeDefKind::Flags(_) => format!("o.uleb(u64::from(({e}).bits()));"),
+            TypeDefKind::Option(t) => format!("match {e} {{ None => o.byte(0), Some(x) => {{ o.byte(1); {} }} }}", self.enc("x", &t)),
+            TypeDefKind::List(Type::U8) => format!("o.blob({e});"),
+            TypeDefKind::List(t) => format!("o.uleb(({e}).len() as u64); for x in ({e}).iter() {{ {} }}", self.enc("x", &t)),
+            TypeDefKind::Result(r) => {
+                let ok = r.ok.map(|t| self.enc("x", &t)).unwrap_or_default();
+                let err = r.err.map(|t| self.enc("x", &t)).unwrap_or_default();
+                format!("match {e} {{ Ok(x) => {{ o.byte(0); {ok} }} Err(x) => {{ o.byte(1); {err} }} }}")
+            }
+            TypeDefKind::Handle(Handle::Own(r) | Handle::Borrow(r)) => {
+                let r = self.resource(r);
+                let name = self.type_name(r);
+                if self.is_hand_written(r) {
+                    format!("crate::policy::record::Recorded::record(({e}).get::<{name}>(), o);")
+                } else {
+                    format!("o.object(({e}).get::<{name}>().id.get());")
+                }
+            }
+            TypeDefKind::Future(_) | TypeDefKind::Stream(_) => "o.handle();".to_string(),
+            other => panic!("encoding {other:?} is not supported"),
+        }
     }
 }
 
@@ -680,4 +846,12 @@ struct CallInfo {
     params: Vec<(String, String)>,
     /// The export-side result type.
     ret: String,
+    /// The WIT types of the parameters after `self`, and of the result (none for a
+    /// constructor, whose result is the wrapper).
+    param_types: Vec<Type>,
+    result: Option<Type>,
+    /// The function's index among the interface's, in the WIT's order (the trace's number).
+    wit_index: usize,
+    constructor: bool,
+    is_async: bool,
 }

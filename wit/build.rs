@@ -1,4 +1,7 @@
-//! Fetches the pinned WIT dependencies into `wit/deps/` (git-ignored).
+//! Fetches the pinned WIT dependencies into `wit/deps/` (git-ignored): `wasi:webgpu` and the WASI
+//! 0.3 packages it and our worlds use. WASI 0.2's packages, which only the recording virt uses
+//! (to write files with `wasi:filesystem@0.2`), go to `wit/p2/` (git-ignored too), apart: with
+//! two versions of `wasi:cli` in one WIT resolve, every binding of it would be named by version.
 //!
 //! The packages come from crates.io through cargo itself (`cargo info NAME@VERSION` puts the
 //! `.crate` archive into cargo's registry cache), so no other client or address is involved.
@@ -13,7 +16,7 @@ struct Crate {
     name: &'static str,
     version: &'static str,
     sha256: &'static str,
-    /// (path inside the archive, file name under deps/, sha256 of the file)
+    /// (path inside the archive, path under `wit/`, sha256 of the file)
     files: &'static [(&'static str, &'static str, &'static str)],
 }
 
@@ -24,7 +27,7 @@ const CRATES: &[Crate] = &[
         sha256: "e2294f34acbfa100e60ddbb97290ffaa2e2fe57571bf4280f63ec5dafe6537b9",
         files: &[(
             "wit/deps/wasi-webgpu-0.3.0-rc.2/package.wit",
-            "webgpu.wit",
+            "deps/webgpu.wit",
             "0c3d714f52b300baf7eb66e21d9c3a50503546560ecf25fdd9553129de0c8942",
         )],
     },
@@ -33,11 +36,19 @@ const CRATES: &[Crate] = &[
         version: "48.0.8",
         sha256: "a678afa77874a2d6eed071852f7777ccd77495e0bfbc30f7b8089e1d00b2485f",
         files: &[
-            ("src/p3/wit/deps/cli.wit", "cli.wit", "04b2de3bf344052c78080f3c5320442132b4e7c20b42633a92b8400b6d29ab0d"),
-            ("src/p3/wit/deps/clocks.wit", "clocks.wit", "5b59398732d19f6e327b1693c851a690bdf30e86cbf755d5a53b2fe7d6f2775e"),
-            ("src/p3/wit/deps/filesystem.wit", "filesystem.wit", "612729afb560f715c18de8787014f6b35ee7d3d12a8ef5566d93720ca463c9c9"),
-            ("src/p3/wit/deps/random.wit", "random.wit", "671234beada8dbdff53d10a6554bfbdc6ed9259d3093dfb8cc78c00b67fdf6e5"),
-            ("src/p3/wit/deps/sockets.wit", "sockets.wit", "9ea0d8bbd63773ee67ee58f4dbb1a4ad5ec250ed79487ed847715c0b87ee95cf"),
+            ("src/p3/wit/deps/cli.wit", "deps/cli.wit", "04b2de3bf344052c78080f3c5320442132b4e7c20b42633a92b8400b6d29ab0d"),
+            ("src/p3/wit/deps/clocks.wit", "deps/clocks.wit", "5b59398732d19f6e327b1693c851a690bdf30e86cbf755d5a53b2fe7d6f2775e"),
+            ("src/p3/wit/deps/filesystem.wit", "deps/filesystem.wit", "612729afb560f715c18de8787014f6b35ee7d3d12a8ef5566d93720ca463c9c9"),
+            ("src/p3/wit/deps/random.wit", "deps/random.wit", "671234beada8dbdff53d10a6554bfbdc6ed9259d3093dfb8cc78c00b67fdf6e5"),
+            ("src/p3/wit/deps/sockets.wit", "deps/sockets.wit", "9ea0d8bbd63773ee67ee58f4dbb1a4ad5ec250ed79487ed847715c0b87ee95cf"),
+            // WASI 0.2, for the recording virt's file output (`wasi:filesystem@0.2.12`) and
+            // what it refers to: apart, in `p2/`.
+            ("src/p2/wit/deps/cli.wit", "p2/cli.wit", "fb6ac5d23fcaf3d231142a3c2f9bb1e9bc1fe5af6f1f329f6b1a5555ce0d3873"),
+            ("src/p2/wit/deps/clocks.wit", "p2/clocks.wit", "6ed8aa65bb8cbe224a0b2cbac9fc1b3bd25bdb17eda5ae0d23c983ed31c447cc"),
+            ("src/p2/wit/deps/filesystem.wit", "p2/filesystem.wit", "e675f261017bf9b4fa7df5b9701023fe0249ede71021ac1bf978748e62edcda8"),
+            ("src/p2/wit/deps/io.wit", "p2/io.wit", "96e206d00076fa0480df32c5bcf255a3fa4862805ac2f6b8537a781cce54f433"),
+            ("src/p2/wit/deps/random.wit", "p2/random.wit", "48578c40213d5cab6650980905fa146a0be8c39c4433ee5e7e00637b87dbe08f"),
+            ("src/p2/wit/deps/sockets.wit", "p2/sockets.wit", "ad38dbf3b0bbdf34c0f2b608edcbfee04d71b443a63faff1f5e0053c3f84b377"),
         ],
     },
 ];
@@ -45,9 +56,10 @@ const CRATES: &[Crate] = &[
 fn main() {
     println!("cargo::rerun-if-changed=build.rs");
     println!("cargo::rerun-if-changed=deps");
-    let deps = Path::new(env!("CARGO_MANIFEST_DIR")).join("deps");
-    if let Err(e) = fetch_all(&deps) {
-        panic!("fetching the WIT dependencies into {}: {e}", deps.display());
+    println!("cargo::rerun-if-changed=p2");
+    let wit = Path::new(env!("CARGO_MANIFEST_DIR"));
+    if let Err(e) = fetch_all(wit) {
+        panic!("fetching the WIT dependencies into {}: {e}", wit.display());
     }
 }
 
@@ -55,17 +67,19 @@ fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn fetch_all(deps: &Path) -> Result<(), String> {
-    std::fs::create_dir_all(deps).map_err(|e| e.to_string())?;
+fn fetch_all(wit: &Path) -> Result<(), String> {
+    for dir in ["deps", "p2"] {
+        std::fs::create_dir_all(wit.join(dir)).map_err(|e| e.to_string())?;
+    }
     for krate in CRATES {
         let present = krate.files.iter().all(|(_, name, sum)| {
-            std::fs::read(deps.join(name)).is_ok_and(|bytes| sha256_hex(&bytes) == *sum)
+            std::fs::read(wit.join(name)).is_ok_and(|bytes| sha256_hex(&bytes) == *sum)
         });
         if present {
             continue;
         }
         let archive = crate_archive(krate)?;
-        extract(krate, &archive, deps)?;
+        extract(krate, &archive, wit)?;
     }
     Ok(())
 }
@@ -118,7 +132,7 @@ fn find_in_registry_cache(file: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-fn extract(krate: &Crate, archive: &[u8], deps: &Path) -> Result<(), String> {
+fn extract(krate: &Crate, archive: &[u8], wit: &Path) -> Result<(), String> {
     let prefix = format!("{}-{}/", krate.name, krate.version);
     let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(archive));
     let mut wanted: Vec<_> = krate.files.iter().collect();
@@ -134,7 +148,7 @@ fn extract(krate: &Crate, archive: &[u8], deps: &Path) -> Result<(), String> {
         if got != *sum {
             return Err(format!("{src} in {prefix} has sha256 {got}, expected {sum}"));
         }
-        std::fs::write(deps.join(name), bytes).map_err(|e| format!("writing {name}: {e}"))?;
+        std::fs::write(wit.join(name), bytes).map_err(|e| format!("writing {name}: {e}"))?;
     }
     match wanted.first() {
         None => Ok(()),

@@ -30,6 +30,9 @@ pub enum ConfigureError {
     /// The configuration does not fit in the slot.
     #[error(transparent)]
     TooLarge(#[from] slot::TooLarge),
+    /// A trace asked of a virt built without recording.
+    #[error("this virt cannot record (it does not import wasi:filesystem): use the built-in virt, which `configure --record` picks")]
+    CannotRecord,
     /// A feature to deny that wasi:webgpu does not have.
     #[error("`{0}` is not a feature of wasi:webgpu (its features: {features})", features = crate::FEATURES.join(", "))]
     UnknownFeature(String),
@@ -75,6 +78,9 @@ fn the_slot(component: &[u8]) -> Result<Range<usize>, ConfigureError> {
 pub fn configure(virt: &[u8], config: &Config) -> Result<Vec<u8>, ConfigureError> {
     if let Some(unknown) = config.deny_features.iter().find(|f| !crate::FEATURES.contains(&f.as_str())) {
         return Err(ConfigureError::UnknownFeature(unknown.clone()));
+    }
+    if config.record.is_some() && !crate::imports(virt).map_err(|_| ConfigureError::NotComponent)?.iter().any(|i| i.starts_with("wasi:filesystem/")) {
+        return Err(ConfigureError::CannotRecord);
     }
     let range = the_slot(virt)?;
     let mut out = virt.to_vec();
@@ -179,7 +185,7 @@ mod tests {
         assert_eq!(parse_config("").unwrap(), Config::default());
         let (at, message) = parse_config("noop = true\ncount-cals = true\n").unwrap_err();
         assert_eq!(at, 12);
-        assert_eq!(message, "unknown field `count-cals`, expected one of `noop`, `count-calls`, `max-memory`, `max-buffer-size`, `max-texture-dimension`, `max-objects`, `max-write-size`, `max-in-flight`, `deny-features`, `mask-adapter-info`");
+        assert_eq!(message, "unknown field `count-cals`, expected one of `noop`, `count-calls`, `max-memory`, `max-buffer-size`, `max-texture-dimension`, `max-objects`, `max-write-size`, `max-in-flight`, `record`, `deny-features`, `mask-adapter-info`");
         let (at, message) = parse_config("count-calls = 3").unwrap_err();
         assert_eq!((at, message.as_str()), (14, "invalid type: integer `3`, expected a boolean"));
         let (_, message) = parse_config("max-in-flight = 0").unwrap_err();

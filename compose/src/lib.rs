@@ -14,6 +14,7 @@
 #![deny(missing_docs)]
 
 mod configure;
+pub mod trace;
 
 pub use configure::{ConfigError, ConfigureError, configuration, configure, read_config};
 pub use webgpu_virt_config::{Config, MaxObjects, Size};
@@ -22,6 +23,15 @@ use wac_graph::{CompositionGraph, EncodeOptions, NodeKind};
 
 /// The virt component, unconfigured: a pure pass-through of `wasi:webgpu`.
 pub const VIRT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/virt.wasm"));
+
+/// The virt's recording build: the same, and it can write a trace through `wasi:filesystem`
+/// (which it imports), for a configuration that asks for one.
+pub const VIRT_RECORD: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/virt-record.wasm"));
+
+/// The built-in virt that `config` needs: the recording build if it records.
+pub fn virt_for(config: &Config) -> &'static [u8] {
+    if config.record.is_some() { VIRT_RECORD } else { VIRT }
+}
 
 /// The interface the virt stands in front of.
 pub const WEBGPU: &str = "wasi:webgpu/webgpu@0.3.0-rc.2";

@@ -12,6 +12,8 @@ enum Command {
     Plug(cli::plug::Plug),
     Configure(cli::configure::Configure),
     Adapter(cli::adapter::Adapter),
+    #[command(subcommand)]
+    Trace(cli::trace::Trace),
 }
 
 fn main() {
@@ -20,6 +22,7 @@ fn main() {
         Command::Plug(c) => c.exec(),
         Command::Configure(c) => c.exec(),
         Command::Adapter(c) => c.exec(),
+        Command::Trace(c) => c.exec(),
     };
     match result {
         Ok(code) => std::process::exit(code),

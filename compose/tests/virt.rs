@@ -248,7 +248,7 @@ fn bad_configurations_are_named() {
         failure(&["configure".as_ref(), "--config".as_ref(), toml.as_os_str(), "-o".as_ref(), out.as_os_str()])
     };
     let e = configure("count-calls = true\nmax-memroy = 5\n");
-    assert!(e.contains("virt.toml:2:1: unknown field `max-memroy`, expected one of `noop`, `count-calls`, `max-memory`, `max-buffer-size`, `max-texture-dimension`, `max-objects`, `max-write-size`, `max-in-flight`, `deny-features`, `mask-adapter-info` (at `max-memroy = 5`)"), "{e}");
+    assert!(e.contains("virt.toml:2:1: unknown field `max-memroy`, expected one of `noop`, `count-calls`, `max-memory`, `max-buffer-size`, `max-texture-dimension`, `max-objects`, `max-write-size`, `max-in-flight`, `record`, `deny-features`, `mask-adapter-info` (at `max-memroy = 5`)"), "{e}");
     let e = configure("count-calls = \"yes\"\n");
     assert!(e.contains("virt.toml:1:15: invalid type: string \"yes\", expected a boolean (at `count-calls = \"yes\"`)"), "{e}");
     let e = configure("count-calls = [");
@@ -491,4 +491,82 @@ fn submissions_past_the_in_flight_cap_wait_in_order() {
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert_eq!(stat(&stderr, "quota device 1 most in flight"), 2, "{stderr}");
     assert!(stat(&stderr, "quota device 1 submissions held") >= 14, "{stderr}");
+}
+
+/// Records `app` through a virt with `flags` into a fresh directory: the run's output, its
+/// stderr and the trace's bytes.
+fn record(app: &str, flags: &[&str]) -> (String, String, Vec<u8>) {
+    let dir = tempfile::tempdir().unwrap();
+    let recorded = dir.path().join("recorded.wasm");
+    let out = webgpu_virt().arg("plug").arg(app).args(["--record", "trace.wgvt"]).args(flags).arg("-o").arg(&recorded).output().unwrap();
+    check(&out, "plug --record");
+    let out = webgpu_virt().arg("run").arg("--stats").arg("--dir").arg(dir.path()).arg(&recorded).output().unwrap();
+    check(&out, &format!("{app}, recorded"));
+    let trace = std::fs::read(dir.path().join("trace.wgvt")).expect("the trace was written");
+    (String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap(), trace)
+}
+
+/// `webgpu-virt trace SUBCOMMAND` on `trace`: stdout, stderr.
+fn trace_tool(subcommand: &str, trace: &[u8]) -> (String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.wgvt");
+    std::fs::write(&path, trace).unwrap();
+    let out = webgpu_virt().args(["trace", subcommand]).arg(&path).output().unwrap();
+    check(&out, &format!("trace {subcommand}"));
+    (String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
+}
+
+#[test]
+fn every_gpu_guest_records_a_whole_trace_of_every_call() {
+    for name in ["compute", "render", "mapping", "copies", "textures", "bundles", "queries", "errors", "uncaptured", "lost", "labels", "limits", "invalid", "flood"] {
+        let (output, stderr, trace) = record(guest(name), &["--count-calls"]);
+        assert_eq!(output, run(guest(name).as_ref()), "{name}: recording changes nothing the application sees");
+        // Every call the chain saw is in the trace, whole (the last records too).
+        let counted: u64 = stderr.lines().filter(|l| l.trim_start().starts_with("calls ")).map(|l| l.split_whitespace().last().unwrap().parse::<u64>().unwrap()).sum();
+        let (dump, note) = trace_tool("dump", &trace);
+        assert!(note.is_empty(), "{name}: {note}");
+        // Call lines are `#N function(...)`; an async call's result is a line `#N -> ...`.
+        let calls = dump.lines().filter(|l| l.starts_with('#') && l.split_once(' ').is_some_and(|(_, rest)| !rest.starts_with("->"))).count();
+        assert_eq!(calls as u64, counted, "{name}: calls in the trace");
+        let (stats, _) = trace_tool("stats", &trace);
+        assert!(stats.starts_with(&format!("calls: {counted}\n")), "{name}: {stats}");
+    }
+}
+
+#[test]
+fn a_trace_shows_calls_data_and_results() {
+    let (_, _, trace) = record(guest("compute"), &[]);
+    let (dump, _) = trace_tool("dump", &trace);
+    let lines: Vec<&str> = dump.lines().collect();
+    assert!(lines[0].starts_with("#0 get-gpu() -> gpu#"), "{dump}");
+    assert!(lines.iter().any(|l| l.contains("[method]gpu-device.create-shader-module(gpu-device#") && l.contains("code: blob#")), "{dump}");
+    assert!(lines.iter().any(|l| l.contains("[method]gpu-queue.submit(gpu-queue#")), "{dump}");
+    // map-async is async: its result comes on a line of its own.
+    assert!(lines.iter().any(|l| l.contains("[method]gpu-buffer.map-async(")), "{dump}");
+    assert!(lines.iter().any(|l| l.ends_with("-> ok"), ), "{dump}");
+    // The read-back data is a blob, in the result of the mapped range copy.
+    assert!(lines.iter().any(|l| l.contains("get-mapped-range-get-with-copy(") && l.contains("-> ok(blob#")), "{dump}");
+    let (stats, _) = trace_tool("stats", &trace);
+    assert!(stats.contains("[method]gpu-queue.submit"), "{stats}");
+    // A cut trace (here inside its last record, a 3-byte drop): its whole records are read, and
+    // the tools say where it ends.
+    let cut = &trace[..trace.len() - 2];
+    let (short, note) = trace_tool("dump", cut);
+    assert_eq!(note, format!("note: the trace is cut off at byte {}: the record starting there is incomplete; what comes before was read\n", trace.len() - 3));
+    assert_eq!(short.lines().collect::<Vec<_>>(), lines[..lines.len() - 1]);
+}
+
+#[test]
+fn recording_where_nothing_is_preopened_stops_at_once_and_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let recorded = dir.path().join("recorded.wasm");
+    let out = webgpu_virt().arg("plug").arg(guest("compute")).args(["--record", "trace.wgvt", "-o"]).arg(&recorded).output().unwrap();
+    check(&out, "plug --record");
+    let out = webgpu_virt().arg("run").arg(&recorded).output().unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("webgpu-virt: cannot record the trace to `trace.wgvt`: no directory is preopened"), "{stderr}");
+    // A virt that cannot record is not given a trace to write.
+    let e = webgpu_virt::configure(webgpu_virt::VIRT, &webgpu_virt::Config { record: Some("t".into()), ..Default::default() }).unwrap_err();
+    assert!(e.to_string().contains("cannot record"), "{e}");
 }

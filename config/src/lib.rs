@@ -50,6 +50,10 @@ pub struct Config {
     /// `submit` past it is not refused: it is held back, with the queue operations after it,
     /// until earlier work is done.
     pub max_in_flight: Option<NonZeroU32>,
+    /// Record every call, its data and its results to this file, through `wasi:filesystem`: a
+    /// relative path is in the first preopened directory. Needs the recording build of the virt
+    /// (`webgpu-virt configure` picks it).
+    pub record: Option<String>,
     /// Features the application must not see or ask for (`gpu-feature-name`s).
     pub deny_features: Vec<String>,
     /// Replace the adapter's vendor, architecture, device and description with generic words
@@ -223,6 +227,7 @@ enum Tag {
     MaxObjects = 8,
     MaxWriteSize = 9,
     MaxInFlight = 10,
+    Record = 11,
 }
 
 impl Config {
@@ -263,10 +268,16 @@ impl Config {
                 out.extend(count.to_le_bytes());
             }
         }
+        let text = |out: &mut Vec<u8>, tag: Tag, value: &str| {
+            out.push(tag as u8);
+            leb128_push(out, value.len());
+            out.extend(value.as_bytes());
+        };
         for name in &self.deny_features {
-            out.push(Tag::DenyFeature as u8);
-            leb128_push(&mut out, name.len());
-            out.extend(name.as_bytes());
+            text(&mut out, Tag::DenyFeature, name);
+        }
+        if let Some(path) = &self.record {
+            text(&mut out, Tag::Record, path);
         }
         flag(&mut out, Tag::MaskAdapterInfo, self.mask_adapter_info);
         out
@@ -308,6 +319,9 @@ impl Config {
                 t if t == Tag::DenyFeature as u8 => {
                     let name = core::str::from_utf8(value).map_err(|_| malformed.clone())?;
                     config.deny_features.push(name.into());
+                }
+                t if t == Tag::Record as u8 => {
+                    config.record = Some(core::str::from_utf8(value).map_err(|_| malformed.clone())?.into());
                 }
                 t if t == Tag::MaskAdapterInfo as u8 => flag(&mut config.mask_adapter_info)?,
                 _ => return Err(DecodeError::UnknownTag { tag, at }),
@@ -453,6 +467,7 @@ mod tests {
                 max_objects: MaxObjects { buffers: Some(10), query_sets: Some(0), bind_groups: Some(5), ..MaxObjects::default() },
                 max_write_size: Some(Size(65536)),
                 max_in_flight: NonZeroU32::new(2),
+                record: Some("trace ✓.wgvt".into()),
                 ..Config::default()
             },
             Config { max_memory: Some(Size(0)), ..Config::default() },

@@ -179,12 +179,23 @@ pub async fn run(engine: &Engine, component: &Component, path: &Path, options: &
             None => return Err(e.context(format!("running {}", path.display()))),
         },
     };
+    // A virt's policies may still hold what they will write out (the recorder's last records).
+    flush(&mut store, &instance).await.with_context(|| format!("calling {STATS}.flush of {}", path.display()))?;
     let stats = match options.stats {
         true => counters(&mut store, &instance).await.with_context(|| format!("reading {STATS} of {}", path.display()))?,
         false => None,
     };
     let host = store.data().webgpu.stats();
     Ok(Outcome { code, stats, host })
+}
+
+/// Calls the instance's [`STATS`] `flush`, if it exports one.
+async fn flush(store: &mut Store<HostState>, instance: &Instance) -> Result<()> {
+    let Some(stats) = instance.get_export_index(&mut *store, None, STATS) else { return Ok(()) };
+    let Some(index) = instance.get_export_index(&mut *store, Some(&stats), "flush") else { return Ok(()) };
+    let func = instance.get_typed_func::<(), ()>(&mut *store, index)?;
+    store.run_concurrent(async move |s| func.call_concurrent(s, ()).await).await??;
+    Ok(())
 }
 
 /// The counters of the instance's [`STATS`] export, if it has one.

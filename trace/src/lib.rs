@@ -30,17 +30,20 @@
 //! | 5 | [`Record::Resolve`] | `handle: uleb`, then the value |
 //!
 //! Calls are numbered from 0 in the order of their `Call` records; blobs from 0 in the order of
-//! their `Blob` records. `function` is the function's index in the interface, in the WIT's
-//! order of declaration (freestanding functions, then each resource's in order).
+//! their `Blob` records. `function` is the function's index among the interface's functions in
+//! the WIT's order of declaration (resource methods where their resource declares them).
 //!
 //! Arguments, results and values are the WIT values of the call, in the order of the WIT, in the
-//! encoding of [`value`]: resources are the object ids the recorder assigned (from 1, never
-//! reused), and bulk data (`list<u8>`, shader source) refers to a blob by number, so that data
+//! encoding of [`value`]: a method's arguments start with the object called. Resources are the
+//! object ids the recorder assigned (from 1, never reused), except `gpu-error` (its kind's case
+//! index, then its message) and `gpu-device-lost-info` (its reason, then its message), which are
+//! recorded by value; bulk data (`list<u8>`, shader source) refers to a blob by number, so that data
 //! seen twice is stored once. A synchronous function's `Return` follows its `Call` at once, and
 //! is left out when the function returns nothing; an async function's comes when it completes,
-//! after whatever calls were made meanwhile, which is the order replay keeps. Futures and streams
-//! that a call returns get a handle, like objects; `Resolve` records the value a future resolved
-//! to or a stream produced, in the order it happened.
+//! after whatever calls were made meanwhile, which is the order replay keeps. A future or stream
+//! that a call returns is recorded as that call's number; `Resolve` records the value a future
+//! resolved to or a stream produced, in the order it happened (defined, not yet written by the
+//! recorder).
 
 #![no_std]
 #![deny(missing_docs)]

@@ -7,7 +7,7 @@
 //! | `u16`, `u32`, `u64`, `char` | uleb |
 //! | `s8` .. `s64` | zigzag, then uleb |
 //! | `f32`, `f64` | IEEE 754 bits, little-endian (4 or 8 bytes) |
-//! | `string` | bytes (UTF-8) |
+//! | `string` | uleb `n`; if `n` is even, `n / 2` bytes of UTF-8 follow; if odd, the string is blob number `(n - 1) / 2` (long strings, such as shader source) |
 //! | `list<u8>` | uleb: the number of a blob |
 //! | `list<T>` | uleb count, then each element |
 //! | `option<T>` | 0, or 1 then the value |
@@ -67,11 +67,31 @@ impl Encoder {
         self.bytes.extend(value.to_bits().to_le_bytes());
     }
 
-    /// A string (or any bytes kept in the record itself).
+    /// Bytes kept in the record itself: length, then the bytes (the header's strings).
     pub fn str(&mut self, value: &str) {
         self.uleb(value.len() as u64);
         self.bytes.extend_from_slice(value.as_bytes());
     }
+
+    /// A WIT `string` kept in the record.
+    pub fn string_inline(&mut self, value: &str) {
+        self.uleb(value.len() as u64 * 2);
+        self.bytes.extend_from_slice(value.as_bytes());
+    }
+
+    /// A WIT `string` kept in blob number `blob`.
+    pub fn string_blob(&mut self, blob: u64) {
+        self.uleb(blob * 2 + 1);
+    }
+}
+
+/// A WIT `string` as a record holds it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StringRef<'a> {
+    /// In the record.
+    Inline(&'a str),
+    /// In a blob, by number.
+    Blob(u64),
 }
 
 /// Why a value cannot be decoded, at which offset of the payload.
@@ -174,7 +194,20 @@ impl<'a> Decoder<'a> {
         Ok(f64::from_bits(u64::from_le_bytes(bits)))
     }
 
-    /// A string.
+    /// A WIT `string`: in the record, or a blob's number.
+    pub fn string(&mut self) -> Result<StringRef<'a>, DecodeError> {
+        let start = self.at;
+        let n = self.uleb()?;
+        if n % 2 == 1 {
+            return Ok(StringRef::Blob(n / 2));
+        }
+        let len = usize::try_from(n / 2).map_err(|_| DecodeError { at: start, why: "a number out of range for its type" })?;
+        let at = self.at;
+        let bytes = self.take(len)?;
+        core::str::from_utf8(bytes).map(StringRef::Inline).map_err(|_| DecodeError { at, why: "a string that is not UTF-8" })
+    }
+
+    /// Length-prefixed UTF-8 (the header's strings).
     pub fn str(&mut self) -> Result<&'a str, DecodeError> {
         let len = self.uleb_as::<usize>()?;
         let start = self.at;
@@ -202,6 +235,8 @@ mod tests {
         e.f64(f64::NAN);
         e.str("gpu ✓");
         e.byte(7);
+        e.string_inline("inline");
+        e.string_blob(5);
         let mut d = Decoder::new(&e.bytes);
         for n in numbers {
             assert_eq!(d.uleb(), Ok(n));
@@ -213,6 +248,8 @@ mod tests {
         assert!(d.f64().unwrap().is_nan());
         assert_eq!(d.str(), Ok("gpu ✓"));
         assert_eq!(d.byte(), Ok(7));
+        assert_eq!(d.string(), Ok(StringRef::Inline("inline")));
+        assert_eq!(d.string(), Ok(StringRef::Blob(5)));
         assert!(d.is_empty());
     }
 

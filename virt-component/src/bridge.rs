@@ -151,3 +151,20 @@ impl Placeholder for exp::GpuDeviceLostInfo {
         exp::GpuDeviceLostInfo::new(GpuDeviceLostInfo::Local { reason: exp::GpuDeviceLostReason::Unknown, message })
     }
 }
+
+/// Errors and device-loss information are recorded by value: kind (or reason), then message.
+impl crate::policy::record::Recorded for GpuError {
+    fn record(&self, o: &mut crate::policy::record::Out) {
+        use exp::GuestGpuError;
+        o.uleb(self.kind() as u64);
+        o.string(&self.message());
+    }
+}
+
+impl crate::policy::record::Recorded for GpuDeviceLostInfo {
+    fn record(&self, o: &mut crate::policy::record::Out) {
+        use exp::GuestGpuDeviceLostInfo;
+        o.uleb(self.reason() as u64);
+        o.string(&self.message());
+    }
+}

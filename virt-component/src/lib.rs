@@ -10,9 +10,38 @@
 //! make itself), `mapping` (buffer mapping kept in WebGPU's order).
 
 mod bindings {
+    #[cfg(not(feature = "record"))]
     wit_bindgen::generate!({
         path: "../wit",
         world: "webgpu-virt:worlds/virt",
+        generate_all,
+        merge_structurally_equal_types: true,
+    });
+    // The recording build also imports `wasi:filesystem@0.2` (and stderr, to say why it cannot
+    // record). Its WASI 0.2 packages live apart, in `wit/p2/`, each pushed on its own (in the
+    // order of their dependencies) after our worlds.
+    #[cfg(feature = "record")]
+    wit_bindgen::generate!({
+        inline: "
+            package webgpu-virt:recording;
+
+            world virt-record {
+                include webgpu-virt:worlds/virt@0.1.0;
+                import wasi:filesystem/preopens@0.2.12;
+                import wasi:filesystem/types@0.2.12;
+                import wasi:cli/stderr@0.2.12;
+            }
+        ",
+        path: [
+            "../wit",
+            "../wit/p2/io.wit",
+            "../wit/p2/clocks.wit",
+            "../wit/p2/filesystem.wit",
+            "../wit/p2/random.wit",
+            "../wit/p2/sockets.wit",
+            "../wit/p2/cli.wit",
+        ],
+        world: "webgpu-virt:recording/virt-record",
         generate_all,
         merge_structurally_equal_types: true,
     });
@@ -43,6 +72,10 @@ impl stats::Guest for Virt {
     fn counters() -> Vec<stats::Counter> {
         let counters = policy::counters().into_iter();
         counters.map(|(policy, c)| stats::Counter { policy: policy.into(), name: c.name, value: c.value }).collect()
+    }
+
+    async fn flush() {
+        policy::flush();
     }
 }
 

@@ -5,6 +5,7 @@ pub mod configure;
 pub mod plug;
 pub mod policy;
 pub mod run;
+pub mod trace;
 
 /// The runtime every subcommand drives wasmtime and wgpu from.
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

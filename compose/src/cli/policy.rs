@@ -3,7 +3,7 @@ use std::path::PathBuf;
 use webgpu_virt::{Config, MaxObjects, Size};
 
 /// The ids of the policy flags (not `--config`, which replaces them all).
-pub const FLAGS: [&str; 10] = [
+pub const FLAGS: [&str; 11] = [
     "count_calls",
     "noop",
     "max_memory",
@@ -12,6 +12,7 @@ pub const FLAGS: [&str; 10] = [
     "max_objects",
     "max_write_size",
     "max_in_flight",
+    "record",
     "deny_feature",
     "mask_adapter_info",
 ];
@@ -50,6 +51,10 @@ pub struct PolicyArgs {
     /// with the queue operations after it) until earlier work is done.
     #[arg(long, value_name = "N")]
     max_in_flight: Option<std::num::NonZeroU32>,
+    /// Record every call, its data and results to PATH, through wasi:filesystem: a relative
+    /// PATH is in the first preopened directory (`webgpu-virt run --dir`).
+    #[arg(long, value_name = "PATH")]
+    record: Option<String>,
     /// Hide a feature from the application and refuse devices that require it (repeatable:
     /// the TOML key is `deny-features`, a list).
     #[arg(long, value_name = "FEATURE")]
@@ -75,6 +80,7 @@ impl PolicyArgs {
             max_objects: self.max_objects.clone().unwrap_or_default(),
             max_write_size: self.max_write_size,
             max_in_flight: self.max_in_flight,
+            record: self.record.clone(),
             deny_features: self.deny_feature.clone(),
             mask_adapter_info: self.mask_adapter_info,
         }
@@ -90,6 +96,7 @@ impl PolicyArgs {
 
     /// The built-in virt with this policy baked in.
     pub fn virt(&self) -> anyhow::Result<Vec<u8>> {
-        webgpu_virt::configure(webgpu_virt::VIRT, &self.config()?).context("configuring the virt")
+        let config = self.config()?;
+        webgpu_virt::configure(webgpu_virt::virt_for(&config), &config).context("configuring the virt")
     }
 }

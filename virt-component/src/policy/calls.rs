@@ -17,7 +17,7 @@ impl Policy for Calls {
         "calls"
     }
 
-    fn before(&mut self, _: DeviceId, args: &Args<'_>) {
+    fn before(&mut self, _: DeviceId, _: u64, args: &Args<'_>) {
         self.counts[args.func() as usize] += 1;
     }
 

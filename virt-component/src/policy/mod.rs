@@ -2,7 +2,9 @@
 //!
 //! Every exported function shows each call to the chain before it forwards it ([`before`], with
 //! the call's [`Args`]) and what it returned after ([`after`], with its [`Ret`]), with the
-//! [`DeviceId`] of the object called. Policies run in order before the call and in reverse order
+//! [`DeviceId`] of the object called and the call's number (calls are numbered in the order they
+//! reach the chain, so that an async call's result finds its call). Every object has an id of
+//! its own, never reused ([`ObjectId`]); the chain is told when the application drops one. Policies run in order before the call and in reverse order
 //! after it, like tower layers. The chain is built once, at the first call, from the
 //! [baked configuration](crate::config); with no policy configured the generated code checks one
 //! flag and forwards, so an unconfigured virt is a pure pass-through at its cost.
@@ -16,6 +18,7 @@
 mod calls;
 mod noop;
 pub mod quota;
+pub mod record;
 
 pub use crate::{Args, Func, Ret};
 use std::cell::{Cell, RefCell};
@@ -58,15 +61,23 @@ pub trait Policy {
     /// The policy's name in the operator's view.
     fn name(&self) -> &'static str;
 
-    /// A call about to be forwarded.
-    fn before(&mut self, device: DeviceId, args: &Args<'_>) {
-        let _ = (device, args);
+    /// Call number `call` about to be forwarded.
+    fn before(&mut self, device: DeviceId, call: u64, args: &Args<'_>) {
+        let _ = (device, call, args);
     }
 
-    /// What a call returned to the application.
-    fn after(&mut self, device: DeviceId, ret: &Ret<'_>) {
-        let _ = (device, ret);
+    /// What call number `call` returned to the application.
+    fn after(&mut self, device: DeviceId, call: u64, ret: &Ret<'_>) {
+        let _ = (device, call, ret);
     }
+
+    /// The application dropped object `object`.
+    fn dropped(&mut self, object: u64) {
+        let _ = object;
+    }
+
+    /// Writes out what the policy holds (in an async call: it may block).
+    fn flush(&mut self) {}
 
     /// Appends the values this policy keeps for the operator.
     fn counters(&self, out: &mut Vec<Counter>) {
@@ -79,12 +90,46 @@ thread_local! {
     static CHAIN: RefCell<Vec<Box<dyn Policy>>> = const { RefCell::new(Vec::new()) };
     /// Whether the chain holds a policy; `None` until it is built.
     static ACTIVE: Cell<Option<bool>> = const { Cell::new(None) };
+    /// The number of the next call shown to the chain.
+    static CALLS: Cell<u64> = const { Cell::new(0) };
+    /// The next object id.
+    static OBJECTS: Cell<u64> = const { Cell::new(1) };
+}
+
+/// An object's id: 1, 2, ... in the order objects are made, never reused. Every wrapper holds
+/// one; when the application drops the object, the id's drop tells the chain.
+pub struct ObjectId(u64);
+
+impl ObjectId {
+    /// The next id.
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> Self {
+        OBJECTS.with(|n| {
+            let id = n.get();
+            n.set(id + 1);
+            Self(id)
+        })
+    }
+
+    pub fn get(&self) -> u64 {
+        self.0
+    }
+}
+
+impl Drop for ObjectId {
+    fn drop(&mut self) {
+        dropped(self.0);
+    }
 }
 
 /// The policies a configuration asks for, in chain order.
 fn chain(config: &Config) -> Vec<Box<dyn Policy>> {
     let mut chain: Vec<Box<dyn Policy>> = Vec::new();
     chain.extend(quota::configure(config));
+    // After the quota, so that the trace shows what the application was answered.
+    if let Some(path) = &config.record {
+        chain.push(Box::new(record::Recorder::new(path)));
+    }
     if config.count_calls {
         chain.push(Box::new(calls::Calls::default()));
     }
@@ -114,14 +159,35 @@ pub fn config<R>(f: impl FnOnce(&Config) -> R) -> R {
     CONFIG.with_borrow(f)
 }
 
-/// Shows a call to every policy, in order.
-pub fn before(device: DeviceId, args: &Args<'_>) {
-    CHAIN.with_borrow_mut(|chain| chain.iter_mut().for_each(|p| p.before(device, args)));
+/// Shows a call to every policy, in order; the call's number.
+pub fn before(device: DeviceId, args: &Args<'_>) -> u64 {
+    let call = CALLS.get();
+    CALLS.set(call + 1);
+    CHAIN.with_borrow_mut(|chain| chain.iter_mut().for_each(|p| p.before(device, call, args)));
+    call
 }
 
-/// Shows what a call returned to every policy, in reverse order.
-pub fn after(device: DeviceId, ret: &Ret<'_>) {
-    CHAIN.with_borrow_mut(|chain| chain.iter_mut().rev().for_each(|p| p.after(device, ret)));
+/// Shows what call number `call` returned to every policy, in reverse order.
+pub fn after(device: DeviceId, call: u64, ret: &Ret<'_>) {
+    CHAIN.with_borrow_mut(|chain| chain.iter_mut().rev().for_each(|p| p.after(device, call, ret)));
+}
+
+/// Tells every policy that the application dropped `object`. An object the virt drops while a
+/// policy is at work (none of them drops the application's) is not the application's doing.
+pub fn dropped(object: u64) {
+    if ACTIVE.get() == Some(true) {
+        CHAIN.with(|chain| {
+            if let Ok(mut chain) = chain.try_borrow_mut() {
+                chain.iter_mut().for_each(|p| p.dropped(object));
+            }
+        });
+    }
+}
+
+/// Has every policy write out what it holds (in an async call: it may block).
+pub fn flush() {
+    active();
+    CHAIN.with_borrow_mut(|chain| chain.iter_mut().for_each(|p| p.flush()));
 }
 
 /// Every policy's counters: (policy, counter).

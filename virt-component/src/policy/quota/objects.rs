@@ -59,7 +59,9 @@ pub fn create_buffer(device: &GpuDevice, descriptor: exp::GpuBufferDescriptor) -
             (inner, held(None, Some(descriptor.size)))
         }
     };
-    exp::GpuBuffer::new(GpuBuffer { quota, ..GpuBuffer::wrap(inner, device.device) })
+    let mut buffer = GpuBuffer::wrap(inner, device.device);
+    buffer.quota = quota;
+    exp::GpuBuffer::new(buffer)
 }
 
 pub fn create_texture(device: &GpuDevice, descriptor: exp::GpuTextureDescriptor) -> exp::GpuTexture {
@@ -106,7 +108,9 @@ pub fn create_texture(device: &GpuDevice, descriptor: exp::GpuTextureDescriptor)
             (inner, held(None, Some(asked)))
         }
     };
-    exp::GpuTexture::new(GpuTexture { quota, ..GpuTexture::wrap(inner, device.device) })
+    let mut texture = GpuTexture::wrap(inner, device.device);
+    texture.quota = quota;
+    exp::GpuTexture::new(texture)
 }
 
 pub fn create_query_set(
@@ -124,7 +128,9 @@ pub fn create_query_set(
             (inner, held(None, Some(descriptor.count)))
         }
     };
-    Ok(exp::GpuQuerySet::new(GpuQuerySet { quota, ..GpuQuerySet::wrap(inner, device.device) }))
+    let mut query_set = GpuQuerySet::wrap(inner, device.device);
+    query_set.quota = quota;
+    Ok(exp::GpuQuerySet::new(query_set))
 }
 
 /// A creation counted against its kind's cap (it takes no memory of its own): the descriptor

@@ -1,0 +1,61 @@
+use anyhow::Context as _;
+use std::path::PathBuf;
+use webgpu_virt::trace::{Catalog, Decoded, decode};
+
+/// Read a trace that a recording virt wrote (`configure --record`).
+#[derive(clap::Subcommand)]
+pub enum Trace {
+    /// Print one call per line, with its arguments and result.
+    Dump {
+        /// The trace.
+        trace: PathBuf,
+    },
+    /// Print what the trace holds: calls by function, data, objects, size.
+    Stats {
+        /// The trace.
+        trace: PathBuf,
+    },
+}
+
+fn read(path: &PathBuf) -> anyhow::Result<Decoded> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    decode(&Catalog::built_in(), &bytes).with_context(|| format!("reading the trace {}", path.display()))
+}
+
+/// Says where a cut trace ends (its records up to there were read).
+fn cut_note(decoded: &Decoded) {
+    if let Some(cut) = &decoded.cut {
+        eprintln!("note: {cut}; what comes before was read");
+    }
+}
+
+impl Trace {
+    pub fn exec(self) -> anyhow::Result<i32> {
+        match self {
+            Trace::Dump { trace } => {
+                let decoded = read(&trace)?;
+                for line in &decoded.lines {
+                    println!("{line}");
+                }
+                cut_note(&decoded);
+            }
+            Trace::Stats { trace } => {
+                let d = read(&trace)?;
+                let calls: u64 = d.calls.values().sum();
+                println!("calls: {calls}");
+                println!("objects: {}", d.objects);
+                println!("blobs: {} ({} bytes)", d.blobs.len(), d.blobs.iter().sum::<usize>());
+                println!("data carried by calls and results: {} bytes", d.data_bytes);
+                println!("trace: {} bytes", d.bytes);
+                println!("calls by function:");
+                let mut by_count: Vec<_> = d.calls.iter().collect();
+                by_count.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+                for (name, n) in by_count {
+                    println!("  {n:>10}  {name}");
+                }
+                cut_note(&d);
+            }
+        }
+        Ok(0)
+    }
+}

@@ -1,0 +1,347 @@
+//! Reading traces with the WIT: what `webgpu-virt trace dump` and `trace stats` print.
+//!
+//! A trace's values are not self-describing: the WIT of the interface says how to read them. The
+//! [`Catalog`] holds it (the copy this build was made with; a trace recorded with another WIT is
+//! refused by its hash) and decodes calls and results into text, one call per line, in the style
+//! of `wasm-tools print`.
+
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use webgpu_virt_trace::value::{DecodeError, Decoder, StringRef};
+use webgpu_virt_trace::{Reader, Record, TraceError};
+use wit_parser::{Function, Handle, InterfaceId, Resolve, Type, TypeDefKind};
+
+/// What is wrong with a trace, for the tools.
+#[derive(Debug, thiserror::Error)]
+pub enum TraceToolError {
+    /// The trace's framing is wrong.
+    #[error(transparent)]
+    Trace(#[from] TraceError),
+    /// The trace records another interface, or another version of its WIT.
+    #[error("the trace records {package} with a WIT whose hash is {theirs}; this build reads {ours} ({WEBGPU_NAME})", WEBGPU_NAME = crate::WEBGPU)]
+    OtherWit {
+        /// The trace's interface.
+        package: String,
+        /// Its WIT hash, hex.
+        theirs: String,
+        /// Ours, hex.
+        ours: String,
+    },
+    /// A record's payload does not decode as its function's WIT types say.
+    #[error("corrupt trace at byte {offset}: {why}")]
+    Value {
+        /// Where, from the start of the trace.
+        offset: u64,
+        /// What was expected there.
+        why: String,
+    },
+}
+
+/// The interface's WIT: how to read a trace's calls.
+pub struct Catalog {
+    resolve: Resolve,
+    iface: InterfaceId,
+    wit_hash: [u8; 32],
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Catalog {
+    /// The WIT this build was made with.
+    pub fn built_in() -> Self {
+        let mut resolve = Resolve::default();
+        let (pkg, _) = resolve.push_dir(webgpu_virt_wit::WIT_DIR).expect("the WIT this build was made with parses");
+        let world = resolve.select_world(&[pkg], Some("virt")).expect("the virt world");
+        let iface = resolve.worlds[world]
+            .imports
+            .values()
+            .find_map(|item| match item {
+                wit_parser::WorldItem::Interface { id, .. } => Some(*id),
+                _ => None,
+            })
+            .expect("the virt imports wasi:webgpu");
+        let text = std::fs::read(webgpu_virt_wit::webgpu_wit_path()).expect("the webgpu WIT is readable");
+        Self { resolve, iface, wit_hash: Sha256::digest(&text).into() }
+    }
+
+    /// The function numbered `n` in traces.
+    fn function(&self, n: u32) -> Option<&Function> {
+        self.resolve.interfaces[self.iface].functions.get_index(n as usize).map(|(_, f)| f)
+    }
+
+    /// Checks that `reader`'s trace records this interface.
+    fn check(&self, reader: &Reader<'_>) -> Result<(), TraceToolError> {
+        let ours = self.resolve.id_of(self.iface).unwrap_or_default();
+        if reader.header.package != ours || reader.header.wit_hash != self.wit_hash {
+            return Err(TraceToolError::OtherWit {
+                package: reader.header.package.clone(),
+                theirs: hex(&reader.header.wit_hash),
+                ours: hex(&self.wit_hash),
+            });
+        }
+        Ok(())
+    }
+
+    /// The text of one value of type `ty`.
+    fn value(&self, d: &mut Decoder<'_>, ty: &Type, cx: &mut Cx, out: &mut String) -> Result<(), DecodeError> {
+        match ty {
+            Type::Bool => out.push_str(if d.byte()? != 0 { "true" } else { "false" }),
+            Type::U8 => write!(out, "{}", d.byte()?).unwrap(),
+            Type::U16 | Type::U32 | Type::U64 => write!(out, "{}", d.uleb()?).unwrap(),
+            Type::S8 | Type::S16 | Type::S32 | Type::S64 => write!(out, "{}", d.sleb()?).unwrap(),
+            Type::F32 => write!(out, "{:?}", d.f32()?).unwrap(),
+            Type::F64 => write!(out, "{:?}", d.f64()?).unwrap(),
+            Type::Char => {
+                let c = d.uleb_as::<u32>()?;
+                write!(out, "{:?}", char::from_u32(c).unwrap_or(char::REPLACEMENT_CHARACTER)).unwrap()
+            }
+            Type::String => match d.string()? {
+                StringRef::Inline(s) => write!(out, "{s:?}").unwrap(),
+                StringRef::Blob(b) => cx.blob(out, b),
+            },
+            Type::ErrorContext => out.push_str("error-context"),
+            Type::Id(id) => self.value_id(d, *id, cx, out)?,
+        }
+        Ok(())
+    }
+
+    fn value_id(&self, d: &mut Decoder<'_>, id: wit_parser::TypeId, cx: &mut Cx, out: &mut String) -> Result<(), DecodeError> {
+        let def = &self.resolve.types[id];
+        match &def.kind {
+            TypeDefKind::Type(t) => self.value(d, t, cx, out)?,
+            TypeDefKind::Record(r) => {
+                out.push('{');
+                for (i, f) in r.fields.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    write!(out, "{}: ", f.name).unwrap();
+                    self.value(d, &f.ty, cx, out)?;
+                }
+                out.push('}');
+            }
+            TypeDefKind::Tuple(t) => {
+                out.push('(');
+                for (i, ty) in t.types.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    self.value(d, ty, cx, out)?;
+                }
+                out.push(')');
+            }
+            TypeDefKind::Variant(v) => {
+                let at = d.offset();
+                let case = v.cases.get(d.uleb_as::<usize>()?).ok_or(DecodeError { at, why: "a variant case out of range" })?;
+                out.push_str(&case.name);
+                if let Some(t) = &case.ty {
+                    out.push('(');
+                    self.value(d, t, cx, out)?;
+                    out.push(')');
+                }
+            }
+            TypeDefKind::Enum(e) => {
+                let at = d.offset();
+                let case = e.cases.get(d.uleb_as::<usize>()?).ok_or(DecodeError { at, why: "an enum case out of range" })?;
+                out.push_str(&case.name);
+            }
+            TypeDefKind::Flags(f) => {
+                let bits = d.uleb()?;
+                let set: Vec<&str> = f.flags.iter().enumerate().filter(|(i, _)| bits >> i & 1 == 1).map(|(_, f)| f.name.as_str()).collect();
+                out.push_str(&if set.is_empty() { "none".to_string() } else { set.join("|") });
+            }
+            TypeDefKind::Option(t) => match d.byte()? {
+                0 => out.push_str("none"),
+                _ => {
+                    out.push_str("some(");
+                    self.value(d, t, cx, out)?;
+                    out.push(')');
+                }
+            },
+            TypeDefKind::List(Type::U8) => cx.blob(out, d.uleb()?),
+            TypeDefKind::List(t) => {
+                let n = d.uleb_as::<usize>()?;
+                out.push('[');
+                for i in 0..n {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    self.value(d, t, cx, out)?;
+                }
+                out.push(']');
+            }
+            TypeDefKind::Result(r) => {
+                let (name, ty) = if d.byte()? == 0 { ("ok", &r.ok) } else { ("err", &r.err) };
+                out.push_str(name);
+                if let Some(t) = ty {
+                    out.push('(');
+                    self.value(d, t, cx, out)?;
+                    out.push(')');
+                }
+            }
+            TypeDefKind::Handle(Handle::Own(r) | Handle::Borrow(r)) => {
+                let mut r = *r;
+                while let TypeDefKind::Type(Type::Id(next)) = self.resolve.types[r].kind {
+                    r = next;
+                }
+                let name = self.resolve.types[r].name.as_deref().unwrap_or("resource");
+                match name {
+                    // Recorded by value.
+                    "gpu-error" | "gpu-device-lost-info" => {
+                        let kind = if name == "gpu-error" { "gpu-error-kind" } else { "gpu-device-lost-reason" };
+                        let kind = self.resolve.interfaces[self.iface].types.get(kind).copied();
+                        write!(out, "{name}{{").unwrap();
+                        match kind {
+                            Some(k) => self.value_id(d, k, cx, out)?,
+                            None => write!(out, "{}", d.uleb()?).unwrap(),
+                        }
+                        out.push_str(", ");
+                        self.value(d, &Type::String, cx, out)?;
+                        out.push('}');
+                    }
+                    _ => match d.uleb()? {
+                        0 => write!(out, "{name}#none").unwrap(),
+                        id => {
+                            cx.objects = cx.objects.max(id);
+                            write!(out, "{name}#{id}").unwrap()
+                        }
+                    },
+                }
+            }
+            TypeDefKind::Future(_) => write!(out, "future@call#{}", d.uleb()?).unwrap(),
+            TypeDefKind::Stream(_) => write!(out, "stream@call#{}", d.uleb()?).unwrap(),
+            _ => out.push_str("?"),
+        }
+        Ok(())
+    }
+
+    /// A call's arguments, as `name(arg, ...)`.
+    fn call_text(&self, function: &Function, args: &[u8], cx: &mut Cx) -> Result<String, DecodeError> {
+        let mut d = Decoder::new(args);
+        let mut out = format!("{}(", function.name);
+        for (i, p) in function.params.iter().enumerate() {
+            if i > 0 {
+                out.push_str(", ");
+            }
+            self.value(&mut d, &p.ty, cx, &mut out)?;
+        }
+        out.push(')');
+        finished(&d)?;
+        Ok(out)
+    }
+
+    /// A result's text (empty for a function that returns nothing).
+    fn result_text(&self, function: &Function, value: &[u8], cx: &mut Cx) -> Result<String, DecodeError> {
+        let mut d = Decoder::new(value);
+        let mut out = String::new();
+        if let Some(t) = &function.result {
+            self.value(&mut d, t, cx, &mut out)?;
+        }
+        finished(&d)?;
+        Ok(out)
+    }
+}
+
+fn finished(d: &Decoder<'_>) -> Result<(), DecodeError> {
+    if d.is_empty() { Ok(()) } else { Err(DecodeError { at: d.offset(), why: "bytes after the last value" }) }
+}
+
+/// What decoding keeps track of: the blobs so far, and what the values referred to.
+#[derive(Default)]
+struct Cx {
+    blobs: Vec<usize>,
+    data_bytes: u64,
+    objects: u64,
+}
+
+impl Cx {
+    fn blob(&mut self, out: &mut String, n: u64) {
+        match self.blobs.get(n as usize) {
+            Some(len) => {
+                self.data_bytes += *len as u64;
+                write!(out, "blob#{n} ({len} bytes)").unwrap()
+            }
+            None => write!(out, "blob#{n} (not in the trace)").unwrap(),
+        }
+    }
+}
+
+/// A trace as the tools see it: its calls decoded, in order.
+pub struct Decoded {
+    /// One line per call (with its result when it came at once), drop and resolution.
+    pub lines: Vec<String>,
+    /// Calls by function name.
+    pub calls: BTreeMap<String, u64>,
+    /// Blob sizes, by number.
+    pub blobs: Vec<usize>,
+    /// The bytes of data the calls and results carried (each reference to a blob counts).
+    pub data_bytes: u64,
+    /// Objects the trace shows (the largest id).
+    pub objects: u64,
+    /// Bytes of the whole trace.
+    pub bytes: u64,
+    /// Why the trace ends early, if it does: its records are whole up to there.
+    pub cut: Option<TraceError>,
+}
+
+/// Decodes a trace: the whole of it, or up to where it is cut off or damaged (a cut trace is
+/// what a run that stopped leaves: its prefix is read, and [`Decoded::cut`] says where it ends).
+pub fn decode(catalog: &Catalog, bytes: &[u8]) -> Result<Decoded, TraceToolError> {
+    let reader = Reader::new(bytes)?;
+    catalog.check(&reader)?;
+    let mut lines = Vec::new();
+    let mut calls = BTreeMap::new();
+    let mut cut = None;
+    let mut cx = Cx::default();
+    // Calls by number, for their results: the function.
+    let mut functions: Vec<u32> = Vec::new();
+    // The line of the last call, if its result may follow at once (a sync function).
+    let mut open: Option<(u64, usize)> = None;
+    for record in Reader::new(bytes)?.records() {
+        let (offset, record) = match record {
+            Ok(r) => r,
+            Err(e @ TraceError::Truncated { .. }) => {
+                cut = Some(e);
+                break;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        // Where a payload starts in the trace: it borrows from `bytes`.
+        let payload_at = |payload: &[u8]| payload.as_ptr() as u64 - bytes.as_ptr() as u64;
+        let bad = |e: DecodeError, start: u64| TraceToolError::Value { offset: start + e.at as u64, why: e.why.into() };
+        // A result's blobs come before it: they keep the call's line open.
+        let follows = if matches!(record, Record::Blob { .. }) { open } else { open.take() };
+        match record {
+            Record::Blob { data, .. } => cx.blobs.push(data.len()),
+            Record::Call { function, args } => {
+                let number = functions.len() as u64;
+                let f = catalog.function(function).ok_or(TraceToolError::Value { offset, why: format!("function number {function} is not in the WIT") })?;
+                functions.push(function);
+                *calls.entry(f.name.clone()).or_default() += 1;
+                let text = catalog.call_text(f, args, &mut cx).map_err(|e| bad(e, payload_at(args)))?;
+                lines.push(format!("#{number} {text}"));
+                if !f.kind.is_async() {
+                    open = Some((number, lines.len() - 1));
+                }
+            }
+            Record::Return { call, value } => {
+                let f = functions
+                    .get(call as usize)
+                    .and_then(|f| catalog.function(*f))
+                    .ok_or(TraceToolError::Value { offset, why: format!("a result of call #{call}, which the trace has not made") })?;
+                let text = catalog.result_text(f, value, &mut cx).map_err(|e| bad(e, payload_at(value)))?;
+                match follows {
+                    Some((number, line)) if number == call => write!(lines[line], " -> {text}").unwrap(),
+                    _ => lines.push(format!("#{call} -> {}", if text.is_empty() { "done" } else { &text })),
+                }
+            }
+            Record::Drop { object } => lines.push(format!("drop #{object}")),
+            Record::Resolve { handle, value } => lines.push(format!("call #{handle} resolved ({} bytes)", value.len())),
+        }
+    }
+    let Cx { blobs, data_bytes, objects } = cx;
+    Ok(Decoded { lines, calls, blobs, data_bytes, objects, bytes: bytes.len() as u64, cut })
+}

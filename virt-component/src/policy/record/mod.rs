@@ -1,0 +1,179 @@
+//! The recording policy: every call, its arguments, its result and the objects the application
+//! drops, written as a trace (`webgpu_virt_trace`) to the file the configuration names.
+//!
+//! Calls are recorded before they are forwarded, with the numbers the chain gives them; a
+//! result when it reaches the application (an async call's when it completes, so that the
+//! trace keeps the order of completions). Objects are the ids the virt gave them. Bulk data
+//! (`list<u8>`, and strings of [`BLOB_STRING`] bytes or more, such as shader source) goes into
+//! blobs, each distinct content once.
+//!
+//! Records are kept in memory and written out when an async call of the application completes,
+//! and at `stats.flush` (which `webgpu-virt run` calls when the application is done): writing
+//! a file may block, which only an async call may do. So the memory held is what the
+//! application does between two of its waits, and a run that stops leaves a trace whose records
+//! are whole up to the last write.
+
+mod sink;
+
+use super::{Args, Counter, DeviceId, Policy, Ret};
+use hashbrown::HashSet;
+use webgpu_virt_trace::value::Encoder;
+use webgpu_virt_trace::{BlobIds, Record, push};
+
+/// Strings this long or longer go to a blob.
+pub const BLOB_STRING: usize = 64;
+
+/// Where the encoding of one call goes: the record being built, the blobs it refers to.
+pub struct Out {
+    payload: Encoder,
+    blobs: BlobIds,
+    /// Whole records not yet written.
+    pending: Vec<u8>,
+    /// The number of the call being encoded (the handle of a future or stream it returns).
+    call: u64,
+    /// The objects the trace has shown and the application has not dropped.
+    live: HashSet<u64>,
+}
+
+impl Out {
+    pub fn byte(&mut self, value: u8) {
+        self.payload.byte(value);
+    }
+
+    pub fn uleb(&mut self, value: u64) {
+        self.payload.uleb(value);
+    }
+
+    pub fn sleb(&mut self, value: i64) {
+        self.payload.sleb(value);
+    }
+
+    pub fn f32(&mut self, value: f32) {
+        self.payload.f32(value);
+    }
+
+    pub fn f64(&mut self, value: f64) {
+        self.payload.f64(value);
+    }
+
+    pub fn string(&mut self, value: &str) {
+        if value.len() < BLOB_STRING {
+            self.payload.string_inline(value);
+        } else {
+            let blob = self.blobs.id(value.as_bytes(), &mut self.pending);
+            self.payload.string_blob(blob);
+        }
+    }
+
+    /// A `list<u8>`: its blob's number.
+    pub fn blob(&mut self, data: &[u8]) {
+        let blob = self.blobs.id(data, &mut self.pending);
+        self.payload.uleb(blob);
+    }
+
+    /// An object, by its id.
+    pub fn object(&mut self, id: u64) {
+        self.live.insert(id);
+        self.payload.uleb(id);
+    }
+
+    /// A future or stream: the number of the call that returned it.
+    pub fn handle(&mut self) {
+        self.payload.uleb(self.call);
+    }
+}
+
+/// Resources the virt makes itself (errors, device-loss information) are recorded by value.
+pub trait Recorded {
+    fn record(&self, o: &mut Out);
+}
+
+/// The recording policy.
+pub struct Recorder {
+    out: Out,
+    sink: sink::Sink,
+    /// Records and bytes written, for the operator.
+    records: u64,
+    written: u64,
+}
+
+impl Recorder {
+    /// A recorder writing to `path` (opened at the first write).
+    pub fn new(path: &str) -> Self {
+        let sink = sink::Sink::new(path);
+        let header = webgpu_virt_trace::Header { package: crate::trace::PACKAGE.into(), wit_hash: crate::trace::WIT_HASH };
+        Self {
+            out: Out {
+                payload: Encoder::new(),
+                blobs: BlobIds::default(),
+                pending: webgpu_virt_trace::header(&header),
+                call: 0,
+                live: HashSet::new(),
+            },
+            sink,
+            records: 0,
+            written: 0,
+        }
+    }
+
+    fn record(&mut self, record: impl FnOnce(&[u8]) -> Record<'_>) {
+        push(&mut self.out.pending, &record(&self.out.payload.bytes));
+        self.out.payload.bytes.clear();
+        self.records += 1;
+    }
+
+    /// Writes out what is pending (only in an async call). A write that fails stops the
+    /// recording (the trace up to it stays whole); the operator's stats say so.
+    fn write_out(&mut self) {
+        if self.out.pending.is_empty() {
+            return;
+        }
+        self.written += self.out.pending.len() as u64;
+        self.sink.write(&self.out.pending);
+        self.out.pending.clear();
+    }
+}
+
+impl Policy for Recorder {
+    fn name(&self) -> &'static str {
+        "record"
+    }
+
+    fn before(&mut self, _: DeviceId, call: u64, args: &Args<'_>) {
+        self.out.call = call;
+        args.encode(&mut self.out);
+        let function = args.func().wit_index();
+        self.record(|args| Record::Call { function, args });
+    }
+
+    fn after(&mut self, _: DeviceId, call: u64, ret: &Ret<'_>) {
+        let func = ret.func();
+        if func.returns() || func.is_async() {
+            self.out.call = call;
+            ret.encode(&mut self.out);
+            self.record(|value| Record::Return { call, value });
+        }
+        if func.is_async() {
+            self.write_out();
+        }
+    }
+
+    fn flush(&mut self) {
+        self.write_out();
+    }
+
+    fn dropped(&mut self, object: u64) {
+        if self.out.live.remove(&object) {
+            self.record(|_| Record::Drop { object });
+        }
+    }
+
+    fn counters(&self, out: &mut Vec<Counter>) {
+        out.push(Counter { name: "records".into(), value: self.records });
+        out.push(Counter { name: "blobs".into(), value: self.out.blobs.len() as u64 });
+        out.push(Counter { name: "bytes written".into(), value: self.written });
+        if let Some(failed) = self.sink.failed() {
+            out.push(Counter { name: format!("write failed: {failed}"), value: 1 });
+        }
+    }
+}
