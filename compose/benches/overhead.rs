@@ -3,8 +3,10 @@
 //! Each benchmark is a guest component that times its own work (so compiling and starting it
 //! are not counted) and prints `bench NAME: VALUE UNIT` lines. Every guest runs direct on the
 //! host, through the pass-through virt, and through virts with the `noop` policy, the call
-//! counter and a quota on memory, objects and submissions in flight that every benchmark fits
-//! in, alternately, `BENCH_REPEAT` times (default 5); the medians are printed as a Markdown table.
+//! counter, a quota on memory, objects and submissions in flight that every benchmark fits in,
+//! and the recorder (writing its trace into a preopened directory), alternately, `BENCH_REPEAT`
+//! times (default 5); the medians are printed as a Markdown table, then the size of each trace
+//! against the measure the format aims at: the data the calls carried plus 32 bytes a call.
 //!
 //! The floor: `bench_hop` calls `webgpu-virt:worlds/hop` (a host function with nothing to do, a
 //! method of a host object carrying a handle, and a function taking a `list<u8>`) direct and
@@ -52,9 +54,10 @@ fn guest_path(name: &str) -> PathBuf {
     }
 }
 
-/// The first number of each of the guest's `bench NAME:` lines, by NAME.
-fn measure(bin: &Path, component: &Path) -> HashMap<String, f64> {
-    let out = Command::new(bin).arg("run").arg(component).output().expect("running webgpu-virt");
+/// The first number of each of the guest's `bench NAME:` lines, by NAME. `dir` is preopened
+/// (the recording virt writes its trace there).
+fn measure(bin: &Path, component: &Path, dir: &Path) -> HashMap<String, f64> {
+    let out = Command::new(bin).arg("run").arg("--dir").arg(dir).arg(component).output().expect("running webgpu-virt");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{}: {}", component.display(), String::from_utf8_lossy(&out.stderr));
     let mut values = HashMap::new();
@@ -72,11 +75,11 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 /// Runs each component `repeat` times, alternating; the median of each bench line of each.
-fn medians(bin: &Path, components: &[&Path], repeat: usize) -> Vec<HashMap<String, f64>> {
+fn medians(bin: &Path, components: &[&Path], repeat: usize, dir: &Path) -> Vec<HashMap<String, f64>> {
     let mut runs: Vec<Vec<HashMap<String, f64>>> = vec![Vec::new(); components.len()];
     for _ in 0..repeat {
         for (c, runs) in components.iter().zip(&mut runs) {
-            runs.push(measure(bin, c));
+            runs.push(measure(bin, c, dir));
         }
     }
     runs.into_iter()
@@ -102,7 +105,7 @@ fn main() {
     let hop = guest_path("bench_hop");
     let forwarded = dir.join("bench_hop.forwarded.wasm");
     std::fs::write(&forwarded, common::wac_plug_any(&read(&hop), &read(&guest_path("bench_hop_forwarder")))).unwrap();
-    let [hop_direct, hop_forwarded] = <[_; 2]>::try_from(medians(&bin, &[&hop, &forwarded], repeat)).unwrap();
+    let [hop_direct, hop_forwarded] = <[_; 2]>::try_from(medians(&bin, &[&hop, &forwarded], repeat, &dir)).unwrap();
     let hop_extra = |line: &str| hop_forwarded[line] - hop_direct[line];
     println!("\n| floor: bare component hop | direct | through a bare forwarder | extra |\n|---|---|---|---|");
     println!("| trivial call, ns/call | {:.1} | {:.1} | {:.1} |", hop_direct["hop"], hop_forwarded["hop"], hop_extra("hop"));
@@ -123,10 +126,13 @@ fn main() {
         // A quota every benchmark fits in (memory, object counts, submissions in flight): what
         // the bookkeeping costs, with nothing refused or held back.
         ("quota", webgpu_virt::configure(webgpu_virt::VIRT, &roomy_quota()).unwrap()),
+        // Recording every call to a file in the preopened directory.
+        ("record", webgpu_virt::configure(webgpu_virt::VIRT_RECORD, &recording()).unwrap()),
     ];
     println!(
-        "\n| benchmark | direct | virt | virt / direct | virt extra / hop extra | + noop policy / virt | + count-calls / virt | + quota / virt |\n|---|---|---|---|---|---|---|---|"
+        "\n| benchmark | direct | virt | virt / direct | virt extra / hop extra | + noop policy / virt | + count-calls / virt | + quota / virt | + record / virt |\n|---|---|---|---|---|---|---|---|---|"
     );
+    let mut sizes = Vec::new();
     for b in BENCHES {
         let app = guest_path(b.guest);
         let bytes = read(&app);
@@ -136,10 +142,35 @@ fn main() {
             std::fs::write(&composed, webgpu_virt::plug(&bytes, virt).expect("plug")).unwrap();
             components.push(composed);
         }
-        let m = medians(&bin, &components.iter().map(PathBuf::as_path).collect::<Vec<_>>(), repeat);
-        let [d, v, noop, count, quota] = [0, 1, 2, 3, 4].map(|i| m[i][b.line]);
+        let m = medians(&bin, &components.iter().map(PathBuf::as_path).collect::<Vec<_>>(), repeat, &dir);
+        let [d, v, noop, count, quota, record] = [0, 1, 2, 3, 4, 5].map(|i| m[i][b.line]);
         let vs_floor = b.floor.map_or("".into(), |f| format!("{:.2} ({:.1} / {:.1})", (v - d) / hop_extra(f), v - d, hop_extra(f)));
-        println!("| {} | {d:.2} | {v:.2} | {:.3} | {vs_floor} | {:.3} | {:.3} | {:.3} |", b.what, v / d, noop / v, count / v, quota / v);
+        println!(
+            "| {} | {d:.2} | {v:.2} | {:.3} | {vs_floor} | {:.3} | {:.3} | {:.3} | {:.3} |",
+            b.what,
+            v / d,
+            noop / v,
+            count / v,
+            quota / v,
+            record / v
+        );
+        // The trace of the last recorded run.
+        let trace = read(&dir.join(TRACE));
+        let t = webgpu_virt::trace::decode(&webgpu_virt::trace::Catalog::built_in(), &trace).expect("the benchmark's trace reads back");
+        let calls: u64 = t.calls.values().sum();
+        let budget = t.data_bytes + 32 * calls;
+        sizes.push(format!(
+            "| {} | {calls} | {} | {} | {} | {:.3} |",
+            b.guest,
+            t.data_bytes,
+            t.blobs.iter().map(|(len, _)| len).sum::<usize>(),
+            t.bytes,
+            t.bytes as f64 / budget as f64
+        ));
+    }
+    println!("\n| trace of | calls | data carried, bytes | blobs, bytes | trace, bytes | trace / (data + 32 x calls) |\n|---|---|---|---|---|---|");
+    for line in sizes {
+        println!("{line}");
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -161,4 +192,12 @@ fn roomy_quota() -> webgpu_virt::Config {
         max_in_flight: std::num::NonZeroU32::new(1 << 20),
         ..Default::default()
     }
+}
+
+/// Where the recording virt writes its trace, in the preopened directory.
+const TRACE: &str = "trace.wgvt";
+
+/// Recording every call.
+fn recording() -> webgpu_virt::Config {
+    webgpu_virt::Config { record: Some(TRACE.into()), ..Default::default() }
 }

@@ -252,17 +252,23 @@ fn finished(d: &Decoder<'_>) -> Result<(), DecodeError> {
 /// What decoding keeps track of: the blobs so far, and what the values referred to.
 #[derive(Default)]
 struct Cx {
-    blobs: Vec<usize>,
+    /// (size, content hash) by number.
+    blobs: Vec<(usize, [u8; 16])>,
     data_bytes: u64,
     objects: u64,
+    /// Show blobs by content (for comparing traces) rather than by number.
+    by_content: bool,
 }
 
 impl Cx {
     fn blob(&mut self, out: &mut String, n: u64) {
         match self.blobs.get(n as usize) {
-            Some(len) => {
+            Some((len, hash)) => {
                 self.data_bytes += *len as u64;
-                write!(out, "blob#{n} ({len} bytes)").unwrap()
+                match self.by_content {
+                    true => write!(out, "blob:{} ({len} bytes)", hex(&hash[..8])).unwrap(),
+                    false => write!(out, "blob#{n} ({len} bytes)").unwrap(),
+                }
             }
             None => write!(out, "blob#{n} (not in the trace)").unwrap(),
         }
@@ -273,10 +279,12 @@ impl Cx {
 pub struct Decoded {
     /// One line per call (with its result when it came at once), drop and resolution.
     pub lines: Vec<String>,
+    /// Each call, by number, and its result (for a function that returns one and has).
+    pub each: Vec<(String, Option<String>)>,
     /// Calls by function name.
     pub calls: BTreeMap<String, u64>,
-    /// Blob sizes, by number.
-    pub blobs: Vec<usize>,
+    /// Blob sizes and content hashes, by number.
+    pub blobs: Vec<(usize, [u8; 16])>,
     /// The bytes of data the calls and results carried (each reference to a blob counts).
     pub data_bytes: u64,
     /// Objects the trace shows (the largest id).
@@ -290,12 +298,17 @@ pub struct Decoded {
 /// Decodes a trace: the whole of it, or up to where it is cut off or damaged (a cut trace is
 /// what a run that stopped leaves: its prefix is read, and [`Decoded::cut`] says where it ends).
 pub fn decode(catalog: &Catalog, bytes: &[u8]) -> Result<Decoded, TraceToolError> {
+    decode_with(catalog, bytes, false)
+}
+
+fn decode_with(catalog: &Catalog, bytes: &[u8], by_content: bool) -> Result<Decoded, TraceToolError> {
     let reader = Reader::new(bytes)?;
     catalog.check(&reader)?;
     let mut lines = Vec::new();
+    let mut each = Vec::new();
     let mut calls = BTreeMap::new();
     let mut cut = None;
-    let mut cx = Cx::default();
+    let mut cx = Cx { by_content, ..Cx::default() };
     // Calls by number, for their results: the function.
     let mut functions: Vec<u32> = Vec::new();
     // The line of the last call, if its result may follow at once (a sync function).
@@ -315,7 +328,7 @@ pub fn decode(catalog: &Catalog, bytes: &[u8]) -> Result<Decoded, TraceToolError
         // A result's blobs come before it: they keep the call's line open.
         let follows = if matches!(record, Record::Blob { .. }) { open } else { open.take() };
         match record {
-            Record::Blob { data, .. } => cx.blobs.push(data.len()),
+            Record::Blob { data, hash } => cx.blobs.push((data.len(), hash)),
             Record::Call { function, args } => {
                 let number = functions.len() as u64;
                 let f = catalog.function(function).ok_or(TraceToolError::Value { offset, why: format!("function number {function} is not in the WIT") })?;
@@ -323,6 +336,7 @@ pub fn decode(catalog: &Catalog, bytes: &[u8]) -> Result<Decoded, TraceToolError
                 *calls.entry(f.name.clone()).or_default() += 1;
                 let text = catalog.call_text(f, args, &mut cx).map_err(|e| bad(e, payload_at(args)))?;
                 lines.push(format!("#{number} {text}"));
+                each.push((text, None));
                 if !f.kind.is_async() {
                     open = Some((number, lines.len() - 1));
                 }
@@ -333,6 +347,7 @@ pub fn decode(catalog: &Catalog, bytes: &[u8]) -> Result<Decoded, TraceToolError
                     .and_then(|f| catalog.function(*f))
                     .ok_or(TraceToolError::Value { offset, why: format!("a result of call #{call}, which the trace has not made") })?;
                 let text = catalog.result_text(f, value, &mut cx).map_err(|e| bad(e, payload_at(value)))?;
+                each[call as usize].1 = Some(text.clone());
                 match follows {
                     Some((number, line)) if number == call => write!(lines[line], " -> {text}").unwrap(),
                     _ => lines.push(format!("#{call} -> {}", if text.is_empty() { "done" } else { &text })),
@@ -342,6 +357,35 @@ pub fn decode(catalog: &Catalog, bytes: &[u8]) -> Result<Decoded, TraceToolError
             Record::Resolve { handle, value } => lines.push(format!("call #{handle} resolved ({} bytes)", value.len())),
         }
     }
-    let Cx { blobs, data_bytes, objects } = cx;
-    Ok(Decoded { lines, calls, blobs, data_bytes, objects, bytes: bytes.len() as u64, cut })
+    let Cx { blobs, data_bytes, objects, .. } = cx;
+    Ok(Decoded { lines, each, calls, blobs, data_bytes, objects, bytes: bytes.len() as u64, cut })
+}
+
+/// How two traces differ, call by call (aligned by call number; objects by their ids, which
+/// both recorders assign in the order objects are made; data by content).
+pub struct Diff {
+    /// The number of calls whose function, arguments or result differ, or that only one trace has.
+    pub count: u64,
+    /// The first: call number, and each trace's call with its result (`None`: not in that trace).
+    pub first: Option<(u64, Option<String>, Option<String>)>,
+    /// The calls of each trace.
+    pub calls: (u64, u64),
+}
+
+/// Compares two traces.
+pub fn diff(catalog: &Catalog, a: &[u8], b: &[u8]) -> Result<Diff, TraceToolError> {
+    let (a, b) = (decode_with(catalog, a, true)?, decode_with(catalog, b, true)?);
+    let show = |(call, result): &(String, Option<String>)| match result {
+        Some(r) if !r.is_empty() => format!("{call} -> {r}"),
+        _ => call.clone(),
+    };
+    let mut out = Diff { count: 0, first: None, calls: (a.each.len() as u64, b.each.len() as u64) };
+    for i in 0..a.each.len().max(b.each.len()) {
+        let (x, y) = (a.each.get(i).map(show), b.each.get(i).map(show));
+        if x != y {
+            out.count += 1;
+            out.first.get_or_insert((i as u64, x, y));
+        }
+    }
+    Ok(out)
 }

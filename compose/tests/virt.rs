@@ -570,3 +570,40 @@ fn recording_where_nothing_is_preopened_stops_at_once_and_says_why() {
     let e = webgpu_virt::configure(webgpu_virt::VIRT, &webgpu_virt::Config { record: Some("t".into()), ..Default::default() }).unwrap_err();
     assert!(e.to_string().contains("cannot record"), "{e}");
 }
+
+#[test]
+fn recording_and_the_quota_work_together() {
+    // The quota answers first; the trace shows what the application was answered.
+    let (output, stderr, trace) = record(guest("quota"), &["--max-memory", "1MiB"]);
+    assert_eq!(output, QUOTA_1MIB);
+    assert_eq!(stat(&stderr, "quota memory peak"), 1 << 20);
+    let (dump, note) = trace_tool("dump", &trace);
+    assert!(note.is_empty(), "{note}");
+    // The refused buffer of 1 MiB + 1 is in the trace, as the application made it.
+    assert!(dump.lines().any(|l| l.contains("create-buffer(") && l.contains("size: 1048577")), "{dump}");
+    assert!(dump.lines().any(|l| l.contains("pop-error-scope") ) && dump.contains("out-of-memory-error"), "{dump}");
+}
+
+#[test]
+fn trace_diff_finds_the_first_call_that_differs() {
+    let dir = tempfile::tempdir().unwrap();
+    let save = |name: &str, bytes: &[u8]| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path
+    };
+    let a = save("a.wgvt", &record(guest("compute"), &[]).2);
+    let again = save("again.wgvt", &record(guest("compute"), &[]).2);
+    let other = save("other.wgvt", &record(guest("mapping"), &[]).2);
+    // Two runs of one application record the same calls, objects, data and results.
+    let out = webgpu_virt().args(["trace", "diff"]).arg(&a).arg(&again).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("the traces agree: "));
+    // Two applications agree up to their first buffer.
+    let out = webgpu_virt().args(["trace", "diff"]).arg(&a).arg(&other).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let first = text.lines().next().unwrap();
+    assert!(first.contains("of the calls differ") && first.contains("the first, call #3:"), "{text}");
+    assert!(text.lines().nth(1).unwrap().contains("create-buffer("), "{text}");
+}

@@ -1,6 +1,6 @@
 use anyhow::Context as _;
 use std::path::PathBuf;
-use webgpu_virt::trace::{Catalog, Decoded, decode};
+use webgpu_virt::trace::{Catalog, Decoded, decode, diff};
 
 /// Read a trace that a recording virt wrote (`configure --record`).
 #[derive(clap::Subcommand)]
@@ -14,6 +14,14 @@ pub enum Trace {
     Stats {
         /// The trace.
         trace: PathBuf,
+    },
+    /// Compare two traces call by call: the first difference and how many calls differ (exit
+    /// status 1 when they differ).
+    Diff {
+        /// One trace.
+        a: PathBuf,
+        /// The other.
+        b: PathBuf,
     },
 }
 
@@ -44,7 +52,7 @@ impl Trace {
                 let calls: u64 = d.calls.values().sum();
                 println!("calls: {calls}");
                 println!("objects: {}", d.objects);
-                println!("blobs: {} ({} bytes)", d.blobs.len(), d.blobs.iter().sum::<usize>());
+                println!("blobs: {} ({} bytes)", d.blobs.len(), d.blobs.iter().map(|(len, _)| len).sum::<usize>());
                 println!("data carried by calls and results: {} bytes", d.data_bytes);
                 println!("trace: {} bytes", d.bytes);
                 println!("calls by function:");
@@ -54,6 +62,19 @@ impl Trace {
                     println!("  {n:>10}  {name}");
                 }
                 cut_note(&d);
+            }
+            Trace::Diff { a, b } => {
+                let bytes = |p: &PathBuf| std::fs::read(p).with_context(|| format!("reading {}", p.display()));
+                let d = diff(&Catalog::built_in(), &bytes(&a)?, &bytes(&b)?).context("comparing the traces")?;
+                let Some((call, x, y)) = d.first else {
+                    println!("the traces agree: {} calls", d.calls.0);
+                    return Ok(0);
+                };
+                let none = || "(no such call)".to_string();
+                println!("{} of the calls differ ({} calls in {}, {} in {}); the first, call #{call}:", d.count, d.calls.0, a.display(), d.calls.1, b.display());
+                println!("  {}: {}", a.display(), x.unwrap_or_else(none));
+                println!("  {}: {}", b.display(), y.unwrap_or_else(none));
+                return Ok(1);
             }
         }
         Ok(0)
