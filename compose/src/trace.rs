@@ -50,21 +50,14 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 impl Catalog {
-    /// The WIT this build was made with.
+    /// The WIT this build was made with (built into the binary).
     pub fn built_in() -> Self {
+        let text = webgpu_virt_wit::WEBGPU_WIT;
         let mut resolve = Resolve::default();
-        let (pkg, _) = resolve.push_dir(webgpu_virt_wit::WIT_DIR).expect("the WIT this build was made with parses");
-        let world = resolve.select_world(&[pkg], Some("virt")).expect("the virt world");
-        let iface = resolve.worlds[world]
-            .imports
-            .values()
-            .find_map(|item| match item {
-                wit_parser::WorldItem::Interface { id, .. } => Some(*id),
-                _ => None,
-            })
-            .expect("the virt imports wasi:webgpu");
-        let text = std::fs::read(webgpu_virt_wit::webgpu_wit_path()).expect("the webgpu WIT is readable");
-        Self { resolve, iface, wit_hash: Sha256::digest(&text).into() }
+        // The build checked this text: it is the package the virt was generated from.
+        let pkg = resolve.push_str("webgpu.wit", text).expect("the built-in wasi:webgpu WIT parses");
+        let iface = resolve.packages[pkg].interfaces.get("webgpu").copied().expect("wasi:webgpu has the `webgpu` interface");
+        Self { resolve, iface, wit_hash: Sha256::digest(text.as_bytes()).into() }
     }
 
     /// The function numbered `n` in traces.

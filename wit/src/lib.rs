@@ -12,6 +12,10 @@ pub const WIT_DIR: &str = env!("CARGO_MANIFEST_DIR");
 /// The fully qualified name of the interface everything here is about.
 pub const WEBGPU_INTERFACE: &str = "wasi:webgpu/webgpu@0.3.0-rc.2";
 
+/// The `wasi:webgpu` package's WIT text, as fetched (a package of its own: it uses no other).
+/// Built in, so that a binary reads traces without the source tree.
+pub const WEBGPU_WIT: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/deps/webgpu.wit"));
+
 /// The `wasi:webgpu` package file, as fetched.
 pub fn webgpu_wit_path() -> std::path::PathBuf {
     std::path::Path::new(WIT_DIR).join("deps").join("webgpu.wit")

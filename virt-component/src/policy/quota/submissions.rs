@@ -11,8 +11,9 @@
 //! calls in the application's order, with at most N submissions in flight.
 //!
 //! A submission is in flight from the moment it is forwarded until an `on-submitted-work-done`
-//! asked after it resolves. Held work is forwarded by the device's drainer task as work
-//! completes; errors it makes go to the error scopes that were open when the application made
+//! asked after it resolves: the application's own (an application that waits for its work
+//! costs the cap nothing), or, while calls are held, one the virt asks itself (one at a time).
+//! Held work is forwarded by the device's drainer task as work completes; errors it makes go to the error scopes that were open when the application made
 //! the call (the drainer opens scopes of its own around it when the application's have changed
 //! since, and hands what they caught to [`crate::errors::report_to`]).
 
@@ -51,7 +52,11 @@ pub struct Throttle {
     device: Rc<imp::GpuDevice>,
     queue: imp::GpuQueue,
     scopes: Rc<Scopes>,
-    in_flight: Cell<u32>,
+    /// Submissions forwarded, and of those the ones known done: the difference is in flight.
+    forwarded: Cell<u64>,
+    done: Cell<u64>,
+    /// Whether the virt waits on the queue itself (for held work to go on).
+    watching: Cell<bool>,
     /// For the operator: the most submissions in flight at once, and how many were held back.
     most_in_flight: Cell<u32>,
     submissions_held: Cell<u64>,
@@ -82,7 +87,9 @@ pub fn watch(device: &GpuDevice) {
         device: device.inner.clone(),
         queue: device.inner.queue(),
         scopes: device.errors.clone(),
-        in_flight: Cell::new(0),
+        forwarded: Cell::new(0),
+        done: Cell::new(0),
+        watching: Cell::new(false),
         most_in_flight: Cell::new(0),
         submissions_held: Cell::new(0),
         held: RefCell::default(),
@@ -121,7 +128,7 @@ pub async fn drained(device: DeviceId) {
 pub fn submit(queue: &GpuQueue, command_buffers: Vec<exp::GpuCommandBufferBorrow<'_>>) {
     let Some(t) = throttle(queue.device) else { return queue.forward_submit(command_buffers) };
     let buffers: Vec<_> = command_buffers.iter().map(|b| b.get::<GpuCommandBuffer>().inner.clone()).collect();
-    if t.held.borrow().is_empty() && t.in_flight.get() < t.max {
+    if t.held.borrow().is_empty() && t.in_flight() < u64::from(t.max) {
         t.submit_now(&buffers);
     } else {
         t.submissions_held.set(t.submissions_held.get() + 1);
@@ -140,31 +147,55 @@ pub fn counters(device: DeviceId, mut push: impl FnMut(&str, u64)) {
 
 pub async fn on_submitted_work_done(queue: &GpuQueue) {
     drained(queue.device).await;
-    queue.forward_on_submitted_work_done().await
+    let Some(t) = throttle(queue.device) else { return queue.forward_on_submitted_work_done().await };
+    let asked = t.forwarded.get();
+    queue.forward_on_submitted_work_done().await;
+    t.completed(asked);
 }
 
 impl Throttle {
     /// Holds `call` back behind the calls held before it.
-    pub fn hold(&self, call: HeldCall) {
+    pub fn hold(self: &Rc<Self>, call: HeldCall) {
         self.held.borrow_mut().push_back((self.scopes.mark(), call));
         let (held, forwarded) = self.counts.get();
         self.counts.set((held + 1, forwarded));
+        self.watch();
         let _ = self.wake.unbounded_send(());
     }
 
-    /// Forwards a submission and watches for its end.
+    fn in_flight(&self) -> u64 {
+        self.forwarded.get() - self.done.get()
+    }
+
+    /// The first `count` submissions are done.
+    fn completed(&self, count: u64) {
+        self.done.set(self.done.get().max(count));
+        let _ = self.wake.unbounded_send(());
+    }
+
+    /// While calls are held, waits on the queue (one wait at a time) so that they go on when
+    /// the submissions in flight are done.
+    fn watch(self: &Rc<Self>) {
+        if self.watching.get() || self.held.borrow().is_empty() {
+            return;
+        }
+        self.watching.set(true);
+        let me = self.clone();
+        let asked = self.forwarded.get();
+        crate::bridge::spawn(async move {
+            me.queue.on_submitted_work_done().await;
+            me.watching.set(false);
+            me.completed(asked);
+        });
+    }
+
+    /// Forwards a submission.
     fn submit_now(self: &Rc<Self>, buffers: &[Rc<imp::GpuCommandBuffer>]) {
         let refs: Vec<&imp::GpuCommandBuffer> = buffers.iter().map(|b| &**b).collect();
         self.queue.submit(&refs);
-        self.in_flight.set(self.in_flight.get() + 1);
-        self.most_in_flight.set(self.most_in_flight.get().max(self.in_flight.get()));
-        let me = self.clone();
-        crate::bridge::spawn(async move {
-            // Asked after the submission, it resolves once that is done.
-            me.queue.on_submitted_work_done().await;
-            me.in_flight.set(me.in_flight.get() - 1);
-            let _ = me.wake.unbounded_send(());
-        });
+        self.forwarded.set(self.forwarded.get() + 1);
+        let in_flight = u32::try_from(self.in_flight()).unwrap_or(u32::MAX);
+        self.most_in_flight.set(self.most_in_flight.get().max(in_flight));
     }
 
     /// Forwards held calls in order, as far as the cap lets submissions through.
@@ -172,10 +203,13 @@ impl Throttle {
         loop {
             let next = {
                 let mut held = self.held.borrow_mut();
-                let blocked = matches!(held.front(), Some((_, HeldCall::Submit(_)))) && self.in_flight.get() >= self.max;
+                let blocked = matches!(held.front(), Some((_, HeldCall::Submit(_)))) && self.in_flight() >= u64::from(self.max);
                 if blocked { None } else { held.pop_front() }
             };
-            let Some((mark, call)) = next else { return };
+            let Some((mark, call)) = next else {
+                self.watch();
+                return;
+            };
             self.forward(mark, call).await;
             let (held, forwarded) = self.counts.get();
             self.counts.set((held, forwarded + 1));
@@ -234,7 +268,7 @@ impl Throttle {
 /// The held form of a `write-buffer`, after checking what WebGPU checks at the call: that the
 /// data offset and size lie within the data (else the call's own `operation-error`).
 pub fn hold_write_buffer(
-    throttle: &Throttle,
+    throttle: &Rc<Throttle>,
     buffer: &GpuBuffer,
     offset: u64,
     data: Vec<u8>,
@@ -254,7 +288,7 @@ pub fn hold_write_buffer(
 
 /// The held form of a `write-texture`.
 pub fn hold_write_texture(
-    throttle: &Throttle,
+    throttle: &Rc<Throttle>,
     destination: exp::GpuTexelCopyTextureInfo<'_>,
     data: Vec<u8>,
     layout: exp::GpuTexelCopyBufferLayout,
