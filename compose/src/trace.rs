@@ -238,6 +238,25 @@ impl Catalog {
     }
 }
 
+impl Catalog {
+    /// The text of what the future or stream `function` returned produced.
+    fn resolved_text(&self, function: &Function, value: &[u8], cx: &mut Cx) -> Result<String, DecodeError> {
+        let mut d = Decoder::new(value);
+        let payload = match function.result {
+            Some(Type::Id(id)) => match &self.resolve.types[id].kind {
+                TypeDefKind::Future(t) | TypeDefKind::Stream(t) => *t,
+                _ => None,
+            },
+            _ => None,
+        };
+        let Some(payload) = payload else { return Err(DecodeError { at: 0, why: "a value for a call that returned no future or stream" }) };
+        let mut out = String::new();
+        self.value(&mut d, &payload, cx, &mut out)?;
+        finished(&d)?;
+        Ok(out)
+    }
+}
+
 fn finished(d: &Decoder<'_>) -> Result<(), DecodeError> {
     if d.is_empty() { Ok(()) } else { Err(DecodeError { at: d.offset(), why: "bytes after the last value" }) }
 }
@@ -347,7 +366,13 @@ fn decode_with(catalog: &Catalog, bytes: &[u8], by_content: bool) -> Result<Deco
                 }
             }
             Record::Drop { object } => lines.push(format!("drop #{object}")),
-            Record::Resolve { handle, value } => lines.push(format!("call #{handle} resolved ({} bytes)", value.len())),
+            Record::Resolve { handle, value } => {
+                let f = functions.get(handle as usize).and_then(|f| catalog.function(*f));
+                let text = f
+                    .ok_or(TraceToolError::Value { offset, why: format!("a value of call #{handle}'s future or stream, which the trace has not made") })
+                    .and_then(|f| catalog.resolved_text(f, value, &mut cx).map_err(|e| bad(e, payload_at(value))))?;
+                lines.push(format!("#{handle} produced {text}"));
+            }
         }
     }
     let Cx { blobs, data_bytes, objects, .. } = cx;

@@ -525,8 +525,10 @@ fn every_gpu_guest_records_a_whole_trace_of_every_call() {
         let counted: u64 = stderr.lines().filter(|l| l.trim_start().starts_with("calls ")).map(|l| l.split_whitespace().last().unwrap().parse::<u64>().unwrap()).sum();
         let (dump, note) = trace_tool("dump", &trace);
         assert!(note.is_empty(), "{name}: {note}");
-        // Call lines are `#N function(...)`; an async call's result is a line `#N -> ...`.
-        let calls = dump.lines().filter(|l| l.starts_with('#') && l.split_once(' ').is_some_and(|(_, rest)| !rest.starts_with("->"))).count();
+        // Call lines are `#N function(...)`; an async call's result is a line `#N -> ...`, what
+        // its future or stream produced `#N produced ...`.
+        let is_call = |rest: &str| !rest.starts_with("->") && !rest.starts_with("produced ");
+        let calls = dump.lines().filter(|l| l.starts_with('#') && l.split_once(' ').is_some_and(|(_, rest)| is_call(rest))).count();
         assert_eq!(calls as u64, counted, "{name}: calls in the trace");
         let (stats, _) = trace_tool("stats", &trace);
         assert!(stats.starts_with(&format!("calls: {counted}\n")), "{name}: {stats}");
@@ -606,4 +608,18 @@ fn trace_diff_finds_the_first_call_that_differs() {
     let first = text.lines().next().unwrap();
     assert!(first.contains("of the calls differ") && first.contains("the first, call #3:"), "{text}");
     assert!(text.lines().nth(1).unwrap().contains("create-buffer("), "{text}");
+}
+
+#[test]
+fn what_futures_and_streams_produce_is_recorded() {
+    // `lost` resolves when the guest destroys its device.
+    let (_, _, trace) = record(guest("lost"), &[]);
+    let (dump, _) = trace_tool("dump", &trace);
+    let lost = dump.lines().find(|l| l.contains("[method]gpu-device.lost(")).expect("a call of lost");
+    let call = lost.split_whitespace().next().unwrap();
+    assert!(dump.lines().any(|l| l.starts_with(&format!("{call} produced gpu-device-lost-info{{destroyed, "))), "{dump}");
+    // Each error on an uncaptured-error stream, as the application got it.
+    let (_, _, trace) = record(guest("uncaptured"), &[]);
+    let (dump, _) = trace_tool("dump", &trace);
+    assert!(dump.lines().any(|l| l.contains(" produced gpu-error{validation-error, ")), "{dump}");
 }

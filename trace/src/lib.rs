@@ -41,9 +41,9 @@
 //! seen twice is stored once. A synchronous function's `Return` follows its `Call` at once, and
 //! is left out when the function returns nothing; an async function's comes when it completes,
 //! after whatever calls were made meanwhile, which is the order replay keeps. A future or stream
-//! that a call returns is recorded as that call's number; `Resolve` records the value a future
-//! resolved to or a stream produced, in the order it happened (defined, not yet written by the
-//! recorder).
+//! that a call returns is recorded as that call's number; `Resolve` records, under that number,
+//! the value a future resolved to or a stream produced (`lost`'s device-loss information, each
+//! error of an `on-uncaptured-error` stream), when the application was given it.
 
 #![no_std]
 #![deny(missing_docs)]

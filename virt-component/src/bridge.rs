@@ -56,16 +56,19 @@ pub trait Placeholder {
     fn placeholder() -> Self;
 }
 
-/// The export-side future reading `src` and converting its value.
-pub fn future<I: 'static, E: wit_future::FuturePayload>(
+/// The export-side future reading `src` and converting its value (shown to the policies as what
+/// the current call's future resolved to).
+pub fn future<I: 'static, E: wit_future::FuturePayload + crate::policy::record::Recorded>(
     src: FutureReader<I>,
     conv: impl FnOnce(I) -> E + 'static,
     default: fn() -> E,
 ) -> FutureReader<E> {
     let (tx, rx) = wit_future::new::<E>(default);
+    let call = crate::policy::current_call();
     spawn(async move {
-        let value = src.await;
-        let _ = tx.write(conv(value)).await;
+        let value = conv(src.await);
+        crate::policy::resolved(call, &value);
+        let _ = tx.write(value).await;
     });
     rx
 }
@@ -152,10 +155,23 @@ impl Placeholder for exp::GpuDeviceLostInfo {
     }
 }
 
+/// The handles of errors and device-loss information are recorded as what they hold.
+impl crate::policy::record::Recorded for exp::GpuError {
+    fn record(&self, o: &mut crate::policy::record::Out) {
+        self.get::<GpuError>().record(o);
+    }
+}
+
+impl crate::policy::record::Recorded for exp::GpuDeviceLostInfo {
+    fn record(&self, o: &mut crate::policy::record::Out) {
+        self.get::<GpuDeviceLostInfo>().record(o);
+    }
+}
+
 /// Errors and device-loss information are recorded by value: kind (or reason), then message.
 impl crate::policy::record::Recorded for GpuError {
     fn record(&self, o: &mut crate::policy::record::Out) {
-        use exp::GuestGpuError;
+        use exp::GuestGpuError as _;
         o.uleb(self.kind() as u64);
         o.string(&self.message());
     }
@@ -163,7 +179,7 @@ impl crate::policy::record::Recorded for GpuError {
 
 impl crate::policy::record::Recorded for GpuDeviceLostInfo {
     fn record(&self, o: &mut crate::policy::record::Out) {
-        use exp::GuestGpuDeviceLostInfo;
+        use exp::GuestGpuDeviceLostInfo as _;
         o.uleb(self.reason() as u64);
         o.string(&self.message());
     }

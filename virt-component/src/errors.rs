@@ -129,9 +129,11 @@ pub fn on_uncaptured_error(device: &GpuDevice) -> StreamReader<exp::GpuError> {
         tx.close_channel();
     });
     let (mut writer, reader) = wit_stream::new::<exp::GpuError>();
+    let call = crate::policy::current_call();
     crate::bridge::spawn(async move {
         let mut rx = rx;
         while let Some(e) = rx.next().await {
+            crate::policy::resolved(call, &e);
             if writer.write_one(e).await.is_some() {
                 break;
             }

@@ -37,30 +37,37 @@ fn cut_note(decoded: &Decoded) {
     }
 }
 
+/// Writes `text` to stdout; a reader that stopped reading (`| head`) is not an error.
+fn print(text: &str) -> anyhow::Result<()> {
+    match std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
+    }
+}
+
 impl Trace {
     pub fn exec(self) -> anyhow::Result<i32> {
         match self {
             Trace::Dump { trace } => {
                 let decoded = read(&trace)?;
-                for line in &decoded.lines {
-                    println!("{line}");
-                }
+                let mut text = decoded.lines.join("\n");
+                text.push('\n');
+                print(&text)?;
                 cut_note(&decoded);
             }
             Trace::Stats { trace } => {
                 let d = read(&trace)?;
                 let calls: u64 = d.calls.values().sum();
-                println!("calls: {calls}");
-                println!("objects: {}", d.objects);
-                println!("blobs: {} ({} bytes)", d.blobs.len(), d.blobs.iter().map(|(len, _)| len).sum::<usize>());
-                println!("data carried by calls and results: {} bytes", d.data_bytes);
-                println!("trace: {} bytes", d.bytes);
-                println!("calls by function:");
+                let mut text = format!("calls: {calls}\nobjects: {}\n", d.objects);
+                let blob_bytes: usize = d.blobs.iter().map(|(len, _)| len).sum();
+                text += &format!("blobs: {} ({blob_bytes} bytes)\n", d.blobs.len());
+                text += &format!("data carried by calls and results: {} bytes\ntrace: {} bytes\ncalls by function:\n", d.data_bytes, d.bytes);
                 let mut by_count: Vec<_> = d.calls.iter().collect();
                 by_count.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
                 for (name, n) in by_count {
-                    println!("  {n:>10}  {name}");
+                    text += &format!("  {n:>10}  {name}\n");
                 }
+                print(&text)?;
                 cut_note(&d);
             }
             Trace::Diff { a, b } => {

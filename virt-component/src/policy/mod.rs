@@ -76,6 +76,12 @@ pub trait Policy {
         let _ = object;
     }
 
+    /// A future that call number `call` returned resolved to `value`, or a stream it returned
+    /// produced it.
+    fn resolved(&mut self, call: u64, value: &dyn record::Recorded) {
+        let _ = (call, value);
+    }
+
     /// Writes out what the policy holds (in an async call: it may block).
     fn flush(&mut self) {}
 
@@ -92,6 +98,8 @@ thread_local! {
     static ACTIVE: Cell<Option<bool>> = const { Cell::new(None) };
     /// The number of the next call shown to the chain.
     static CALLS: Cell<u64> = const { Cell::new(0) };
+    /// The number of the last call shown to the chain.
+    static CURRENT: Cell<u64> = const { Cell::new(0) };
     /// The next object id.
     static OBJECTS: Cell<u64> = const { Cell::new(1) };
 }
@@ -163,6 +171,7 @@ pub fn config<R>(f: impl FnOnce(&Config) -> R) -> R {
 pub fn before(device: DeviceId, args: &Args<'_>) -> u64 {
     let call = CALLS.get();
     CALLS.set(call + 1);
+    CURRENT.set(call);
     CHAIN.with_borrow_mut(|chain| chain.iter_mut().for_each(|p| p.before(device, call, args)));
     call
 }
@@ -170,6 +179,18 @@ pub fn before(device: DeviceId, args: &Args<'_>) -> u64 {
 /// Shows what call number `call` returned to every policy, in reverse order.
 pub fn after(device: DeviceId, call: u64, ret: &Ret<'_>) {
     CHAIN.with_borrow_mut(|chain| chain.iter_mut().rev().for_each(|p| p.after(device, call, ret)));
+}
+
+/// The number of the call being made: a future or stream it returns is known by it.
+pub fn current_call() -> u64 {
+    CURRENT.get()
+}
+
+/// Tells every policy what a future or stream returned by call number `call` produced.
+pub fn resolved(call: u64, value: &dyn record::Recorded) {
+    if active() {
+        CHAIN.with_borrow_mut(|chain| chain.iter_mut().for_each(|p| p.resolved(call, value)));
+    }
 }
 
 /// Tells every policy that the application dropped `object`. An object the virt drops while a

@@ -168,6 +168,11 @@ impl Policy for Recorder {
         }
     }
 
+    fn resolved(&mut self, call: u64, value: &dyn Recorded) {
+        value.record(&mut self.out);
+        self.record(|value| Record::Resolve { handle: call, value });
+    }
+
     fn counters(&self, out: &mut Vec<Counter>) {
         out.push(Counter { name: "records".into(), value: self.records });
         out.push(Counter { name: "blobs".into(), value: self.out.blobs.len() as u64 });
