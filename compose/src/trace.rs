@@ -206,7 +206,7 @@ impl Catalog {
             }
             TypeDefKind::Future(_) => write!(out, "future@call#{}", d.uleb()?).unwrap(),
             TypeDefKind::Stream(_) => write!(out, "stream@call#{}", d.uleb()?).unwrap(),
-            _ => out.push_str("?"),
+            _ => return Err(DecodeError { at: d.offset(), why: "a value of a type the trace tools do not read" }),
         }
         Ok(())
     }

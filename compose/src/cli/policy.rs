@@ -67,10 +67,10 @@ pub struct PolicyArgs {
 impl PolicyArgs {
     /// Whether any policy was asked for.
     pub fn given(&self) -> bool {
-        self.config.is_some() || !self.from_flags().is_pass_through()
+        self.config.is_some() || !self.flag_config().is_pass_through()
     }
 
-    fn from_flags(&self) -> Config {
+    fn flag_config(&self) -> Config {
         Config {
             count_calls: self.count_calls,
             noop: self.noop,
@@ -90,7 +90,7 @@ impl PolicyArgs {
     pub fn config(&self) -> anyhow::Result<Config> {
         match &self.config {
             Some(path) => Ok(webgpu_virt::read_config(path)?),
-            None => Ok(self.from_flags()),
+            None => Ok(self.flag_config()),
         }
     }
 
