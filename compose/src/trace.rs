@@ -301,9 +301,10 @@ pub struct Decoded {
     pub data_bytes: u64,
     /// Objects the trace shows (the largest id).
     pub objects: u64,
-    /// Bytes of the whole trace.
+    /// Bytes of the whole trace (as stored: compressed, if it is).
     pub bytes: u64,
-    /// Why the trace ends early, if it does: its records are whole up to there.
+    /// Why the trace ends early, if it does: its records are whole up to there (for a
+    /// compressed trace, the offset is in its inflated records).
     pub cut: Option<TraceError>,
 }
 
@@ -313,7 +314,32 @@ pub fn decode(catalog: &Catalog, bytes: &[u8]) -> Result<Decoded, TraceToolError
     decode_with(catalog, bytes, false)
 }
 
+/// A compressed trace's records, inflated, and whether the stream was whole (what a cut stream
+/// holds is inflated, up to the cut).
+fn inflate(data: &[u8]) -> (Vec<u8>, bool) {
+    let mut out = Vec::new();
+    let whole = std::io::Read::read_to_end(&mut flate2::read::DeflateDecoder::new(data), &mut out).is_ok();
+    (out, whole)
+}
+
+/// A trace with its records compressed (DEFLATE), as `trace compress` writes it.
+pub fn compress(bytes: &[u8]) -> Result<Vec<u8>, TraceToolError> {
+    Ok(webgpu_virt_trace::deflated(bytes, |records| {
+        let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+        std::io::Write::write_all(&mut e, records).expect("writing to memory");
+        e.finish().expect("writing to memory")
+    })?)
+}
+
 fn decode_with(catalog: &Catalog, bytes: &[u8], by_content: bool) -> Result<Decoded, TraceToolError> {
+    let size = bytes.len() as u64;
+    let mut stream_cut = false;
+    let inflated = webgpu_virt_trace::inflated(bytes, |records| {
+        let (out, whole) = inflate(records);
+        stream_cut = !whole;
+        if out.is_empty() && !whole { Err("the compressed records do not inflate") } else { Ok(out) }
+    })?;
+    let bytes = &inflated[..];
     let reader = Reader::new(bytes)?;
     catalog.check(&reader)?;
     let mut lines = Vec::new();
@@ -375,8 +401,12 @@ fn decode_with(catalog: &Catalog, bytes: &[u8], by_content: bool) -> Result<Deco
             }
         }
     }
+    if stream_cut && cut.is_none() {
+        // The compressed stream ends early, at a record's end: what came before is whole.
+        cut = Some(TraceError::Truncated { offset: bytes.len() as u64 });
+    }
     let Cx { blobs, data_bytes, objects, .. } = cx;
-    Ok(Decoded { lines, each, calls, blobs, data_bytes, objects, bytes: bytes.len() as u64, cut })
+    Ok(Decoded { lines, each, calls, blobs, data_bytes, objects, bytes: size, cut })
 }
 
 /// How two traces differ, call by call (aligned by call number; objects by their ids, which

@@ -623,3 +623,24 @@ fn what_futures_and_streams_produce_is_recorded() {
     let (dump, _) = trace_tool("dump", &trace);
     assert!(dump.lines().any(|l| l.contains(" produced gpu-error{validation-error, ")), "{dump}");
 }
+
+#[test]
+fn compressed_traces_read_as_the_original() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, _, trace) = record(guest("compute"), &[]);
+    let plain = dir.path().join("t.wgvt");
+    let packed = dir.path().join("t.z.wgvt");
+    std::fs::write(&plain, &trace).unwrap();
+    let out = webgpu_virt().args(["trace", "compress"]).arg(&plain).arg("-o").arg(&packed).output().unwrap();
+    check(&out, "trace compress");
+    let compressed = std::fs::read(&packed).unwrap();
+    assert!(compressed.len() < trace.len(), "{} vs {}", compressed.len(), trace.len());
+    let (dump, note) = trace_tool("dump", &trace);
+    assert_eq!(trace_tool("dump", &compressed), (dump.clone(), note));
+    let out = webgpu_virt().args(["trace", "diff"]).arg(&plain).arg(&packed).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    // A cut compressed trace: the records it still holds, and a note that it is cut.
+    let (short, note) = trace_tool("dump", &compressed[..compressed.len() * 2 / 3]);
+    assert!(note.contains("cut off at byte"), "{note}");
+    assert!(!short.is_empty() && dump.starts_with(&short[..short.rfind('\n').unwrap()]), "{short}");
+}

@@ -12,9 +12,14 @@
 //! |---|---|---|
 //! | magic | 8 bytes | [`MAGIC`], `WGVTRACE` |
 //! | version | u16, little-endian | [`VERSION`]; a reader refuses any other |
-//! | flags | u16, little-endian | 0 (no flag is defined yet; a reader refuses one it does not know) |
+//! | flags | u16, little-endian | [`DEFLATED`] (bit 0) or 0; a reader refuses a flag it does not know |
 //! | package | bytes (UTF-8) | the WIT interface recorded, `wasi:webgpu/webgpu@0.3.0-rc.2` |
 //! | WIT hash | 32 bytes | SHA-256 of the interface's WIT text, as the recorder was built with |
+//!
+//! With [`DEFLATED`] set, everything after the header is one raw DEFLATE stream (RFC 1951) of
+//! the records; inflated, it is the records exactly as an uncompressed trace holds them. The
+//! recorder writes uncompressed traces (`webgpu-virt trace compress` compresses one); readers
+//! inflate first ([`inflated`]), and then name offsets in the inflated records.
 //!
 //! # Records
 //!
@@ -55,7 +60,7 @@ mod read;
 pub mod value;
 mod write;
 
-pub use read::{Reader, Records};
+pub use read::{Reader, Records, deflated, inflated};
 pub use write::{BlobIds, header, push};
 
 use alloc::string::String;
@@ -66,6 +71,9 @@ pub const MAGIC: [u8; 8] = *b"WGVTRACE";
 
 /// The format version this crate reads and writes.
 pub const VERSION: u16 = 1;
+
+/// The header flag of a trace whose records are compressed (raw DEFLATE).
+pub const DEFLATED: u16 = 1;
 
 /// The largest payload of one record: 4 GiB, more than a `list<u8>` argument can carry.
 pub const MAX_RECORD: u64 = u32::MAX as u64;
@@ -155,6 +163,8 @@ pub enum TraceError {
     UnsupportedVersion(u16),
     /// The header sets flags this reader does not know.
     UnknownFlags(u16),
+    /// The records are compressed: read them through [`inflated`].
+    Compressed,
     /// The trace ends inside the header or a record (a run that stopped mid-write): what was
     /// before `offset` is whole.
     Truncated {
@@ -176,6 +186,7 @@ impl fmt::Display for TraceError {
             Self::BadMagic => write!(f, "not a webgpu-virt trace (it does not start with `WGVTRACE`)"),
             Self::UnsupportedVersion(v) => write!(f, "trace format version {v} is not supported (this reader reads version {VERSION})"),
             Self::UnknownFlags(flags) => write!(f, "the trace sets flags {flags:#06x}, which this reader does not know"),
+            Self::Compressed => write!(f, "the trace's records are compressed: inflate them first"),
             Self::Truncated { offset } => write!(f, "the trace is cut off at byte {offset}: the record starting there is incomplete"),
             Self::Corrupt { offset, why } => write!(f, "corrupt trace at byte {offset}: {why}"),
         }

@@ -1,8 +1,45 @@
 //! Reading a trace from its bytes.
 
 use crate::value::Decoder;
-use crate::{Header, Kind, MAGIC, MAX_RECORD, Record, TraceError, VERSION};
+use crate::{DEFLATED, Header, Kind, MAGIC, MAX_RECORD, Record, TraceError, VERSION};
+use alloc::borrow::Cow;
 use alloc::string::ToString;
+use alloc::vec::Vec;
+
+/// The header's length and flags.
+fn header_len(bytes: &[u8]) -> Result<(usize, u16), TraceError> {
+    let reader = Reader::read(bytes, true)?;
+    Ok((reader.start, u16::from_le_bytes([bytes[10], bytes[11]])))
+}
+
+/// The trace `bytes` with its records uncompressed: `bytes` itself when they are not compressed,
+/// else a copy with the [`DEFLATED`] flag cleared and the records inflated by `inflate`, which
+/// returns what it inflated and whether the stream was whole (a cut compressed trace inflates to
+/// a prefix of its records, which reads as cut).
+pub fn inflated<'a>(bytes: &'a [u8], inflate: impl FnOnce(&[u8]) -> Result<Vec<u8>, &'static str>) -> Result<Cow<'a, [u8]>, TraceError> {
+    let (len, flags) = header_len(bytes)?;
+    if flags & DEFLATED == 0 {
+        return Ok(Cow::Borrowed(bytes));
+    }
+    let records = inflate(&bytes[len..]).map_err(|why| TraceError::Corrupt { offset: len as u64, why })?;
+    let mut out = Vec::with_capacity(len + records.len());
+    out.extend_from_slice(&bytes[..len]);
+    out[10..12].copy_from_slice(&(flags & !DEFLATED).to_le_bytes());
+    out.extend(records);
+    Ok(Cow::Owned(out))
+}
+
+/// The trace `bytes` (uncompressed) with its records compressed by `deflate`.
+pub fn deflated(bytes: &[u8], deflate: impl FnOnce(&[u8]) -> Vec<u8>) -> Result<Vec<u8>, TraceError> {
+    let (len, flags) = header_len(bytes)?;
+    if flags & DEFLATED != 0 {
+        return Ok(bytes.to_vec());
+    }
+    let mut out = bytes[..len].to_vec();
+    out[10..12].copy_from_slice(&(flags | DEFLATED).to_le_bytes());
+    out.extend(deflate(&bytes[len..]));
+    Ok(out)
+}
 
 /// A trace being read: its header, and the records after it.
 #[derive(Clone, Debug)]
@@ -15,8 +52,13 @@ pub struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
-    /// Reads the header of `bytes`, a whole trace or a prefix of one.
+    /// Reads the header of `bytes`, a whole trace or a prefix of one. A trace whose records are
+    /// compressed is read through [`inflated`].
     pub fn new(bytes: &'a [u8]) -> Result<Self, TraceError> {
+        Self::read(bytes, false)
+    }
+
+    fn read(bytes: &'a [u8], compressed_too: bool) -> Result<Self, TraceError> {
         if bytes.len() < MAGIC.len() {
             return Err(if MAGIC.starts_with(bytes) { TraceError::Truncated { offset: 0 } } else { TraceError::BadMagic });
         }
@@ -31,8 +73,11 @@ impl<'a> Reader<'a> {
             return Err(TraceError::UnsupportedVersion(version));
         }
         let flags = word(&mut d).map_err(truncated)?;
-        if flags != 0 {
+        if flags & !DEFLATED != 0 {
             return Err(TraceError::UnknownFlags(flags));
+        }
+        if flags & DEFLATED != 0 && !compressed_too {
+            return Err(TraceError::Compressed);
         }
         let package = d.str().map_err(|e| match e.why {
             "the data ends early" => TraceError::Truncated { offset: 0 },

@@ -1,6 +1,6 @@
 use anyhow::Context as _;
 use std::path::PathBuf;
-use webgpu_virt::trace::{Catalog, Decoded, decode, diff};
+use webgpu_virt::trace::{Catalog, Decoded, compress, decode, diff};
 
 /// Read a trace that a recording virt wrote (`configure --record`).
 #[derive(clap::Subcommand)]
@@ -14,6 +14,14 @@ pub enum Trace {
     Stats {
         /// The trace.
         trace: PathBuf,
+    },
+    /// Compress a trace's records (DEFLATE): every trace tool reads it as it read the original.
+    Compress {
+        /// The trace.
+        trace: PathBuf,
+        /// Where to write the compressed trace.
+        #[arg(short, long)]
+        output: PathBuf,
     },
     /// Compare two traces call by call: the first difference and how many calls differ (exit
     /// status 1 when they differ).
@@ -69,6 +77,12 @@ impl Trace {
                 }
                 print(&text)?;
                 cut_note(&d);
+            }
+            Trace::Compress { trace, output } => {
+                let bytes = std::fs::read(&trace).with_context(|| format!("reading {}", trace.display()))?;
+                let packed = compress(&bytes).with_context(|| format!("compressing {}", trace.display()))?;
+                std::fs::write(&output, &packed).with_context(|| format!("writing {}", output.display()))?;
+                println!("{} bytes -> {} bytes", bytes.len(), packed.len());
             }
             Trace::Diff { a, b } => {
                 let bytes = |p: &PathBuf| std::fs::read(p).with_context(|| format!("reading {}", p.display()));
