@@ -53,7 +53,7 @@ fn a_cut_trace_reads_up_to_the_cut_and_says_where() {
             assert!(matches!(Reader::new(prefix), Err(TraceError::Truncated { offset: 0 })), "cut at {cut}");
             continue;
         }
-        let whole = starts.iter().filter(|s| **s as usize + 1 <= cut).count();
+        let whole = starts.iter().filter(|s| (**s as usize) < cut).count();
         let read: Vec<_> = Reader::new(prefix).unwrap().records().collect();
         let (good, bad): (Vec<_>, Vec<_>) = read.into_iter().partition(Result::is_ok);
         let last_start = starts.iter().rev().find(|s| **s as usize <= cut).copied().unwrap();

@@ -62,8 +62,5 @@ pub fn unmap(buffer: &GpuBuffer) -> Result<(), exp::UnmapError> {
 pub fn destroy(buffer: &GpuBuffer) {
     buffer.mapping.pending.set(None);
     buffer.quota.release();
-    match submissions::holding(buffer.device) {
-        Some(throttle) => throttle.hold(HeldCall::DestroyBuffer(buffer.inner.clone())),
-        None => buffer.inner.destroy(),
-    }
+    submissions::now_or_held(buffer.device, || buffer.inner.destroy(), || HeldCall::DestroyBuffer(buffer.inner.clone()));
 }

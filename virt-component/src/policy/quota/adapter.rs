@@ -124,6 +124,7 @@ pub async fn request_device(
         crate::bridge::spawn(async move {
             lost.await;
             release_device(id);
+            super::submissions::forget(id);
         });
     }
     Ok(device)

@@ -10,7 +10,7 @@
 //! the quota or a count cap, validation above a size cap) goes to the application's error scope
 //! or uncaptured-error stream. None of these stand-ins makes an error of its own.
 
-use super::submissions::{HeldCall, holding};
+use super::submissions::{HeldCall, now_or_held};
 use super::{Charge, Held, Kind, Refusal, TextureSize, memory};
 use crate::policy::config;
 use crate::{GpuBindGroup, GpuBuffer, GpuCommandEncoder, GpuDevice, GpuQuerySet, GpuShaderModule, GpuTexture, exp, imp};
@@ -198,30 +198,21 @@ pub trait Destroy {
 impl Destroy for GpuTexture {
     fn destroy_now(&self) {
         self.quota.release();
-        match holding(self.device) {
-            Some(throttle) => throttle.hold(HeldCall::DestroyTexture(self.inner.clone())),
-            None => self.inner.destroy(),
-        }
+        now_or_held(self.device, || self.inner.destroy(), || HeldCall::DestroyTexture(self.inner.clone()));
     }
 }
 
 impl Destroy for GpuQuerySet {
     fn destroy_now(&self) {
         self.quota.release();
-        match holding(self.device) {
-            Some(throttle) => throttle.hold(HeldCall::DestroyQuerySet(self.inner.clone())),
-            None => self.inner.destroy(),
-        }
+        now_or_held(self.device, || self.inner.destroy(), || HeldCall::DestroyQuerySet(self.inner.clone()));
     }
 }
 
 impl Destroy for GpuDevice {
     fn destroy_now(&self) {
         super::release_device(self.device);
-        match holding(self.device) {
-            Some(throttle) => throttle.hold(HeldCall::DestroyDevice),
-            None => self.inner.destroy(),
-        }
+        now_or_held(self.device, || self.inner.destroy(), || HeldCall::DestroyDevice);
     }
 }
 

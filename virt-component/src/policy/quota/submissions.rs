@@ -105,6 +105,13 @@ pub fn watch(device: &GpuDevice) {
     });
 }
 
+/// Lets a lost device's throttle go (and its drainer end): nothing more runs on that device.
+pub fn forget(device: DeviceId) {
+    if let Some(t) = THROTTLES.with_borrow_mut(|t| t.remove(&device)) {
+        t.wake.close_channel();
+    }
+}
+
 fn throttle(device: DeviceId) -> Option<Rc<Throttle>> {
     max_in_flight()?;
     THROTTLES.with_borrow(|t| t.get(&device).cloned())
@@ -114,6 +121,15 @@ fn throttle(device: DeviceId) -> Option<Rc<Throttle>> {
 /// held too ([`Throttle::hold`]), behind them.
 pub fn holding(device: DeviceId) -> Option<Rc<Throttle>> {
     throttle(device).filter(|t| !t.held.borrow().is_empty())
+}
+
+/// Makes a call on `device` now (`now`), or, while calls are held there, holds it behind them
+/// (`held` describes it).
+pub fn now_or_held(device: DeviceId, now: impl FnOnce(), held: impl FnOnce() -> HeldCall) {
+    match holding(device) {
+        Some(throttle) => throttle.hold(held()),
+        None => now(),
+    }
 }
 
 /// Waits until every call `device` held back before now has been forwarded.
