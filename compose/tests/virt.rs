@@ -644,3 +644,35 @@ fn compressed_traces_read_as_the_original() {
     assert!(note.contains("cut off at byte"), "{note}");
     assert!(!short.is_empty() && dump.starts_with(&short[..short.rfind('\n').unwrap()]), "{short}");
 }
+
+/// The trace tools on damaged traces: flipped, inserted, removed and random bytes anywhere in a
+/// real trace (header, framing, payloads, blobs). They must never panic: an error or a prefix.
+#[test]
+fn fuzzed_traces_never_panic_the_tools() {
+    let (_, _, trace) = record(guest("compute"), &[]);
+    let catalog = webgpu_virt::trace::Catalog::built_in();
+    let compressed = webgpu_virt::trace::compress(&trace).unwrap();
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for round in 0..3000 {
+        let mut damaged = if round % 4 == 3 { compressed.clone() } else { trace.clone() };
+        for _ in 0..=next() % 3 {
+            let at = (next() as usize) % damaged.len();
+            match next() % 4 {
+                0 => damaged[at] ^= 1 << (next() % 8),
+                1 => damaged.insert(at, next() as u8),
+                2 => {
+                    damaged.remove(at);
+                }
+                _ => damaged[at] = next() as u8,
+            }
+        }
+        let _ = webgpu_virt::trace::decode(&catalog, &damaged);
+        let _ = webgpu_virt::trace::diff(&catalog, &trace, &damaged);
+    }
+}
