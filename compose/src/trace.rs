@@ -351,7 +351,7 @@ fn decode_with(catalog: &Catalog, bytes: &[u8], by_content: bool) -> Result<Deco
     let mut functions: Vec<u32> = Vec::new();
     // The line of the last call, if its result may follow at once (a sync function).
     let mut open: Option<(u64, usize)> = None;
-    for record in Reader::new(bytes)?.records() {
+    for record in reader.records() {
         let (offset, record) = match record {
             Ok(r) => r,
             Err(e @ TraceError::Truncated { .. }) => {
