@@ -1,6 +1,7 @@
 //! Builds the virt component: `virt-component/` for `wasm32-unknown-unknown` (so the core module
 //! imports no WASI), made into a component with wit-component, at `$OUT_DIR/virt.wasm`; and its
-//! recording build at `$OUT_DIR/virt-record.wasm`.
+//! recording build at `$OUT_DIR/virt-record.wasm`; and the replayer (`replayer/`, a
+//! `wasm32-wasip2` command component) at `$OUT_DIR/replayer.wasm`.
 
 use std::path::PathBuf;
 
@@ -10,9 +11,12 @@ fn main() {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
     let root = manifest.parent().unwrap();
     let virt = root.join("virt-component");
+    let replayer = manifest.join("replayer");
     for p in ["Cargo.toml", "Cargo.lock", "build.rs", "src"] {
         println!("cargo::rerun-if-changed={}", virt.join(p).display());
+        println!("cargo::rerun-if-changed={}", replayer.join(p).display());
     }
+    println!("cargo::rerun-if-changed={}", root.join("trace").display());
     println!("cargo::rerun-if-changed={}", root.join("config").display());
     println!("cargo::rerun-if-changed={}", webgpu_virt_wit::WIT_DIR);
     println!("cargo::rerun-if-changed=build.rs");
@@ -31,6 +35,11 @@ fn main() {
             .unwrap_or_else(|e| panic!("making a component of {}: {e:?}", core.display()));
         std::fs::write(out.join(format!("{name}.wasm")), component).expect("writing the virt");
     }
+    // The replayer: wasm32-wasip2, so that its standard library reads the trace through WASI.
+    let target_dir = root.join("target").join("replayer");
+    webgpu_virt_wit::build::cargo_build(&replayer.join("Cargo.toml"), "wasm32-wasip2", &target_dir, &[]);
+    let built = target_dir.join("wasm32-wasip2").join("release").join("webgpu_virt_replayer.wasm");
+    std::fs::copy(&built, out.join("replayer.wasm")).unwrap_or_else(|e| panic!("copying {}: {e}", built.display()));
     std::fs::write(out.join("features.rs"), features()).expect("writing features.rs");
 }
 

@@ -28,6 +28,12 @@ pub const VIRT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/virt.wasm"));
 /// (which it imports), for a configuration that asks for one.
 pub const VIRT_RECORD: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/virt-record.wasm"));
 
+/// The replayer: a command component (it exports `wasi:cli/run@0.3.0`) that replays a trace
+/// on the `wasi:webgpu` it imports and verifies it against the recording. Its arguments:
+/// `TRACE [--no-verify] [--until CALL] [--wait SECONDS]`; it reads TRACE through
+/// `wasi:filesystem`. `webgpu-virt replay` runs it on the built-in host.
+pub const REPLAYER: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/replayer.wasm"));
+
 /// The built-in virt that `config` needs: the recording build if it records.
 pub fn virt_for(config: &Config) -> &'static [u8] {
     if config.record.is_some() { VIRT_RECORD } else { VIRT }

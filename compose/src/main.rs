@@ -12,6 +12,8 @@ enum Command {
     Plug(cli::plug::Plug),
     Configure(cli::configure::Configure),
     Adapter(cli::adapter::Adapter),
+    Replay(cli::replay::Replay),
+    Replayer(cli::replay::Replayer),
     #[command(subcommand)]
     Trace(cli::trace::Trace),
 }
@@ -22,6 +24,8 @@ fn main() {
         Command::Plug(c) => c.exec(),
         Command::Configure(c) => c.exec(),
         Command::Adapter(c) => c.exec(),
+        Command::Replay(c) => c.exec(),
+        Command::Replayer(c) => c.exec(),
         Command::Trace(c) => c.exec(),
     };
     match result {

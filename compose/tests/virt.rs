@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{check, covered, guest, stat, webgpu_virt};
+use common::{GPU_GUESTS, check, covered, guest, record, stat, trace_tool, webgpu_virt};
 use host_test::guests;
 use wasmtime::component::types::ComponentItem;
 
@@ -493,32 +493,9 @@ fn submissions_past_the_in_flight_cap_wait_in_order() {
     assert!(stat(&stderr, "quota device 1 submissions held") >= 14, "{stderr}");
 }
 
-/// Records `app` through a virt with `flags` into a fresh directory: the run's output, its
-/// stderr and the trace's bytes.
-fn record(app: &str, flags: &[&str]) -> (String, String, Vec<u8>) {
-    let dir = tempfile::tempdir().unwrap();
-    let recorded = dir.path().join("recorded.wasm");
-    let out = webgpu_virt().arg("plug").arg(app).args(["--record", "trace.wgvt"]).args(flags).arg("-o").arg(&recorded).output().unwrap();
-    check(&out, "plug --record");
-    let out = webgpu_virt().arg("run").arg("--stats").arg("--dir").arg(dir.path()).arg(&recorded).output().unwrap();
-    check(&out, &format!("{app}, recorded"));
-    let trace = std::fs::read(dir.path().join("trace.wgvt")).expect("the trace was written");
-    (String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap(), trace)
-}
-
-/// `webgpu-virt trace SUBCOMMAND` on `trace`: stdout, stderr.
-fn trace_tool(subcommand: &str, trace: &[u8]) -> (String, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("t.wgvt");
-    std::fs::write(&path, trace).unwrap();
-    let out = webgpu_virt().args(["trace", subcommand]).arg(&path).output().unwrap();
-    check(&out, &format!("trace {subcommand}"));
-    (String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
-}
-
 #[test]
 fn every_gpu_guest_records_a_whole_trace_of_every_call() {
-    for name in ["compute", "render", "mapping", "copies", "textures", "bundles", "queries", "errors", "uncaptured", "lost", "labels", "limits", "invalid", "flood"] {
+    for name in GPU_GUESTS {
         let (output, stderr, trace) = record(guest(name), &["--count-calls"]);
         assert_eq!(output, run(guest(name).as_ref()), "{name}: recording changes nothing the application sees");
         // Every call the chain saw is in the trace, whole (the last records too).

@@ -116,6 +116,8 @@ pub struct RunOptions {
     pub inherit_env: bool,
     /// Read the virt's [`STATS`] export when the command is done.
     pub stats: bool,
+    /// Keep what the command writes to stdout (in [`Outcome::stdout`]) instead of passing it on.
+    pub capture_stdout: bool,
 }
 
 /// The operator interface a composition with webgpu-virt's virt exports.
@@ -139,15 +141,22 @@ pub struct Outcome {
     pub stats: Option<Vec<Counter>>,
     /// What the guest asked this host for.
     pub host: crate::HostStats,
+    /// What the command wrote to stdout, when asked to keep it.
+    pub stdout: Option<Vec<u8>>,
 }
 
-/// Loads a component from a file (a binary component or its text form).
+/// Loads a component from a file.
 pub fn load(engine: &Engine, path: &Path) -> Result<Component> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    if !wasmparser::Parser::is_component(&bytes) {
+    compile(engine, &bytes, path)
+}
+
+/// Compiles a component from its bytes (`path` names it in errors).
+pub fn compile(engine: &Engine, bytes: &[u8], path: &Path) -> Result<Component> {
+    if !wasmparser::Parser::is_component(bytes) {
         bail!("{} is not a WebAssembly component", path.display());
     }
-    Component::new(engine, &bytes).with_context(|| format!("compiling {}", path.display()))
+    Component::new(engine, bytes).with_context(|| format!("compiling {}", path.display()))
 }
 
 /// Runs a command component to completion.
@@ -156,6 +165,10 @@ pub async fn run(engine: &Engine, component: &Component, path: &Path, options: &
     let linker = linker(engine)?;
     let mut wasi = WasiCtx::builder();
     wasi.inherit_stdio().args(&options.args);
+    let stdout = options.capture_stdout.then(|| wasmtime_wasi::p2::pipe::MemoryOutputPipe::new(usize::MAX));
+    if let Some(pipe) = &stdout {
+        wasi.stdout(pipe.clone());
+    }
     if options.inherit_env {
         wasi.inherit_env();
     }
@@ -186,7 +199,8 @@ pub async fn run(engine: &Engine, component: &Component, path: &Path, options: &
         false => None,
     };
     let host = store.data().webgpu.stats();
-    Ok(Outcome { code, stats, host })
+    let stdout = stdout.map(|pipe| pipe.contents().to_vec());
+    Ok(Outcome { code, stats, host, stdout })
 }
 
 /// Calls the instance's [`STATS`] `flush`, if it exports one.

@@ -4,6 +4,7 @@ pub mod adapter;
 pub mod configure;
 pub mod plug;
 pub mod policy;
+pub mod replay;
 pub mod run;
 pub mod trace;
 

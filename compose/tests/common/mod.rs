@@ -12,6 +12,11 @@ pub fn webgpu_virt() -> Command {
     cmd
 }
 
+/// The guests that use the GPU and print what they saw (every guest but `cli`, the benchmarks
+/// and the sandboxing guests, whose output depends on the policy).
+pub const GPU_GUESTS: [&str; 14] =
+    ["compute", "render", "mapping", "copies", "textures", "bundles", "queries", "errors", "uncaptured", "lost", "labels", "limits", "invalid", "flood"];
+
 /// A built guest's path.
 pub fn guest(name: &str) -> &'static str {
     guests::ALL.iter().find(|(n, _)| *n == name).expect("a built guest").1
@@ -52,4 +57,27 @@ pub fn stat(stderr: &str, name: &str) -> u64 {
         .find(|l| l.trim_start().strip_prefix(name).is_some_and(|rest| rest.starts_with("  ")))
         .unwrap_or_else(|| panic!("no counter `{name}` in:\n{stderr}"));
     line.split_whitespace().last().unwrap().parse().unwrap()
+}
+
+/// Records `app` through a virt with `flags` into a fresh directory: the run's output, its
+/// stderr and the trace's bytes.
+pub fn record(app: &str, flags: &[&str]) -> (String, String, Vec<u8>) {
+    let dir = tempfile::tempdir().unwrap();
+    let recorded = dir.path().join("recorded.wasm");
+    let out = webgpu_virt().arg("plug").arg(app).args(["--record", "trace.wgvt"]).args(flags).arg("-o").arg(&recorded).output().unwrap();
+    check(&out, "plug --record");
+    let out = webgpu_virt().arg("run").arg("--stats").arg("--dir").arg(dir.path()).arg(&recorded).output().unwrap();
+    check(&out, &format!("{app}, recorded"));
+    let trace = std::fs::read(dir.path().join("trace.wgvt")).expect("the trace was written");
+    (String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap(), trace)
+}
+
+/// `webgpu-virt trace SUBCOMMAND` on `trace`: stdout, stderr.
+pub fn trace_tool(subcommand: &str, trace: &[u8]) -> (String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.wgvt");
+    std::fs::write(&path, trace).unwrap();
+    let out = webgpu_virt().args(["trace", subcommand]).arg(&path).output().unwrap();
+    check(&out, &format!("trace {subcommand}"));
+    (String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
 }
