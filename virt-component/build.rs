@@ -16,11 +16,9 @@
 //! generated forwarding, emitted as `forward_*`); [`STATE`], state of the virt's own that a
 //! generated wrapper carries. Futures and streams are bridged by `crate::bridge`.
 
-use heck::{ToSnakeCase, ToUpperCamelCase};
-use std::collections::HashMap;
-use sha2::Digest as _;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use webgpu_virt_codegen::{Side, Types, camel, ident, is_async};
 use wit_parser::{FunctionKind, Handle, InterfaceId, Resolve, Type, TypeDefKind, TypeId};
 
 /// Resources whose wrappers live in `src/bridge.rs`, not here.
@@ -111,47 +109,12 @@ fn main() {
     let wit = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap()).join("../wit");
     println!("cargo::rerun-if-changed={}", wit.display());
     println!("cargo::rerun-if-changed=build.rs");
-    let mut resolve = Resolve::default();
-    let (pkg, _) = resolve.push_dir(&wit).unwrap_or_else(|e| panic!("parsing {}: {e:?}", wit.display()));
-    let world = resolve.select_world(&[pkg], Some("virt")).expect("the `virt` world");
-    let iface = resolve.worlds[world]
-        .exports
-        .values()
-        .find_map(|item| match item {
-            wit_parser::WorldItem::Interface { id, .. } => Some(*id),
-            _ => None,
-        })
-        .expect("the virt world exports an interface");
+    let (resolve, iface) = webgpu_virt_codegen::load(&wit, "virt");
     let mut code = Gen::new(&resolve, iface).generate();
     // What the trace's header says of the interface: its name and the SHA-256 of its WIT text.
-    let text = std::fs::read(wit.join("deps").join("webgpu.wit")).expect("reading the webgpu WIT");
-    let hash: Vec<String> = sha2::Sha256::digest(&text).iter().map(|b| format!("{b:#04x}")).collect();
-    writeln!(
-        code,
-        "\n/// The interface the trace records.\npub mod trace {{\n    pub const PACKAGE: &str = {:?};\n    pub const WIT_HASH: [u8; 32] = [{}];\n}}",
-        resolve.id_of(iface).expect("a named interface"),
-        hash.join(", ")
-    )
-    .unwrap();
+    writeln!(code, "\n/// What a trace's header says of the recorded interface.\npub mod trace {{\n{}}}", webgpu_virt_codegen::trace_constants(&resolve, iface, &wit)).unwrap();
     let out = Path::new(&std::env::var("OUT_DIR").unwrap()).join("forward.rs");
     std::fs::write(&out, code).expect("writing forward.rs");
-}
-
-/// What a type holds, transitively: decides how it is converted and passed.
-#[derive(Clone, Copy, Default)]
-struct Info {
-    own: bool,
-    borrow: bool,
-    list: bool,
-}
-
-impl Info {
-    fn handles(self) -> bool {
-        self.own || self.borrow
-    }
-    fn or(self, o: Info) -> Info {
-        Info { own: self.own || o.own, borrow: self.borrow || o.borrow, list: self.list || o.list }
-    }
 }
 
 /// Which way a value crosses the virt.
@@ -164,9 +127,8 @@ enum Dir {
 }
 
 struct Gen<'a> {
-    resolve: &'a Resolve,
+    t: Types<'a>,
     iface: InterfaceId,
-    infos: HashMap<TypeId, Info>,
     /// The functions generated so far, for the call description types.
     calls: Vec<CallInfo>,
     /// The generated forwarding of the current resource's hand-written methods.
@@ -175,131 +137,22 @@ struct Gen<'a> {
     encoders: std::collections::BTreeMap<String, String>,
 }
 
-/// Rust's keywords, which wit-bindgen escapes with a trailing underscore.
-const KEYWORDS: &[&str] = &[
-    "as", "break", "const", "continue", "crate", "else", "enum", "extern", "false", "fn", "for", "if", "impl", "in",
-    "let", "loop", "match", "mod", "move", "mut", "pub", "ref", "return", "self", "static", "struct", "super",
-    "trait", "true", "type", "unsafe", "use", "where", "while", "async", "await", "dyn", "abstract", "become", "box",
-    "do", "final", "macro", "override", "priv", "typeof", "unsized", "virtual", "yield", "try", "gen",
-];
-
-fn ident(name: &str) -> String {
-    let s = name.to_snake_case();
-    if KEYWORDS.contains(&s.as_str()) { format!("{s}_") } else { s }
-}
-
-fn camel(name: &str) -> String {
-    name.to_upper_camel_case()
-}
-
 impl<'a> Gen<'a> {
     fn new(resolve: &'a Resolve, iface: InterfaceId) -> Self {
-        Self { resolve, iface, infos: HashMap::new(), calls: Vec::new(), forwards: Vec::new(), encoders: Default::default() }
-    }
-
-    fn info(&mut self, ty: &Type) -> Info {
-        match ty {
-            Type::String => Info { list: true, ..Info::default() },
-            Type::Id(id) => self.info_id(*id),
-            _ => Info::default(),
-        }
-    }
-
-    fn info_id(&mut self, id: TypeId) -> Info {
-        if let Some(i) = self.infos.get(&id) {
-            return *i;
-        }
-        let kind = self.resolve.types[id].kind.clone();
-        let info = match &kind {
-            TypeDefKind::Handle(Handle::Own(_)) => Info { own: true, ..Info::default() },
-            TypeDefKind::Handle(Handle::Borrow(_)) => Info { borrow: true, ..Info::default() },
-            TypeDefKind::Record(r) => r.fields.iter().fold(Info::default(), |a, f| a.or(self.info(&f.ty))),
-            TypeDefKind::Variant(v) => {
-                v.cases.iter().filter_map(|c| c.ty.as_ref()).fold(Info::default(), |a, t| a.or(self.info(t)))
-            }
-            TypeDefKind::Tuple(t) => t.types.iter().fold(Info::default(), |a, t| a.or(self.info(t))),
-            TypeDefKind::Option(t) | TypeDefKind::Type(t) => self.info(t),
-            TypeDefKind::List(t) => Info { list: true, ..self.info(t) },
-            TypeDefKind::Result(r) => {
-                let ok = r.ok.as_ref().map(|t| self.info(t)).unwrap_or_default();
-                let err = r.err.as_ref().map(|t| self.info(t)).unwrap_or_default();
-                ok.or(err)
-            }
-            TypeDefKind::Future(t) | TypeDefKind::Stream(t) => {
-                t.as_ref().map(|t| self.info(t)).unwrap_or_default()
-            }
-            TypeDefKind::Resource | TypeDefKind::Enum(_) | TypeDefKind::Flags(_) => Info::default(),
-            other => panic!("the generator does not handle {other:?} yet"),
-        };
-        self.infos.insert(id, info);
-        info
-    }
-
-    fn type_name(&self, id: TypeId) -> String {
-        camel(self.resolve.types[id].name.as_deref().expect("a named type"))
-    }
-
-    /// The resource a handle type refers to, through aliases.
-    fn resource(&self, mut id: TypeId) -> TypeId {
-        while let TypeDefKind::Type(Type::Id(next)) = self.resolve.types[id].kind {
-            id = next;
-        }
-        id
+        Self { t: Types::new(resolve), iface, calls: Vec::new(), forwards: Vec::new(), encoders: Default::default() }
     }
 
     fn is_hand_written(&self, resource: TypeId) -> bool {
-        HAND_WRITTEN.contains(&self.resolve.types[resource].name.as_deref().unwrap_or(""))
+        HAND_WRITTEN.contains(&self.t.resolve.types[resource].name.as_deref().unwrap_or(""))
     }
 
     fn is_shared(&self, resource: TypeId) -> bool {
-        SHARED.contains(&self.resolve.types[resource].name.as_deref().unwrap_or(""))
+        SHARED.contains(&self.t.resolve.types[resource].name.as_deref().unwrap_or(""))
     }
 
     /// The export side's Rust type (parameters and results of the exported traits).
     fn exp_ty(&mut self, ty: &Type) -> String {
-        match ty {
-            Type::Bool => "bool".into(),
-            Type::U8 => "u8".into(),
-            Type::U16 => "u16".into(),
-            Type::U32 => "u32".into(),
-            Type::U64 => "u64".into(),
-            Type::S8 => "i8".into(),
-            Type::S16 => "i16".into(),
-            Type::S32 => "i32".into(),
-            Type::S64 => "i64".into(),
-            Type::F32 => "f32".into(),
-            Type::F64 => "f64".into(),
-            Type::Char => "char".into(),
-            Type::String => "String".into(),
-            Type::ErrorContext => panic!("error-context is not supported"),
-            Type::Id(id) => {
-                let id = *id;
-                let def = &self.resolve.types[id];
-                if def.name.is_some() && !matches!(def.kind, TypeDefKind::Type(_) | TypeDefKind::Handle(_)) {
-                    let lt = if self.info_id(id).borrow { "<'_>" } else { "" };
-                    return format!("exp::{}{lt}", self.type_name(id));
-                }
-                match def.kind.clone() {
-                    TypeDefKind::Type(t) => self.exp_ty(&t),
-                    TypeDefKind::Handle(Handle::Own(r)) => format!("exp::{}", self.type_name(self.resource(r))),
-                    TypeDefKind::Handle(Handle::Borrow(r)) => format!("exp::{}Borrow<'_>", self.type_name(self.resource(r))),
-                    TypeDefKind::Option(t) => format!("Option<{}>", self.exp_ty(&t)),
-                    TypeDefKind::List(t) => format!("Vec<{}>", self.exp_ty(&t)),
-                    TypeDefKind::Result(r) => {
-                        let ok = r.ok.map(|t| self.exp_ty(&t)).unwrap_or_else(|| "()".into());
-                        let err = r.err.map(|t| self.exp_ty(&t)).unwrap_or_else(|| "()".into());
-                        format!("Result<{ok}, {err}>")
-                    }
-                    TypeDefKind::Tuple(t) => {
-                        let parts: Vec<String> = t.types.iter().map(|t| self.exp_ty(t)).collect();
-                        format!("({},)", parts.join(", "))
-                    }
-                    TypeDefKind::Future(Some(t)) => format!("wit_bindgen::rt::async_support::FutureReader<{}>", self.exp_ty(&t)),
-                    TypeDefKind::Stream(Some(t)) => format!("wit_bindgen::rt::async_support::StreamReader<{}>", self.exp_ty(&t)),
-                    other => panic!("unsupported anonymous type {other:?}"),
-                }
-            }
-        }
+        self.t.rust_type(ty, &Side::Export { module: "exp" })
     }
 
     /// An expression converting `e`, an export-side value, to the import side's owned value
@@ -314,7 +167,7 @@ impl<'a> Gen<'a> {
     }
 
     fn convert(&mut self, e: &str, ty: &Type, dir: Dir) -> String {
-        if !self.info(ty).handles() {
+        if !self.t.info(ty).handles() {
             return e.to_string();
         }
         let Type::Id(id) = ty else { unreachable!("only type ids hold handles") };
@@ -323,27 +176,27 @@ impl<'a> Gen<'a> {
             Dir::ToImport => ("exp", "imp"),
             Dir::ToExport => ("imp", "exp"),
         };
-        let kind = self.resolve.types[id].kind.clone();
+        let kind = self.t.resolve.types[id].kind.clone();
         match (kind, dir) {
             (TypeDefKind::Type(t), _) => self.convert(e, &t, dir),
             (TypeDefKind::Handle(Handle::Own(r)), Dir::ToImport) => {
-                let r = self.resource(r);
+                let r = self.t.resource(r);
                 assert!(!self.is_hand_written(r), "a hand-written resource passed by ownership: convert it by hand");
                 assert!(!self.is_shared(r), "a shared resource passed by ownership: its handle may be held elsewhere");
-                format!("{e}.into_inner::<{}>().inner", self.type_name(r))
+                format!("{e}.into_inner::<{}>().inner", self.t.type_name(r))
             }
             (TypeDefKind::Handle(Handle::Borrow(r)), Dir::ToImport) => {
-                let r = self.resource(r);
+                let r = self.t.resource(r);
                 assert!(!self.is_hand_written(r), "a hand-written resource passed by borrow: convert it by hand");
                 let deref = if self.is_shared(r) { "*" } else { "" };
-                format!("&{deref}{e}.get::<{}>().inner", self.type_name(r))
+                format!("&{deref}{e}.get::<{}>().inner", self.t.type_name(r))
             }
             (TypeDefKind::Handle(Handle::Own(r)), Dir::ToExport) => {
-                let r = self.resource(r);
-                let name = self.type_name(r);
+                let r = self.t.resource(r);
+                let name = self.t.type_name(r);
                 if self.is_hand_written(r) {
                     format!("exp::{name}::new({name}::from({e}))")
-                } else if self.resolve.types[r].name.as_deref() == Some(DEVICE) {
+                } else if self.t.resolve.types[r].name.as_deref() == Some(DEVICE) {
                     // A new device is its own: it starts a new id.
                     format!("exp::{name}::new({name}::wrap({e}, crate::policy::DeviceId::fresh()))")
                 } else {
@@ -352,7 +205,7 @@ impl<'a> Gen<'a> {
                 }
             }
             (TypeDefKind::Record(rec), _) => {
-                let name = self.type_name(id);
+                let name = self.t.type_name(id);
                 let fields: Vec<String> = rec
                     .fields
                     .iter()
@@ -364,7 +217,7 @@ impl<'a> Gen<'a> {
                 format!("{{ let v = {e}; {to}::{name} {{ {} }} }}", fields.join(", "))
             }
             (TypeDefKind::Variant(var), _) => {
-                let name = self.type_name(id);
+                let name = self.t.type_name(id);
                 let arms: Vec<String> = var
                     .cases
                     .iter()
@@ -406,42 +259,9 @@ impl<'a> Gen<'a> {
         }
     }
 
-    /// How a converted argument is passed to a synchronous import: wit-bindgen borrows the top
-    /// level of strings, lists and of types holding them or borrows (unless they hold an owned
-    /// handle, which forces ownership), and passes everything else by value.
-    fn pass(&mut self, e: &str, ty: &Type) -> String {
-        match ty {
-            Type::String => format!("&{e}"),
-            Type::Id(id) => {
-                let id = *id;
-                let kind = self.resolve.types[id].kind.clone();
-                match kind {
-                    TypeDefKind::Type(t) => self.pass(e, &t),
-                    TypeDefKind::List(_) => format!("&{e}"),
-                    TypeDefKind::Handle(_) | TypeDefKind::Enum(_) | TypeDefKind::Flags(_) => e.to_string(),
-                    TypeDefKind::Option(t) => {
-                        let inner = self.pass("x", &t);
-                        if inner == "x" {
-                            e.to_string()
-                        } else if matches!(t, Type::String) || matches!(t, Type::Id(i) if matches!(self.resolve.types[i].kind, TypeDefKind::List(_))) {
-                            format!("{e}.as_deref()")
-                        } else {
-                            format!("{e}.as_ref()")
-                        }
-                    }
-                    _ => {
-                        let info = self.info_id(id);
-                        if !info.own && (info.list || info.borrow) { format!("&{e}") } else { e.to_string() }
-                    }
-                }
-            }
-            _ => e.to_string(),
-        }
-    }
-
     fn generate(mut self) -> String {
         let mut out = String::new();
-        let resolve = self.resolve;
+        let resolve = self.t.resolve;
         let iface = &resolve.interfaces[self.iface];
         out += "// Generated by virt-component/build.rs from the WIT: do not edit.\n\n";
 
@@ -469,7 +289,7 @@ impl<'a> Gen<'a> {
         // The world's entry: associated types and freestanding functions.
         out += "impl exp::Guest for crate::Virt {\n";
         for (r, _) in &by_resource {
-            let name = self.type_name(*r);
+            let name = self.t.type_name(*r);
             writeln!(out, "    type {name} = {name};").unwrap();
         }
         for f in &freestanding {
@@ -478,7 +298,7 @@ impl<'a> Gen<'a> {
         out += "}\n\n";
 
         for (r, functions) in &by_resource {
-            let name = self.type_name(*r);
+            let name = self.t.type_name(*r);
             let wit_name = resolve.types[*r].name.clone().unwrap();
             if self.is_hand_written(*r) {
                 continue;
@@ -523,12 +343,12 @@ impl<'a> Gen<'a> {
     fn enum_names(&self) -> String {
         let mut out = String::new();
         let mut seen = std::collections::HashSet::new();
-        for id in self.resolve.interfaces[self.iface].types.values() {
-            let TypeDefKind::Enum(e) = &self.resolve.types[*id].kind else { continue };
+        for id in self.t.resolve.interfaces[self.iface].types.values() {
+            let TypeDefKind::Enum(e) = &self.t.resolve.types[*id].kind else { continue };
             if !seen.insert(e.cases.iter().map(|c| c.name.clone()).collect::<Vec<_>>()) {
                 continue;
             }
-            let name = self.type_name(*id);
+            let name = self.t.type_name(*id);
             let arms: Vec<String> = e.cases.iter().map(|c| format!("exp::{name}::{} => {:?}", camel(&c.name), c.name)).collect();
             writeln!(out, "impl crate::WitName for exp::{name} {{\n    fn wit_name(&self) -> &'static str {{\n        match self {{ {} }}\n    }}\n}}\n", arms.join(", ")).unwrap();
         }
@@ -583,10 +403,7 @@ impl<'a> Gen<'a> {
     /// One exported function: it shows the call to the policy chain, forwards it to the import
     /// (or to its hand-written body) and shows the chain what it returned.
     fn function(&mut self, f: &wit_parser::Function, resource: Option<TypeId>) -> String {
-        let is_async = matches!(
-            f.kind,
-            FunctionKind::AsyncFreestanding | FunctionKind::AsyncMethod(_) | FunctionKind::AsyncStatic(_)
-        );
+        let is_async = is_async(f);
         let method = matches!(f.kind, FunctionKind::Method(_) | FunctionKind::AsyncMethod(_));
         let constructor = matches!(f.kind, FunctionKind::Constructor(_));
         let rust_name = match f.kind {
@@ -594,7 +411,7 @@ impl<'a> Gen<'a> {
             _ => ident(f.item_name()),
         };
         let variant = match resource {
-            Some(r) => format!("{}{}", self.type_name(r), camel(if constructor { "new" } else { f.item_name() })),
+            Some(r) => format!("{}{}", self.t.type_name(r), camel(if constructor { "new" } else { f.item_name() })),
             None => camel(f.item_name()),
         };
         let params = if method { &f.params[1..] } else { &f.params[..] };
@@ -610,21 +427,21 @@ impl<'a> Gen<'a> {
             sig.push(format!("{name}: {ty}"));
             described.push((name.clone(), ty.replace("'_", "'a")));
             let converted = self.imp_expr(&name, &p.ty);
-            args.push(if is_async { converted } else { self.pass(&converted, &p.ty) });
+            args.push(if is_async { converted } else { self.t.pass(&converted, &p.ty) });
         }
         let ret = match (&f.result, constructor) {
             (_, true) => "Self".to_string(),
             (Some(t), false) => self.exp_ty(t),
             (None, false) => "()".to_string(),
         };
-        let this = method.then(|| self.type_name(resource.unwrap()));
+        let this = method.then(|| self.t.type_name(resource.unwrap()));
         self.calls.push(CallInfo {
             wit_name: f.name.clone(),
             variant: variant.clone(),
             this: this.clone(),
             params: described,
-            ret: if constructor { self.type_name(resource.unwrap()) } else { ret.replace("'_", "'a") },
-            wit_index: self.resolve.interfaces[self.iface].functions.get_index_of(&f.name).expect("a function of the interface"),
+            ret: if constructor { self.t.type_name(resource.unwrap()) } else { ret.replace("'_", "'a") },
+            wit_index: self.t.resolve.interfaces[self.iface].functions.get_index_of(&f.name).expect("a function of the interface"),
             param_types: params.iter().map(|p| p.ty).collect(),
             result: if constructor { None } else { f.result },
             constructor,
@@ -633,7 +450,7 @@ impl<'a> Gen<'a> {
 
         let target = match (method, resource) {
             (true, _) => format!("self.inner.{rust_name}"),
-            (false, Some(r)) => format!("imp::{}::{rust_name}", self.type_name(r)),
+            (false, Some(r)) => format!("imp::{}::{rust_name}", self.t.type_name(r)),
             (false, None) => format!("imp::{rust_name}"),
         };
         let awaited = if is_async { ".await" } else { "" };
@@ -758,7 +575,7 @@ impl Gen<'_> {
     }
 
     fn enc_id(&mut self, e: &str, id: TypeId) -> String {
-        let def = &self.resolve.types[id];
+        let def = &self.t.resolve.types[id];
         let named = def.name.is_some()
             && matches!(def.kind, TypeDefKind::Record(_) | TypeDefKind::Variant(_) | TypeDefKind::Enum(_) | TypeDefKind::Flags(_));
         if !named {
@@ -768,15 +585,15 @@ impl Gen<'_> {
         if !self.encoders.contains_key(&function) {
             self.encoders.insert(function.clone(), String::new());
             let body = self.enc_body("v", id);
-            let lt = if self.info_id(id).borrow { "<'_>" } else { "" };
-            let ty = self.type_name(id);
+            let lt = if self.t.info_id(id).borrow { "<'_>" } else { "" };
+            let ty = self.t.type_name(id);
             self.encoders.insert(function.clone(), format!("fn {function}(v: &exp::{ty}{lt}, o: &mut crate::policy::record::Out) {{ {body} }}\n"));
         }
         format!("{function}({e}, o);")
     }
 
     fn enc_body(&mut self, e: &str, id: TypeId) -> String {
-        let kind = self.resolve.types[id].kind.clone();
+        let kind = self.t.resolve.types[id].kind.clone();
         match kind {
             TypeDefKind::Type(t) => self.enc(e, &t),
             TypeDefKind::Record(r) => {
@@ -796,7 +613,7 @@ impl Gen<'_> {
                 out
             }
             TypeDefKind::Variant(v) => {
-                let name = self.type_name(id);
+                let name = self.t.type_name(id);
                 let arms: Vec<String> = v
                     .cases
                     .iter()
@@ -822,8 +639,8 @@ impl Gen<'_> {
                 format!("match {e} {{ Ok(x) => {{ o.byte(0); {ok} }} Err(x) => {{ o.byte(1); {err} }} }}")
             }
             TypeDefKind::Handle(Handle::Own(r) | Handle::Borrow(r)) => {
-                let r = self.resource(r);
-                let name = self.type_name(r);
+                let r = self.t.resource(r);
+                let name = self.t.type_name(r);
                 if self.is_hand_written(r) {
                     format!("crate::policy::record::Recorded::record(({e}).get::<{name}>(), o);")
                 } else {

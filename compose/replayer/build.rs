@@ -8,11 +8,10 @@
 //! checked by hand-written functions; [`HOST_DEPENDENT`], results that describe the host (its
 //! adapter, its limits, its compiler's words), which replay binds but does not compare.
 
-use heck::{ToSnakeCase, ToUpperCamelCase};
-use sha2::Digest as _;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use webgpu_virt_codegen::{Side, Types, camel, ident, is_async};
 use wit_parser::{Function, FunctionKind, Handle, InterfaceId, Resolve, Type, TypeDefKind, TypeId};
 
 /// Resources recorded by value, and the hand-written function (in `src/check.rs`) that checks a
@@ -38,206 +37,33 @@ fn main() {
     let wit = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap()).join("../../wit");
     println!("cargo::rerun-if-changed={}", wit.display());
     println!("cargo::rerun-if-changed=build.rs");
-    let mut resolve = Resolve::default();
-    let (pkg, _) = resolve.push_dir(&wit).unwrap_or_else(|e| panic!("parsing {}: {e:?}", wit.display()));
-    let world = resolve.select_world(&[pkg], Some("replayer")).expect("the `replayer` world");
-    let iface = resolve.worlds[world]
-        .imports
-        .values()
-        .find_map(|item| match item {
-            wit_parser::WorldItem::Interface { id, .. } if resolve.id_of(*id).as_deref() == Some("wasi:webgpu/webgpu@0.3.0-rc.2") => Some(*id),
-            _ => None,
-        })
-        .expect("the replayer imports wasi:webgpu");
+    let (resolve, iface) = webgpu_virt_codegen::load(&wit, "replayer");
     let mut code = Gen::new(&resolve, iface).generate();
-    let text = std::fs::read(wit.join("deps").join("webgpu.wit")).expect("reading the webgpu WIT");
-    let hash: Vec<String> = sha2::Sha256::digest(&text).iter().map(|b| format!("{b:#04x}")).collect();
-    writeln!(
-        code,
-        "\n/// The interface replayed: a trace must say it recorded this one.\npub const PACKAGE: &str = {:?};\n/// SHA-256 of the interface's WIT text, as the replayer was built with.\npub const WIT_HASH: [u8; 32] = [{}];",
-        resolve.id_of(iface).unwrap(),
-        hash.join(", ")
-    )
-    .unwrap();
+    code += &webgpu_virt_codegen::trace_constants(&resolve, iface, &wit);
     let out = Path::new(&std::env::var("OUT_DIR").unwrap()).join("dispatch.rs");
     std::fs::write(&out, code).expect("writing dispatch.rs");
 }
 
-/// What a type holds, transitively.
-#[derive(Clone, Copy, Default)]
-struct Info {
-    own: bool,
-    borrow: bool,
-    list: bool,
-}
-
-impl Info {
-    fn or(self, o: Info) -> Info {
-        Info { own: self.own || o.own, borrow: self.borrow || o.borrow, list: self.list || o.list }
-    }
-}
-
-/// Rust's keywords, which wit-bindgen escapes with a trailing underscore.
-const KEYWORDS: &[&str] = &[
-    "as", "break", "const", "continue", "crate", "else", "enum", "extern", "false", "fn", "for", "if", "impl", "in",
-    "let", "loop", "match", "mod", "move", "mut", "pub", "ref", "return", "self", "static", "struct", "super",
-    "trait", "true", "type", "unsafe", "use", "where", "while", "async", "await", "dyn", "abstract", "become", "box",
-    "do", "final", "macro", "override", "priv", "typeof", "unsized", "virtual", "yield", "try", "gen",
-];
-
-fn ident(name: &str) -> String {
-    let s = name.to_snake_case();
-    if KEYWORDS.contains(&s.as_str()) { format!("{s}_") } else { s }
-}
-
-fn camel(name: &str) -> String {
-    name.to_upper_camel_case()
-}
-
 struct Gen<'a> {
-    resolve: &'a Resolve,
+    t: Types<'a>,
     iface: InterfaceId,
-    infos: HashMap<TypeId, Info>,
     /// Generated decoders and checkers of named types, by function name.
     helpers: BTreeMap<String, String>,
 }
 
 impl<'a> Gen<'a> {
     fn new(resolve: &'a Resolve, iface: InterfaceId) -> Self {
-        Self { resolve, iface, infos: HashMap::new(), helpers: BTreeMap::new() }
-    }
-
-    fn info(&mut self, ty: &Type) -> Info {
-        match ty {
-            Type::String => Info { list: true, ..Info::default() },
-            Type::Id(id) => self.info_id(*id),
-            _ => Info::default(),
-        }
-    }
-
-    fn info_id(&mut self, id: TypeId) -> Info {
-        if let Some(i) = self.infos.get(&id) {
-            return *i;
-        }
-        let kind = self.resolve.types[id].kind.clone();
-        let info = match &kind {
-            TypeDefKind::Handle(Handle::Own(_)) => Info { own: true, ..Info::default() },
-            TypeDefKind::Handle(Handle::Borrow(_)) => Info { borrow: true, ..Info::default() },
-            TypeDefKind::Record(r) => r.fields.iter().fold(Info::default(), |a, f| a.or(self.info(&f.ty))),
-            TypeDefKind::Variant(v) => v.cases.iter().filter_map(|c| c.ty.as_ref()).fold(Info::default(), |a, t| a.or(self.info(t))),
-            TypeDefKind::Tuple(t) => t.types.iter().fold(Info::default(), |a, t| a.or(self.info(t))),
-            TypeDefKind::Option(t) | TypeDefKind::Type(t) => self.info(t),
-            TypeDefKind::List(t) => Info { list: true, ..self.info(t) },
-            TypeDefKind::Result(r) => {
-                let ok = r.ok.as_ref().map(|t| self.info(t)).unwrap_or_default();
-                let err = r.err.as_ref().map(|t| self.info(t)).unwrap_or_default();
-                ok.or(err)
-            }
-            TypeDefKind::Future(t) | TypeDefKind::Stream(t) => t.as_ref().map(|t| self.info(t)).unwrap_or_default(),
-            TypeDefKind::Resource | TypeDefKind::Enum(_) | TypeDefKind::Flags(_) => Info::default(),
-            other => panic!("the generator does not handle {other:?} yet"),
-        };
-        self.infos.insert(id, info);
-        info
-    }
-
-    fn wit_name(&self, id: TypeId) -> &'a str {
-        self.resolve.types[id].name.as_deref().expect("a named type")
-    }
-
-    fn type_name(&self, id: TypeId) -> String {
-        camel(self.wit_name(id))
-    }
-
-    /// The resource a handle type refers to, through aliases.
-    fn resource(&self, mut id: TypeId) -> TypeId {
-        while let TypeDefKind::Type(Type::Id(next)) = self.resolve.types[id].kind {
-            id = next;
-        }
-        id
+        Self { t: Types::new(resolve), iface, helpers: BTreeMap::new() }
     }
 
     fn by_value(&self, resource: TypeId) -> Option<&'static str> {
-        let name = self.wit_name(resource);
+        let name = self.t.wit_name(resource);
         BY_VALUE.iter().find(|(r, _)| *r == name).map(|(_, check)| *check)
     }
 
     /// The import side's Rust type, with `lt` for the lifetime of borrows.
     fn ty(&mut self, ty: &Type, lt: &str) -> String {
-        match ty {
-            Type::Bool => "bool".into(),
-            Type::U8 => "u8".into(),
-            Type::U16 => "u16".into(),
-            Type::U32 => "u32".into(),
-            Type::U64 => "u64".into(),
-            Type::S8 => "i8".into(),
-            Type::S16 => "i16".into(),
-            Type::S32 => "i32".into(),
-            Type::S64 => "i64".into(),
-            Type::F32 => "f32".into(),
-            Type::F64 => "f64".into(),
-            Type::Char => "char".into(),
-            Type::String => "String".into(),
-            Type::ErrorContext => panic!("error-context is not supported"),
-            Type::Id(id) => {
-                let id = *id;
-                let def = &self.resolve.types[id];
-                if def.name.is_some() && !matches!(def.kind, TypeDefKind::Type(_) | TypeDefKind::Handle(_)) {
-                    let lts = if self.info_id(id).borrow { format!("<{lt}>") } else { String::new() };
-                    return format!("gpu::{}{lts}", self.type_name(id));
-                }
-                match def.kind.clone() {
-                    TypeDefKind::Type(t) => self.ty(&t, lt),
-                    TypeDefKind::Handle(Handle::Own(r)) => format!("gpu::{}", self.type_name(self.resource(r))),
-                    TypeDefKind::Handle(Handle::Borrow(r)) => format!("&{lt} gpu::{}", self.type_name(self.resource(r))),
-                    TypeDefKind::Option(t) => format!("Option<{}>", self.ty(&t, lt)),
-                    TypeDefKind::List(t) => format!("Vec<{}>", self.ty(&t, lt)),
-                    TypeDefKind::Result(r) => {
-                        let ok = r.ok.map(|t| self.ty(&t, lt)).unwrap_or_else(|| "()".into());
-                        let err = r.err.map(|t| self.ty(&t, lt)).unwrap_or_else(|| "()".into());
-                        format!("Result<{ok}, {err}>")
-                    }
-                    TypeDefKind::Tuple(t) => {
-                        let parts: Vec<String> = t.types.iter().map(|t| self.ty(t, lt)).collect();
-                        format!("({},)", parts.join(", "))
-                    }
-                    TypeDefKind::Future(Some(t)) => format!("wit_bindgen::rt::async_support::FutureReader<{}>", self.ty(&t, lt)),
-                    TypeDefKind::Stream(Some(t)) => format!("wit_bindgen::rt::async_support::StreamReader<{}>", self.ty(&t, lt)),
-                    other => panic!("unsupported anonymous type {other:?}"),
-                }
-            }
-        }
-    }
-
-    /// How a decoded argument is passed to a synchronous import: wit-bindgen borrows the top
-    /// level of strings, lists and of types holding them or borrows (unless they hold an owned
-    /// handle, which forces ownership), and passes everything else by value.
-    fn pass(&mut self, e: &str, ty: &Type) -> String {
-        match ty {
-            Type::String => format!("&{e}"),
-            Type::Id(id) => {
-                let id = *id;
-                match self.resolve.types[id].kind.clone() {
-                    TypeDefKind::Type(t) => self.pass(e, &t),
-                    TypeDefKind::List(_) => format!("&{e}"),
-                    TypeDefKind::Handle(_) | TypeDefKind::Enum(_) | TypeDefKind::Flags(_) => e.to_string(),
-                    TypeDefKind::Option(t) => {
-                        if self.pass("x", &t) == "x" {
-                            e.to_string()
-                        } else if matches!(t, Type::String) || matches!(t, Type::Id(i) if matches!(self.resolve.types[i].kind, TypeDefKind::List(_))) {
-                            format!("{e}.as_deref()")
-                        } else {
-                            format!("{e}.as_ref()")
-                        }
-                    }
-                    _ => {
-                        let info = self.info_id(id);
-                        if !info.own && (info.list || info.borrow) { format!("&{e}") } else { e.to_string() }
-                    }
-                }
-            }
-            _ => e.to_string(),
-        }
+        self.t.rust_type(ty, &Side::Import { module: "gpu", lifetime: lt })
     }
 
     // ---- decoding arguments ----
@@ -263,16 +89,11 @@ impl<'a> Gen<'a> {
         }
     }
 
-    fn named(&self, id: TypeId) -> bool {
-        let def = &self.resolve.types[id];
-        def.name.is_some() && matches!(def.kind, TypeDefKind::Record(_) | TypeDefKind::Variant(_) | TypeDefKind::Enum(_) | TypeDefKind::Flags(_))
-    }
-
     fn dec_id(&mut self, id: TypeId) -> String {
-        if !self.named(id) {
+        if !self.t.is_named(id) {
             return self.dec_body(id);
         }
-        let function = format!("dec_{}", ident(self.wit_name(id)));
+        let function = format!("dec_{}", ident(self.t.wit_name(id)));
         if !self.helpers.contains_key(&function) {
             self.helpers.insert(function.clone(), String::new());
             let body = self.dec_body(id);
@@ -286,11 +107,11 @@ impl<'a> Gen<'a> {
     }
 
     fn dec_body(&mut self, id: TypeId) -> String {
-        let kind = self.resolve.types[id].kind.clone();
+        let kind = self.t.resolve.types[id].kind.clone();
         match kind {
             TypeDefKind::Type(t) => self.dec(&t),
             TypeDefKind::Record(r) => {
-                let name = self.type_name(id);
+                let name = self.t.type_name(id);
                 let fields: Vec<String> = r.fields.iter().map(|f| format!("{}: {}", ident(&f.name), self.dec(&f.ty))).collect();
                 format!("gpu::{name} {{ {} }}", fields.join(", "))
             }
@@ -299,7 +120,7 @@ impl<'a> Gen<'a> {
                 format!("({},)", parts.join(", "))
             }
             TypeDefKind::Variant(v) => {
-                let name = self.type_name(id);
+                let name = self.t.type_name(id);
                 let arms: Vec<String> = v
                     .cases
                     .iter()
@@ -312,12 +133,12 @@ impl<'a> Gen<'a> {
                 format!("{{ let at = d.offset(); match d.uleb()? {{ {} _ => return Err(Stop::corrupt(at, \"a case the variant does not have\")) }} }}", arms.join(" "))
             }
             TypeDefKind::Enum(e) => {
-                let name = self.type_name(id);
+                let name = self.t.type_name(id);
                 let arms: Vec<String> = e.cases.iter().enumerate().map(|(i, case)| format!("{i} => gpu::{name}::{},", camel(&case.name))).collect();
                 format!("{{ let at = d.offset(); match d.uleb()? {{ {} _ => return Err(Stop::corrupt(at, \"a case the enum does not have\")) }} }}", arms.join(" "))
             }
             TypeDefKind::Flags(_) => {
-                let name = self.type_name(id);
+                let name = self.t.type_name(id);
                 format!("{{ let at = d.offset(); gpu::{name}::from_bits(d.uleb_as()?).ok_or(Stop::corrupt(at, \"flags the type does not have\"))? }}")
             }
             TypeDefKind::Option(t) => {
@@ -331,14 +152,14 @@ impl<'a> Gen<'a> {
                 format!("{{ let at = d.offset(); match d.byte()? {{ 0 => Ok({ok}), 1 => Err({err}), _ => return Err(Stop::corrupt(at, \"a result tag other than 0 or 1\")) }} }}")
             }
             TypeDefKind::Handle(Handle::Own(r)) => {
-                let r = self.resource(r);
+                let r = self.t.resource(r);
                 assert!(self.by_value(r).is_none(), "a resource recorded by value is passed to the runtime: replay cannot make one");
-                format!("c.own::<gpu::{}>(d)?", self.type_name(r))
+                format!("c.own::<gpu::{}>(d)?", self.t.type_name(r))
             }
             TypeDefKind::Handle(Handle::Borrow(r)) => {
-                let r = self.resource(r);
+                let r = self.t.resource(r);
                 assert!(self.by_value(r).is_none(), "a resource recorded by value is passed to the runtime: replay cannot make one");
-                format!("c.borrow::<gpu::{}>(d)?", self.type_name(r))
+                format!("c.borrow::<gpu::{}>(d)?", self.t.type_name(r))
             }
             other => panic!("decoding {other:?} is not supported"),
         }
@@ -370,10 +191,10 @@ impl<'a> Gen<'a> {
     }
 
     fn chk_id(&mut self, e: &str, id: TypeId) -> String {
-        if !self.named(id) {
+        if !self.t.is_named(id) {
             return self.chk_body(e, id);
         }
-        let function = format!("chk_{}", ident(self.wit_name(id)));
+        let function = format!("chk_{}", ident(self.t.wit_name(id)));
         if !self.helpers.contains_key(&function) {
             self.helpers.insert(function.clone(), String::new());
             let body = self.chk_body("got", id);
@@ -387,11 +208,11 @@ impl<'a> Gen<'a> {
     }
 
     fn chk_body(&mut self, e: &str, id: TypeId) -> String {
-        let kind = self.resolve.types[id].kind.clone();
+        let kind = self.t.resolve.types[id].kind.clone();
         match kind {
             TypeDefKind::Type(t) => self.chk(e, &t),
             TypeDefKind::Record(r) => {
-                let name = self.type_name(id);
+                let name = self.t.type_name(id);
                 let names: Vec<String> = r.fields.iter().map(|f| ident(&f.name)).collect();
                 let mut out = format!("let gpu::{name} {{ {} }} = {e}; ", names.join(", "));
                 for (f, n) in r.fields.iter().zip(&names) {
@@ -416,7 +237,7 @@ impl<'a> Gen<'a> {
                 out
             }
             TypeDefKind::Variant(v) => {
-                let name = self.type_name(id);
+                let name = self.t.type_name(id);
                 let cases: Vec<String> = v.cases.iter().map(|c| format!("{:?}", c.name)).collect();
                 let arms: Vec<String> = v
                     .cases
@@ -458,7 +279,7 @@ impl<'a> Gen<'a> {
                 )
             }
             TypeDefKind::Handle(Handle::Own(r)) => {
-                let r = self.resource(r);
+                let r = self.t.resource(r);
                 match self.by_value(r) {
                     Some(check) => format!("{check}(k, d, {e})?;"),
                     None => format!("k.bind(d, {e})?;"),
@@ -479,7 +300,7 @@ impl<'a> Gen<'a> {
     // ---- functions ----
 
     fn function(&mut self, index: usize, f: &Function) -> String {
-        let is_async = matches!(f.kind, FunctionKind::AsyncFreestanding | FunctionKind::AsyncMethod(_) | FunctionKind::AsyncStatic(_));
+        let is_async = is_async(f);
         let method = matches!(f.kind, FunctionKind::Method(_) | FunctionKind::AsyncMethod(_));
         let resource = match f.kind {
             FunctionKind::Method(r)
@@ -494,7 +315,7 @@ impl<'a> Gen<'a> {
             return format!(
                 "        {index} => Err(Stop::trace(format!(\"a call of `{}`: the recorder writes `{}` objects as values, so a trace cannot call them\"))),\n",
                 f.name,
-                self.wit_name(r)
+                self.t.wit_name(r)
             );
         }
         let rust_name = match f.kind {
@@ -504,7 +325,7 @@ impl<'a> Gen<'a> {
         let params = if method { &f.params[1..] } else { &f.params[..] };
         let mut body = String::new();
         if method {
-            let this = self.type_name(resource.unwrap());
+            let this = self.t.type_name(resource.unwrap());
             if is_async {
                 writeln!(body, "let this = c.rc::<gpu::{this}>(d)?;").unwrap();
             } else {
@@ -516,7 +337,7 @@ impl<'a> Gen<'a> {
             let name = format!("a_{}", ident(&p.name));
             let value = self.dec(&p.ty);
             writeln!(body, "let {name} = {value};").unwrap();
-            if is_async && self.info(&p.ty).borrow {
+            if is_async && self.t.info(&p.ty).borrow {
                 // The call outlives this function: its borrowed objects are kept alive by
                 // `kept`, which the call's future owns.
                 let ty = self.ty(&p.ty, "'static");
@@ -526,16 +347,16 @@ impl<'a> Gen<'a> {
                 )
                 .unwrap();
             }
-            args.push(if is_async { name } else { self.pass(&name, &p.ty) });
+            args.push(if is_async { name } else { self.t.pass(&name, &p.ty) });
         }
         body += "c.end(d)?;\n";
         let target = match (method, resource) {
             (true, _) => format!("this.{rust_name}"),
-            (false, Some(r)) => format!("gpu::{}::{rust_name}", self.type_name(r)),
+            (false, Some(r)) => format!("gpu::{}::{rust_name}", self.t.type_name(r)),
             (false, None) => format!("gpu::{rust_name}"),
         };
         let call = format!("{target}({})", args.join(", "));
-        let host_dependent = HOST_DEPENDENT.contains(&f.name.as_str()) || resource.is_some_and(|r| HOST_DEPENDENT.contains(&self.wit_name(r)));
+        let host_dependent = HOST_DEPENDENT.contains(&f.name.as_str()) || resource.is_some_and(|r| HOST_DEPENDENT.contains(&self.t.wit_name(r)));
         let constructor = matches!(f.kind, FunctionKind::Constructor(_));
         let returns = constructor || f.result.is_some();
         let check = match &f.result {
@@ -556,7 +377,7 @@ impl<'a> Gen<'a> {
     }
 
     fn generate(mut self) -> String {
-        let resolve = self.resolve;
+        let resolve = self.t.resolve;
         let iface = &resolve.interfaces[self.iface];
         let mut out = String::from("// Generated by compose/replayer/build.rs from the WIT: do not edit.\n\n");
 
@@ -569,25 +390,20 @@ impl<'a> Gen<'a> {
             .collect();
         out += "/// An object of the replay, as the table holds it.\npub enum Object {\n";
         for r in &resources {
-            let name = self.type_name(*r);
+            let name = self.t.type_name(*r);
             writeln!(out, "    {name}(Rc<gpu::{name}>),").unwrap();
         }
         out += "}\n\nimpl Object {\n    /// The resource's name in the WIT.\n    pub fn kind(&self) -> &'static str {\n        match self {\n";
         for r in &resources {
-            writeln!(out, "            Object::{}(_) => {:?},", self.type_name(*r), self.wit_name(*r)).unwrap();
-        }
-        out += "        }\n    }\n\n    /// Another `Rc` of the object.\n    pub fn share(&self) -> Object {\n        match self {\n";
-        for r in &resources {
-            let name = self.type_name(*r);
-            writeln!(out, "            Object::{name}(o) => Object::{name}(o.clone()),").unwrap();
+            writeln!(out, "            Object::{}(_) => {:?},", self.t.type_name(*r), self.t.wit_name(*r)).unwrap();
         }
         out += "        }\n    }\n}\n\n";
         for r in &resources {
-            let name = self.type_name(*r);
+            let name = self.t.type_name(*r);
             writeln!(
                 out,
                 "impl crate::table::Resource for gpu::{name} {{\n    const NAME: &'static str = {:?};\n    fn share(rc: Rc<Self>) -> Object {{ Object::{name}(rc) }}\n    fn of(o: &Object) -> Option<&Rc<Self>> {{ match o {{ Object::{name}(x) => Some(x), #[allow(unreachable_patterns)] _ => None }} }}\n    fn handle(&self) -> u32 {{ self.handle() }}\n    unsafe fn from_handle(handle: u32) -> Self {{ unsafe {{ Self::from_handle(handle) }} }}\n}}\n",
-                self.wit_name(*r)
+                self.t.wit_name(*r)
             )
             .unwrap();
         }
@@ -603,8 +419,7 @@ impl<'a> Gen<'a> {
 
         out += "/// Each function's name in the WIT and whether it is `async`, by number.\npub const FUNCTIONS: &[(&str, bool)] = &[\n";
         for f in &functions {
-            let is_async = matches!(f.kind, FunctionKind::AsyncFreestanding | FunctionKind::AsyncMethod(_) | FunctionKind::AsyncStatic(_));
-            writeln!(out, "    ({:?}, {is_async}),", f.name).unwrap();
+            writeln!(out, "    ({:?}, {}),", f.name, is_async(f)).unwrap();
         }
         out += "];\n\n";
         for h in std::mem::take(&mut self.helpers).into_values() {
