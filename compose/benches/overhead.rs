@@ -6,7 +6,10 @@
 //! counter, a quota on memory, objects and submissions in flight that every benchmark fits in,
 //! and the recorder (writing its trace into a preopened directory), alternately, `BENCH_REPEAT`
 //! times (default 5); the medians are printed as a Markdown table, then the size of each trace
-//! against the measure the format aims at: the data the calls carried plus 32 bytes a call.
+//! against the measure the format aims at: the data the calls carried plus 32 bytes a call, and
+//! last how long replaying each trace (`webgpu-virt replay`, verifying) takes against the
+//! original run direct on the host, each as the wall time of the whole process (start-up,
+//! compiling the component, the device, the work).
 //!
 //! The floor: `bench_hop` calls `webgpu-virt:worlds/hop` (a host function with nothing to do, a
 //! method of a host object carrying a handle, and a function taking a `list<u8>`) direct and
@@ -67,6 +70,15 @@ fn measure(bin: &Path, component: &Path, dir: &Path) -> HashMap<String, f64> {
         values.insert(name.to_string(), value.unwrap_or_else(|| panic!("not a number in `{line}`")));
     }
     values
+}
+
+/// Seconds `command` takes to run to a clean exit.
+fn wall(command: &mut Command) -> f64 {
+    let start = std::time::Instant::now();
+    let out = command.output().expect("running webgpu-virt");
+    let seconds = start.elapsed().as_secs_f64();
+    assert!(out.status.success(), "{command:?}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    seconds
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -133,6 +145,7 @@ fn main() {
         "\n| benchmark | direct | virt | virt / direct | virt extra / hop extra | + noop policy / virt | + count-calls / virt | + quota / virt | + record / virt |\n|---|---|---|---|---|---|---|---|---|"
     );
     let mut sizes = Vec::new();
+    let mut replays = Vec::new();
     for b in BENCHES {
         let app = guest_path(b.guest);
         let bytes = read(&app);
@@ -154,8 +167,11 @@ fn main() {
             quota / v,
             record / v
         );
-        // The trace of the last recorded run.
-        let trace = read(&dir.join(TRACE));
+        // The trace of the last recorded run, kept for the replay's timing.
+        let kept = dir.join(format!("{}.wgvt", b.guest));
+        std::fs::rename(dir.join(TRACE), &kept).unwrap();
+        replays.push((b, app, kept.clone()));
+        let trace = read(&kept);
         let t = webgpu_virt::trace::decode(&webgpu_virt::trace::Catalog::built_in(), &trace).expect("the benchmark's trace reads back");
         let calls: u64 = t.calls.values().sum();
         let budget = t.data_bytes + 32 * calls;
@@ -171,6 +187,18 @@ fn main() {
     println!("\n| trace of | calls | data carried, bytes | blobs, bytes | trace, bytes | trace / (data + 32 x calls) |\n|---|---|---|---|---|---|");
     for line in sizes {
         println!("{line}");
+    }
+
+    // Replay against the original run, whole processes, alternately.
+    println!("\n| replay of | original run (direct), s | replay, s | replay / original |\n|---|---|---|---|");
+    for (b, app, trace) in replays {
+        let (mut original, mut replay) = (Vec::new(), Vec::new());
+        for _ in 0..repeat {
+            original.push(wall(Command::new(&bin).arg("run").arg(&app)));
+            replay.push(wall(Command::new(&bin).arg("replay").arg(&trace)));
+        }
+        let (o, r) = (median(original), median(replay));
+        println!("| {} | {o:.3} | {r:.3} | {:.3} |", b.guest, r / o);
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

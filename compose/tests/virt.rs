@@ -564,6 +564,18 @@ fn recording_and_the_quota_work_together() {
 }
 
 #[test]
+fn trace_stats_count_memory_as_the_quota_does() {
+    for name in ["compute", "textures", "queries", "render", "mapping"] {
+        let (_, stderr, trace) = record(guest(name), &["--max-memory", "1GiB"]);
+        let (stats, _) = trace_tool("stats", &trace);
+        let line = stats.lines().find(|l| l.starts_with("memory (")).unwrap_or_else(|| panic!("{name}: {stats}"));
+        let peak: u64 = line.split("peak ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
+        assert_eq!(peak, stat(&stderr, "quota memory peak"), "{name}: {stats}");
+        assert!(peak > 0 && line.ends_with(", 0 bytes held at the end"), "{name}: {line}");
+    }
+}
+
+#[test]
 fn trace_diff_finds_the_first_call_that_differs() {
     let dir = tempfile::tempdir().unwrap();
     let save = |name: &str, bytes: &[u8]| {

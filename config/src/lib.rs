@@ -20,6 +20,8 @@
 
 extern crate alloc;
 
+pub mod memory;
+
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;

@@ -69,7 +69,14 @@ impl Trace {
                 let mut text = format!("calls: {calls}\nobjects: {}\n", d.objects);
                 let blob_bytes: usize = d.blobs.iter().map(|(len, _)| len).sum();
                 text += &format!("blobs: {} ({blob_bytes} bytes)\n", d.blobs.len());
-                text += &format!("data carried by calls and results: {} bytes\ntrace: {} bytes\ncalls by function:\n", d.data_bytes, d.bytes);
+                text += &format!("data carried by calls and results: {} bytes\ntrace: {} bytes\n", d.data_bytes, d.bytes);
+                let m = &d.memory;
+                text += &format!(
+                    "memory (buffers, textures, query sets, as the quota counts them): peak {} bytes after {} calls, {} bytes held at the end\n",
+                    m.peak.0, m.peak.1, m.held
+                );
+                let points: Vec<String> = m.over_time(16).iter().map(|(calls, bytes)| format!("{calls}: {bytes}")).collect();
+                text += &format!("memory over time (calls made: bytes held): {}\ncalls by function:\n", if points.is_empty() { "none".into() } else { points.join(", ") });
                 let mut by_count: Vec<_> = d.calls.iter().collect();
                 by_count.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
                 for (name, n) in by_count {

@@ -5,6 +5,9 @@
 //! refused by its hash) and decodes calls and results into text, one call per line, in the style
 //! of `wasm-tools print`.
 
+mod memory;
+
+pub use memory::Memory;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -78,102 +81,69 @@ impl Catalog {
         Ok(())
     }
 
-    /// The text of one value of type `ty`.
-    fn value(&self, d: &mut Decoder<'_>, ty: &Type, cx: &mut Cx, out: &mut String) -> Result<(), DecodeError> {
-        match ty {
-            Type::Bool => out.push_str(if d.byte()? != 0 { "true" } else { "false" }),
-            Type::U8 => write!(out, "{}", d.byte()?).unwrap(),
-            Type::U16 | Type::U32 | Type::U64 => write!(out, "{}", d.uleb()?).unwrap(),
-            Type::S8 | Type::S16 | Type::S32 | Type::S64 => write!(out, "{}", d.sleb()?).unwrap(),
-            Type::F32 => write!(out, "{:?}", d.f32()?).unwrap(),
-            Type::F64 => write!(out, "{:?}", d.f64()?).unwrap(),
-            Type::Char => {
-                let c = d.uleb_as::<u32>()?;
-                write!(out, "{:?}", char::from_u32(c).unwrap_or(char::REPLACEMENT_CHARACTER)).unwrap()
-            }
+    /// One value of type `ty`.
+    fn read(&self, d: &mut Decoder<'_>, ty: &Type) -> Result<Value<'_>, DecodeError> {
+        Ok(match ty {
+            Type::Bool => Value::Bool(d.byte()? != 0),
+            Type::U8 => Value::Unsigned(u64::from(d.byte()?)),
+            Type::U16 | Type::U32 | Type::U64 => Value::Unsigned(d.uleb()?),
+            Type::S8 | Type::S16 | Type::S32 | Type::S64 => Value::Signed(d.sleb()?),
+            Type::F32 => Value::F32(d.f32()?),
+            Type::F64 => Value::F64(d.f64()?),
+            Type::Char => Value::Char(char::from_u32(d.uleb_as::<u32>()?).unwrap_or(char::REPLACEMENT_CHARACTER)),
             Type::String => match d.string()? {
-                StringRef::Inline(s) => write!(out, "{s:?}").unwrap(),
-                StringRef::Blob(b) => cx.blob(out, b),
+                StringRef::Inline(s) => Value::Str(s.to_string()),
+                StringRef::Blob(b) => Value::Blob(b),
             },
-            Type::ErrorContext => out.push_str("error-context"),
-            Type::Id(id) => self.value_id(d, *id, cx, out)?,
-        }
-        Ok(())
+            Type::ErrorContext => Value::Case("error-context", None),
+            Type::Id(id) => self.read_id(d, *id)?,
+        })
     }
 
-    fn value_id(&self, d: &mut Decoder<'_>, id: wit_parser::TypeId, cx: &mut Cx, out: &mut String) -> Result<(), DecodeError> {
+    fn read_id(&self, d: &mut Decoder<'_>, id: wit_parser::TypeId) -> Result<Value<'_>, DecodeError> {
         let def = &self.resolve.types[id];
-        match &def.kind {
-            TypeDefKind::Type(t) => self.value(d, t, cx, out)?,
-            TypeDefKind::Record(r) => {
-                out.push('{');
-                for (i, f) in r.fields.iter().enumerate() {
-                    if i > 0 {
-                        out.push_str(", ");
-                    }
-                    write!(out, "{}: ", f.name).unwrap();
-                    self.value(d, &f.ty, cx, out)?;
-                }
-                out.push('}');
-            }
-            TypeDefKind::Tuple(t) => {
-                out.push('(');
-                for (i, ty) in t.types.iter().enumerate() {
-                    if i > 0 {
-                        out.push_str(", ");
-                    }
-                    self.value(d, ty, cx, out)?;
-                }
-                out.push(')');
-            }
+        Ok(match &def.kind {
+            TypeDefKind::Type(t) => self.read(d, t)?,
+            TypeDefKind::Record(r) => Value::Record(r.fields.iter().map(|f| Ok((f.name.as_str(), self.read(d, &f.ty)?))).collect::<Result<_, _>>()?),
+            TypeDefKind::Tuple(t) => Value::Tuple(t.types.iter().map(|t| self.read(d, t)).collect::<Result<_, _>>()?),
             TypeDefKind::Variant(v) => {
                 let at = d.offset();
                 let case = v.cases.get(d.uleb_as::<usize>()?).ok_or(DecodeError { at, why: "a variant case out of range" })?;
-                out.push_str(&case.name);
-                if let Some(t) = &case.ty {
-                    out.push('(');
-                    self.value(d, t, cx, out)?;
-                    out.push(')');
-                }
+                let payload = match &case.ty {
+                    Some(t) => Some(Box::new(self.read(d, t)?)),
+                    None => None,
+                };
+                Value::Case(&case.name, payload)
             }
             TypeDefKind::Enum(e) => {
                 let at = d.offset();
                 let case = e.cases.get(d.uleb_as::<usize>()?).ok_or(DecodeError { at, why: "an enum case out of range" })?;
-                out.push_str(&case.name);
+                Value::Case(&case.name, None)
             }
             TypeDefKind::Flags(f) => {
                 let bits = d.uleb()?;
-                let set: Vec<&str> = f.flags.iter().enumerate().filter(|(i, _)| bits >> i & 1 == 1).map(|(_, f)| f.name.as_str()).collect();
-                out.push_str(&if set.is_empty() { "none".to_string() } else { set.join("|") });
+                Value::Flags(f.flags.iter().enumerate().filter(|(i, _)| bits >> i & 1 == 1).map(|(_, f)| f.name.as_str()).collect())
             }
             TypeDefKind::Option(t) => match d.byte()? {
-                0 => out.push_str("none"),
-                _ => {
-                    out.push_str("some(");
-                    self.value(d, t, cx, out)?;
-                    out.push(')');
-                }
+                0 => Value::Case("none", None),
+                _ => Value::Case("some", Some(Box::new(self.read(d, t)?))),
             },
-            TypeDefKind::List(Type::U8) => cx.blob(out, d.uleb()?),
+            TypeDefKind::List(Type::U8) => Value::Blob(d.uleb()?),
             TypeDefKind::List(t) => {
                 let n = d.uleb_as::<usize>()?;
-                out.push('[');
-                for i in 0..n {
-                    if i > 0 {
-                        out.push_str(", ");
-                    }
-                    self.value(d, t, cx, out)?;
+                // Each element takes a byte at least: a count past the payload is damage.
+                if n > d.rest().len() {
+                    return Err(DecodeError { at: d.offset(), why: "a list longer than its record" });
                 }
-                out.push(']');
+                Value::List((0..n).map(|_| self.read(d, t)).collect::<Result<_, _>>()?)
             }
             TypeDefKind::Result(r) => {
                 let (name, ty) = if d.byte()? == 0 { ("ok", &r.ok) } else { ("err", &r.err) };
-                out.push_str(name);
-                if let Some(t) = ty {
-                    out.push('(');
-                    self.value(d, t, cx, out)?;
-                    out.push(')');
-                }
+                let payload = match ty {
+                    Some(t) => Some(Box::new(self.read(d, t)?)),
+                    None => None,
+                };
+                Value::Case(name, payload)
             }
             TypeDefKind::Handle(Handle::Own(r) | Handle::Borrow(r)) => {
                 let mut r = *r;
@@ -182,65 +152,42 @@ impl Catalog {
                 }
                 let name = self.resolve.types[r].name.as_deref().unwrap_or("resource");
                 match name {
-                    // Recorded by value.
+                    // Recorded by value: kind (or reason), then message.
                     "gpu-error" | "gpu-device-lost-info" => {
                         let kind = if name == "gpu-error" { "gpu-error-kind" } else { "gpu-device-lost-reason" };
-                        let kind = self.resolve.interfaces[self.iface].types.get(kind).copied();
-                        write!(out, "{name}{{").unwrap();
-                        match kind {
-                            Some(k) => self.value_id(d, k, cx, out)?,
-                            None => write!(out, "{}", d.uleb()?).unwrap(),
-                        }
-                        out.push_str(", ");
-                        self.value(d, &Type::String, cx, out)?;
-                        out.push('}');
+                        let kind = match self.resolve.interfaces[self.iface].types.get(kind) {
+                            Some(k) => self.read_id(d, *k)?,
+                            None => Value::Unsigned(d.uleb()?),
+                        };
+                        Value::ByValue(name, Box::new([kind, self.read(d, &Type::String)?]))
                     }
-                    _ => match d.uleb()? {
-                        0 => write!(out, "{name}#none").unwrap(),
-                        id => {
-                            cx.objects = cx.objects.max(id);
-                            write!(out, "{name}#{id}").unwrap()
-                        }
-                    },
+                    _ => Value::Object(name, d.uleb()?),
                 }
             }
-            TypeDefKind::Future(_) => write!(out, "future@call#{}", d.uleb()?).unwrap(),
-            TypeDefKind::Stream(_) => write!(out, "stream@call#{}", d.uleb()?).unwrap(),
+            TypeDefKind::Future(_) => Value::Handle("future", d.uleb()?),
+            TypeDefKind::Stream(_) => Value::Handle("stream", d.uleb()?),
             _ => return Err(DecodeError { at: d.offset(), why: "a value of a type the trace tools do not read" }),
-        }
-        Ok(())
+        })
     }
 
-    /// A call's arguments, as `name(arg, ...)`.
-    fn call_text(&self, function: &Function, args: &[u8], cx: &mut Cx) -> Result<String, DecodeError> {
+    /// A call's arguments.
+    fn args(&self, function: &Function, args: &[u8]) -> Result<Vec<Value<'_>>, DecodeError> {
         let mut d = Decoder::new(args);
-        let mut out = format!("{}(", function.name);
-        for (i, p) in function.params.iter().enumerate() {
-            if i > 0 {
-                out.push_str(", ");
-            }
-            self.value(&mut d, &p.ty, cx, &mut out)?;
-        }
-        out.push(')');
+        let values = function.params.iter().map(|p| self.read(&mut d, &p.ty)).collect::<Result<_, _>>()?;
         finished(&d)?;
-        Ok(out)
+        Ok(values)
     }
 
-    /// A result's text (empty for a function that returns nothing).
-    fn result_text(&self, function: &Function, value: &[u8], cx: &mut Cx) -> Result<String, DecodeError> {
+    /// A call's result (`None` for a function that returns nothing).
+    fn result(&self, function: &Function, value: &[u8]) -> Result<Option<Value<'_>>, DecodeError> {
         let mut d = Decoder::new(value);
-        let mut out = String::new();
-        if let Some(t) = &function.result {
-            self.value(&mut d, t, cx, &mut out)?;
-        }
+        let result = function.result.as_ref().map(|t| self.read(&mut d, t)).transpose()?;
         finished(&d)?;
-        Ok(out)
+        Ok(result)
     }
-}
 
-impl Catalog {
-    /// The text of what the future or stream `function` returned produced.
-    fn resolved_text(&self, function: &Function, value: &[u8], cx: &mut Cx) -> Result<String, DecodeError> {
+    /// What the future or stream `function` returned produced.
+    fn resolved(&self, function: &Function, value: &[u8]) -> Result<Value<'_>, DecodeError> {
         let mut d = Decoder::new(value);
         let payload = match function.result {
             Some(Type::Id(id)) => match &self.resolve.types[id].kind {
@@ -250,11 +197,131 @@ impl Catalog {
             _ => None,
         };
         let Some(payload) = payload else { return Err(DecodeError { at: 0, why: "a value for a call that returned no future or stream" }) };
-        let mut out = String::new();
-        self.value(&mut d, &payload, cx, &mut out)?;
+        let value = self.read(&mut d, &payload)?;
         finished(&d)?;
-        Ok(out)
+        Ok(value)
     }
+}
+
+/// A value of a trace, read with its WIT type.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Value<'c> {
+    Bool(bool),
+    Unsigned(u64),
+    Signed(i64),
+    F32(f32),
+    F64(f64),
+    Char(char),
+    /// A string kept in the record.
+    Str(String),
+    /// Bulk data (`list<u8>`, a long string), by blob number.
+    Blob(u64),
+    Record(Vec<(&'c str, Value<'c>)>),
+    Tuple(Vec<Value<'c>>),
+    /// A variant's or enum's case, an option's `some`/`none`, a result's `ok`/`err`.
+    Case(&'c str, Option<Box<Value<'c>>>),
+    Flags(Vec<&'c str>),
+    List(Vec<Value<'c>>),
+    /// An object: its resource and id (0: none).
+    Object(&'c str, u64),
+    /// A resource recorded by value (`gpu-error`): kind (or reason) and message.
+    ByValue(&'c str, Box<[Value<'c>; 2]>),
+    /// A future or stream, by the number of the call that returned it.
+    Handle(&'static str, u64),
+}
+
+impl Value<'_> {
+    /// A record's field.
+    pub(crate) fn field(&self, name: &str) -> Option<&Self> {
+        match self {
+            Value::Record(fields) => fields.iter().find(|(n, _)| *n == name).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    /// What an option or a result holds, if it does.
+    pub(crate) fn inner(&self) -> Option<&Self> {
+        match self {
+            Value::Case("some" | "ok", Some(v)) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// The text of the value, in the style of `wasm-tools print`.
+    fn show(&self, cx: &mut Cx, out: &mut String) {
+        let list = |items: &[Value<'_>], cx: &mut Cx, out: &mut String| {
+            for (i, v) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                v.show(cx, out);
+            }
+        };
+        match self {
+            Value::Bool(b) => write!(out, "{b}").unwrap(),
+            Value::Unsigned(n) => write!(out, "{n}").unwrap(),
+            Value::Signed(n) => write!(out, "{n}").unwrap(),
+            Value::F32(x) => write!(out, "{x:?}").unwrap(),
+            Value::F64(x) => write!(out, "{x:?}").unwrap(),
+            Value::Char(c) => write!(out, "{c:?}").unwrap(),
+            Value::Str(s) => write!(out, "{s:?}").unwrap(),
+            Value::Blob(n) => cx.blob(out, *n),
+            Value::Record(fields) => {
+                out.push('{');
+                for (i, (name, v)) in fields.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    write!(out, "{name}: ").unwrap();
+                    v.show(cx, out);
+                }
+                out.push('}');
+            }
+            Value::Tuple(items) => {
+                out.push('(');
+                list(items, cx, out);
+                out.push(')');
+            }
+            Value::Case(name, payload) => {
+                out.push_str(name);
+                if let Some(v) = payload {
+                    out.push('(');
+                    v.show(cx, out);
+                    out.push(')');
+                }
+            }
+            Value::Flags(set) if set.is_empty() => out.push_str("none"),
+            Value::Flags(set) => out.push_str(&set.join("|")),
+            Value::List(items) => {
+                out.push('[');
+                list(items, cx, out);
+                out.push(']');
+            }
+            Value::Object(name, 0) => write!(out, "{name}#none").unwrap(),
+            Value::Object(name, id) => {
+                cx.objects = cx.objects.max(*id);
+                write!(out, "{name}#{id}").unwrap()
+            }
+            Value::ByValue(name, parts) => {
+                write!(out, "{name}{{").unwrap();
+                list(&parts[..], cx, out);
+                out.push('}');
+            }
+            Value::Handle(kind, call) => write!(out, "{kind}@call#{call}").unwrap(),
+        }
+    }
+}
+
+/// The text of values, comma-separated.
+fn show_all(values: &[Value<'_>], cx: &mut Cx) -> String {
+    let mut out = String::new();
+    for (i, v) in values.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        v.show(cx, &mut out);
+    }
+    out
 }
 
 fn finished(d: &Decoder<'_>) -> Result<(), DecodeError> {
@@ -306,6 +373,8 @@ pub struct Decoded {
     /// Why the trace ends early, if it does: its records are whole up to there (for a
     /// compressed trace, the offset is in its inflated records).
     pub cut: Option<TraceError>,
+    /// The GPU memory the calls held, over time.
+    pub memory: Memory,
 }
 
 /// Decodes a trace: the whole of it, or up to where it is cut off or damaged (a cut trace is
@@ -347,6 +416,7 @@ fn decode_with(catalog: &Catalog, bytes: &[u8], by_content: bool) -> Result<Deco
     let mut calls = BTreeMap::new();
     let mut cut = None;
     let mut cx = Cx { by_content, ..Cx::default() };
+    let mut memory = Memory::default();
     // Calls by number, for their results: the function.
     let mut functions: Vec<u32> = Vec::new();
     // The line of the last call, if its result may follow at once (a sync function).
@@ -372,7 +442,9 @@ fn decode_with(catalog: &Catalog, bytes: &[u8], by_content: bool) -> Result<Deco
                 let f = catalog.function(function).ok_or(TraceToolError::Value { offset, why: format!("function number {function} is not in the WIT") })?;
                 functions.push(function);
                 *calls.entry(f.name.clone()).or_default() += 1;
-                let text = catalog.call_text(f, args, &mut cx).map_err(|e| bad(e, payload_at(args)))?;
+                let values = catalog.args(f, args).map_err(|e| bad(e, payload_at(args)))?;
+                memory.call(number, f, &values);
+                let text = format!("{}({})", f.name, show_all(&values, &mut cx));
                 lines.push(format!("#{number} {text}"));
                 each.push((text, None));
                 if !f.kind.is_async() {
@@ -384,19 +456,27 @@ fn decode_with(catalog: &Catalog, bytes: &[u8], by_content: bool) -> Result<Deco
                     .get(call as usize)
                     .and_then(|f| catalog.function(*f))
                     .ok_or(TraceToolError::Value { offset, why: format!("a result of call #{call}, which the trace has not made") })?;
-                let text = catalog.result_text(f, value, &mut cx).map_err(|e| bad(e, payload_at(value)))?;
+                let result = catalog.result(f, value).map_err(|e| bad(e, payload_at(value)))?;
+                if let Some(result) = &result {
+                    memory.returned(call, result);
+                }
+                let text = result.map(|r| show_all(&[r], &mut cx)).unwrap_or_default();
                 each[call as usize].1 = Some(text.clone());
                 match follows {
                     Some((number, line)) if number == call => write!(lines[line], " -> {text}").unwrap(),
                     _ => lines.push(format!("#{call} -> {}", if text.is_empty() { "done" } else { &text })),
                 }
             }
-            Record::Drop { object } => lines.push(format!("drop #{object}")),
+            Record::Drop { object } => {
+                memory.dropped(functions.len() as u64, object);
+                lines.push(format!("drop #{object}"));
+            }
             Record::Resolve { handle, value } => {
                 let f = functions.get(handle as usize).and_then(|f| catalog.function(*f));
                 let text = f
                     .ok_or(TraceToolError::Value { offset, why: format!("a value of call #{handle}'s future or stream, which the trace has not made") })
-                    .and_then(|f| catalog.resolved_text(f, value, &mut cx).map_err(|e| bad(e, payload_at(value))))?;
+                    .and_then(|f| catalog.resolved(f, value).map_err(|e| bad(e, payload_at(value))))
+                    .map(|v| show_all(&[v], &mut cx))?;
                 lines.push(format!("#{handle} produced {text}"));
             }
         }
@@ -406,7 +486,7 @@ fn decode_with(catalog: &Catalog, bytes: &[u8], by_content: bool) -> Result<Deco
         cut = Some(TraceError::Truncated { offset: bytes.len() as u64 });
     }
     let Cx { blobs, data_bytes, objects, .. } = cx;
-    Ok(Decoded { lines, each, calls, blobs, data_bytes, objects, bytes: size, cut })
+    Ok(Decoded { lines, each, calls, blobs, data_bytes, objects, bytes: size, cut, memory })
 }
 
 /// How two traces differ, call by call (aligned by call number; objects by their ids, which
@@ -436,4 +516,20 @@ pub fn diff(catalog: &Catalog, a: &[u8], b: &[u8]) -> Result<Diff, TraceToolErro
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_texture_format_of_the_wit_has_a_block() {
+        let catalog = Catalog::built_in();
+        let formats = catalog.resolve.interfaces[catalog.iface].types["gpu-texture-format"];
+        let TypeDefKind::Enum(e) = &catalog.resolve.types[formats].kind else { panic!("gpu-texture-format is an enum") };
+        assert!(e.cases.len() > 90);
+        for case in &e.cases {
+            assert!(webgpu_virt_config::memory::block_of(&case.name).is_some(), "{} has no block", case.name);
+        }
+    }
 }
