@@ -36,7 +36,9 @@ fn main() {
         std::fs::write(out.join(format!("{name}.wasm")), component).expect("writing the virt");
     }
     // The replayer: wasm32-wasip2, so that its standard library reads the trace through WASI.
-    let target_dir = root.join("target").join("replayer");
+    // It shares the plain virt's target directory, where its build scripts' dependencies (the
+    // generator's) are built already.
+    let target_dir = root.join("target").join("virt");
     webgpu_virt_wit::build::cargo_build(&replayer.join("Cargo.toml"), "wasm32-wasip2", &target_dir, &[]);
     let built = target_dir.join("wasm32-wasip2").join("release").join("webgpu_virt_replayer.wasm");
     std::fs::copy(&built, out.join("replayer.wasm")).unwrap_or_else(|e| panic!("copying {}: {e}", built.display()));
