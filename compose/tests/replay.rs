@@ -280,13 +280,7 @@ fn bad_traces_are_named() {
 fn damaged_traces_replay_to_a_report_never_a_trap() {
     let rounds: usize = std::env::var("REPLAY_FUZZ_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(40);
     let traces: Vec<Vec<u8>> = ["compute", "errors", "lost", "uncaptured"].iter().map(|g| record(guest(g), &[]).2).collect();
-    let mut state = 0x9e37_79b9_7f4a_7c15u64;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
+    let mut next = common::xorshift(0x9e37_79b9_7f4a_7c15u64);
     let mut caught = 0;
     for round in 0..rounds {
         let trace = &traces[round % traces.len()];

@@ -641,13 +641,7 @@ fn fuzzed_traces_never_panic_the_tools() {
     let (_, _, trace) = record(guest("compute"), &[]);
     let catalog = webgpu_virt::trace::Catalog::built_in();
     let compressed = webgpu_virt::trace::compress(&trace).unwrap();
-    let mut state = 0x2545_f491_4f6c_dd1du64;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
+    let mut next = common::xorshift(0x2545_f491_4f6c_dd1du64);
     for round in 0..3000 {
         let mut damaged = if round % 4 == 3 { compressed.clone() } else { trace.clone() };
         for _ in 0..=next() % 3 {

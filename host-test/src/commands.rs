@@ -314,15 +314,15 @@ impl w::HostGpuCommandEncoder for WebGpuCtxView<'_> {
     label_methods!(CommandEncoder);
 
     fn push_debug_group(&mut self, this: Resource<CommandEncoder>, group_label: String) -> wasmtime::Result<()> {
-        self.encode(&this, "push-debug-group", |e, _| Ok(e.push_debug_group(&group_label)))
+        self.encode(&this, "push-debug-group", |e, _| { e.push_debug_group(&group_label); Ok(()) })
     }
 
     fn pop_debug_group(&mut self, this: Resource<CommandEncoder>) -> wasmtime::Result<()> {
-        self.encode(&this, "pop-debug-group", |e, _| Ok(e.pop_debug_group()))
+        self.encode(&this, "pop-debug-group", |e, _| { e.pop_debug_group(); Ok(()) })
     }
 
     fn insert_debug_marker(&mut self, this: Resource<CommandEncoder>, marker_label: String) -> wasmtime::Result<()> {
-        self.encode(&this, "insert-debug-marker", |e, _| Ok(e.insert_debug_marker(&marker_label)))
+        self.encode(&this, "insert-debug-marker", |e, _| { e.insert_debug_marker(&marker_label); Ok(()) })
     }
 
     fn drop(&mut self, this: Resource<CommandEncoder>) -> wasmtime::Result<()> {
@@ -354,16 +354,17 @@ fn attachment_ops<V>(read_only: Option<bool>, load: Option<w::GpuLoadOp>, store:
 
 impl w::HostGpuComputePassEncoder for WebGpuCtxView<'_> {
     fn set_pipeline(&mut self, this: Resource<ComputePassEncoder>, pipeline: Resource<ComputePipeline>) -> wasmtime::Result<()> {
-        self.pass(&this, "set-pipeline", |p, table, _| Ok(p.set_pipeline(&table.get(&pipeline)?.inner)))
+        self.pass(&this, "set-pipeline", |p, table, _| { p.set_pipeline(&table.get(&pipeline)?.inner); Ok(()) })
     }
 
     fn dispatch_workgroups(&mut self, this: Resource<ComputePassEncoder>, x: u32, y: Option<u32>, z: Option<u32>) -> wasmtime::Result<()> {
-        self.pass(&this, "dispatch-workgroups", |p, _, _| Ok(p.dispatch_workgroups(x, y.unwrap_or(1), z.unwrap_or(1))))
+        self.pass(&this, "dispatch-workgroups", |p, _, _| { p.dispatch_workgroups(x, y.unwrap_or(1), z.unwrap_or(1)); Ok(()) })
     }
 
     fn dispatch_workgroups_indirect(&mut self, this: Resource<ComputePassEncoder>, buffer: Resource<Buffer>, offset: u64) -> wasmtime::Result<()> {
         self.pass(&this, "dispatch-workgroups-indirect", |p, table, _| {
-            Ok(p.dispatch_workgroups_indirect(&table.get(&buffer)?.buffer, offset))
+            p.dispatch_workgroups_indirect(&table.get(&buffer)?.buffer, offset);
+            Ok(())
         })
     }
 
@@ -379,15 +380,15 @@ impl w::HostGpuComputePassEncoder for WebGpuCtxView<'_> {
     label_methods!(ComputePassEncoder);
 
     fn push_debug_group(&mut self, this: Resource<ComputePassEncoder>, group_label: String) -> wasmtime::Result<()> {
-        self.pass(&this, "push-debug-group", |p, _, _| Ok(p.push_debug_group(&group_label)))
+        self.pass(&this, "push-debug-group", |p, _, _| { p.push_debug_group(&group_label); Ok(()) })
     }
 
     fn pop_debug_group(&mut self, this: Resource<ComputePassEncoder>) -> wasmtime::Result<()> {
-        self.pass(&this, "pop-debug-group", |p, _, _| Ok(p.pop_debug_group()))
+        self.pass(&this, "pop-debug-group", |p, _, _| { p.pop_debug_group(); Ok(()) })
     }
 
     fn insert_debug_marker(&mut self, this: Resource<ComputePassEncoder>, marker_label: String) -> wasmtime::Result<()> {
-        self.pass(&this, "insert-debug-marker", |p, _, _| Ok(p.insert_debug_marker(&marker_label)))
+        self.pass(&this, "insert-debug-marker", |p, _, _| { p.insert_debug_marker(&marker_label); Ok(()) })
     }
 
     fn set_bind_group(
@@ -408,7 +409,8 @@ impl w::HostGpuComputePassEncoder for WebGpuCtxView<'_> {
                 Some(g) => Some(&table.get(g)?.inner),
                 None => None,
             };
-            Ok(p.set_bind_group(index, group, &offsets))
+            p.set_bind_group(index, group, &offsets);
+            Ok(())
         })?;
         Ok(Ok(()))
     }
@@ -727,27 +729,27 @@ impl w::HostGpuRenderPassEncoder for WebGpuCtxView<'_> {
     render_commands!(RenderPassEncoder, render_pass);
 
     fn set_viewport(&mut self, this: Resource<RenderPassEncoder>, x: f32, y: f32, width: f32, height: f32, min_depth: f32, max_depth: f32) -> wasmtime::Result<()> {
-        self.render_pass(&this, "set-viewport", |p, _, _| Ok(p.set_viewport(x, y, width, height, min_depth, max_depth)))
+        self.render_pass(&this, "set-viewport", |p, _, _| { p.set_viewport(x, y, width, height, min_depth, max_depth); Ok(()) })
     }
 
     fn set_scissor_rect(&mut self, this: Resource<RenderPassEncoder>, x: u32, y: u32, width: u32, height: u32) -> wasmtime::Result<()> {
-        self.render_pass(&this, "set-scissor-rect", |p, _, _| Ok(p.set_scissor_rect(x, y, width, height)))
+        self.render_pass(&this, "set-scissor-rect", |p, _, _| { p.set_scissor_rect(x, y, width, height); Ok(()) })
     }
 
     fn set_blend_constant(&mut self, this: Resource<RenderPassEncoder>, color: w::GpuColor) -> wasmtime::Result<()> {
-        self.render_pass(&this, "set-blend-constant", |p, _, _| Ok(p.set_blend_constant(convert::color(color))))
+        self.render_pass(&this, "set-blend-constant", |p, _, _| { p.set_blend_constant(convert::color(color)); Ok(()) })
     }
 
     fn set_stencil_reference(&mut self, this: Resource<RenderPassEncoder>, reference: u32) -> wasmtime::Result<()> {
-        self.render_pass(&this, "set-stencil-reference", |p, _, _| Ok(p.set_stencil_reference(reference)))
+        self.render_pass(&this, "set-stencil-reference", |p, _, _| { p.set_stencil_reference(reference); Ok(()) })
     }
 
     fn begin_occlusion_query(&mut self, this: Resource<RenderPassEncoder>, query_index: u32) -> wasmtime::Result<()> {
-        self.render_pass(&this, "begin-occlusion-query", |p, _, _| Ok(p.begin_occlusion_query(query_index)))
+        self.render_pass(&this, "begin-occlusion-query", |p, _, _| { p.begin_occlusion_query(query_index); Ok(()) })
     }
 
     fn end_occlusion_query(&mut self, this: Resource<RenderPassEncoder>) -> wasmtime::Result<()> {
-        self.render_pass(&this, "end-occlusion-query", |p, _, _| Ok(p.end_occlusion_query()))
+        self.render_pass(&this, "end-occlusion-query", |p, _, _| { p.end_occlusion_query(); Ok(()) })
     }
 
     fn execute_bundles(&mut self, this: Resource<RenderPassEncoder>, bundles: Vec<Resource<RenderBundle>>) -> wasmtime::Result<()> {
@@ -762,7 +764,8 @@ impl w::HostGpuRenderPassEncoder for WebGpuCtxView<'_> {
                     }
                 }
             }
-            Ok(p.execute_bundles(valid))
+            p.execute_bundles(valid);
+            Ok(())
         })
     }
 

@@ -783,7 +783,7 @@ impl w::HostGpuError for WebGpuCtxView<'_> {
     }
 
     fn kind(&mut self, this: Resource<GpuError>) -> wasmtime::Result<w::GpuErrorKind> {
-        Ok(self.table.get(&this)?.kind.clone())
+        Ok(self.table.get(&this)?.kind)
     }
 
     fn drop(&mut self, this: Resource<GpuError>) -> wasmtime::Result<()> {

@@ -74,7 +74,7 @@ fn mapped_range(
     let offset = offset.unwrap_or(0);
     let size = size.unwrap_or_else(|| b.size.saturating_sub(offset));
     let end = offset.checked_add(size);
-    if offset % 8 != 0 || size % 4 != 0 {
+    if !offset.is_multiple_of(8) || !size.is_multiple_of(4) {
         return Err(range_error(K::OperationError, format!("offset {offset} must be a multiple of 8 and size {size} of 4")));
     }
     match end {
@@ -265,7 +265,7 @@ fn start_map(b: &Buffer, mode: w::GpuMapMode, offset: Option<u64>, size: Option<
     }
     let offset = offset.unwrap_or(0);
     let size = size.unwrap_or_else(|| b.size.saturating_sub(offset));
-    if offset % 8 != 0 || size % 4 != 0 {
+    if !offset.is_multiple_of(8) || !size.is_multiple_of(4) {
         return Err(fail(format!("offset {offset} must be a multiple of 8 and size {size} of 4")));
     }
     if offset.checked_add(size).is_none_or(|end| end > b.size) {

@@ -40,13 +40,13 @@ impl ErrorValue {
     }
 
     fn matches(&self, filter: Option<w::GpuErrorFilter>) -> bool {
-        match (filter, &self.kind) {
-            (None, _) => true,
-            (Some(w::GpuErrorFilter::Validation), w::GpuErrorKind::ValidationError)
-            | (Some(w::GpuErrorFilter::OutOfMemory), w::GpuErrorKind::OutOfMemoryError)
-            | (Some(w::GpuErrorFilter::Internal), w::GpuErrorKind::InternalError) => true,
-            _ => false,
-        }
+        matches!(
+            (filter, &self.kind),
+            (None, _)
+                | (Some(w::GpuErrorFilter::Validation), w::GpuErrorKind::ValidationError)
+                | (Some(w::GpuErrorFilter::OutOfMemory), w::GpuErrorKind::OutOfMemoryError)
+                | (Some(w::GpuErrorFilter::Internal), w::GpuErrorKind::InternalError)
+        )
     }
 }
 

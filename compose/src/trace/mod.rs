@@ -159,7 +159,7 @@ impl Catalog {
                             Some(k) => self.read_id(d, *k)?,
                             None => Value::Unsigned(d.uleb()?),
                         };
-                        Value::ByValue(name, Box::new([kind, self.read(d, &Type::String)?]))
+                        Value::Recorded(name, Box::new([kind, self.read(d, &Type::String)?]))
                     }
                     _ => Value::Object(name, d.uleb()?),
                 }
@@ -225,7 +225,7 @@ pub(crate) enum Value<'c> {
     /// An object: its resource and id (0: none).
     Object(&'c str, u64),
     /// A resource recorded by value (`gpu-error`): kind (or reason) and message.
-    ByValue(&'c str, Box<[Value<'c>; 2]>),
+    Recorded(&'c str, Box<[Value<'c>; 2]>),
     /// A future or stream, by the number of the call that returned it.
     Handle(&'static str, u64),
 }
@@ -302,7 +302,7 @@ impl Value<'_> {
                 cx.objects = cx.objects.max(*id);
                 write!(out, "{name}#{id}").unwrap()
             }
-            Value::ByValue(name, parts) => {
+            Value::Recorded(name, parts) => {
                 write!(out, "{name}{{").unwrap();
                 list(&parts[..], cx, out);
                 out.push('}');

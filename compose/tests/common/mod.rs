@@ -81,3 +81,14 @@ pub fn trace_tool(subcommand: &str, trace: &[u8]) -> (String, String) {
     check(&out, &format!("trace {subcommand}"));
     (String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
 }
+
+/// A small, seeded pseudo-random sequence (xorshift64), for the fuzzing tests.
+pub fn xorshift(seed: u64) -> impl FnMut() -> u64 {
+    let mut state = seed;
+    move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    }
+}
