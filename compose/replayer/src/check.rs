@@ -147,7 +147,7 @@ impl<'r> Check<'r> {
     }
 
     fn blob(&self, n: u64, at: usize) -> Result<&'r [u8], Stop> {
-        usize::try_from(n).ok().and_then(|n| self.blobs.get(n)).copied().ok_or(Stop::corrupt(at, "a blob that no record before holds"))
+        crate::table::blob(self.blobs, n, at)
     }
 
     /// An object the call made: from now on, the recorded id names it.

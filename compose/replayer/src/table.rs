@@ -42,10 +42,6 @@ impl Objects {
         self.map.remove(&id);
     }
 
-    pub fn len(&self) -> usize {
-        self.map.len()
-    }
-
     fn get<T: Resource>(&self, id: u64, at: usize) -> Result<&Rc<T>, Stop> {
         match self.map.get(&id) {
             Some(o) => T::of(o).ok_or_else(|| Stop::object(at, format!("object #{id} is a `{}`, where a `{}` was expected", o.kind(), T::NAME))),
@@ -131,7 +127,7 @@ impl<'a> Ctx<'a> {
     }
 
     fn blob(&self, n: u64, at: usize) -> Result<&'a [u8], Stop> {
-        usize::try_from(n).ok().and_then(|n| self.blobs.get(n)).copied().ok_or(Stop::corrupt(at, "a blob that no record before holds"))
+        blob(self.blobs, n, at)
     }
 
     /// Checks that the arguments were all read.
@@ -148,6 +144,11 @@ impl<'a> Ctx<'a> {
     pub fn finish(self) -> Vec<u64> {
         self.moved.into_inner()
     }
+}
+
+/// Blob number `n` of `blobs` (a reference to it at `at`).
+pub fn blob<'b>(blobs: &[&'b [u8]], n: u64, at: usize) -> Result<&'b [u8], Stop> {
+    usize::try_from(n).ok().and_then(|n| blobs.get(n)).copied().ok_or(Stop::corrupt(at, "a blob that no record before holds"))
 }
 
 /// A signed number that must fit `T`.
