@@ -43,6 +43,22 @@ fn main() {
     let built = target_dir.join("wasm32-wasip2").join("release").join("webgpu_virt_replayer.wasm");
     std::fs::copy(&built, out.join("replayer.wasm")).unwrap_or_else(|e| panic!("copying {}: {e}", built.display()));
     std::fs::write(out.join("features.rs"), features()).expect("writing features.rs");
+    std::fs::write(out.join("tenant-shim-imports.wasm"), shim_imports()).expect("writing tenant-shim-imports.wasm");
+}
+
+/// A component of the world `tenant-shim` (it imports the virt's `wasi:webgpu` and `tenancy`),
+/// from a placeholder core module: the pod's tenant shims take their import types from it.
+fn shim_imports() -> Vec<u8> {
+    let mut resolve = wit_parser::Resolve::default();
+    let (pkg, _) = resolve.push_dir(webgpu_virt_wit::WIT_DIR).expect("parsing the WIT");
+    let world = resolve.select_world(&[pkg], Some("tenant-shim")).expect("the tenant-shim world");
+    let mut module = wit_component::dummy_module(&resolve, world, wit_parser::ManglingAndAbi::Standard32);
+    wit_component::embed_component_metadata(&mut module, &resolve, world, wit_component::StringEncoding::UTF8)
+        .expect("embedding the tenant-shim world");
+    wit_component::ComponentEncoder::default()
+        .module(&module)
+        .and_then(|e| e.validate(true).encode())
+        .expect("making the tenant-shim import types")
 }
 
 /// `FEATURES`: the cases of wasi:webgpu's `gpu-feature-name`, which `--deny-feature` accepts.

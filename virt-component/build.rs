@@ -27,6 +27,8 @@ const HAND_WRITTEN: &[&str] = &["gpu-error", "gpu-device-lost-info"];
 /// Functions whose bodies are written by hand: the generated method calls
 /// `crate::{module}::{method}(self, args..)` with the exported arguments as they came.
 const BY_HAND: &[(&str, &str)] = &[
+    // A pod's tenants: a `gpu` of a tenant the pod lacks finds no adapter.
+    ("[method]gpu.request-adapter", "tenant"),
     ("[method]gpu-buffer.map-async", "mapping"),
     ("[method]gpu-buffer.unmap", "mapping"),
     ("[method]gpu-buffer.destroy", "mapping"),
@@ -41,7 +43,6 @@ const BY_HAND: &[(&str, &str)] = &[
     ("[method]gpu-device.create-render-pipeline", "policy::quota::pipelines"),
     ("[method]gpu-device.create-compute-pipeline-async", "policy::quota::pipelines"),
     ("[method]gpu-device.create-render-pipeline-async", "policy::quota::pipelines"),
-    ("[method]gpu-device.destroy", "policy::quota::objects"),
     ("[method]gpu-texture.destroy", "policy::quota::objects"),
     ("[method]gpu-query-set.destroy", "policy::quota::objects"),
     // Caps on the bytes one call carries.
@@ -59,7 +60,14 @@ const BY_HAND: &[(&str, &str)] = &[
     ("[method]gpu-query-set.count", "policy::quota::objects"),
     // What the application is told of the adapter and device: limits clamped by the quota,
     // denied features hidden, adapter info masked; devices watched for loss.
-    ("[method]gpu-adapter.request-device", "policy::quota::adapter"),
+    // The virtual-device layer: devices on shared host devices, their destroy, loss and label.
+    ("[method]gpu-adapter.request-device", "device"),
+    ("[method]gpu-device.destroy", "device"),
+    ("[method]gpu-device.lost", "device"),
+    ("[method]gpu-device.label", "device"),
+    ("[method]gpu-device.set-label", "device"),
+    ("[method]gpu-queue.label", "device::queue"),
+    ("[method]gpu-queue.set-label", "device::queue"),
     ("[method]gpu-supported-limits.max-buffer-size", "policy::quota::adapter"),
     ("[method]gpu-supported-limits.max-storage-buffer-binding-size", "policy::quota::adapter"),
     ("[method]gpu-supported-limits.max-uniform-buffer-binding-size", "policy::quota::adapter"),
@@ -100,6 +108,19 @@ const STATE: &[(&str, &str, &str)] = &[
 /// (submissions over the in-flight cap and the queue operations behind them) can keep it after
 /// the application drops its handle. A shared handle is never passed by ownership.
 const SHARED: &[&str] = &["gpu-buffer", "gpu-texture", "gpu-query-set", "gpu-command-buffer", "gpu-device"];
+
+/// Functions that never make an error, so that a call of theirs on a shared host device needs no
+/// error scopes around it (getters need none either: see `Gen::bracketed`).
+const NO_ERRORS: &[&str] = &[
+    "[method]gpu-device.push-error-scope",
+    "[method]gpu-device.pop-error-scope",
+    "[method]gpu-device.on-uncaptured-error",
+    "[method]gpu-device.lost",
+    "[method]gpu-device.destroy",
+    "[method]gpu-buffer.destroy",
+    "[method]gpu-texture.destroy",
+    "[method]gpu-query-set.destroy",
+];
 
 /// The resource that starts a new device id when made; every other object belongs to the device
 /// of the call that made it.
@@ -316,9 +337,14 @@ impl<'a> Gen<'a> {
                 "pub struct {name} {{\n    pub(crate) inner: {inner},\n    pub(crate) device: crate::policy::DeviceId,\n    /// The object's id, for the policies (never reused; dropping it tells them).\n    pub(crate) id: crate::policy::ObjectId,\n{fields}}}\n"
             )
             .unwrap();
+            let wrap_rc = match self.is_shared(*r) {
+                // A wrapper of a handle shared already (a virtual device on a shared host device).
+                true => format!("    #[allow(dead_code)]\n    pub(crate) fn wrap_rc(inner: std::rc::Rc<imp::{name}>, device: crate::policy::DeviceId) -> Self {{\n        Self {{ inner, device, id: crate::policy::ObjectId::new(){inits} }}\n    }}\n"),
+                false => String::new(),
+            };
             writeln!(
                 out,
-                "impl {name} {{\n    #[allow(dead_code)]\n    pub(crate) fn wrap(inner: imp::{name}, device: crate::policy::DeviceId) -> Self {{\n        Self {{ {wrapped}, device, id: crate::policy::ObjectId::new(){inits} }}\n    }}\n}}\n"
+                "impl {name} {{\n    #[allow(dead_code)]\n    pub(crate) fn wrap(inner: imp::{name}, device: crate::policy::DeviceId) -> Self {{\n        Self {{ {wrapped}, device, id: crate::policy::ObjectId::new(){inits} }}\n    }}\n{wrap_rc}}}\n"
             )
             .unwrap();
             writeln!(out, "impl exp::Guest{name} for {name} {{").unwrap();
@@ -485,13 +511,36 @@ impl<'a> Gen<'a> {
         fields.extend(params.iter().map(|p| format!("{0}: &{0}", ident(&p.name))));
         let described = if fields.is_empty() { variant.clone() } else { format!("{variant} {{ {} }}", fields.join(", ")) };
         let pump = if is_async { "crate::bridge::ensure_pump();\n        " } else { "" };
+        // Objects of another device: a validation error, as across devices in WebGPU.
+        let mut foreign = String::new();
+        if method {
+            for p in params {
+                foreign += &self.foreign(&format!("&{}", ident(&p.name)), &p.ty);
+            }
+        }
+        if !foreign.is_empty() {
+            foreign = format!(
+                "let mut foreign = false;\n        {foreign}\n        if foreign {{ crate::device::report_foreign(device, {:?}); }}\n        ",
+                f.name
+            );
+        }
+        let body = match self.bracketed(f, method, is_async) {
+            true => format!("{{ let bracket = crate::device::bracket(device); let ret = {body}; drop(bracket); ret }}"),
+            false => body,
+        };
+        // A call with another device's object that returns nothing is not made: in WebGPU it
+        // would do nothing but fail. (One returning a value is made, to have the value.)
+        let body = match (!foreign.is_empty(), &f.result, constructor) {
+            (true, None, false) => format!("if foreign {{ }} else {{ {body} }}"),
+            _ => body,
+        };
         format!(
             "    #[allow(unused_braces, unused_variables, clippy::all)]
     {async_}fn {rust_name}({sig}) -> {ret} {{
         {pump}let device = {device};
         let policy = crate::policy::active();
         let call = if policy {{ crate::policy::before(device, &Args::{described}) }} else {{ 0 }};
-        let ret = {body};
+        {foreign}let ret = {body};
         if policy {{
             crate::policy::after(device, call, &Ret::{variant}(&ret));
         }}
@@ -505,6 +554,66 @@ impl<'a> Gen<'a> {
 }
 
 impl Gen<'_> {
+    /// Whether a call of `f` on a shared host device needs error scopes around it: a
+    /// synchronous method that can make an error. Getters (no arguments, a result that is not a
+    /// `result`) and the functions of [`NO_ERRORS`] cannot. (The one async function that makes
+    /// errors in scopes, `map-async`, brackets its start by hand.)
+    fn bracketed(&self, f: &wit_parser::Function, method: bool, is_async: bool) -> bool {
+        if !method || is_async || NO_ERRORS.contains(&f.name.as_str()) {
+            return false;
+        }
+        let getter = f.params.len() == 1
+            && f.result.is_some_and(|t| !matches!(t, Type::Id(id) if matches!(self.t.resolve.types[id].kind, TypeDefKind::Result(_))));
+        !getter
+    }
+
+    /// Statements setting `foreign` when `e` (a reference to an export-side value of type
+    /// `ty`) holds an object of another device than `device`'s; empty when it holds no object.
+    fn foreign(&mut self, e: &str, ty: &Type) -> String {
+        if !self.t.info(ty).handles() {
+            return String::new();
+        }
+        let Type::Id(id) = ty else { return String::new() };
+        let kind = self.t.resolve.types[*id].kind.clone();
+        match &kind {
+            TypeDefKind::Type(t) => {
+                let t = *t;
+                self.foreign(e, &t)
+            }
+            TypeDefKind::Handle(Handle::Own(r) | Handle::Borrow(r)) => {
+                let r = self.t.resource(*r);
+                if self.is_hand_written(r) {
+                    return String::new();
+                }
+                let name = self.t.type_name(r);
+                format!("foreign |= crate::device::foreign(device, ({e}).get::<{name}>().device); ")
+            }
+            TypeDefKind::Option(t) => {
+                let inner = self.foreign("x", t);
+                if inner.is_empty() { inner } else { format!("if let Some(x) = ({e}).as_ref() {{ {inner}}} ") }
+            }
+            TypeDefKind::List(t) => {
+                let inner = self.foreign("x", t);
+                if inner.is_empty() { inner } else { format!("for x in ({e}).iter() {{ {inner}}} ") }
+            }
+            TypeDefKind::Record(rec) => rec.fields.iter().map(|f| self.foreign(&format!("&({e}).{}", ident(&f.name)), &f.ty)).collect::<Vec<_>>().concat(),
+            TypeDefKind::Variant(var) => {
+                let name = self.t.type_name(*id);
+                let arms: Vec<String> = var
+                    .cases
+                    .iter()
+                    .filter_map(|c| {
+                        let inner = c.ty.as_ref().map(|t| self.foreign("x", t)).unwrap_or_default();
+                        (!inner.is_empty()).then(|| format!("exp::{name}::{}(x) => {{ {inner}}}", camel(&c.name)))
+                    })
+                    .collect();
+                let rest = if arms.len() < var.cases.len() { ", _ => {}" } else { "" };
+                if arms.is_empty() { String::new() } else { format!("match {e} {{ {}{rest} }} ", arms.join(", ")) }
+            }
+            _ => String::new(),
+        }
+    }
+
     /// How the trace records each call: `Args::encode`, `Ret::encode` and `Func`'s shape, and an
     /// encoder per named type (see `webgpu_virt_trace::value` for the encoding).
     fn call_encoders(&mut self) -> String {

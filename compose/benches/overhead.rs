@@ -19,6 +19,10 @@
 //! hop of the same shape: the trivial call with the plain call, the call-heavy loop (methods
 //! carrying handles) with the method, the data with the bytes.
 //!
+//! Pods come last: each benchmark guest alone in a pod, beside a neighbour sharing its host
+//! device (every call's errors attributed by the virt), and beside it with a device per guest,
+//! against the plain virt. `BENCH_ONLY=pods` runs only those.
+//!
 //! `WEBGPU_VIRT_BIN` and `WEBGPU_VIRT_GUESTS` (a folder of guest `.wasm` files) override the
 //! paths built in, to run the same benchmarks on another machine.
 
@@ -112,6 +116,11 @@ fn main() {
     let dir = std::env::temp_dir().join(format!("webgpu-virt-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let read = |p: &Path| std::fs::read(p).unwrap_or_else(|e| panic!("reading {}: {e}", p.display()));
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("pods") {
+        pods(&bin, repeat, &dir);
+        let _ = std::fs::remove_dir_all(&dir);
+        return;
+    }
 
     // The floor.
     let hop = guest_path("bench_hop");
@@ -200,7 +209,46 @@ fn main() {
         let (o, r) = (median(original), median(replay));
         println!("| {} | {o:.3} | {r:.3} | {:.3} |", b.guest, r / o);
     }
+    pods(&bin, repeat, &dir);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Pods against the plain virt: the benchmark guest alone in a pod (one hop, its host device its
+/// own), beside a neighbour holding a device on the same host device (the virt attributes every
+/// call's errors), and beside it with a host device per guest.
+fn pods(bin: &Path, repeat: usize, dir: &Path) {
+    println!(
+        "\n| benchmark (pods) | virt | pod, alone / virt | pod, sharing the host device with a neighbour / virt | pod, device per guest, with a neighbour / virt |\n|---|---|---|---|---|"
+    );
+    let neighbour = std::fs::read(guest_path("bench_neighbour")).unwrap();
+    let shared = webgpu_virt::pod::pod_config(&webgpu_virt::Config::default(), &["neighbour", "bench"]).unwrap();
+    let dedicated = webgpu_virt::Config { pool: webgpu_virt::Pool { device_per_guest: true, ..Default::default() }, ..Default::default() };
+    let dedicated = webgpu_virt::pod::pod_config(&dedicated, &["neighbour", "bench"]).unwrap();
+    let alone = webgpu_virt::pod::pod_config(&webgpu_virt::Config::default(), &["bench"]).unwrap();
+    let configure = |config: &webgpu_virt::Config| webgpu_virt::configure(webgpu_virt::VIRT, config).unwrap();
+    for b in BENCHES.iter().filter(|b| b.guest != "bench_matmul") {
+        let bytes = std::fs::read(guest_path(b.guest)).unwrap();
+        let guest = |name| webgpu_virt::pod::Guest { name, component: &bytes };
+        let next_door = webgpu_virt::pod::Guest { name: "neighbour", component: &neighbour };
+        let composed = [
+            webgpu_virt::plug(&bytes, webgpu_virt::VIRT).unwrap(),
+            webgpu_virt::pod::plug_pod(&[guest("bench")], &configure(&alone)).unwrap(),
+            webgpu_virt::pod::plug_pod(&[next_door, guest("bench")], &configure(&shared)).unwrap(),
+            webgpu_virt::pod::plug_pod(&[webgpu_virt::pod::Guest { name: "neighbour", component: &neighbour }, guest("bench")], &configure(&dedicated)).unwrap(),
+        ];
+        let paths: Vec<PathBuf> = composed
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let path = dir.join(format!("{}.pod{i}.wasm", b.guest));
+                std::fs::write(&path, c).unwrap();
+                path
+            })
+            .collect();
+        let m = medians(bin, &paths.iter().map(PathBuf::as_path).collect::<Vec<_>>(), repeat, dir);
+        let [v, alone, shared, dedicated] = [0, 1, 2, 3].map(|i| m[i][b.line]);
+        println!("| {} | {v:.2} | {:.3} | {:.3} | {:.3} |", b.what, alone / v, shared / v, dedicated / v);
+    }
 }
 
 /// A quota on everything it counts, so large that nothing is refused or held back.

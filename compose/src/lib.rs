@@ -14,10 +14,12 @@
 #![deny(missing_docs)]
 
 mod configure;
+pub mod pod;
+pub mod shim;
 pub mod trace;
 
 pub use configure::{ConfigError, ConfigureError, configuration, configure, read_config};
-pub use webgpu_virt_config::{Config, MaxObjects, Size};
+pub use webgpu_virt_config::{Config, MaxObjects, Pool, Size};
 use wac_graph::types::Package;
 use wac_graph::{CompositionGraph, EncodeOptions, NodeKind};
 
@@ -47,6 +49,13 @@ include!(concat!(env!("OUT_DIR"), "/features.rs"));
 /// The virt's operator interface (`webgpu-virt run --stats` reads it).
 pub const STATS: &str = "webgpu-virt:worlds/stats@0.1.0";
 
+/// The virt's interface for a pod's tenant shims (`get-gpu-for`).
+pub const TENANCY: &str = "webgpu-virt:worlds/tenancy@0.1.0";
+
+/// A component importing the virt's `wasi:webgpu` and `tenancy` (the WIT world `tenant-shim`),
+/// made by the build: a pod's tenant shims take their import types from it.
+const SHIM_IMPORTS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/tenant-shim-imports.wasm"));
+
 /// Why a composition could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum PlugError {
@@ -75,14 +84,28 @@ pub enum PlugError {
 
 /// The names the outermost component imports.
 pub fn imports(bytes: &[u8]) -> Result<Vec<String>, wasmparser::BinaryReaderError> {
+    extern_names(bytes, false)
+}
+
+/// The names the outermost component exports.
+pub fn exports(bytes: &[u8]) -> Result<Vec<String>, wasmparser::BinaryReaderError> {
+    extern_names(bytes, true)
+}
+
+fn extern_names(bytes: &[u8], exports: bool) -> Result<Vec<String>, wasmparser::BinaryReaderError> {
     let mut names = Vec::new();
     // `parse_all` also yields the payloads of nested modules and components: count the depth.
     let mut depth = 0usize;
     for payload in wasmparser::Parser::new(0).parse_all(bytes) {
         match payload? {
-            wasmparser::Payload::ComponentImportSection(reader) if depth == 0 => {
+            wasmparser::Payload::ComponentImportSection(reader) if depth == 0 && !exports => {
                 for import in reader {
                     names.push(import?.name.name.to_string());
+                }
+            }
+            wasmparser::Payload::ComponentExportSection(reader) if depth == 0 && exports => {
+                for export in reader {
+                    names.push(export?.name.name.to_string());
                 }
             }
             wasmparser::Payload::ModuleSection { .. } | wasmparser::Payload::ComponentSection { .. } => depth += 1,

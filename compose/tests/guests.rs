@@ -118,6 +118,14 @@ first stream: validation-error
 second stream: validation-error
 same message: true
 next error: validation-error"#)(out);
+    devices => |out| expect(r#"
+a reads its own: [1, 2, 3, 4]
+b reads its own: [5, 6, 7, 8]
+b copies from a's buffer: Some("validation-error")
+b's queue writes a's buffer: Some("validation-error")
+b's queue submits a's commands: Some("validation-error")
+a's buffer after all: [1, 2, 3, 4]
+b's buffer after all: [5, 6, 7, 8]"#)(out);
     lost => |out| expect("
 lost: reason=GpuDeviceLostReason::Destroyed message-given=true
 second lost future: reason=GpuDeviceLostReason::Destroyed

@@ -61,6 +61,43 @@ pub struct Config {
     /// Replace the adapter's vendor, architecture, device and description with generic words
     /// (a fingerprinting defence).
     pub mask_adapter_info: bool,
+    /// Caps over all the guests of a pod together, and how they share the GPU.
+    pub pool: Pool,
+    /// A pod's guests, in order (a guest's number, its *tenant*, is its place here), each with
+    /// the policy that applies to it. Empty for a virt in front of one application. (In a
+    /// configuration file, `[guests.NAME]` tables give guests policies of their own, in the
+    /// order of their names; `webgpu-virt plug` puts them in the pod's order.)
+    #[cfg_attr(feature = "serde", serde(deserialize_with = "guest_tables"))]
+    pub guests: Vec<Guest>,
+}
+
+/// `[guests.NAME]` tables: each a guest's policy.
+#[cfg(feature = "serde")]
+fn guest_tables<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Guest>, D::Error> {
+    let tables: alloc::collections::BTreeMap<String, Config> = serde::Deserialize::deserialize(d)?;
+    Ok(tables.into_iter().map(|(name, policy)| Guest { name, policy }).collect())
+}
+
+/// One guest of a pod.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Guest {
+    /// Its name in the pod (the name its `wasi:cli/run` is exported under).
+    pub name: String,
+    /// Its policy: quota, caps, limits, features. Recording, the call counter and the no-op
+    /// policy are the pod's, set in the pod's configuration.
+    pub policy: Config,
+}
+
+/// What a pod's guests share.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Deserialize), serde(deny_unknown_fields, rename_all = "kebab-case", default))]
+pub struct Pool {
+    /// The most GPU memory all guests' objects may take together (each guest's own quota
+    /// applies too).
+    pub max_memory: Option<Size>,
+    /// Give each guest a host device of its own instead of virtual devices on one shared host
+    /// device: errors and device loss are then kept apart by the runtime itself.
+    pub device_per_guest: bool,
 }
 
 /// Caps on the number of live objects, by kind.
@@ -230,12 +267,25 @@ enum Tag {
     MaxWriteSize = 9,
     MaxInFlight = 10,
     Record = 11,
+    Guest = 12,
+    PoolMaxMemory = 13,
+    DevicePerGuest = 14,
 }
 
 impl Config {
     /// Whether this configuration adds nothing to forwarding.
     pub fn is_pass_through(&self) -> bool {
         *self == Self::default()
+    }
+
+    /// How many tenants the virt serves: one per guest of a pod, else one.
+    pub fn tenants(&self) -> u32 {
+        u32::try_from(self.guests.len()).unwrap_or(u32::MAX).max(1)
+    }
+
+    /// The policy of tenant `tenant`: its guest's in a pod, else this one.
+    pub fn policy(&self, tenant: u32) -> &Config {
+        self.guests.get(tenant as usize).map_or(self, |g| &g.policy)
     }
 
     /// The binary form: a version byte, then one `tag, length (LEB128), value` entry per
@@ -264,6 +314,8 @@ impl Config {
         number(&mut out, Tag::MaxTextureDimension, self.max_texture_dimension.map(u64::from));
         number(&mut out, Tag::MaxWriteSize, self.max_write_size.map(|s| s.0));
         number(&mut out, Tag::MaxInFlight, self.max_in_flight.map(|n| u64::from(n.get())));
+        number(&mut out, Tag::PoolMaxMemory, self.pool.max_memory.map(|s| s.0));
+        flag(&mut out, Tag::DevicePerGuest, self.pool.device_per_guest);
         for kind in 0..MaxObjects::KINDS.len() {
             if let Some(count) = self.max_objects.get(kind) {
                 out.extend([Tag::MaxObjects as u8, 5, kind as u8]);
@@ -282,6 +334,15 @@ impl Config {
             text(&mut out, Tag::Record, path);
         }
         flag(&mut out, Tag::MaskAdapterInfo, self.mask_adapter_info);
+        // A guest: its name, then its policy's own encoding.
+        for guest in &self.guests {
+            let policy = guest.policy.encode();
+            out.push(Tag::Guest as u8);
+            leb128_push(&mut out, leb128_len(guest.name.len()) + guest.name.len() + policy.len());
+            leb128_push(&mut out, guest.name.len());
+            out.extend(guest.name.as_bytes());
+            out.extend(policy);
+        }
         out
     }
 
@@ -326,6 +387,18 @@ impl Config {
                     config.record = Some(core::str::from_utf8(value).map_err(|_| malformed.clone())?.into());
                 }
                 t if t == Tag::MaskAdapterInfo as u8 => flag(&mut config.mask_adapter_info)?,
+                t if t == Tag::PoolMaxMemory as u8 => config.pool.max_memory = Some(Size(u64()?)),
+                t if t == Tag::DevicePerGuest as u8 => flag(&mut config.pool.device_per_guest)?,
+                t if t == Tag::Guest as u8 => {
+                    let (len, rest) = leb128(value).ok_or(malformed.clone())?;
+                    let name = rest.get(..len).and_then(|n| core::str::from_utf8(n).ok()).ok_or(malformed.clone())?;
+                    // A guest's policy is a configuration of its own: errors in it are at its offsets.
+                    let policy = Config::decode(&rest[len..]).map_err(|_| malformed.clone())?;
+                    if !policy.guests.is_empty() {
+                        return Err(malformed);
+                    }
+                    config.guests.push(Guest { name: name.into(), policy });
+                }
                 _ => return Err(DecodeError::UnknownTag { tag, at }),
             }
         }
@@ -344,6 +417,11 @@ fn leb128_push(out: &mut Vec<u8>, mut value: usize) {
         }
         out.push(byte | 0x80);
     }
+}
+
+/// The bytes of `value` as unsigned LEB128.
+fn leb128_len(value: usize) -> usize {
+    (usize::BITS - value.leading_zeros()).div_ceil(7).max(1) as usize
 }
 
 /// An unsigned LEB128 length (at most 32 bits) and what follows it.
@@ -474,6 +552,15 @@ mod tests {
             },
             Config { max_memory: Some(Size(0)), ..Config::default() },
             Config { max_memory: Some(Size(u64::MAX)), count_calls: true, ..Config::default() },
+            Config {
+                count_calls: true,
+                pool: Pool { max_memory: Some(Size(1 << 30)), device_per_guest: true },
+                guests: alloc::vec![
+                    Guest { name: "a".into(), policy: Config { max_memory: Some(Size(1 << 20)), ..Config::default() } },
+                    Guest { name: "b".repeat(200), policy: Config::default() },
+                ],
+                ..Config::default()
+            },
         ] {
             assert_eq!(Config::decode(&config.encode()), Ok(config));
         }

@@ -174,7 +174,11 @@ impl<T: WebGpuView + 'static> w::HostGpuAdapterWithStore<T> for WebGpu {
         let state = DeviceState::install(&device, queue_label);
         let features = feature_names(device.features(), is_compliant(&adapter));
         let device = Device { device, queue, state, adapter_info: adapter.get_info(), features, label };
-        accessor.with(|mut a| Ok(Ok(a.get().table.push(device)?)))
+        accessor.with(|mut a| {
+            let view = a.get();
+            view.ctx.stats.devices += 1;
+            Ok(Ok(view.table.push(device)?))
+        })
     }
 }
 

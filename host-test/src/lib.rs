@@ -84,6 +84,8 @@ pub struct WebGpuCtx {
 /// What the guest asked this host to allocate: the runtime's side of a quota's figures.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct HostStats {
+    /// Devices made.
+    pub devices: u64,
     /// Buffers created (valid or not).
     pub buffers: u64,
     /// The largest buffer size asked for.

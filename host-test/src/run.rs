@@ -4,9 +4,14 @@
 //! (`wasi:cli/run@0.2.x`, what a Rust `fn main()` on `wasm32-wasip2` exports) has a synchronous
 //! `run` that cannot wait on `wasi:webgpu`'s async functions, so it is refused with a message
 //! saying so.
+//!
+//! A pod (`webgpu-virt plug --guest`) exports each guest's `wasi:cli/run@0.3.0` instance under
+//! the guest's name instead: all of them run at once, in one store. wasmtime ends a whole store
+//! at a trap, so a guest that traps stops every other guest of its pod too; the outcome names it.
 
 use crate::{WebGpuCtx, WebGpuCtxView, WebGpuView};
 use std::path::{Path, PathBuf};
+use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, ComponentType, Instance, Lift, Linker, Resource, ResourceTable, ResourceType};
 use wasmtime::error::Context as _;
 use wasmtime::{Config, Engine, Result, Store, bail};
@@ -89,11 +94,26 @@ fn add_hop(linker: &mut Linker<HostState>) -> Result<()> {
     Ok(())
 }
 
-/// Checks that `component` is a command this host can run, with a message naming why not.
+/// The guests of a pod: the instances `component` exports under plain names that hold a
+/// `run` function (each a guest's `wasi:cli/run@0.3.0`), in the order of its exports.
+pub fn pod_guests(engine: &Engine, component: &Component) -> Vec<String> {
+    let ty = component.component_type();
+    ty.exports(engine)
+        .filter(|(name, _)| !name.contains(':'))
+        .filter(|(_, item)| match &item.ty {
+            ComponentItem::ComponentInstance(instance) => instance.exports(engine).any(|(n, i)| n == "run" && matches!(i.ty, ComponentItem::ComponentFunc(_))),
+            _ => false,
+        })
+        .map(|(name, _)| name.to_string())
+        .collect()
+}
+
+/// Checks that `component` is a command (or a pod of them) this host can run, with a message
+/// naming why not.
 pub fn check_command(engine: &Engine, component: &Component, path: &Path) -> Result<()> {
     let ty = component.component_type();
     let exports: Vec<String> = ty.exports(engine).map(|(name, _)| name.to_string()).collect();
-    if exports.iter().any(|e| e == "wasi:cli/run@0.3.0") {
+    if exports.iter().any(|e| e == "wasi:cli/run@0.3.0") || !pod_guests(engine, component).is_empty() {
         return Ok(());
     }
     if let Some(p2) = exports.iter().find(|e| e.starts_with("wasi:cli/run@0.2")) {
@@ -132,11 +152,26 @@ pub struct Counter {
     pub value: u64,
 }
 
+/// How one guest of a pod ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GuestEnd {
+    /// It returned or exited: 0 for `Ok`, 1 for `Err`, or what it passed to `exit`.
+    Exited(i32),
+    /// It trapped (the message says why); the store, and every other guest with it, ended.
+    Trapped(String),
+    /// Another guest trapped before this one finished: the store ended under it.
+    Stopped,
+}
+
 /// How a command run ended.
 #[derive(Clone, Debug)]
 pub struct Outcome {
-    /// The exit code: 0 for `Ok`, 1 for `Err`, or what the command passed to `exit`.
+    /// The exit code: 0 for `Ok`, 1 for `Err`, or what the command passed to `exit`. For a pod:
+    /// 0 if every guest exited with 0, else the first other guest's code, or 1 when a guest
+    /// trapped.
     pub code: i32,
+    /// A pod's guests and how each ended (empty for a single command).
+    pub guests: Vec<(String, GuestEnd)>,
     /// The virt's counters, when asked for; `None` when the component exports no [`STATS`].
     pub stats: Option<Vec<Counter>>,
     /// What the guest asked this host for.
@@ -182,15 +217,33 @@ pub async fn run(engine: &Engine, component: &Component, path: &Path, options: &
         .instantiate_async(&mut store, component)
         .await
         .with_context(|| format!("instantiating {}", path.display()))?;
-    let command = Command::new(&mut store, &instance)?;
-    let result = store.run_concurrent(async move |s| command.wasi_cli_run().call_run(s).await).await;
-    let code = match result.and_then(|r| r) {
-        Ok(Ok(())) => 0,
-        Ok(Err(())) => 1,
-        Err(e) => match e.downcast_ref::<wasmtime_wasi::I32Exit>() {
-            Some(exit) => exit.0,
-            None => return Err(e.context(format!("running {}", path.display()))),
-        },
+    let pod = pod_guests(engine, component);
+    let (code, guests) = if pod.is_empty() {
+        let command = Command::new(&mut store, &instance)?;
+        let result = store.run_concurrent(async move |s| command.wasi_cli_run().call_run(s).await).await;
+        let code = match result.and_then(|r| r) {
+            Ok(Ok(())) => 0,
+            Ok(Err(())) => 1,
+            Err(e) => match e.downcast_ref::<wasmtime_wasi::I32Exit>() {
+                Some(exit) => exit.0,
+                None => return Err(e.context(format!("running {}", path.display()))),
+            },
+        };
+        (code, Vec::new())
+    } else {
+        let ends = run_pod(&mut store, &instance, &pod).await?;
+        let code = match ends.iter().find(|(_, end)| *end != GuestEnd::Exited(0)) {
+            None => 0,
+            Some((_, GuestEnd::Exited(code))) => *code,
+            Some(_) => 1,
+        };
+        let trapped = ends.iter().any(|(_, end)| matches!(end, GuestEnd::Trapped(_)));
+        if trapped {
+            // The store is gone: nothing more can be asked of the virt.
+            let host = store.data().webgpu.stats();
+            return Ok(Outcome { code, guests: ends, stats: None, host, stdout: stdout.map(|p| p.contents().to_vec()) });
+        }
+        (code, ends)
     };
     // A virt's policies may still hold what they will write out (the recorder's last records).
     flush(&mut store, &instance).await.with_context(|| format!("calling {STATS}.flush of {}", path.display()))?;
@@ -200,7 +253,52 @@ pub async fn run(engine: &Engine, component: &Component, path: &Path, options: &
     };
     let host = store.data().webgpu.stats();
     let stdout = stdout.map(|pipe| pipe.contents().to_vec());
-    Ok(Outcome { code, stats, host, stdout })
+    Ok(Outcome { code, guests, stats, host, stdout })
+}
+
+/// Runs every guest of a pod at once; how each ended, in the pod's order.
+async fn run_pod(store: &mut Store<HostState>, instance: &Instance, guests: &[String]) -> Result<Vec<(String, GuestEnd)>> {
+    type Run = wasmtime::component::TypedFunc<(), (Result<(), ()>,)>;
+    let mut funcs: Vec<Run> = Vec::new();
+    for name in guests {
+        let export = instance.get_export_index(&mut *store, None, name).with_context(|| format!("the pod exports no `{name}`"))?;
+        let run = instance.get_export_index(&mut *store, Some(&export), "run").with_context(|| format!("`{name}` has no `run`"))?;
+        funcs.push(instance.get_typed_func(&mut *store, run).with_context(|| format!("`{name}`'s `run` is not `async func() -> result`"))?);
+    }
+    let ends = std::rc::Rc::new(std::cell::RefCell::new(vec![GuestEnd::Stopped; guests.len()]));
+    let record = ends.clone();
+    let result = store
+        .run_concurrent(async move |accessor| {
+            let mut running: futures::stream::FuturesUnordered<_> =
+                funcs.iter().enumerate().map(|(i, f)| async move { (i, f.call_concurrent(accessor, ()).await) }).collect();
+            while let Some((i, result)) = futures::StreamExt::next(&mut running).await {
+                let end = match result {
+                    Ok((Ok(()),)) => GuestEnd::Exited(0),
+                    Ok((Err(()),)) => GuestEnd::Exited(1),
+                    Err(e) => match e.downcast_ref::<wasmtime_wasi::I32Exit>() {
+                        Some(exit) => GuestEnd::Exited(exit.0),
+                        None => GuestEnd::Trapped(format!("{e:#}")),
+                    },
+                };
+                let trapped = matches!(end, GuestEnd::Trapped(_));
+                record.borrow_mut()[i] = end;
+                if trapped {
+                    // The store is ended: the others cannot go on.
+                    return;
+                }
+            }
+        })
+        .await;
+    let mut ends = std::rc::Rc::try_unwrap(ends).map(|e| e.into_inner()).unwrap_or_else(|e| e.borrow().clone());
+    if let Err(e) = result {
+        // The store ended without saying whose call trapped: the first guest not yet done.
+        if !ends.iter().any(|e| matches!(e, GuestEnd::Trapped(_))) {
+            if let Some(end) = ends.iter_mut().find(|e| **e == GuestEnd::Stopped) {
+                *end = GuestEnd::Trapped(format!("{e:#}"));
+            }
+        }
+    }
+    Ok(guests.iter().cloned().zip(ends).collect())
 }
 
 /// Calls the instance's [`STATS`] `flush`, if it exports one.

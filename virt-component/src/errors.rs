@@ -8,6 +8,12 @@
 //! runtime error from before the split comes first (WebGPU keeps a scope's first error), else the
 //! virt's, and the split is popped and dropped: what it caught came later.
 //!
+//! On a host device that virtual devices share (`crate::device`), scopes are the virt's alone:
+//! a device's scopes pushed from then on (all of them, for a device that joined a shared host
+//! device) are *virtual*: they never reach the runtime, and what the calls' brackets catch is
+//! reported into them here. Scopes pushed before the host device was shared stay on the
+//! runtime until popped; what they caught came first.
+//!
 //! Work the virt held back and forwards later (see `policy::quota::submissions`) reports its
 //! errors to the scopes open when the application made the call ([`Mark`]): to the innermost
 //! of those of the error's filter still open, else as uncaptured.
@@ -25,6 +31,10 @@ pub struct Scopes {
     stack: RefCell<Vec<Scope>>,
     listeners: RefCell<Vec<mpsc::UnboundedSender<exp::GpuError>>>,
     pushed: Cell<u64>,
+    /// Whether new scopes are virtual (the host device is shared).
+    virtual_: Cell<bool>,
+    /// Whether the device is lost: its streams have ended.
+    ended: Cell<bool>,
 }
 
 struct Scope {
@@ -35,6 +45,8 @@ struct Scope {
     reported: Option<(exp::GpuErrorKind, String)>,
     /// Whether a split scope sits above it on the runtime (pushed with the report).
     split: bool,
+    /// Whether it was pushed on the runtime too (else it is the virt's alone).
+    forwarded: bool,
 }
 
 /// The application's open scopes at one moment: where the errors of a call made then belong.
@@ -44,6 +56,24 @@ pub struct Mark(Vec<u64>);
 impl Scopes {
     pub fn mark(&self) -> Mark {
         Mark(self.stack.borrow().iter().map(|s| s.id).collect())
+    }
+
+    /// Makes the scopes pushed from now on virtual (or not).
+    pub fn set_virtual(&self, on: bool) {
+        self.virtual_.set(on);
+    }
+
+    /// Whether the errors of this device's calls are attributed by the virt.
+    pub fn is_virtual(&self) -> bool {
+        self.virtual_.get()
+    }
+
+    /// The device is lost: its uncaptured-error streams end.
+    pub fn end(&self) {
+        self.ended.set(true);
+        for listener in self.listeners.take() {
+            listener.close_channel();
+        }
     }
 }
 
@@ -72,7 +102,9 @@ pub fn report_to(runtime: &imp::GpuDevice, scopes: &Scopes, mark: Option<&Mark>,
         let innermost = !stack[at + 1..].iter().any(|s| s.filter == filter);
         let scope = &mut stack[at];
         if scope.reported.is_none() {
-            if innermost {
+            // With virtual scopes the runtime's later errors are caught by the calls' brackets
+            // and come here too: no split is needed.
+            if innermost && scope.forwarded && !scopes.virtual_.get() {
                 runtime.push_error_scope(filter);
                 scope.split = true;
             }
@@ -92,8 +124,11 @@ pub fn push_error_scope(device: &GpuDevice, filter: exp::GpuErrorFilter) {
     let scopes = &device.errors;
     let id = scopes.pushed.get() + 1;
     scopes.pushed.set(id);
-    scopes.stack.borrow_mut().push(Scope { id, filter, reported: None, split: false });
-    device.inner.push_error_scope(filter);
+    let forwarded = !scopes.virtual_.get();
+    scopes.stack.borrow_mut().push(Scope { id, filter, reported: None, split: false, forwarded });
+    if forwarded {
+        device.inner.push_error_scope(filter);
+    }
 }
 
 pub async fn pop_error_scope(device: &GpuDevice) -> Result<Option<exp::GpuError>, exp::PopErrorScopeError> {
@@ -101,6 +136,17 @@ pub async fn pop_error_scope(device: &GpuDevice) -> Result<Option<exp::GpuError>
     crate::policy::quota::submissions::drained(device.device).await;
     let host = |e: Option<imp::GpuError>| e.map(|e| exp::GpuError::new(GpuError::Host(e)));
     let scope = device.errors.stack.borrow_mut().pop();
+    let local = |kind, message| exp::GpuError::new(GpuError::Local { kind, message });
+    match &scope {
+        // The virt's own scope: what it caught is all there is.
+        Some(Scope { forwarded: false, .. }) => return Ok(scope.and_then(|s| s.reported).map(|(kind, message)| local(kind, message))),
+        // No scope, with virtual scopes: the runtime's stack is not the application's.
+        None if device.errors.virtual_.get() => {
+            let message = "pop-error-scope: the error scope stack is empty".to_string();
+            return Err(exp::PopErrorScopeError { kind: exp::PopErrorScopeErrorKind::OperationError, message });
+        }
+        _ => {}
+    }
     let Some(Scope { reported: Some((kind, message)), split, .. }) = scope else {
         // No scope of the virt's (the runtime says what popping an empty stack is) or nothing
         // reported into it: the runtime's scope is the application's.
@@ -111,23 +157,31 @@ pub async fn pop_error_scope(device: &GpuDevice) -> Result<Option<exp::GpuError>
         let _later = device.inner.pop_error_scope().await;
     }
     let earlier = device.inner.pop_error_scope().await?;
-    Ok(Some(host(earlier).unwrap_or_else(|| exp::GpuError::new(GpuError::Local { kind, message }))))
+    Ok(Some(host(earlier).unwrap_or_else(|| local(kind, message))))
 }
 
 pub fn on_uncaptured_error(device: &GpuDevice) -> StreamReader<exp::GpuError> {
     let (tx, rx) = mpsc::unbounded();
-    device.errors.listeners.borrow_mut().push(tx.clone());
-    // The runtime's errors and the virt's go through one channel into the application's stream.
-    let mut runtime = device.inner.on_uncaptured_error();
-    crate::bridge::spawn(async move {
-        while let Some(e) = runtime.next().await {
-            if tx.unbounded_send(exp::GpuError::new(GpuError::Host(e))).is_err() {
-                return;
-            }
-        }
-        // The runtime's stream ended (the device is lost): so does the application's.
+    if device.errors.ended.get() {
+        // A lost device's streams end at once.
         tx.close_channel();
-    });
+    } else if device.errors.virtual_.get() {
+        // Every error of a device with virtual scopes reaches the virt through the brackets.
+        device.errors.listeners.borrow_mut().push(tx);
+    } else {
+        device.errors.listeners.borrow_mut().push(tx.clone());
+        // The runtime's errors and the virt's go through one channel into the application's stream.
+        let mut runtime = device.inner.on_uncaptured_error();
+        crate::bridge::spawn(async move {
+            while let Some(e) = runtime.next().await {
+                if tx.unbounded_send(exp::GpuError::new(GpuError::Host(e))).is_err() {
+                    return;
+                }
+            }
+            // The runtime's stream ended (the device is lost): so does the application's.
+            tx.close_channel();
+        });
+    }
     let (mut writer, reader) = wit_stream::new::<exp::GpuError>();
     let call = crate::policy::current_call();
     crate::bridge::spawn(async move {

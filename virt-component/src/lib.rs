@@ -49,12 +49,14 @@ mod bindings {
 
 mod bridge;
 mod config;
+mod device;
 mod errors;
 mod mapping;
 mod policy;
+mod tenant;
 
 use bindings::exports::wasi::webgpu::webgpu as exp;
-use bindings::exports::webgpu_virt::worlds::stats;
+use bindings::exports::webgpu_virt::worlds::{stats, tenancy};
 use bindings::wasi::webgpu::webgpu as imp;
 pub use bridge::{GpuDeviceLostInfo, GpuError};
 
@@ -76,6 +78,12 @@ impl stats::Guest for Virt {
 
     async fn flush() {
         policy::flush();
+    }
+}
+
+impl tenancy::Guest for Virt {
+    fn get_gpu_for(tenant: u32) -> exp::Gpu {
+        tenant::get_gpu_for(tenant)
     }
 }
 

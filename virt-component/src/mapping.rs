@@ -10,6 +10,7 @@
 use crate::policy::quota::submissions::{self, HeldCall};
 use crate::{GpuBuffer, exp};
 use std::cell::Cell;
+use std::future::Future as _;
 
 /// The `map-async` of a buffer that the virt forwarded and that has not completed.
 #[derive(Default)]
@@ -34,7 +35,19 @@ pub async fn map_async(
         t.pending.set(Some(n));
         n
     });
-    let result = buffer.inner.map_async(mode, offset, size).await;
+    if crate::device::is_lost(buffer.device) {
+        let message = "the buffer's device is lost".to_string();
+        return Err(exp::MapAsyncError { kind: exp::MapAsyncErrorKind::OperationError, message });
+    }
+    // Its validation errors are made when the call starts: only that is bracketed.
+    let bracket = crate::device::bracket(buffer.device);
+    let mut map = std::pin::pin!(buffer.inner.map_async(mode, offset, size));
+    let started = std::future::poll_fn(|cx| std::task::Poll::Ready(map.as_mut().poll(cx))).await;
+    drop(bracket);
+    let result = match started {
+        std::task::Poll::Ready(result) => result,
+        std::task::Poll::Pending => map.await,
+    };
     let Some(attempt) = attempt else { return result };
     if t.pending.get() == Some(attempt) {
         t.pending.set(None);

@@ -3,11 +3,18 @@ use anyhow::Context as _;
 use std::path::PathBuf;
 
 /// Compose the virt in front of an application: OUT is APP with its wasi:webgpu served by the
-/// virt, exporting APP's exports and the virt's stats.
+/// virt, exporting APP's exports and the virt's stats. Or, with --guest, compose a pod: several
+/// applications sharing one virt and one host GPU device, each isolated as a tenant of its own.
 #[derive(clap::Args)]
 pub struct Plug {
     /// The application component.
-    app: PathBuf,
+    #[arg(required_unless_present = "guests", conflicts_with = "guests")]
+    app: Option<PathBuf>,
+    /// A guest of a pod, NAME=APP.wasm (repeat for each guest): the pod exports its
+    /// wasi:cli/run@0.3.0 as NAME. The policy flags apply to each guest; a --config file can
+    /// give a guest its own policy in a `[guests.NAME]` table.
+    #[arg(long = "guest", value_name = "NAME=APP.wasm", conflicts_with = "virt")]
+    guests: Vec<String>,
     /// The virt to use, as `configure` wrote it (default: the built-in virt, configured by the
     /// policy flags, else the pure pass-through).
     #[arg(long, conflicts_with = "config", conflicts_with_all = super::policy::FLAGS)]
@@ -19,9 +26,11 @@ pub struct Plug {
     output: PathBuf,
 }
 
+
 impl Plug {
     pub fn exec(self) -> anyhow::Result<i32> {
-        let app = std::fs::read(&self.app).with_context(|| format!("reading {}", self.app.display()))?;
+        let Some(app_path) = &self.app else { return self.pod() };
+        let app = std::fs::read(app_path).with_context(|| format!("reading {}", app_path.display()))?;
         let virt = match &self.virt {
             Some(path) => {
                 let virt = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
@@ -36,8 +45,26 @@ impl Plug {
             None if self.policy.given() => self.policy.virt()?,
             None => webgpu_virt::VIRT.to_vec(),
         };
-        let composed = webgpu_virt::plug(&app, &virt).with_context(|| format!("plugging the virt into {}", self.app.display()))?;
+        let composed = webgpu_virt::plug(&app, &virt).with_context(|| format!("plugging the virt into {}", app_path.display()))?;
         std::fs::write(&self.output, composed).with_context(|| format!("writing {}", self.output.display()))?;
+        Ok(0)
+    }
+
+    /// `--guest NAME=APP.wasm ...`: a pod.
+    fn pod(&self) -> anyhow::Result<i32> {
+        let mut names = Vec::new();
+        let mut components = Vec::new();
+        for guest in &self.guests {
+            let (name, path) = guest.split_once('=').with_context(|| format!("`{guest}` is not NAME=APP.wasm"))?;
+            names.push(name);
+            components.push(std::fs::read(path).with_context(|| format!("reading {path}"))?);
+        }
+        // The names first: the configuration names its guests.
+        webgpu_virt::pod::check_names(&names)?;
+        let virt = self.policy.pod_virt(&names)?;
+        let guests: Vec<_> = names.iter().zip(&components).map(|(name, component)| webgpu_virt::pod::Guest { name, component }).collect();
+        let pod = webgpu_virt::pod::plug_pod(&guests, &virt).context("making the pod")?;
+        std::fs::write(&self.output, pod).with_context(|| format!("writing {}", self.output.display()))?;
         Ok(0)
     }
 }

@@ -1,9 +1,9 @@
 use anyhow::Context as _;
 use std::path::PathBuf;
-use webgpu_virt::{Config, MaxObjects, Size};
+use webgpu_virt::{Config, MaxObjects, Pool, Size};
 
 /// The ids of the policy flags (not `--config`, which replaces them all).
-pub const FLAGS: [&str; 11] = [
+pub const FLAGS: [&str; 13] = [
     "count_calls",
     "noop",
     "max_memory",
@@ -15,6 +15,8 @@ pub const FLAGS: [&str; 11] = [
     "record",
     "deny_feature",
     "mask_adapter_info",
+    "pool_max_memory",
+    "device_per_guest",
 ];
 
 /// The policy of a virt, from flags or a file: what `configure` bakes in and what `plug` bakes
@@ -62,6 +64,15 @@ pub struct PolicyArgs {
     /// Answer generic words for the adapter's vendor, architecture, device and description.
     #[arg(long)]
     mask_adapter_info: bool,
+    /// In a pod: cap the GPU memory of all guests together (each guest's own quota applies
+    /// too). The TOML key is `max-memory` in a `[pool]` table.
+    #[arg(long, value_name = "SIZE")]
+    pool_max_memory: Option<Size>,
+    /// In a pod: give each guest a host device of its own (errors and device loss kept apart
+    /// by the runtime) instead of virtual devices on one shared host device. The TOML key is
+    /// `device-per-guest` in `[pool]`.
+    #[arg(long)]
+    device_per_guest: bool,
 }
 
 impl PolicyArgs {
@@ -83,6 +94,11 @@ impl PolicyArgs {
             record: self.record.clone(),
             deny_features: self.deny_feature.clone(),
             mask_adapter_info: self.mask_adapter_info,
+            pool: Pool {
+                max_memory: self.pool_max_memory,
+                device_per_guest: self.device_per_guest,
+            },
+            guests: Vec::new(),
         }
     }
 
@@ -94,9 +110,18 @@ impl PolicyArgs {
         }
     }
 
-    /// The built-in virt with this policy baked in.
+    /// The built-in virt with this policy baked in, for one application.
     pub fn virt(&self) -> anyhow::Result<Vec<u8>> {
         let config = self.config()?;
+        if config.pool != Pool::default() || !config.guests.is_empty() {
+            anyhow::bail!("the pool's settings and `[guests.NAME]` policies are for a pod: give its guests with --guest NAME=APP.wasm");
+        }
+        webgpu_virt::configure(webgpu_virt::virt_for(&config), &config).context("configuring the virt")
+    }
+
+    /// The built-in virt configured for a pod of guests named `names`.
+    pub fn pod_virt(&self, names: &[&str]) -> anyhow::Result<Vec<u8>> {
+        let config = webgpu_virt::pod::pod_config(&self.config()?, names)?;
         webgpu_virt::configure(webgpu_virt::virt_for(&config), &config).context("configuring the virt")
     }
 }

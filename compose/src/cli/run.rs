@@ -1,4 +1,4 @@
-use host_test::run::{Counter, Preopen, RunOptions, STATS};
+use host_test::run::{Counter, GuestEnd, Preopen, RunOptions, STATS};
 use std::path::PathBuf;
 
 /// Run a command component (exporting `wasi:cli/run@0.3.0`) with wasi:webgpu on wgpu.
@@ -30,15 +30,39 @@ impl Run {
         args.extend(self.args);
         let options = RunOptions { args, preopens: self.dirs, inherit_env: self.inherit_env, stats: self.stats, capture_stdout: false };
         let outcome = super::runtime()?.block_on(host_test::run::run(&engine, &component, &self.component, &options))?;
+        report_guests(&outcome.guests);
         if self.stats {
             print_stats(outcome.stats.as_deref());
             let h = outcome.host;
             eprintln!("host (what reached the runtime):");
-            for (name, value) in [("buffers", h.buffers), ("largest buffer", h.largest_buffer), ("textures", h.textures), ("query sets", h.query_sets)] {
+            for (name, value) in [("devices", h.devices), ("buffers", h.buffers), ("largest buffer", h.largest_buffer), ("textures", h.textures), ("query sets", h.query_sets)] {
                 eprintln!("  host {name:<20} {value:>12}");
             }
         }
         Ok(outcome.code)
+    }
+}
+
+/// How each guest of a pod ended, on stderr.
+fn report_guests(guests: &[(String, GuestEnd)]) {
+    let Some((trapped, why)) = guests.iter().find_map(|(name, end)| match end {
+        GuestEnd::Trapped(why) => Some((name, why)),
+        _ => None,
+    }) else {
+        for (name, end) in guests {
+            if let GuestEnd::Exited(code) = end {
+                eprintln!("guest {name}: exited with {code}");
+            }
+        }
+        return;
+    };
+    eprintln!("guest {trapped}: trapped: {why}");
+    for (name, end) in guests {
+        match end {
+            GuestEnd::Exited(code) => eprintln!("guest {name}: exited with {code}"),
+            GuestEnd::Stopped => eprintln!("guest {name}: stopped: guest {trapped} trapped, and a trap ends every guest of a pod (wasmtime ends the whole store)"),
+            GuestEnd::Trapped(_) => {}
+        }
     }
 }
 

@@ -14,8 +14,10 @@ pub fn webgpu_virt() -> Command {
 
 /// The guests that use the GPU and print what they saw (every guest but `cli`, the benchmarks
 /// and the sandboxing guests, whose output depends on the policy).
-pub const GPU_GUESTS: [&str; 14] =
-    ["compute", "render", "mapping", "copies", "textures", "bundles", "queries", "errors", "uncaptured", "lost", "labels", "limits", "invalid", "flood"];
+pub const GPU_GUESTS: [&str; 15] = [
+    "compute", "render", "mapping", "copies", "textures", "bundles", "queries", "errors", "uncaptured", "lost", "labels", "limits", "invalid", "flood",
+    "devices",
+];
 
 /// A built guest's path.
 pub fn guest(name: &str) -> &'static str {
@@ -29,10 +31,11 @@ pub fn check(out: &Output, what: &str) {
     assert!(out.status.success(), "{what} exited with {}:\n{stderr}", out.status);
 }
 
-/// Whether a per-guest test list covers `name`: `cli` uses no GPU, and the benchmarks and the
-/// sandboxing guests (`quota`, `sandbox`, `caps`) have tests of their own.
+/// Whether a per-guest test list covers `name`: `cli` uses no GPU, and the benchmarks, the
+/// sandboxing guests (`quota`, `sandbox`, `caps`) and the pods' noisy neighbour have tests of
+/// their own.
 pub fn covered(name: &str, tested: &[&str]) -> bool {
-    tested.contains(&name) || ["cli", "quota", "sandbox", "caps"].contains(&name) || name.starts_with("bench_")
+    tested.contains(&name) || ["cli", "quota", "sandbox", "caps", "noisy"].contains(&name) || name.starts_with("bench_")
 }
 
 /// `plug` composed in front of `socket` with `wac_graph::plug`, for components that have nothing

@@ -1,14 +1,16 @@
-//! The call counter: how many times the application called each function.
+//! The call counter: how many times the application (each guest, in a pod) called each
+//! function.
 
 use super::{Args, Counter, DeviceId, Func, Policy};
 
 pub struct Calls {
-    counts: [u64; Func::COUNT],
+    /// By tenant, by function.
+    counts: Vec<[u64; Func::COUNT]>,
 }
 
-impl Default for Calls {
-    fn default() -> Self {
-        Self { counts: [0; Func::COUNT] }
+impl Calls {
+    pub fn new(tenants: u32) -> Self {
+        Self { counts: vec![[0; Func::COUNT]; tenants as usize] }
     }
 }
 
@@ -17,13 +19,18 @@ impl Policy for Calls {
         "calls"
     }
 
-    fn before(&mut self, _: DeviceId, _: u64, args: &Args<'_>) {
-        self.counts[args.func() as usize] += 1;
+    fn before(&mut self, device: DeviceId, _: u64, args: &Args<'_>) {
+        let tenant = (crate::tenant::of(device) as usize).min(self.counts.len() - 1);
+        self.counts[tenant][args.func() as usize] += 1;
     }
 
-    /// The functions called at least once, in the order of `Func`.
+    /// The functions called at least once, in the order of `Func` (in a pod, guest by guest,
+    /// each name after the guest's).
     fn counters(&self, out: &mut Vec<Counter>) {
-        let called = Func::ALL.iter().zip(self.counts).filter(|(_, n)| *n > 0);
-        out.extend(called.map(|(f, n)| Counter { name: f.name().to_string(), value: n }));
+        for (tenant, counts) in self.counts.iter().enumerate() {
+            let prefix = super::guest_prefix(tenant as u32);
+            let called = Func::ALL.iter().zip(counts).filter(|(_, n)| **n > 0);
+            out.extend(called.map(|(f, n)| Counter { name: format!("{prefix}{}", f.name()), value: *n }));
+        }
     }
 }

@@ -139,7 +139,7 @@ fn chain(config: &Config) -> Vec<Box<dyn Policy>> {
         chain.push(Box::new(record::Recorder::new(path)));
     }
     if config.count_calls {
-        chain.push(Box::new(calls::Calls::default()));
+        chain.push(Box::new(calls::Calls::new(config.tenants())));
     }
     if config.noop {
         chain.push(Box::new(noop::Noop));
@@ -161,10 +161,27 @@ pub fn active() -> bool {
     })
 }
 
-/// Reads the baked configuration.
-pub fn config<R>(f: impl FnOnce(&Config) -> R) -> R {
+/// Reads the policy of the tenant that objects of `device` belong to.
+pub fn config<R>(device: DeviceId, f: impl FnOnce(&Config) -> R) -> R {
+    active();
+    CONFIG.with_borrow(|c| f(c.policy(crate::tenant::of(device))))
+}
+
+/// Reads the whole baked configuration: the pod's, with every guest's policy.
+pub fn pod<R>(f: impl FnOnce(&Config) -> R) -> R {
     active();
     CONFIG.with_borrow(f)
+}
+
+/// How many tenants the virt serves.
+pub fn tenants() -> u32 {
+    pod(Config::tenants)
+}
+
+/// How the operator's counters of `tenant` begin: the guest's name and a space in a pod,
+/// nothing in front of one application.
+pub fn guest_prefix(tenant: u32) -> String {
+    pod(|c| c.guests.get(tenant as usize).map(|g| format!("{} ", g.name)).unwrap_or_default())
 }
 
 /// Shows a call to every policy, in order; the call's number.

@@ -9,22 +9,24 @@
 //! releases its memory and objects.
 
 use super::release_device;
-use crate::policy::config;
+use crate::policy::{DeviceId, config};
+use webgpu_virt_config::{Config, Pool};
 use crate::{GpuAdapter, GpuAdapterInfo, GpuDevice, GpuSupportedFeatures, GpuSupportedLimits, RecordOptionGpuSize64};
 use crate::{WitName, exp};
 
-/// The most a buffer (or a binding of one) may be: the memory quota and the buffer size cap.
-pub fn buffer_cap(c: &webgpu_virt_config::Config) -> Option<u64> {
-    [c.max_memory, c.max_buffer_size].into_iter().flatten().map(|s| s.0).min()
+/// The most a buffer (or a binding of one) may be: the memory quotas (the guest's and the
+/// pool's) and the buffer size cap.
+pub fn buffer_cap(c: &Config, pool: &Pool) -> Option<u64> {
+    [c.max_memory, c.max_buffer_size, pool.max_memory].into_iter().flatten().map(|s| s.0).min()
 }
 
 /// The most a texture dimension may be.
-fn dimension_cap(c: &webgpu_virt_config::Config) -> Option<u64> {
+fn dimension_cap(c: &Config, _: &Pool) -> Option<u64> {
     c.max_texture_dimension.map(u64::from)
 }
 
-/// What caps a limit, from the configuration.
-type Cap = fn(&webgpu_virt_config::Config) -> Option<u64>;
+/// What caps a limit, from a tenant's policy and the pool's.
+type Cap = fn(&Config, &Pool) -> Option<u64>;
 
 /// The limits the quota clamps: their names in `required-limits` (WebGPU's) and their caps.
 const CLAMPED: [(&str, Cap); 6] = [
@@ -36,21 +38,22 @@ const CLAMPED: [(&str, Cap); 6] = [
     ("maxTextureDimension3D", dimension_cap),
 ];
 
-/// A limit the runtime reports, clamped by a cap.
-fn clamp(value: u64, cap: Cap) -> u64 {
-    config(|c| cap(c).map_or(value, |cap| value.min(cap)))
+/// A limit the runtime reports to the tenant of `device`, clamped by a cap.
+fn clamp(device: DeviceId, value: u64, cap: Cap) -> u64 {
+    let pool = crate::policy::pod(|c| c.pool.clone());
+    config(device, |c| cap(c, &pool).map_or(value, |cap| value.min(cap)))
 }
 
 pub fn max_buffer_size(limits: &GpuSupportedLimits) -> u64 {
-    clamp(limits.inner.max_buffer_size(), buffer_cap)
+    clamp(limits.device, limits.inner.max_buffer_size(), buffer_cap)
 }
 
 pub fn max_storage_buffer_binding_size(limits: &GpuSupportedLimits) -> u64 {
-    clamp(limits.inner.max_storage_buffer_binding_size(), buffer_cap)
+    clamp(limits.device, limits.inner.max_storage_buffer_binding_size(), buffer_cap)
 }
 
 pub fn max_uniform_buffer_binding_size(limits: &GpuSupportedLimits) -> u64 {
-    clamp(limits.inner.max_uniform_buffer_binding_size(), buffer_cap)
+    clamp(limits.device, limits.inner.max_uniform_buffer_binding_size(), buffer_cap)
 }
 
 /// The texture dimension limits, clamped.
@@ -58,26 +61,26 @@ macro_rules! dimensions {
     ($($name:ident),*) => {$(
         pub fn $name(limits: &GpuSupportedLimits) -> u32 {
             // A clamp of a u32 is a u32.
-            clamp(limits.inner.$name().into(), dimension_cap) as u32
+            clamp(limits.device, limits.inner.$name().into(), dimension_cap) as u32
         }
     )*};
 }
 
 dimensions!(max_texture_dimension1_d, max_texture_dimension2_d, max_texture_dimension3_d);
 
-fn denied(feature: &str) -> bool {
-    config(|c| c.deny_features.iter().any(|d| d == feature))
+fn denied(device: DeviceId, feature: &str) -> bool {
+    config(device, |c| c.deny_features.iter().any(|d| d == feature))
 }
 
 pub fn has(features: &GpuSupportedFeatures, value: String) -> bool {
-    !denied(&value) && features.inner.has(&value)
+    !denied(features.device, &value) && features.inner.has(&value)
 }
 
 /// The adapter info's strings, masked when the configuration says so.
 macro_rules! masked {
     ($($name:ident: $generic:literal),*) => {$(
         pub fn $name(info: &GpuAdapterInfo) -> String {
-            match config(|c| c.mask_adapter_info) {
+            match config(info.device, |c| c.mask_adapter_info) {
                 true => $generic.into(),
                 false => info.inner.$name(),
             }
@@ -87,45 +90,48 @@ macro_rules! masked {
 
 masked!(vendor: "webgpu-virt", architecture: "", device: "virtual", description: "webgpu-virt virtual adapter");
 
-fn refuse(kind: exp::RequestDeviceErrorKind, message: String) -> Result<exp::GpuDevice, exp::RequestDeviceError> {
+fn refuse<T>(kind: exp::RequestDeviceErrorKind, message: String) -> Result<T, exp::RequestDeviceError> {
     Err(exp::RequestDeviceError { kind, message: super::said(message) })
 }
 
-pub async fn request_device(
-    adapter: &GpuAdapter,
-    descriptor: Option<exp::GpuDeviceDescriptor>,
-) -> Result<exp::GpuDevice, exp::RequestDeviceError> {
-    if let Some(d) = &descriptor {
-        if let Some(feature) = d.required_features.iter().flatten().find(|f| denied(f.wit_name())) {
-            return refuse(exp::RequestDeviceErrorKind::TypeError, format!("feature `{}` is not available", feature.wit_name()));
-        }
-        if let Some(limits) = &d.required_limits {
-            let limits = &limits.get::<RecordOptionGpuSize64>().inner;
-            for (name, cap) in CLAMPED {
-                if let Some(Some(asked)) = limits.get(name) {
-                    let most = clamp(u64::MAX, cap);
-                    if asked > most {
-                        return refuse(exp::RequestDeviceErrorKind::OperationError, format!("`{name}` of {asked} is above the limit, {most}"));
-                    }
+/// What `request-device` checks before a device is made: no denied feature, no limit above
+/// what the quota allows.
+pub fn admit(adapter: &GpuAdapter, descriptor: Option<&exp::GpuDeviceDescriptor>) -> Result<(), exp::RequestDeviceError> {
+    let Some(d) = descriptor else { return Ok(()) };
+    if let Some(feature) = d.required_features.iter().flatten().find(|f| denied(adapter.device, f.wit_name())) {
+        return refuse(exp::RequestDeviceErrorKind::TypeError, format!("feature `{}` is not available", feature.wit_name()));
+    }
+    if let Some(limits) = &d.required_limits {
+        let limits = &limits.get::<RecordOptionGpuSize64>().inner;
+        for (name, cap) in CLAMPED {
+            if let Some(Some(asked)) = limits.get(name) {
+                let most = clamp(adapter.device, u64::MAX, cap);
+                if asked > most {
+                    return refuse(exp::RequestDeviceErrorKind::OperationError, format!("`{name}` of {asked} is above the limit, {most}"));
                 }
             }
         }
     }
-    let device = adapter.forward_request_device(descriptor).await?;
-    if let Err(why) = super::pipelines::prepare(adapter, device.get::<GpuDevice>()).await {
+    Ok(())
+}
+
+/// What the quota sets up for a device just made: its graveyard, its throttle, and (for a
+/// device of its own on the runtime) the release of its memory when it is lost.
+pub async fn admitted(adapter: &GpuAdapter, device: &GpuDevice) -> Result<(), exp::RequestDeviceError> {
+    if let Err(why) = super::pipelines::prepare(adapter, device).await {
         let message = format!("the cap on pipelines needs a second device from the adapter, which it refused: {why}");
         return refuse(exp::RequestDeviceErrorKind::OperationError, message);
     }
-    super::submissions::watch(device.get::<GpuDevice>());
-    if super::counting() {
-        // A lost device's objects hold no memory any more.
-        let inner = device.get::<GpuDevice>();
-        let (lost, id) = (inner.inner.lost(), inner.device);
+    super::submissions::watch(device);
+    if super::counting() && !crate::device::get(device.device).is_some_and(|v| v.host_is_pooled()) {
+        // A lost device's objects hold no memory any more. (A pooled device's loss is the
+        // virt's own, which releases them.)
+        let (lost, id) = (device.inner.lost(), device.device);
         crate::bridge::spawn(async move {
             lost.await;
             release_device(id);
             super::submissions::forget(id);
         });
     }
-    Ok(device)
+    Ok(())
 }

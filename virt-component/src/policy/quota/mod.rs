@@ -19,7 +19,7 @@ pub mod writes;
 use super::{Counter, DeviceId, Policy};
 use hashbrown::HashMap;
 use std::cell::{Cell, RefCell};
-use webgpu_virt_config::Config;
+use webgpu_virt_config::{Config, Size};
 
 /// The kinds of objects counted: the first three also take memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -84,40 +84,95 @@ impl Usage {
     }
 }
 
-/// The instance's quota and usage.
-struct Ledger {
+/// What one tenant, or the whole pod, may take and takes.
+#[derive(Default)]
+struct Account {
     max_memory: Option<u64>,
     max_objects: [Option<u32>; KINDS],
     used: u64,
     peak: u64,
     /// Live objects by kind, all devices together.
     objects: [u64; KINDS],
+    /// Refusals, all devices together.
+    denials: u64,
+}
+
+impl Account {
+    fn new(max_memory: Option<Size>, max_objects: &webgpu_virt_config::MaxObjects) -> Self {
+        Self { max_memory: max_memory.map(|s| s.0), max_objects: std::array::from_fn(|k| max_objects.get(k)), ..Self::default() }
+    }
+
+    /// Why an object of `kind` taking `bytes` does not fit, if it does not. `whose` names the
+    /// quota in the message (empty for an application's own).
+    fn refusal(&self, kind: Kind, bytes: u64, whose: &str) -> Option<Refusal> {
+        let k = kind as usize;
+        let left = self.max_memory.map_or(u64::MAX, |max| max.saturating_sub(self.used));
+        if bytes > left {
+            return Some(Refusal::out_of_memory(format!("{} of {bytes} bytes refused, {left} bytes of the {whose}memory quota left", kind.one())));
+        }
+        if !self.max_objects[k].is_some_and(|max| self.objects[k] >= u64::from(max)) {
+            return None;
+        }
+        let message = format!("{} refused: {} {} live, the most {whose}allowed", kind.one(), self.objects[k], kind.name());
+        // A pipeline that cannot be made for want of resources is WebGPU's internal error.
+        Some(match kind {
+            Kind::Pipeline => Refusal::internal(message),
+            _ => Refusal::out_of_memory(message),
+        })
+    }
+
+    fn charge(&mut self, kind: Kind, bytes: u64) {
+        self.used += bytes;
+        self.peak = self.peak.max(self.used);
+        self.objects[kind as usize] += 1;
+    }
+
+    fn release(&mut self, kind: Kind, bytes: u64, objects: u64) {
+        self.used -= bytes;
+        self.objects[kind as usize] -= objects;
+    }
+}
+
+/// The instance's quotas and usage: each tenant's, and the pool's (all tenants together).
+struct Ledger {
+    tenants: Vec<Account>,
+    pool: Account,
     devices: HashMap<DeviceId, Usage>,
+}
+
+impl Ledger {
+    /// The account of the tenant `device` belongs to.
+    fn tenant(&mut self, device: DeviceId) -> &mut Account {
+        let last = self.tenants.len() - 1;
+        let tenant = crate::tenant::of(device) as usize;
+        &mut self.tenants[tenant.min(last)]
+    }
 }
 
 thread_local! {
     static LEDGER: RefCell<Option<Ledger>> = const { RefCell::new(None) };
 }
 
-/// Sets the quota up from the configuration; the policy to put in the chain, if any.
-pub(super) fn configure(config: &Config) -> Option<Box<dyn Policy>> {
-    let any = config.max_memory.is_some()
+/// Whether `config` asks the quota of a tenant for anything.
+fn asks(config: &Config) -> bool {
+    config.max_memory.is_some()
         || config.max_buffer_size.is_some()
         || config.max_texture_dimension.is_some()
         || config.max_write_size.is_some()
         || config.max_in_flight.is_some()
-        || (0..KINDS).any(|k| config.max_objects.get(k).is_some());
-    if !any {
+        || (0..KINDS).any(|k| config.max_objects.get(k).is_some())
+}
+
+/// Sets the quota up from the configuration; the policy to put in the chain, if any.
+pub(super) fn configure(config: &Config) -> Option<Box<dyn Policy>> {
+    let tenants = config.tenants();
+    // A pod always counts: its operator sees each guest's memory and objects.
+    if !(0..tenants).any(|t| asks(config.policy(t))) && config.pool.max_memory.is_none() && config.guests.is_empty() {
         return None;
     }
-    LEDGER.set(Some(Ledger {
-        max_memory: config.max_memory.map(|s| s.0),
-        max_objects: std::array::from_fn(|k| config.max_objects.get(k)),
-        used: 0,
-        peak: 0,
-        objects: [0; KINDS],
-        devices: HashMap::new(),
-    }));
+    let accounts = (0..tenants).map(|t| Account::new(config.policy(t).max_memory, &config.policy(t).max_objects)).collect();
+    let pool = Account::new(config.pool.max_memory, &Default::default());
+    LEDGER.set(Some(Ledger { tenants: accounts, pool, devices: HashMap::new() }));
     Some(Box::new(QuotaStats))
 }
 
@@ -164,37 +219,23 @@ pub struct Charge {
 }
 
 impl Charge {
-    /// Charges an object of `kind` taking `bytes` to `device`, unless the memory quota or the
-    /// cap on objects of its kind would be exceeded.
+    /// Charges an object of `kind` taking `bytes` to `device`, unless its tenant's memory
+    /// quota or cap on objects of its kind, or the pool's memory quota, would be exceeded.
     pub fn new(device: DeviceId, kind: Kind, bytes: u64) -> Result<Option<Charge>, Refusal> {
         with(|l| {
             let k = kind as usize;
-            let usage = l.devices.entry(device).or_default();
-            if usage.gone {
+            if l.devices.get(&device).is_some_and(|u| u.gone) {
                 return Ok(None);
             }
-            let left = l.max_memory.map_or(u64::MAX, |max| max.saturating_sub(l.used));
-            let refusal = if bytes > left {
-                Some(Refusal::out_of_memory(format!("{} of {bytes} bytes refused, {left} bytes of the memory quota left", kind.one())))
-            } else if l.max_objects[k].is_some_and(|max| l.objects[k] >= u64::from(max)) {
-                let message = format!("{} refused: {} {} live, the most allowed", kind.one(), l.objects[k], kind.name());
-                // A pipeline that cannot be made for want of resources is WebGPU's internal error.
-                Some(match kind {
-                    Kind::Pipeline => Refusal::internal(message),
-                    _ => Refusal::out_of_memory(message),
-                })
-            } else {
-                None
-            };
-            if let Some(refusal) = refusal {
+            if let Some(refusal) = l.tenant(device).refusal(kind, bytes, "").or_else(|| l.pool.refusal(kind, bytes, "pool's ")) {
                 return Err(refusal);
             }
+            l.tenant(device).charge(kind, bytes);
+            l.pool.charge(kind, bytes);
+            let usage = l.devices.entry(device).or_default();
             usage.bytes[k] += bytes;
             usage.objects[k] += 1;
             usage.peak = usage.peak.max(usage.total());
-            l.used += bytes;
-            l.peak = l.peak.max(l.used);
-            l.objects[k] += 1;
             Ok(Some(Charge { device, kind, bytes, epoch: usage.epoch }))
         })
         .unwrap_or(Ok(None))
@@ -213,8 +254,8 @@ impl Drop for Charge {
             }
             usage.bytes[self.kind as usize] -= self.bytes;
             usage.objects[self.kind as usize] -= 1;
-            l.used -= self.bytes;
-            l.objects[self.kind as usize] -= 1;
+            l.tenant(self.device).release(self.kind, self.bytes, 1);
+            l.pool.release(self.kind, self.bytes, 1);
         });
     }
 }
@@ -223,14 +264,16 @@ impl Drop for Charge {
 pub fn release_device(device: DeviceId) {
     with(|l| {
         let usage = l.devices.entry(device).or_default();
-        l.used -= usage.total();
-        for (all, own) in l.objects.iter_mut().zip(usage.objects) {
-            *all -= own;
-        }
+        let (bytes, objects) = (usage.bytes, usage.objects);
         usage.epoch += 1;
         usage.gone = true;
         usage.bytes = [0; KINDS];
         usage.objects = [0; KINDS];
+        for kind in Kind::ALL {
+            let k = kind as usize;
+            l.tenant(device).release(kind, bytes[k], objects[k]);
+            l.pool.release(kind, bytes[k], objects[k]);
+        }
     });
 }
 
@@ -269,20 +312,35 @@ impl Policy for QuotaStats {
         "quota"
     }
 
-    /// The instance's current and peak bytes and limit, then per device (in the order they
-    /// were made) bytes and objects by kind, peak bytes and refusals.
+    /// Each tenant's current and peak bytes and limit (in a pod, each counter begins with the
+    /// guest's name), the pool's in a pod, then per device (in the order they were made)
+    /// bytes and objects by kind, peak bytes and refusals.
     fn counters(&self, out: &mut Vec<Counter>) {
         with(|l| {
             let mut push = |name: String, value: u64| out.push(Counter { name, value });
-            push("memory".into(), l.used);
-            push("memory peak".into(), l.peak);
-            if let Some(max) = l.max_memory {
-                push("memory limit".into(), max);
+            let pod = crate::policy::pod(|c| !c.guests.is_empty());
+            let mut accounts: Vec<(String, &Account)> =
+                l.tenants.iter().enumerate().map(|(t, a)| (crate::policy::guest_prefix(t as u32), a)).collect();
+            if pod {
+                accounts.push(("pool ".into(), &l.pool));
+            }
+            for (prefix, account) in accounts {
+                push(format!("{prefix}memory"), account.used);
+                push(format!("{prefix}memory peak"), account.peak);
+                if let Some(max) = account.max_memory {
+                    push(format!("{prefix}memory limit"), max);
+                }
+                if pod && prefix != "pool " {
+                    for kind in Kind::ALL {
+                        push(format!("{prefix}{}", kind.name()), account.objects[kind as usize]);
+                    }
+                    push(format!("{prefix}refused"), account.denials);
+                }
             }
             let mut devices: Vec<_> = l.devices.iter().collect();
             devices.sort_by_key(|(id, _)| **id);
             for (id, usage) in devices {
-                let d = format!("device {}", id.number());
+                let d = format!("{}device {}", crate::policy::guest_prefix(crate::tenant::of(*id)), id.number());
                 for kind in Kind::ALL {
                     if kind.takes_memory() {
                         push(format!("{d} {} bytes", kind.name()), usage.bytes[kind as usize]);
@@ -299,5 +357,8 @@ impl Policy for QuotaStats {
 
 /// Counts a refusal.
 pub fn refused(device: DeviceId) {
-    with(|l| l.devices.entry(device).or_default().denials += 1);
+    with(|l| {
+        l.devices.entry(device).or_default().denials += 1;
+        l.tenant(device).denials += 1;
+    });
 }

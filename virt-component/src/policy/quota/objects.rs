@@ -11,6 +11,8 @@
 //! or uncaptured-error stream. None of these stand-ins makes an error of its own.
 
 use super::submissions::{HeldCall, now_or_held};
+use crate::device::Memory;
+use std::rc::Rc;
 use super::{Charge, Held, Kind, Refusal, TextureSize, memory};
 use crate::policy::config;
 use crate::{GpuBindGroup, GpuBuffer, GpuCommandEncoder, GpuDevice, GpuQuerySet, GpuShaderModule, GpuTexture, exp, imp};
@@ -43,23 +45,40 @@ fn held<R>(charge: Option<Charge>, refused: Option<R>) -> Held<R> {
     Held { charge: std::cell::Cell::new(charge), refused }
 }
 
+/// Whether a creation of `bytes` on `device` may go to the runtime: its charge; else why not
+/// (`None`: the device is a lost pooled one, on which WebGPU makes invalid objects silently).
+fn admit(device: &GpuDevice, kind: Kind, bytes: u64, too_large: Option<String>) -> Result<Option<Charge>, Option<Refusal>> {
+    if crate::device::is_lost(device.device) {
+        return Err(None);
+    }
+    charge(device, kind, bytes, too_large).map_err(Some)
+}
+
+/// Reports a refusal, if there is one (a lost device's creations report nothing).
+fn refuse_if(device: &GpuDevice, refusal: Option<Refusal>) {
+    if let Some(refusal) = refusal {
+        refuse(device, refusal);
+    }
+}
+
 pub fn create_buffer(device: &GpuDevice, descriptor: exp::GpuBufferDescriptor) -> exp::GpuBuffer {
-    let cap = config(|c| c.max_buffer_size.map(|s| s.0));
+    let cap = config(device.device, |c| c.max_buffer_size.map(|s| s.0));
     let too_large = cap.filter(|cap| descriptor.size > *cap).map(|cap| format!("a buffer of {} bytes is larger than maxBufferSize, {cap}", descriptor.size));
-    let (inner, quota) = match charge(device, Kind::Buffer, descriptor.size, too_large) {
+    let (inner, quota) = match admit(device, Kind::Buffer, descriptor.size, too_large) {
         Ok(charge) => (device.inner.create_buffer(&descriptor), held(charge, None)),
-        Err(_) if above_runtime_limits(device, |l| descriptor.size > l.max_buffer_size()) => {
+        Err(Some(_)) if above_runtime_limits(device, |l| descriptor.size > l.max_buffer_size()) => {
             (device.inner.create_buffer(&descriptor), held(None, None))
         }
         Err(refusal) => {
             let stand_in = imp::GpuBufferDescriptor { size: 0, mapped_at_creation: None, ..descriptor.clone() };
             let inner = device.inner.create_buffer(&stand_in);
             inner.destroy();
-            refuse(device, refusal);
+            refuse_if(device, refusal);
             (inner, held(None, Some(descriptor.size)))
         }
     };
     let mut buffer = GpuBuffer::wrap(inner, device.device);
+    crate::device::track(device.device, Memory::Buffer(Rc::downgrade(&buffer.inner)));
     buffer.quota = quota;
     exp::GpuBuffer::new(buffer)
 }
@@ -69,7 +88,7 @@ pub fn create_texture(device: &GpuDevice, descriptor: exp::GpuTextureDescriptor)
     let extents = [size.width, size.height.unwrap_or(1), size.depth_or_array_layers.unwrap_or(1)];
     // The depth of a 3D texture is a dimension; a 2D texture's layers are not.
     let dimensions = if descriptor.dimension == Some(exp::GpuTextureDimension::D3) { 3 } else { 2 };
-    let too_large = config(|c| c.max_texture_dimension).and_then(|cap| {
+    let too_large = config(device.device, |c| c.max_texture_dimension).and_then(|cap| {
         let largest = extents[..dimensions].iter().max().copied().unwrap_or(0);
         (largest > cap).then(|| format!("a texture dimension of {largest} is above maxTextureDimension, {cap}"))
     });
@@ -78,9 +97,9 @@ pub fn create_texture(device: &GpuDevice, descriptor: exp::GpuTextureDescriptor)
         Some(exp::GpuTextureDimension::D3) => extents.iter().any(|e| *e > l.max_texture_dimension3_d()),
         _ => extents[0].max(extents[1]) > l.max_texture_dimension2_d() || extents[2] > l.max_texture_array_layers(),
     };
-    let (inner, quota) = match charge(device, Kind::Texture, memory::texture_bytes(&descriptor), too_large) {
+    let (inner, quota) = match admit(device, Kind::Texture, memory::texture_bytes(&descriptor), too_large) {
         Ok(charge) => (device.inner.create_texture(&descriptor), held(charge, None)),
-        Err(_) if above_runtime_limits(device, above) => (device.inner.create_texture(&descriptor), held(None, None)),
+        Err(Some(_)) if above_runtime_limits(device, above) => (device.inner.create_texture(&descriptor), held(None, None)),
         Err(refusal) => {
             let block = memory::block_of(descriptor.format);
             let one_d = descriptor.dimension == Some(exp::GpuTextureDimension::D1);
@@ -97,7 +116,7 @@ pub fn create_texture(device: &GpuDevice, descriptor: exp::GpuTextureDescriptor)
             };
             let inner = device.inner.create_texture(&stand_in);
             inner.destroy();
-            refuse(device, refusal);
+            refuse_if(device, refusal);
             let asked = TextureSize {
                 width: size.width,
                 height: size.height.unwrap_or(1),
@@ -109,6 +128,7 @@ pub fn create_texture(device: &GpuDevice, descriptor: exp::GpuTextureDescriptor)
         }
     };
     let mut texture = GpuTexture::wrap(inner, device.device);
+    crate::device::track(device.device, Memory::Texture(Rc::downgrade(&texture.inner)));
     texture.quota = quota;
     exp::GpuTexture::new(texture)
 }
@@ -117,18 +137,19 @@ pub fn create_query_set(
     device: &GpuDevice,
     descriptor: exp::GpuQuerySetDescriptor,
 ) -> Result<exp::GpuQuerySet, exp::CreateQuerySetError> {
-    let (inner, quota) = match Charge::new(device.device, Kind::QuerySet, memory::query_set_bytes(descriptor.count)) {
+    let (inner, quota) = match admit(device, Kind::QuerySet, memory::query_set_bytes(descriptor.count), None) {
         Ok(charge) => (device.inner.create_query_set(&descriptor)?, held(charge, None)),
         // WebGPU's own limit on queries in a set.
-        Err(_) if descriptor.count > MAX_QUERIES => (device.inner.create_query_set(&descriptor)?, held(None, None)),
+        Err(Some(_)) if descriptor.count > MAX_QUERIES => (device.inner.create_query_set(&descriptor)?, held(None, None)),
         Err(refusal) => {
             let inner = device.inner.create_query_set(&imp::GpuQuerySetDescriptor { count: 1, ..descriptor.clone() })?;
             inner.destroy();
-            refuse(device, refusal);
+            refuse_if(device, refusal);
             (inner, held(None, Some(descriptor.count)))
         }
     };
     let mut query_set = GpuQuerySet::wrap(inner, device.device);
+    crate::device::track(device.device, Memory::QuerySet(Rc::downgrade(&query_set.inner)));
     query_set.quota = quota;
     Ok(exp::GpuQuerySet::new(query_set))
 }
@@ -209,12 +230,6 @@ impl Destroy for GpuQuerySet {
     }
 }
 
-impl Destroy for GpuDevice {
-    fn destroy_now(&self) {
-        super::release_device(self.device);
-        now_or_held(self.device, || self.inner.destroy(), || HeldCall::DestroyDevice);
-    }
-}
 
 pub fn size(buffer: &GpuBuffer) -> u64 {
     buffer.quota.refused.unwrap_or_else(|| buffer.inner.size())

@@ -22,14 +22,15 @@ use std::cell::OnceCell;
 #[derive(Default)]
 pub struct Graveyard(OnceCell<Box<GpuDevice>>);
 
-/// Whether a cap on pipelines is configured (then every device gets a graveyard).
-fn capped() -> bool {
-    crate::policy::config(|c| c.max_objects.pipelines.is_some())
+/// Whether a cap on pipelines is configured for the tenant of `device` (then each of its
+/// devices gets a graveyard).
+fn capped(device: &GpuDevice) -> bool {
+    crate::policy::config(device.device, |c| c.max_objects.pipelines.is_some())
 }
 
 /// Gives `device` its graveyard, made from `adapter`, when pipelines are capped.
 pub async fn prepare(adapter: &GpuAdapter, device: &GpuDevice) -> Result<(), String> {
-    if !capped() {
+    if !capped(device) {
         return Ok(());
     }
     let dead = adapter.inner.request_device(None).await.map_err(|e| e.message)?;

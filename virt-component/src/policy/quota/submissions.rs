@@ -73,14 +73,14 @@ thread_local! {
     static THROTTLES: RefCell<HashMap<DeviceId, Rc<Throttle>>> = RefCell::new(HashMap::new());
 }
 
-fn max_in_flight() -> Option<u32> {
-    config(|c| c.max_in_flight.map(|n| n.get()))
+fn max_in_flight(device: DeviceId) -> Option<u32> {
+    config(device, |c| c.max_in_flight.map(|n| n.get()))
 }
 
 /// Puts a new device under the cap, when one is configured. Called from `request-device` (an
 /// async call: the drainer task starts there).
 pub fn watch(device: &GpuDevice) {
-    let Some(max) = max_in_flight() else { return };
+    let Some(max) = max_in_flight(device.device) else { return };
     let (wake, mut woken) = mpsc::unbounded();
     let throttle = Rc::new(Throttle {
         max,
@@ -113,7 +113,7 @@ pub fn forget(device: DeviceId) {
 }
 
 fn throttle(device: DeviceId) -> Option<Rc<Throttle>> {
-    max_in_flight()?;
+    max_in_flight(device)?;
     THROTTLES.with_borrow(|t| t.get(&device).cloned())
 }
 
@@ -142,6 +142,14 @@ pub async fn drained(device: DeviceId) {
 }
 
 pub fn submit(queue: &GpuQueue, command_buffers: Vec<exp::GpuCommandBufferBorrow<'_>>) {
+    // A lost device submits nothing; command buffers of another device are not submitted.
+    if crate::device::is_lost(queue.device) {
+        return;
+    }
+    // (The generated check has reported it.)
+    if command_buffers.iter().any(|b| crate::device::foreign(queue.device, b.get::<GpuCommandBuffer>().device)) {
+        return;
+    }
     let Some(t) = throttle(queue.device) else { return queue.forward_submit(command_buffers) };
     let buffers: Vec<_> = command_buffers.iter().map(|b| b.get::<GpuCommandBuffer>().inner.clone()).collect();
     if t.held.borrow().is_empty() && t.in_flight() < u64::from(t.max) {
@@ -162,6 +170,9 @@ pub fn counters(device: DeviceId, mut push: impl FnMut(&str, u64)) {
 }
 
 pub async fn on_submitted_work_done(queue: &GpuQueue) {
+    if crate::device::is_lost(queue.device) {
+        return;
+    }
     drained(queue.device).await;
     let Some(t) = throttle(queue.device) else { return queue.forward_on_submitted_work_done().await };
     let asked = t.forwarded.get();
@@ -239,7 +250,9 @@ impl Throttle {
     async fn forward(self: &Rc<Self>, mark: Mark, call: HeldCall) {
         const FILTERS: [exp::GpuErrorFilter; 3] =
             [exp::GpuErrorFilter::Validation, exp::GpuErrorFilter::OutOfMemory, exp::GpuErrorFilter::Internal];
-        let moved = self.scopes.mark() != mark;
+        // Scopes of its own also when the device's scopes are virtual: then the runtime's
+        // scopes never hold the application's.
+        let moved = self.scopes.mark() != mark || self.scopes.is_virtual();
         if moved {
             for filter in FILTERS {
                 self.device.push_error_scope(filter);

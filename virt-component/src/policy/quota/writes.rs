@@ -11,7 +11,7 @@ use crate::{GpuBuffer, GpuQueue, exp};
 /// Whether `bytes` may be carried by a call on `device`; if not, the refusal is counted and the
 /// message says why.
 fn check(device: DeviceId, what: &str, bytes: u64) -> Result<(), String> {
-    match config(|c| c.max_write_size.map(|s| s.0)) {
+    match config(device, |c| c.max_write_size.map(|s| s.0)) {
         Some(cap) if bytes > cap => {
             super::refused(device);
             Err(super::said(format!("{what} of {bytes} bytes is over the cap of {cap} bytes a call")))
@@ -35,6 +35,11 @@ pub fn write_buffer_with_copy(
 ) -> Result<(), exp::WriteBufferError> {
     check(queue.device, "write-buffer", data.len() as u64)
         .map_err(|message| exp::WriteBufferError { kind: exp::WriteBufferErrorKind::OperationError, message })?;
+    // A lost device writes nothing; a buffer of another device is not written (the generated
+    // check reported it).
+    if crate::device::is_lost(queue.device) || crate::device::foreign(queue.device, buffer.get::<GpuBuffer>().device) {
+        return Ok(());
+    }
     if let Some(throttle) = submissions::holding(queue.device) {
         return submissions::hold_write_buffer(&throttle, buffer.get(), buffer_offset, data, data_offset, size);
     }
@@ -52,6 +57,9 @@ pub fn write_texture_with_copy(
         Ok(()) => data,
         Err(_) => Vec::new(),
     };
+    if crate::device::is_lost(queue.device) || crate::device::foreign(queue.device, destination.texture.get::<crate::GpuTexture>().device) {
+        return;
+    }
     if let Some(throttle) = submissions::holding(queue.device) {
         return submissions::hold_write_texture(&throttle, destination, data, data_layout, size);
     }

@@ -1,0 +1,254 @@
+//! Pods: several guests composed with one shared virt, each served as a tenant of its own.
+//!
+//! ```text
+//!               ┌────────────── pod.wasm ───────────────┐
+//!   guest a ──▶ shim a (get-gpu = get-gpu-for(0)) ─┐    │
+//!      │                                           ├──▶ virt ──▶ runtime's wasi:webgpu
+//!      └──── every other call, one hop ────────────┤    │
+//!   guest b ──▶ shim b (get-gpu = get-gpu-for(1)) ─┘    │
+//!               └───────────────────────────────────────┘
+//! ```
+//!
+//! Each guest's `wasi:webgpu/webgpu` import is an instance of its tenant shim ([`crate::shim`]),
+//! whose items are the virt's own but for `get-gpu`. The pod exports each guest's
+//! `wasi:cli/run@0.3.0` under the guest's name, every other export of the guests under its own
+//! name, and the virt's [`STATS`](crate::STATS). It imports what the guests import, and the
+//! runtime's `wasi:webgpu` for the virt.
+
+use crate::{STATS, TENANCY, WEBGPU, imports};
+use wac_graph::types::Package;
+use wac_graph::{CompositionGraph, EncodeOptions, NodeId};
+
+/// The interface a pod runs each guest by.
+pub const RUN: &str = "wasi:cli/run@0.3.0";
+
+/// One guest of a pod: its name and its component's bytes.
+pub struct Guest<'a> {
+    /// Its name: the pod exports its `wasi:cli/run` under it.
+    pub name: &'a str,
+    /// Its component.
+    pub component: &'a [u8],
+}
+
+/// Why a pod could not be made. Each names the guest at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum PodError {
+    /// No guests were given.
+    #[error("a pod needs at least one guest (--guest NAME=APP.wasm)")]
+    NoGuests,
+    /// A name that cannot name an export.
+    #[error("`{0}` is not a valid guest name: use lowercase words of letters and digits joined by single dashes, starting with a letter (`app-a`)")]
+    InvalidName(String),
+    /// Two guests of one name.
+    #[error("the guest name `{0}` is given twice")]
+    DuplicateName(String),
+    /// A guest that is not a component.
+    #[error("guest `{0}` is not a WebAssembly component")]
+    NotComponent(String),
+    /// A guest without a `wasi:webgpu` import: there is nothing to share with it.
+    #[error("guest `{name}` does not import {WEBGPU} (its imports: {imports})")]
+    NoWebGpu {
+        /// The guest.
+        name: String,
+        /// Its imports, comma-separated.
+        imports: String,
+    },
+    /// A guest that imports the virt's own interfaces, which only the pod wires.
+    #[error("guest `{name}` imports {import}, which belongs to the virt")]
+    VirtImport {
+        /// The guest.
+        name: String,
+        /// The import.
+        import: String,
+    },
+    /// A guest that a pod cannot run.
+    #[error("guest `{0}` does not export {RUN}, so a pod cannot run it")]
+    NoRun(String),
+    /// Two guests export one name (or a guest's export has another guest's name).
+    #[error("guests `{first}` and `{second}` both export `{export}`")]
+    DuplicateExport {
+        /// The guest that exported it first.
+        first: String,
+        /// The other.
+        second: String,
+        /// The name.
+        export: String,
+    },
+    /// The virt is not one of ours.
+    #[error("the virt does not export {TENANCY}: it cannot serve a pod")]
+    NoTenancy,
+    /// A shim could not be made.
+    #[error(transparent)]
+    Shim(#[from] crate::shim::ShimError),
+    /// wac could not read or compose the components.
+    #[error("composing guest `{guest}` failed: {error:#}")]
+    Compose {
+        /// The guest being composed, or `virt`.
+        guest: String,
+        /// Why.
+        error: anyhow::Error,
+    },
+}
+
+/// Whether `name` can name a guest: a kebab-case word, as the component model names exports.
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.split('-').all(|word| !word.is_empty() && word.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+}
+
+/// Composes `guests` with `virt` (configured for them: see [`crate::Config::guests`]) into a
+/// pod, as `webgpu-virt plug --guest` does. Guest number `i` of the pod is tenant `i` of the
+/// virt.
+pub fn plug_pod(guests: &[Guest<'_>], virt: &[u8]) -> Result<Vec<u8>, PodError> {
+    check(guests)?;
+    let mut graph = CompositionGraph::new();
+    let register = |graph: &mut CompositionGraph, name: &str, bytes: Vec<u8>, guest: &str| -> Result<_, PodError> {
+        let package = Package::from_bytes(name, None, bytes, graph.types_mut()).map_err(failed(guest))?;
+        graph.register_package(package).map_err(|e| failed(guest)(e.into()))
+    };
+    let virt_package = register(&mut graph, "webgpu-virt:virt", virt.to_vec(), "virt")?;
+    if !graph.types()[graph[virt_package].ty()].exports.contains_key(TENANCY) {
+        return Err(PodError::NoTenancy);
+    }
+    let virt = graph.instantiate(virt_package);
+    let alias = |graph: &mut CompositionGraph, node: NodeId, name: &str, guest: &str| {
+        graph.alias_instance_export(node, name).map_err(|e| failed(guest)(e.into()))
+    };
+    let webgpu = alias(&mut graph, virt, WEBGPU, "virt")?;
+    let tenancy = alias(&mut graph, virt, TENANCY, "virt")?;
+    // Who exports what, so that two guests' exports never meet under one name.
+    let mut exported: Vec<(String, String)> = guests.iter().map(|g| (g.name.to_string(), g.name.to_string())).collect();
+    for (tenant, guest) in guests.iter().enumerate() {
+        let name = guest.name;
+        let shim = shim(tenant as u32)?;
+        let shim = register(&mut graph, &format!("webgpu-virt:shim-{name}"), shim, name)?;
+        let shim = graph.instantiate(shim);
+        graph.set_instantiation_argument(shim, WEBGPU, webgpu).map_err(|e| failed(name)(e.into()))?;
+        graph.set_instantiation_argument(shim, TENANCY, tenancy).map_err(|e| failed(name)(e.into()))?;
+        let package = register(&mut graph, &format!("pod:{name}"), guest.component.to_vec(), name)?;
+        let exports: Vec<String> = graph.types()[graph[package].ty()].exports.keys().cloned().collect();
+        let app = graph.instantiate(package);
+        graph.set_instantiation_argument(app, WEBGPU, shim).map_err(|e| failed(name)(e.into()))?;
+        for export in exports {
+            let node = alias(&mut graph, app, &export, name)?;
+            let public = if export == RUN { name.to_string() } else { export };
+            if let Some((first, _)) = exported.iter().find(|(owner, e)| *e == public && owner != name) {
+                return Err(PodError::DuplicateExport { first: first.clone(), second: name.to_string(), export: public });
+            }
+            exported.push((name.to_string(), public.clone()));
+            graph.export(node, &public).map_err(|e| failed(name)(e.into()))?;
+        }
+    }
+    if graph.types()[graph[virt_package].ty()].exports.contains_key(STATS) {
+        let stats = alias(&mut graph, virt, STATS, "virt")?;
+        graph.export(stats, STATS).map_err(|e| failed("virt")(e.into()))?;
+    }
+    graph.encode(EncodeOptions::default()).map_err(|e| failed("virt")(e.into()))
+}
+
+/// The tenant shim of guest number `tenant`: a component importing the virt's `wasi:webgpu`
+/// and `tenancy` and exporting `wasi:webgpu` for that guest (see [`crate::shim`]). An instance of
+/// it is what a pod passes to the guest as its `wasi:webgpu/webgpu`.
+pub fn shim(tenant: u32) -> Result<Vec<u8>, crate::shim::ShimError> {
+    crate::shim::shim(crate::SHIM_IMPORTS, WEBGPU, TENANCY, tenant)
+}
+
+/// What to say when composing `guest` fails.
+fn failed(guest: &str) -> impl FnOnce(anyhow::Error) -> PodError {
+    let guest = guest.to_string();
+    move |error| PodError::Compose { guest, error }
+}
+
+/// Checks the names of a pod's guests: at least one, each valid, none twice.
+pub fn check_names(names: &[&str]) -> Result<(), PodError> {
+    if names.is_empty() {
+        return Err(PodError::NoGuests);
+    }
+    for (i, name) in names.iter().enumerate() {
+        if !valid_name(name) {
+            return Err(PodError::InvalidName(name.to_string()));
+        }
+        if names[..i].contains(name) {
+            return Err(PodError::DuplicateName(name.to_string()));
+        }
+    }
+    Ok(())
+}
+
+/// Checks the guests before composing: names, imports, exports.
+fn check(guests: &[Guest<'_>]) -> Result<(), PodError> {
+    check_names(&guests.iter().map(|g| g.name).collect::<Vec<_>>())?;
+    for guest in guests {
+        let name = guest.name.to_string();
+        if !wasmparser::Parser::is_component(guest.component) {
+            return Err(PodError::NotComponent(name));
+        }
+        let guest_imports = imports(guest.component).map_err(|e| PodError::Compose { guest: name.clone(), error: e.into() })?;
+        if !guest_imports.iter().any(|i| i == WEBGPU) {
+            return Err(PodError::NoWebGpu { name, imports: guest_imports.join(", ") });
+        }
+        if let Some(import) = guest_imports.iter().find(|i| i.starts_with("webgpu-virt:")) {
+            return Err(PodError::VirtImport { name, import: import.clone() });
+        }
+        if !crate::exports(guest.component).map_err(|e| PodError::Compose { guest: name.clone(), error: e.into() })?.iter().any(|e| e == RUN) {
+            return Err(PodError::NoRun(name));
+        }
+    }
+    Ok(())
+}
+
+/// Why a pod's configuration is not right.
+#[derive(Debug, thiserror::Error)]
+pub enum PodConfigError {
+    /// `[guests.NAME]` for a guest the pod does not have.
+    #[error("the configuration has a policy for guest `{0}`, which is not one of the pod's guests")]
+    UnknownGuest(String),
+    /// A setting of the whole pod given for one guest.
+    #[error("`{setting}` is set for the whole pod, not for one guest (found in the policy of guest `{guest}`)")]
+    PodSetting {
+        /// The guest whose policy has it.
+        guest: String,
+        /// The setting's key.
+        setting: &'static str,
+    },
+}
+
+/// The configuration of a pod of guests named `names` (in the pod's order), from `config`: a
+/// guest's policy is its `[guests.NAME]` table if `config` has one, else the top-level policy;
+/// recording, the call counter, the no-op policy and the pool's caps are the pod's.
+pub fn pod_config(config: &crate::Config, names: &[&str]) -> Result<crate::Config, PodConfigError> {
+    if let Some(stranger) = config.guests.iter().find(|g| !names.contains(&g.name.as_str())) {
+        return Err(PodConfigError::UnknownGuest(stranger.name.clone()));
+    }
+    for guest in &config.guests {
+        let p = &guest.policy;
+        let pod_wide = [
+            ("record", p.record.is_some()),
+            ("count-calls", p.count_calls),
+            ("noop", p.noop),
+            ("pool", p.pool != crate::Pool::default()),
+            ("guests", !p.guests.is_empty()),
+        ];
+        if let Some((setting, _)) = pod_wide.into_iter().find(|(_, set)| *set) {
+            return Err(PodConfigError::PodSetting { guest: guest.name.clone(), setting });
+        }
+    }
+    // The policy of a guest without a table of its own: the top level's, less the pod's own.
+    let shared = crate::Config { record: None, count_calls: false, noop: false, pool: crate::Pool::default(), guests: Vec::new(), ..config.clone() };
+    let guests = names
+        .iter()
+        .map(|name| {
+            let policy = config.guests.iter().find(|g| g.name == *name).map_or_else(|| shared.clone(), |g| g.policy.clone());
+            webgpu_virt_config::Guest { name: name.to_string(), policy }
+        })
+        .collect();
+    Ok(crate::Config {
+        record: config.record.clone(),
+        count_calls: config.count_calls,
+        noop: config.noop,
+        pool: config.pool.clone(),
+        guests,
+        ..crate::Config::default()
+    })
+}
