@@ -64,7 +64,12 @@ fn guest_path(name: &str) -> PathBuf {
 /// The first number of each of the guest's `bench NAME:` lines, by NAME. `dir` is preopened
 /// (the recording virt writes its trace there).
 fn measure(bin: &Path, component: &Path, dir: &Path) -> HashMap<String, f64> {
-    let out = Command::new(bin).arg("run").arg("--dir").arg(dir).arg(component).output().expect("running webgpu-virt");
+    measure_args(bin, component, dir, &[])
+}
+
+/// [`measure`], with arguments for the guest.
+fn measure_args(bin: &Path, component: &Path, dir: &Path, args: &[&str]) -> HashMap<String, f64> {
+    let out = Command::new(bin).arg("run").arg("--dir").arg(dir).arg(component).args(args).output().expect("running webgpu-virt");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{}: {}", component.display(), String::from_utf8_lossy(&out.stderr));
     let mut values = HashMap::new();
@@ -118,6 +123,7 @@ fn main() {
     let read = |p: &Path| std::fs::read(p).unwrap_or_else(|e| panic!("reading {}: {e}", p.display()));
     if std::env::var("BENCH_ONLY").as_deref() == Ok("pods") {
         pods(&bin, repeat, &dir);
+        fairness(&bin, repeat, &dir);
         let _ = std::fs::remove_dir_all(&dir);
         return;
     }
@@ -210,6 +216,7 @@ fn main() {
         println!("| {} | {o:.3} | {r:.3} | {:.3} |", b.guest, r / o);
     }
     pods(&bin, repeat, &dir);
+    fairness(&bin, repeat, &dir);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -249,6 +256,71 @@ fn pods(bin: &Path, repeat: usize, dir: &Path) {
         let [v, alone, shared, dedicated] = [0, 1, 2, 3].map(|i| m[i][b.line]);
         println!("| {} | {v:.2} | {:.3} | {:.3} | {:.3} |", b.what, alone / v, shared / v, dedicated / v);
     }
+}
+
+/// Fairness: a probing guest's submit-to-done latency alone, beside a flooding guest with no
+/// cap, with the flooder capped to 2 in flight, and under a pool cap of 2 (round-robin); then
+/// the shares of two flooding guests' submissions under the pool cap. `FLOOD_WORK` sets the
+/// flooder's loop iterations an invocation (default 4096).
+fn fairness(bin: &Path, repeat: usize, dir: &Path) {
+    let probe = std::fs::read(guest_path("bench_probe")).unwrap();
+    let flood = std::fs::read(guest_path("bench_flood")).unwrap();
+    let work = std::env::var("FLOOD_WORK").unwrap_or_else(|_| "4096".into());
+    let pod = |guests: &[(&str, &[u8])], config: webgpu_virt::Config| {
+        let names: Vec<&str> = guests.iter().map(|(n, _)| *n).collect();
+        let config = webgpu_virt::pod::pod_config(&config, &names).unwrap();
+        let virt = webgpu_virt::configure(webgpu_virt::VIRT, &config).unwrap();
+        let guests: Vec<_> = guests.iter().map(|(name, component)| webgpu_virt::pod::Guest { name, component }).collect();
+        webgpu_virt::pod::plug_pod(&guests, &virt).unwrap()
+    };
+    let in_flight = |n| std::num::NonZeroU32::new(n);
+    let capped_flooder = webgpu_virt::Config {
+        guests: vec![webgpu_virt::GuestPolicy {
+            name: "flood".into(),
+            policy: webgpu_virt::Config { max_in_flight: in_flight(2), ..Default::default() },
+        }],
+        ..Default::default()
+    };
+    let pool = webgpu_virt::Config { pool: webgpu_virt::Pool { max_in_flight: in_flight(2), ..Default::default() }, ..Default::default() };
+    let cases = [
+        ("alone", pod(&[("probe", &probe)], Default::default())),
+        ("beside a flooder, no cap", pod(&[("probe", &probe), ("flood", &flood)], Default::default())),
+        ("beside a flooder capped to 2 in flight", pod(&[("probe", &probe), ("flood", &flood)], capped_flooder)),
+        ("beside a flooder, pool cap 2 (round-robin)", pod(&[("probe", &probe), ("flood", &flood)], pool.clone())),
+    ];
+    println!("\n| probing guest's submit-to-done (pods) | p50, us | p99, us | flooder's submissions |\n|---|---|---|---|");
+    for (what, composed) in cases {
+        let path = dir.join("fairness.wasm");
+        std::fs::write(&path, composed).unwrap();
+        let (mut p50, mut p99, mut flooded) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..repeat {
+            let m = measure_args(bin, &path, dir, &["--ms", "3000", "--work", &work]);
+            p50.push(m["probe-p50"]);
+            p99.push(m["probe-p99"]);
+            flooded.push(m.get("flood").copied().unwrap_or(0.0));
+        }
+        println!("| {what} | {:.0} | {:.0} | {:.0} |", median(p50), median(p99), median(flooded));
+    }
+    // Two saturating guests under the pool cap: their shares of the submissions.
+    let two = pod(&[("a", &flood), ("b", &flood)], pool);
+    let path = dir.join("shares.wasm");
+    std::fs::write(&path, two).unwrap();
+    let mut shares = Vec::new();
+    for _ in 0..repeat {
+        let out = Command::new(bin).args(["run", "--stats"]).arg(&path).args(["--ms", "3000", "--work", &work]).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let forwarded = |guest: &str| -> f64 {
+            stderr
+                .lines()
+                .filter(|l| l.trim_start().starts_with(&format!("quota {guest} device")) && l.trim_end_matches(|c: char| c.is_ascii_digit()).trim_end().ends_with("submissions"))
+                .map(|l| l.split_whitespace().last().unwrap().parse::<f64>().unwrap())
+                .sum()
+        };
+        let (a, b) = (forwarded("a"), forwarded("b"));
+        shares.push(a / (a + b));
+    }
+    println!("\n| two flooding guests, pool cap 2 | guest a's share of the submissions (median of {repeat}) |\n|---|---|\n| round-robin | {:.3} |", median(shares));
 }
 
 /// A quota on everything it counts, so large that nothing is refused or held back.

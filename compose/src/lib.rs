@@ -19,7 +19,7 @@ pub mod shim;
 pub mod trace;
 
 pub use configure::{ConfigError, ConfigureError, configuration, configure, read_config};
-pub use webgpu_virt_config::{Config, MaxObjects, Pool, Size};
+pub use webgpu_virt_config::{Config, Guest as GuestPolicy, MaxObjects, Pool, Size};
 use wac_graph::types::Package;
 use wac_graph::{CompositionGraph, EncodeOptions, NodeKind};
 

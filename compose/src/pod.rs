@@ -240,7 +240,7 @@ pub fn pod_config(config: &crate::Config, names: &[&str]) -> Result<crate::Confi
         .iter()
         .map(|name| {
             let policy = config.guests.iter().find(|g| g.name == *name).map_or_else(|| shared.clone(), |g| g.policy.clone());
-            webgpu_virt_config::Guest { name: name.to_string(), policy }
+            crate::GuestPolicy { name: name.to_string(), policy }
         })
         .collect();
     Ok(crate::Config {

@@ -210,7 +210,7 @@ fn wac_builds_the_same_pod_from_the_configured_virt_and_the_shims() {
     // What a WAC file says (see the README): the virt, a shim per guest wired to the virt's
     // two exports, each guest given its shim's instance as its wasi:webgpu.
     let mut graph = CompositionGraph::new();
-    let mut add = |graph: &mut CompositionGraph, name: &str, bytes: Vec<u8>| {
+    let add = |graph: &mut CompositionGraph, name: &str, bytes: Vec<u8>| {
         let package = Package::from_bytes(name, None, bytes, graph.types_mut()).unwrap();
         graph.register_package(package).unwrap()
     };
@@ -239,4 +239,37 @@ fn wac_builds_the_same_pod_from_the_configured_virt_and_the_shims() {
     assert_eq!(stat(&stderr, "quota a memory peak"), 3 << 20);
     assert_eq!(stat(&stderr, "quota b memory peak"), 3 << 20);
     assert_eq!(String::from_utf8(out.stdout).unwrap().matches("noisy: allocated 3 MiB, refused: true").count(), 2);
+}
+
+#[test]
+fn no_more_than_the_caps_are_ever_in_flight() {
+    // Two guests that hold work in order and check it, and a flooding one, under a cap of 2 in
+    // flight per guest and 3 for the pod: each prints what it prints alone, and the virt's
+    // figures show the caps were never passed.
+    let dir = tempfile::tempdir().unwrap();
+    let pod = plug(dir.path(), &[("a", "flood"), ("b", "flood"), ("c", "bench_flood")], &["--max-in-flight", "2", "--pool-max-in-flight", "3"]);
+    let out = run(&pod, &["--ms", "300", "--work", "64"]);
+    check(&out, "a pod of floods under caps");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let flood = solo("flood");
+    let lines: Vec<&str> = stdout.lines().filter(|l| !l.contains("flood")).collect();
+    each_printed_its_solo_output(&lines.join("\n"), &[("a", flood.clone()), ("b", flood)]);
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let pool = stat(&stderr, "quota pool most in flight");
+    assert!((1..=3).contains(&pool), "the pool had {pool} in flight at most:\n{stderr}");
+    let mut devices = 0;
+    for line in stderr.lines().filter(|l| l.contains(" device ") && l.contains("most in flight")) {
+        let most: u64 = line.split_whitespace().last().unwrap().parse().unwrap();
+        assert!(most <= 2, "{line}");
+        devices += 1;
+    }
+    assert_eq!(devices, 3, "{stderr}");
+    for guest in ["a", "b", "c"] {
+        let held: u64 = stderr
+            .lines()
+            .filter(|l| l.trim_start().starts_with(&format!("quota {guest} device")) && l.contains("submissions held"))
+            .map(|l| l.split_whitespace().last().unwrap().parse::<u64>().unwrap())
+            .sum();
+        assert!(held > 0, "guest {guest} never waited: the caps did nothing\n{stderr}");
+    }
 }

@@ -56,6 +56,9 @@ pub struct Config {
     /// relative path is in the first preopened directory. Needs the recording build of the virt
     /// (`webgpu-virt configure` picks it).
     pub record: Option<String>,
+    /// In a pod: how many submissions this guest may release at its turn when the pool's
+    /// in-flight cap holds submissions back (1 if not given): its share of the GPU's queue.
+    pub weight: Option<NonZeroU32>,
     /// Features the application must not see or ask for (`gpu-feature-name`s).
     pub deny_features: Vec<String>,
     /// Replace the adapter's vendor, architecture, device and description with generic words
@@ -95,6 +98,10 @@ pub struct Pool {
     /// The most GPU memory all guests' objects may take together (each guest's own quota
     /// applies too).
     pub max_memory: Option<Size>,
+    /// The most submissions all guests may have in flight together. A submission past it is
+    /// held back (as past a guest's own `max-in-flight`), and held submissions are released
+    /// round-robin across guests, `weight` at a guest's turn.
+    pub max_in_flight: Option<NonZeroU32>,
     /// Give each guest a host device of its own instead of virtual devices on one shared host
     /// device: errors and device loss are then kept apart by the runtime itself.
     pub device_per_guest: bool,
@@ -270,6 +277,8 @@ enum Tag {
     Guest = 12,
     PoolMaxMemory = 13,
     DevicePerGuest = 14,
+    PoolMaxInFlight = 15,
+    Weight = 16,
 }
 
 impl Config {
@@ -315,6 +324,8 @@ impl Config {
         number(&mut out, Tag::MaxWriteSize, self.max_write_size.map(|s| s.0));
         number(&mut out, Tag::MaxInFlight, self.max_in_flight.map(|n| u64::from(n.get())));
         number(&mut out, Tag::PoolMaxMemory, self.pool.max_memory.map(|s| s.0));
+        number(&mut out, Tag::PoolMaxInFlight, self.pool.max_in_flight.map(|n| u64::from(n.get())));
+        number(&mut out, Tag::Weight, self.weight.map(|n| u64::from(n.get())));
         flag(&mut out, Tag::DevicePerGuest, self.pool.device_per_guest);
         for kind in 0..MaxObjects::KINDS.len() {
             if let Some(count) = self.max_objects.get(kind) {
@@ -389,6 +400,14 @@ impl Config {
                 t if t == Tag::MaskAdapterInfo as u8 => flag(&mut config.mask_adapter_info)?,
                 t if t == Tag::PoolMaxMemory as u8 => config.pool.max_memory = Some(Size(u64()?)),
                 t if t == Tag::DevicePerGuest as u8 => flag(&mut config.pool.device_per_guest)?,
+                t if t == Tag::PoolMaxInFlight as u8 => {
+                    let n = u32::try_from(u64()?).ok().and_then(NonZeroU32::new);
+                    config.pool.max_in_flight = Some(n.ok_or(malformed.clone())?)
+                }
+                t if t == Tag::Weight as u8 => {
+                    let n = u32::try_from(u64()?).ok().and_then(NonZeroU32::new);
+                    config.weight = Some(n.ok_or(malformed.clone())?)
+                }
                 t if t == Tag::Guest as u8 => {
                     let (len, rest) = leb128(value).ok_or(malformed.clone())?;
                     let name = rest.get(..len).and_then(|n| core::str::from_utf8(n).ok()).ok_or(malformed.clone())?;
@@ -554,9 +573,9 @@ mod tests {
             Config { max_memory: Some(Size(u64::MAX)), count_calls: true, ..Config::default() },
             Config {
                 count_calls: true,
-                pool: Pool { max_memory: Some(Size(1 << 30)), device_per_guest: true },
+                pool: Pool { max_memory: Some(Size(1 << 30)), max_in_flight: NonZeroU32::new(3), device_per_guest: true },
                 guests: alloc::vec![
-                    Guest { name: "a".into(), policy: Config { max_memory: Some(Size(1 << 20)), ..Config::default() } },
+                    Guest { name: "a".into(), policy: Config { max_memory: Some(Size(1 << 20)), weight: NonZeroU32::new(3), ..Config::default() } },
                     Guest { name: "b".repeat(200), policy: Config::default() },
                 ],
                 ..Config::default()

@@ -3,7 +3,7 @@ use std::path::PathBuf;
 use webgpu_virt::{Config, MaxObjects, Pool, Size};
 
 /// The ids of the policy flags (not `--config`, which replaces them all).
-pub const FLAGS: [&str; 13] = [
+pub const FLAGS: [&str; 14] = [
     "count_calls",
     "noop",
     "max_memory",
@@ -16,6 +16,7 @@ pub const FLAGS: [&str; 13] = [
     "deny_feature",
     "mask_adapter_info",
     "pool_max_memory",
+    "pool_max_in_flight",
     "device_per_guest",
 ];
 
@@ -68,6 +69,11 @@ pub struct PolicyArgs {
     /// too). The TOML key is `max-memory` in a `[pool]` table.
     #[arg(long, value_name = "SIZE")]
     pool_max_memory: Option<Size>,
+    /// In a pod: cap the submissions in flight of all guests together; the held ones are
+    /// released round-robin across guests (a guest's `weight`, in a `[guests.NAME]` table, is
+    /// how many at its turn). The TOML key is `max-in-flight` in `[pool]`.
+    #[arg(long, value_name = "N")]
+    pool_max_in_flight: Option<std::num::NonZeroU32>,
     /// In a pod: give each guest a host device of its own (errors and device loss kept apart
     /// by the runtime) instead of virtual devices on one shared host device. The TOML key is
     /// `device-per-guest` in `[pool]`.
@@ -94,8 +100,10 @@ impl PolicyArgs {
             record: self.record.clone(),
             deny_features: self.deny_feature.clone(),
             mask_adapter_info: self.mask_adapter_info,
+            weight: None,
             pool: Pool {
                 max_memory: self.pool_max_memory,
+                max_in_flight: self.pool_max_in_flight,
                 device_per_guest: self.device_per_guest,
             },
             guests: Vec::new(),

@@ -205,3 +205,29 @@ pub fn arg_u64(flag: &str, default: u64) -> u64 {
         None => default,
     }
 }
+
+/// A compute pipeline whose every invocation loops `work` times and adds to `out[0]` (atomically):
+/// the pipeline, its bind group, and `out`.
+pub fn counter_pipeline(device: &GpuDevice, work: u32) -> (GpuComputePipeline, GpuBindGroup, GpuBuffer) {
+    let out = buffer(device, 4, GpuBufferUsage::STORAGE | GpuBufferUsage::COPY_SRC);
+    let code = format!(
+        "@group(0) @binding(0) var<storage, read_write> o: atomic<u32>;
+@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) id: vec3<u32>) {{
+    var x = id.x;
+    for (var i = 0u; i < {work}u; i++) {{ x = x * 1664525u + 1013904223u; }}
+    if (x != 0xffffffffu || id.x == 0u) {{ atomicAdd(&o, 1u); }}
+}}"
+    );
+    let module = shader(device, &code);
+    let pipeline = device.create_compute_pipeline(GpuComputePipelineDescriptor {
+        compute: GpuProgrammableStage { module: &module, entry_point: None, constants: None },
+        layout: GpuLayoutMode::Auto,
+        label: None,
+    });
+    let group = device.create_bind_group(&GpuBindGroupDescriptor {
+        layout: &pipeline.get_bind_group_layout(0),
+        entries: vec![GpuBindGroupEntry { binding: 0, resource: GpuBindingResource::GpuBuffer(&out) }],
+        label: None,
+    });
+    (pipeline, group, out)
+}

@@ -167,7 +167,7 @@ fn asks(config: &Config) -> bool {
 pub(super) fn configure(config: &Config) -> Option<Box<dyn Policy>> {
     let tenants = config.tenants();
     // A pod always counts: its operator sees each guest's memory and objects.
-    if !(0..tenants).any(|t| asks(config.policy(t))) && config.pool.max_memory.is_none() && config.guests.is_empty() {
+    if !(0..tenants).any(|t| asks(config.policy(t))) && config.pool == Default::default() && config.guests.is_empty() {
         return None;
     }
     let accounts = (0..tenants).map(|t| Account::new(config.policy(t).max_memory, &config.policy(t).max_objects)).collect();
@@ -337,6 +337,7 @@ impl Policy for QuotaStats {
                     push(format!("{prefix}refused"), account.denials);
                 }
             }
+            submissions::pool_counters(|name, value| push(name.to_string(), value));
             let mut devices: Vec<_> = l.devices.iter().collect();
             devices.sort_by_key(|(id, _)| **id);
             for (id, usage) in devices {

@@ -17,6 +17,14 @@
 //! the call (the drainer opens scopes of its own around it when the application's have changed
 //! since, and hands what they caught to [`crate::errors::report_to`]).
 
+//!
+//! **The pool** (`pool.max-in-flight`, in a pod): a cap on the submissions of all guests
+//! together. A submission past it is held back like one past the device's own cap, and the
+//! devices holding submissions back take turns: the device whose turn it is releases up to its
+//! guest's `weight` submissions as slots free up, then goes to the back of the line. A device
+//! with nothing held does not jump the line: while others wait, its submissions wait too. While
+//! devices wait, every device with work in flight watches its queue, so that slots come back.
+
 use crate::errors::{Mark, Scopes};
 use crate::policy::{DeviceId, config};
 use crate::{GpuBuffer, GpuCommandBuffer, GpuDevice, GpuQueue, GpuTexture, exp, imp};
@@ -48,7 +56,10 @@ pub struct TexturePlace {
 
 /// One device's submissions in flight and the calls held back behind one past the cap.
 pub struct Throttle {
+    device_id: DeviceId,
     max: u32,
+    /// The pod's cap on all guests' submissions, if it has one.
+    pool: Option<Rc<Pool>>,
     device: Rc<imp::GpuDevice>,
     queue: imp::GpuQueue,
     scopes: Rc<Scopes>,
@@ -71,10 +82,142 @@ pub struct Throttle {
 
 thread_local! {
     static THROTTLES: RefCell<HashMap<DeviceId, Rc<Throttle>>> = RefCell::new(HashMap::new());
+    static POOL: RefCell<Option<Rc<Pool>>> = const { RefCell::new(None) };
 }
 
+/// A device's cap on submissions in flight: its own, or, under the pool's cap alone, none of
+/// its own (`u32::MAX`). `None`: the device is not throttled at all.
 fn max_in_flight(device: DeviceId) -> Option<u32> {
-    config(device, |c| c.max_in_flight.map(|n| n.get()))
+    let own = config(device, |c| c.max_in_flight.map(|n| n.get()));
+    own.or_else(|| pool().map(|_| u32::MAX))
+}
+
+/// The pod's cap on submissions in flight, all guests together, and whose turn it is.
+pub struct Pool {
+    max: u64,
+    in_flight: Cell<u64>,
+    most: Cell<u64>,
+    /// The devices with a submission waiting for a slot, in the order they get one.
+    turns: RefCell<VecDeque<DeviceId>>,
+    /// How many the device at the front may still release in its turn.
+    credit: Cell<u32>,
+}
+
+/// The pool, if the pod has an in-flight cap.
+fn pool() -> Option<Rc<Pool>> {
+    POOL.with_borrow_mut(|pool| {
+        if pool.is_none() {
+            let max = crate::policy::pod(|c| c.pool.max_in_flight)?;
+            *pool = Some(Rc::new(Pool {
+                max: max.get().into(),
+                in_flight: Cell::new(0),
+                most: Cell::new(0),
+                turns: RefCell::default(),
+                credit: Cell::new(0),
+            }));
+        }
+        pool.clone()
+    })
+}
+
+/// How many submissions `device`'s guest releases at its turn.
+fn weight(device: DeviceId) -> u32 {
+    config(device, |c| c.weight.map_or(1, |w| w.get()))
+}
+
+impl Pool {
+    /// Whether `device` may forward a submission now: a slot is free and no other device is
+    /// ahead of it.
+    fn may_release(&self, device: DeviceId) -> bool {
+        self.in_flight.get() < self.max && self.turns.borrow().front().is_none_or(|d| *d == device)
+    }
+
+    /// `device` forwarded a submission: a slot is taken, and its turn is used up by one (all
+    /// of it when the device reached its own cap, so that it does not hold the line).
+    fn released(&self, device: DeviceId, own_cap_reached: bool) {
+        let in_flight = self.in_flight.get() + 1;
+        self.in_flight.set(in_flight);
+        self.most.set(self.most.get().max(in_flight));
+        let next = {
+            let mut turns = self.turns.borrow_mut();
+            if turns.front() != Some(&device) {
+                return;
+            }
+            let credit = self.credit.get().saturating_sub(1);
+            self.credit.set(credit);
+            if credit > 0 && !own_cap_reached {
+                return;
+            }
+            // Its turn is over: it waits at the back again if it still holds submissions.
+            turns.pop_front();
+            turns.front().copied()
+        };
+        if let Some(next) = next {
+            self.credit.set(weight(next));
+            self.wake_front();
+        }
+    }
+
+    /// `device` holds a submission it may not forward yet: it waits for its turn.
+    fn wait(&self, device: DeviceId) {
+        {
+            let mut turns = self.turns.borrow_mut();
+            if turns.contains(&device) {
+                return;
+            }
+            if turns.is_empty() {
+                self.credit.set(weight(device));
+            }
+            turns.push_back(device);
+        }
+        // Slots come back only from work known done: watch every queue with work in flight.
+        let all: Vec<_> = THROTTLES.with_borrow(|t| t.values().cloned().collect());
+        for throttle in all {
+            throttle.watch();
+        }
+    }
+
+    /// `count` submissions are done: their slots are free.
+    fn done(&self, count: u64) {
+        if count > 0 {
+            self.in_flight.set(self.in_flight.get().saturating_sub(count));
+            self.wake_front();
+        }
+    }
+
+    /// Wakes the drainer of the device whose turn it is, when a slot is free.
+    fn wake_front(&self) {
+        if self.in_flight.get() >= self.max {
+            return;
+        }
+        let front = self.turns.borrow().front().copied();
+        if let Some(t) = front.and_then(|d| THROTTLES.with_borrow(|t| t.get(&d).cloned())) {
+            let _ = t.wake.unbounded_send(());
+        }
+    }
+
+    /// Whether devices wait for a slot.
+    fn waiting(&self) -> bool {
+        !self.turns.borrow().is_empty()
+    }
+
+    /// `device` is gone, with `in_flight` submissions no one will hear of.
+    fn leave(&self, device: DeviceId, in_flight: u64) {
+        let was_front = self.turns.borrow().front() == Some(&device);
+        self.turns.borrow_mut().retain(|d| *d != device);
+        if was_front && let Some(next) = self.turns.borrow().front() {
+            self.credit.set(weight(*next));
+        }
+        self.in_flight.set(self.in_flight.get().saturating_sub(in_flight));
+        self.wake_front();
+    }
+}
+
+/// The pool's figures for the operator.
+pub fn pool_counters(mut push: impl FnMut(&str, u64)) {
+    if let Some(pool) = POOL.with_borrow(|p| p.clone()) {
+        push("pool most in flight", pool.most.get());
+    }
 }
 
 /// Puts a new device under the cap, when one is configured. Called from `request-device` (an
@@ -83,7 +226,9 @@ pub fn watch(device: &GpuDevice) {
     let Some(max) = max_in_flight(device.device) else { return };
     let (wake, mut woken) = mpsc::unbounded();
     let throttle = Rc::new(Throttle {
+        device_id: device.device,
         max,
+        pool: pool(),
         device: device.inner.clone(),
         queue: device.inner.queue(),
         scopes: device.errors.clone(),
@@ -109,6 +254,9 @@ pub fn watch(device: &GpuDevice) {
 pub fn forget(device: DeviceId) {
     if let Some(t) = THROTTLES.with_borrow_mut(|t| t.remove(&device)) {
         t.wake.close_channel();
+        if let Some(pool) = pool() {
+            pool.leave(device, t.in_flight());
+        }
     }
 }
 
@@ -152,7 +300,7 @@ pub fn submit(queue: &GpuQueue, command_buffers: Vec<exp::GpuCommandBufferBorrow
     }
     let Some(t) = throttle(queue.device) else { return queue.forward_submit(command_buffers) };
     let buffers: Vec<_> = command_buffers.iter().map(|b| b.get::<GpuCommandBuffer>().inner.clone()).collect();
-    if t.held.borrow().is_empty() && t.in_flight() < u64::from(t.max) {
+    if t.held.borrow().is_empty() && t.may_submit() {
         t.submit_now(&buffers);
     } else {
         t.submissions_held.set(t.submissions_held.get() + 1);
@@ -166,6 +314,7 @@ pub fn counters(device: DeviceId, mut push: impl FnMut(&str, u64)) {
     if let Some(t) = throttle(device) {
         push("most in flight", t.most_in_flight.get().into());
         push("submissions held", t.submissions_held.get());
+        push("submissions", t.forwarded.get());
     }
 }
 
@@ -194,16 +343,26 @@ impl Throttle {
         self.forwarded.get() - self.done.get()
     }
 
+    /// Whether a submission may be forwarded now: below the device's cap, and the pool's.
+    fn may_submit(&self) -> bool {
+        self.in_flight() < u64::from(self.max) && self.pool.as_ref().is_none_or(|p| p.may_release(self.device_id))
+    }
+
     /// The first `count` submissions are done.
     fn completed(&self, count: u64) {
+        let newly = count.saturating_sub(self.done.get());
         self.done.set(self.done.get().max(count));
+        if let Some(pool) = &self.pool {
+            pool.done(newly);
+        }
         let _ = self.wake.unbounded_send(());
     }
 
-    /// While calls are held, waits on the queue (one wait at a time) so that they go on when
-    /// the submissions in flight are done.
+    /// While calls are held (here, or by others for the pool's slots), waits on the queue (one
+    /// wait at a time) so that they go on when the submissions in flight are done.
     fn watch(self: &Rc<Self>) {
-        if self.watching.get() || self.held.borrow().is_empty() {
+        let others_wait = self.pool.as_ref().is_some_and(|p| p.waiting());
+        if self.watching.get() || self.in_flight() == 0 || (self.held.borrow().is_empty() && !others_wait) {
             return;
         }
         self.watching.set(true);
@@ -221,6 +380,9 @@ impl Throttle {
         let refs: Vec<&imp::GpuCommandBuffer> = buffers.iter().map(|b| &**b).collect();
         self.queue.submit(&refs);
         self.forwarded.set(self.forwarded.get() + 1);
+        if let Some(pool) = &self.pool {
+            pool.released(self.device_id, self.in_flight() >= u64::from(self.max));
+        }
         let in_flight = u32::try_from(self.in_flight()).unwrap_or(u32::MAX);
         self.most_in_flight.set(self.most_in_flight.get().max(in_flight));
     }
@@ -230,10 +392,15 @@ impl Throttle {
         loop {
             let next = {
                 let mut held = self.held.borrow_mut();
-                let blocked = matches!(held.front(), Some((_, HeldCall::Submit(_)))) && self.in_flight() >= u64::from(self.max);
+                let blocked = matches!(held.front(), Some((_, HeldCall::Submit(_)))) && !self.may_submit();
                 if blocked { None } else { held.pop_front() }
             };
             let Some((mark, call)) = next else {
+                // Blocked by the pool (not by its own cap): it waits for its turn.
+                let submit_waits = matches!(self.held.borrow().front(), Some((_, HeldCall::Submit(_))));
+                if let Some(pool) = self.pool.as_ref().filter(|_| submit_waits && self.in_flight() < u64::from(self.max)) {
+                    pool.wait(self.device_id);
+                }
                 self.watch();
                 return;
             };

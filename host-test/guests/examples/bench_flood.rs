@@ -1,0 +1,43 @@
+//! Benchmark, for pods: a flooding guest. For `--ms T` milliseconds (default 3000) it submits
+//! heavy dispatches (`--work N` loop iterations an invocation, default 4096) in bursts of 32
+//! without waiting for them, yielding between bursts and waiting for its queue only every 256
+//! submissions. Prints how many submissions it made.
+use guests::gpu::*;
+
+struct Command;
+
+impl guests::exports::wasi::cli::run::Guest for Command {
+    async fn run() -> Result<(), ()> {
+        let ms = guests::arg_u64("--ms", 3000);
+        let work = guests::arg_u64("--work", 4096) as u32;
+        let device = guests::device().await;
+        let (pipeline, group, out) = guests::counter_pipeline(&device, work);
+        let queue = device.queue();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_millis(ms);
+        let mut submitted = 0u64;
+        while std::time::Instant::now() < deadline {
+            for _ in 0..32 {
+                let encoder = device.create_command_encoder(None);
+                let pass = encoder.begin_compute_pass(None);
+                pass.set_pipeline(&pipeline);
+                pass.set_bind_group(0, Some(&group), None, None, None).expect("set-bind-group");
+                pass.dispatch_workgroups(64, None, None);
+                pass.end();
+                queue.submit(&[&encoder.finish(None)]);
+                submitted += 1;
+            }
+            if submitted % 256 == 0 {
+                queue.on_submitted_work_done().await;
+            } else {
+                wit_bindgen::yield_async().await;
+            }
+        }
+        queue.on_submitted_work_done().await;
+        let counted = guests::u32s(&guests::read_buffer(&device, &out, 0, 4).await)[0];
+        println!("result: flood dispatched={}", counted > 0);
+        println!("bench flood: {submitted} submissions");
+        Ok(())
+    }
+}
+
+guests::export_command!(Command);
