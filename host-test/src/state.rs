@@ -87,6 +87,13 @@ impl Listener {
         next
     }
 
+    /// Wakes whoever waits for the next error (the device is lost: the stream ends).
+    fn wake(&self) {
+        if let Some(w) = lock(&self.inner).waker.take() {
+            w.wake();
+        }
+    }
+
     fn push(&self, e: ErrorValue) {
         let mut inner = lock(&self.inner);
         inner.queue.push_back(e);
@@ -193,17 +200,20 @@ impl DeviceState {
         listener
     }
 
-    /// Marks the device lost (the first reason wins) and wakes every `lost` future.
+    /// Marks the device lost (the first reason wins) and wakes every `lost` future and every
+    /// reader of an `on-uncaptured-error` stream, whose stream then ends.
     pub fn lose(&self, reason: w::GpuDeviceLostReason, message: String) {
-        let wakers = {
+        let (wakers, listeners) = {
             let mut inner = lock(&self.inner);
             if inner.lost.is_some() {
                 return;
             }
             inner.lost = Some(LostValue { reason, message });
-            std::mem::take(&mut inner.lost_wakers)
+            let listeners: Vec<Arc<Listener>> = inner.listeners.iter().filter_map(Weak::upgrade).collect();
+            (std::mem::take(&mut inner.lost_wakers), listeners)
         };
         wakers.into_iter().for_each(Waker::wake);
+        listeners.iter().for_each(|l| l.wake());
     }
 
     /// The loss, or `None` after registering `waker` to hear of it.

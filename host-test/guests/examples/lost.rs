@@ -12,6 +12,9 @@ impl guests::exports::wasi::cli::run::Guest for Command {
         let lost_too = device.lost();
         let buffer = device.create_buffer(&GpuBufferDescriptor { size: 16, usage: GpuBufferUsage::MAP_READ, mapped_at_creation: None, label: None });
         let mut errors = device.on_uncaptured_error();
+        // A wait between subscribing and the loss: whoever reads the stream meanwhile (the virt
+        // does) must hear it end.
+        device.queue().on_submitted_work_done().await;
         device.destroy();
         let info = lost.await;
         println!("lost: reason={:?} message-given={}", info.reason(), !info.message().is_empty());
