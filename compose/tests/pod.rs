@@ -273,3 +273,54 @@ fn no_more_than_the_caps_are_ever_in_flight() {
         assert!(held > 0, "guest {guest} never waited: the caps did nothing\n{stderr}");
     }
 }
+
+#[test]
+fn a_pod_records_one_trace_that_replays_whole_and_guest_by_guest() {
+    let dir = tempfile::tempdir().unwrap();
+    let guests = [("a", "compute"), ("b", "errors"), ("c", "uncaptured")];
+    let mut cmd = webgpu_virt();
+    cmd.arg("plug");
+    for (name, app) in guests {
+        cmd.arg("--guest").arg(format!("{name}={}", guest(app)));
+    }
+    let pod = dir.path().join("pod.wasm");
+    check(&cmd.args(["--record", "pod.wgvt", "-o"]).arg(&pod).output().unwrap(), "plug --record");
+    let out = webgpu_virt().arg("run").arg("--dir").arg(dir.path()).arg(&pod).output().unwrap();
+    check(&out, "the recorded pod");
+    let solos: Vec<(&str, String)> = guests.iter().map(|(name, app)| (*name, solo(app))).collect();
+    each_printed_its_solo_output(&String::from_utf8(out.stdout).unwrap(), &solos);
+    let trace = dir.path().join("pod.wgvt");
+
+    // Every call is shown with its guest; the stats count each guest's calls.
+    let dump = String::from_utf8(webgpu_virt().args(["trace", "dump"]).arg(&trace).output().unwrap().stdout).unwrap();
+    for (name, _) in guests {
+        assert!(dump.contains(&format!("[{name}] get-gpu()")) && dump.contains(&format!("[{name}] [method]gpu.request-adapter(")), "{name}:\n{dump}");
+    }
+    let stats = String::from_utf8(webgpu_virt().args(["trace", "stats"]).arg(&trace).output().unwrap().stdout).unwrap();
+    let total: u64 = stats.lines().find_map(|l| l.strip_prefix("calls: ")).unwrap().parse().unwrap();
+    let per_guest: Vec<u64> = guests
+        .iter()
+        .map(|(name, _)| {
+            let line = stats.lines().find(|l| l.starts_with(&format!("guest {name}: "))).unwrap_or_else(|| panic!("no line for guest {name}:\n{stats}"));
+            line.split_whitespace().nth(2).unwrap().parse().unwrap()
+        })
+        .collect();
+    assert_eq!(per_guest.iter().sum::<u64>(), total, "{stats}");
+
+    // The whole pod replays, and each guest alone.
+    let replay = |args: &[&str]| {
+        let out = webgpu_virt().arg("replay").args(args).arg(&trace).output().unwrap();
+        (out.status.code(), String::from_utf8(out.stdout).unwrap() + &String::from_utf8(out.stderr).unwrap())
+    };
+    let (code, report) = replay(&[]);
+    assert_eq!(code, Some(0), "{report}");
+    assert!(report.contains(&format!("replayed {total} calls of pod.wgvt")) && report.contains("no divergence"), "{report}");
+    for ((name, _), calls) in guests.iter().zip(per_guest) {
+        let (code, report) = replay(&["--guest", name]);
+        assert_eq!(code, Some(0), "{name}: {report}");
+        assert!(report.contains(&format!("replayed {calls} calls of guest {name} of pod.wgvt")) && report.contains("no divergence"), "{name}: {report}");
+    }
+    let (code, report) = replay(&["--guest", "d"]);
+    assert_ne!(code, Some(0));
+    assert!(report.contains("cannot replay guest d of pod.wgvt: it has no such guest (its guests: a, b, c)"), "{report}");
+}

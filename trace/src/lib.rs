@@ -11,7 +11,7 @@
 //! | field | encoding | |
 //! |---|---|---|
 //! | magic | 8 bytes | [`MAGIC`], `WGVTRACE` |
-//! | version | u16, little-endian | [`VERSION`]; a reader refuses any other |
+//! | version | u16, little-endian | [`VERSION`]; a reader reads [`OLDEST`] to [`VERSION`] and refuses any other |
 //! | flags | u16, little-endian | [`DEFLATED`] (bit 0) or 0; a reader refuses a flag it does not know |
 //! | package | bytes (UTF-8) | the WIT interface recorded, `wasi:webgpu/webgpu@0.3.0-rc.2` |
 //! | WIT hash | 32 bytes | SHA-256 of the interface's WIT text, as the recorder was built with |
@@ -33,6 +33,13 @@
 //! | 3 | [`Record::Drop`] | `object: uleb` |
 //! | 4 | [`Record::Blob`] | `hash: 16 bytes`, then the data to the end of the payload |
 //! | 5 | [`Record::Resolve`] | `handle: uleb`, then the value |
+//! | 6 | [`Record::Guest`] | the guest's name, UTF-8, to the end of the payload (version 2) |
+//! | 7 | [`Record::Tenant`] | `guest: uleb` (version 2) |
+//!
+//! A pod's trace (version 2) names its guests first, one `Guest` record each, numbered from 0 in
+//! their order; a `Tenant` record says which guest made the calls that follow it, until the
+//! next one (before the first, guest 0). A trace of one application has neither (and version 1
+//! traces, which are read as they are, never have them).
 //!
 //! Calls are numbered from 0 in the order of their `Call` records; blobs from 0 in the order of
 //! their `Blob` records. `function` is the function's index among the interface's functions in
@@ -69,8 +76,12 @@ use core::fmt;
 /// The first bytes of every trace.
 pub const MAGIC: [u8; 8] = *b"WGVTRACE";
 
-/// The format version this crate reads and writes.
-pub const VERSION: u16 = 1;
+/// The format version this crate writes: 2 added the guests of a pod ([`Record::Guest`],
+/// [`Record::Tenant`]).
+pub const VERSION: u16 = 2;
+
+/// The oldest version this crate reads.
+pub const OLDEST: u16 = 1;
 
 /// The header flag of a trace whose records are compressed (raw DEFLATE).
 pub const DEFLATED: u16 = 1;
@@ -101,6 +112,10 @@ pub enum Kind {
     Blob = 4,
     /// A future's value, or a stream's item.
     Resolve = 5,
+    /// A guest of a pod.
+    Guest = 6,
+    /// Which guest makes the calls that follow.
+    Tenant = 7,
 }
 
 impl Kind {
@@ -111,6 +126,8 @@ impl Kind {
             3 => Self::Drop,
             4 => Self::Blob,
             5 => Self::Resolve,
+            6 => Self::Guest,
+            7 => Self::Tenant,
             _ => return None,
         })
     }
@@ -152,6 +169,16 @@ pub enum Record<'a> {
         /// The value, encoded.
         value: &'a [u8],
     },
+    /// A guest of a pod (numbered in the order of these records).
+    Guest {
+        /// Its name in the pod.
+        name: &'a str,
+    },
+    /// The calls that follow are guest number `guest`'s.
+    Tenant {
+        /// The guest's number.
+        guest: u64,
+    },
 }
 
 /// What is wrong with a trace, and where (a byte offset from the start of the trace).
@@ -184,7 +211,7 @@ impl fmt::Display for TraceError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::BadMagic => write!(f, "not a webgpu-virt trace (it does not start with `WGVTRACE`)"),
-            Self::UnsupportedVersion(v) => write!(f, "trace format version {v} is not supported (this reader reads version {VERSION})"),
+            Self::UnsupportedVersion(v) => write!(f, "trace format version {v} is not supported (this reader reads versions {OLDEST} to {VERSION})"),
             Self::UnknownFlags(flags) => write!(f, "the trace sets flags {flags:#06x}, which this reader does not know"),
             Self::Compressed => write!(f, "the trace's records are compressed: inflate them first"),
             Self::Truncated { offset } => write!(f, "the trace is cut off at byte {offset}: the record starting there is incomplete"),

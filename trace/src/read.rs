@@ -1,7 +1,7 @@
 //! Reading a trace from its bytes.
 
 use crate::value::Decoder;
-use crate::{DEFLATED, Header, Kind, MAGIC, MAX_RECORD, Record, TraceError, VERSION};
+use crate::{DEFLATED, Header, Kind, MAGIC, MAX_RECORD, OLDEST, Record, TraceError, VERSION};
 use alloc::borrow::Cow;
 use alloc::string::ToString;
 use alloc::vec::Vec;
@@ -69,7 +69,7 @@ impl<'a> Reader<'a> {
         let mut d = Decoder::new(&bytes[8..]);
         let word = |d: &mut Decoder<'_>| d.take(2).map(|b| u16::from_le_bytes([b[0], b[1]]));
         let version = word(&mut d).map_err(truncated)?;
-        if version != VERSION {
+        if !(OLDEST..=VERSION).contains(&version) {
             return Err(TraceError::UnsupportedVersion(version));
         }
         let flags = word(&mut d).map_err(truncated)?;
@@ -144,6 +144,14 @@ impl<'a> Records<'a> {
                 Record::Blob { hash, data }
             }
             Kind::Resolve => Record::Resolve { handle: p.uleb().map_err(fail)?, value: p.rest() },
+            Kind::Guest => Record::Guest { name: core::str::from_utf8(p.rest()).map_err(|_| corrupt(payload_at, "a guest's name that is not UTF-8"))? },
+            Kind::Tenant => {
+                let guest = p.uleb().map_err(fail)?;
+                if !p.is_empty() {
+                    return Err(corrupt(payload_at + p.offset(), "bytes after the end of a tenant record"));
+                }
+                Record::Tenant { guest }
+            }
         };
         self.at = payload_at + payload.len();
         Ok(record)

@@ -33,6 +33,8 @@ pub fn push(out: &mut Vec<u8>, record: &Record<'_>) {
             return;
         }
         Record::Resolve { handle, value } => (Kind::Resolve, &[*handle], value),
+        Record::Guest { name } => (Kind::Guest, &[], name.as_bytes()),
+        Record::Tenant { guest } => (Kind::Tenant, &[*guest], &[]),
     };
     let mut numbers = Encoder::new();
     for n in head {

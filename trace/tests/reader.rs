@@ -12,7 +12,10 @@ fn sample() -> (Vec<u8>, Vec<Record<'static>>) {
     assert_eq!(blobs.id(data, &mut bytes), 0, "data seen before is not written again");
     assert_eq!(blobs.len(), 2);
     let records = vec![
+        Record::Guest { name: "a" },
+        Record::Guest { name: "bé" },
         Record::Call { function: 3, args: &[1, 2, 3] },
+        Record::Tenant { guest: 1 },
         Record::Return { call: 0, value: &[9] },
         Record::Call { function: 200, args: &[] },
         Record::Resolve { handle: 5, value: &[0, 1] },
@@ -77,9 +80,9 @@ fn damage_is_named_with_its_offset() {
     assert_eq!(Reader::new(b"not a trace at all").unwrap_err(), TraceError::BadMagic);
     assert_eq!(Reader::new(b"WGV").unwrap_err(), TraceError::Truncated { offset: 0 });
     assert_eq!(Reader::new(b"XGV").unwrap_err(), TraceError::BadMagic);
-    let mut v2 = bytes.clone();
-    v2[8] = 2;
-    assert_eq!(Reader::new(&v2).unwrap_err(), TraceError::UnsupportedVersion(2));
+    let mut v9 = bytes.clone();
+    v9[8] = 9;
+    assert_eq!(Reader::new(&v9).unwrap_err(), TraceError::UnsupportedVersion(9));
     let mut flagged = bytes.clone();
     flagged[10] = 2;
     assert_eq!(Reader::new(&flagged).unwrap_err(), TraceError::UnknownFlags(2));
@@ -162,4 +165,14 @@ fn compressed_records_read_back_through_inflated() {
     assert_eq!(deflated(&packed, |_| unreachable!()).unwrap(), packed);
     let header = Reader::new(&bytes).unwrap().records().next().unwrap().unwrap().0;
     assert_eq!(inflated(&packed, |_| Err("bad stream")).unwrap_err(), TraceError::Corrupt { offset: header, why: "bad stream" });
+}
+
+#[test]
+fn version_1_traces_still_read() {
+    let (mut bytes, _) = sample();
+    bytes[8..10].copy_from_slice(&1u16.to_le_bytes());
+    assert!(Reader::new(&bytes).is_ok());
+    bytes[8..10].copy_from_slice(&3u16.to_le_bytes());
+    assert_eq!(Reader::new(&bytes).unwrap_err(), TraceError::UnsupportedVersion(3));
+    assert_eq!(TraceError::UnsupportedVersion(3).to_string(), "trace format version 3 is not supported (this reader reads versions 1 to 2)");
 }

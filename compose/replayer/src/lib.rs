@@ -2,7 +2,7 @@
 //! `wasi:webgpu` it imports and verifies every result the calls decide against the recording.
 //!
 //! ```text
-//! replayer TRACE [--no-verify] [--until CALL] [--wait SECONDS]
+//! replayer TRACE [--no-verify] [--until CALL] [--wait SECONDS] [--guest NAME]
 //! ```
 //!
 //! It reads TRACE (the recording virt's output, compressed or not, whole or cut off) through its
@@ -13,7 +13,8 @@
 //! the calls decide. What describes the host (adapter info, limits, features, compiler messages)
 //! is not compared. It prints a summary; at the first divergence it stops and names the call,
 //! the place in its result, and expected vs got; it fails (exit status 1) unless nothing
-//! diverged. `webgpu-virt replay` runs it on the built-in host; `webgpu-virt replayer -o FILE`
+//! diverged. A pod's trace replays whole, or one guest's calls alone (`--guest NAME`: a guest
+//! only ever reaches its own objects). `webgpu-virt replay` runs it on the built-in host; `webgpu-virt replayer -o FILE`
 //! writes it out to run on any runtime that implements `wasi:webgpu`.
 
 mod check;

@@ -30,11 +30,13 @@ pub struct Options {
     pub until: Option<u64>,
     /// How long to wait for a recorded result or value, in seconds.
     pub wait: u64,
+    /// Replay only this guest's calls (of a pod's trace).
+    pub guest: Option<String>,
 }
 
 impl Options {
     pub fn parse(mut args: impl Iterator<Item = String>) -> Result<Self, String> {
-        let mut options = Options { trace: String::new(), verify: true, until: None, wait: 60 };
+        let mut options = Options { trace: String::new(), verify: true, until: None, wait: 60, guest: None };
         let mut trace = None;
         while let Some(arg) = args.next() {
             let mut number = |name: &str| -> Result<u64, String> {
@@ -45,6 +47,7 @@ impl Options {
                 "--no-verify" => options.verify = false,
                 "--until" => options.until = Some(number("--until")?),
                 "--wait" => options.wait = number("--wait")?,
+                "--guest" => options.guest = Some(args.next().ok_or("--guest needs a guest's name")?),
                 flag if flag.starts_with("--") => return Err(format!("unknown option `{flag}`")),
                 _ if trace.is_some() => return Err(format!("one trace at a time (`{arg}` is a second)")),
                 _ => trace = Some(arg),
@@ -72,6 +75,8 @@ pub struct Report {
     cut: Option<String>,
     /// The last call replayed, when `--until` stopped it.
     until: Option<u64>,
+    /// The guest replayed alone, and how many calls the trace holds in all.
+    guest: Option<(String, u64)>,
     failure: Option<String>,
 }
 
@@ -87,7 +92,10 @@ impl fmt::Display for Report {
         if let (Some(failure), 0) = (&self.failure, self.calls) {
             return writeln!(f, "{failure}");
         }
-        write!(f, "replayed {} calls of {} ({} async)", self.calls, self.trace, self.async_calls)?;
+        match &self.guest {
+            Some((guest, all)) => write!(f, "replayed {} calls of guest {guest} of {} ({} async; the trace holds {all})", self.calls, self.trace, self.async_calls)?,
+            None => write!(f, "replayed {} calls of {} ({} async)", self.calls, self.trace, self.async_calls)?,
+        }
         if self.verify {
             writeln!(
                 f,
@@ -170,6 +178,12 @@ async fn run(bytes: &[u8], options: &Options, report: &mut Report) -> Result<(),
     let mut pending: HashMap<u64, Pending> = HashMap::new();
     let mut sources: HashMap<u64, Box<dyn Source>> = HashMap::new();
     let mut functions: Vec<u32> = Vec::new();
+    // A pod's guests; with `--guest`, the calls of others are skipped (each guest only ever
+    // reaches its own objects, so its calls replay alone).
+    let mut guests: Vec<&str> = Vec::new();
+    let mut others = false;
+    let mut tenant_seen = false;
+    let mut skipped: hashbrown::HashSet<u64> = hashbrown::HashSet::new();
     let wait = options.wait.saturating_mul(1_000_000_000);
     let name = |function: u32| dispatch::FUNCTIONS.get(function as usize).map_or("?", |f| f.0);
 
@@ -185,6 +199,13 @@ async fn run(bytes: &[u8], options: &Options, report: &mut Report) -> Result<(),
         match record {
             Record::Blob { data, .. } => blobs.push(data),
             Record::Drop { object } => objects.remove(object),
+            Record::Guest { name } => guests.push(name),
+            Record::Tenant { guest } => {
+                let name = usize::try_from(guest).ok().and_then(|g| guests.get(g));
+                let name = name.ok_or_else(|| format!("cannot replay {} further: at byte {offset}, calls of guest #{guest}, which it does not name", options.trace))?;
+                others = options.guest.as_deref().is_some_and(|wanted| wanted != *name);
+                tenant_seen = true;
+            }
             Record::Call { function, args } => {
                 let call = functions.len() as u64;
                 if options.until.is_some_and(|until| call > until) {
@@ -192,6 +213,23 @@ async fn run(bytes: &[u8], options: &Options, report: &mut Report) -> Result<(),
                     break;
                 }
                 functions.push(function);
+                if let Some(wanted) = &options.guest {
+                    if report.guest.is_none() {
+                        if !guests.contains(&wanted.as_str()) {
+                            let names = if guests.is_empty() { "none: it is not a pod's".to_string() } else { guests.join(", ") };
+                            return Err(format!("cannot replay guest {wanted} of {}: it has no such guest (its guests: {names})", options.trace));
+                        }
+                        // Calls before the first tenant record are the first guest's.
+                        if !tenant_seen {
+                            others = guests.first() != Some(&wanted.as_str());
+                        }
+                        report.guest = Some((wanted.clone(), 0));
+                    }
+                    if others {
+                        skipped.insert(call);
+                        continue;
+                    }
+                }
                 report.calls += 1;
                 let at = At { offset, payload: offset_of(args), what: format!("call #{call} ({})", name(function)) };
                 let ctx = Ctx::new(&objects, &blobs, dispatch::FUNCTIONS.get(function as usize).is_some_and(|f| f.1));
@@ -214,6 +252,7 @@ async fn run(bytes: &[u8], options: &Options, report: &mut Report) -> Result<(),
                     }
                 }
             }
+            Record::Return { call, .. } | Record::Resolve { handle: call, .. } if skipped.contains(&call) => {}
             Record::Return { call, value } => {
                 let function = usize::try_from(call).ok().and_then(|c| functions.get(c)).copied();
                 let at = At { offset, payload: offset_of(value), what: format!("call #{call} ({})", function.map_or("?", name)) };
@@ -243,6 +282,9 @@ async fn run(bytes: &[u8], options: &Options, report: &mut Report) -> Result<(),
         }
     }
     report.unfinished = pending.len() as u64;
+    if let Some((_, all)) = &mut report.guest {
+        *all = functions.len() as u64;
+    }
     // What is still under way is cancelled; then the objects go, as the application's did.
     drop(pending);
     drop(sources);

@@ -19,6 +19,9 @@ pub struct Replay {
     /// How long to wait for a recorded result or value before calling it a divergence.
     #[arg(long, value_name = "SECONDS", default_value_t = 60)]
     wait: u64,
+    /// Of a pod's trace, replay only this guest's calls (and verify them).
+    #[arg(long, value_name = "NAME")]
+    guest: Option<String>,
 }
 
 impl Replay {
@@ -38,6 +41,9 @@ impl Replay {
             args.extend(["--until".into(), until.to_string()]);
         }
         args.extend(["--wait".into(), self.wait.to_string()]);
+        if let Some(guest) = &self.guest {
+            args.extend(["--guest".into(), guest.clone()]);
+        }
 
         let engine = host_test::run::engine().map_err(anyhow::Error::from)?;
         let path = Path::new("the replayer");

@@ -38,6 +38,12 @@ fn read(path: &PathBuf) -> anyhow::Result<Decoded> {
     decode(&Catalog::built_in(), &bytes).with_context(|| format!("reading the trace {}", path.display()))
 }
 
+/// At most 16 points of memory over time (calls made: bytes held).
+fn over_time(m: &webgpu_virt::trace::Memory) -> String {
+    let points: Vec<String> = m.over_time(16).iter().map(|(calls, bytes)| format!("{calls}: {bytes}")).collect();
+    if points.is_empty() { "none".into() } else { points.join(", ") }
+}
+
 /// Says where a cut trace ends (its records up to there were read).
 fn cut_note(decoded: &Decoded) {
     if let Some(cut) = &decoded.cut {
@@ -75,8 +81,20 @@ impl Trace {
                     "memory (buffers, textures, query sets, as the quota counts them): peak {} bytes after {} calls, {} bytes held at the end\n",
                     m.peak.0, m.peak.1, m.held
                 );
-                let points: Vec<String> = m.over_time(16).iter().map(|(calls, bytes)| format!("{calls}: {bytes}")).collect();
-                text += &format!("memory over time (calls made: bytes held): {}\ncalls by function:\n", if points.is_empty() { "none".into() } else { points.join(", ") });
+                text += &format!("memory over time (calls made: bytes held): {}\n", over_time(m));
+                for g in &d.guests {
+                    text += &format!(
+                        "guest {}: {} calls, {} bytes of data, memory peak {} bytes after {} calls, {} bytes held at the end\n  memory over time: {}\n",
+                        g.name,
+                        g.calls,
+                        g.data_bytes,
+                        g.memory.peak.0,
+                        g.memory.peak.1,
+                        g.memory.held,
+                        over_time(&g.memory)
+                    );
+                }
+                text += "calls by function:\n";
                 let mut by_count: Vec<_> = d.calls.iter().collect();
                 by_count.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
                 for (name, n) in by_count {

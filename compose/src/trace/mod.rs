@@ -375,6 +375,21 @@ pub struct Decoded {
     pub cut: Option<TraceError>,
     /// The GPU memory the calls held, over time.
     pub memory: Memory,
+    /// A pod's guests, in order, with their own figures (empty for one application's trace).
+    pub guests: Vec<Guest>,
+}
+
+/// One guest of a pod's trace, and what its calls did.
+#[derive(Default)]
+pub struct Guest {
+    /// Its name in the pod.
+    pub name: String,
+    /// Its calls.
+    pub calls: u64,
+    /// The bytes of data its calls and their results carried.
+    pub data_bytes: u64,
+    /// The GPU memory its calls held, over time (calls counted over the whole trace).
+    pub memory: Memory,
 }
 
 /// Decodes a trace: the whole of it, or up to where it is cut off or damaged (a cut trace is
@@ -421,6 +436,10 @@ fn decode_with(catalog: &Catalog, bytes: &[u8], by_content: bool) -> Result<Deco
     let mut functions: Vec<u32> = Vec::new();
     // The line of the last call, if its result may follow at once (a sync function).
     let mut open: Option<(u64, usize)> = None;
+    let mut guests: Vec<Guest> = Vec::new();
+    // The guest making calls now, and the guest of each call.
+    let mut tenant = 0usize;
+    let mut tenants: Vec<usize> = Vec::new();
     for record in reader.records() {
         let (offset, record) = match record {
             Ok(r) => r,
@@ -437,15 +456,32 @@ fn decode_with(catalog: &Catalog, bytes: &[u8], by_content: bool) -> Result<Deco
         let follows = if matches!(record, Record::Blob { .. }) { open } else { open.take() };
         match record {
             Record::Blob { data, hash } => cx.blobs.push((data.len(), hash)),
+            Record::Guest { name } => guests.push(Guest { name: name.to_string(), ..Guest::default() }),
+            Record::Tenant { guest } => {
+                tenant = usize::try_from(guest).ok().filter(|g| *g < guests.len()).ok_or(TraceToolError::Value {
+                    offset,
+                    why: format!("calls of guest #{guest}, which the trace does not name"),
+                })?;
+            }
             Record::Call { function, args } => {
                 let number = functions.len() as u64;
                 let f = catalog.function(function).ok_or(TraceToolError::Value { offset, why: format!("function number {function} is not in the WIT") })?;
                 functions.push(function);
+                tenants.push(tenant);
                 *calls.entry(f.name.clone()).or_default() += 1;
                 let values = catalog.args(f, args).map_err(|e| bad(e, payload_at(args)))?;
                 memory.call(number, f, &values);
+                let data_before = cx.data_bytes;
                 let text = format!("{}({})", f.name, show_all(&values, &mut cx));
-                lines.push(format!("#{number} {text}"));
+                match guests.get_mut(tenant) {
+                    Some(g) => {
+                        g.calls += 1;
+                        g.data_bytes += cx.data_bytes - data_before;
+                        g.memory.call(number, f, &values);
+                        lines.push(format!("#{number} [{}] {text}", g.name));
+                    }
+                    None => lines.push(format!("#{number} {text}")),
+                }
                 each.push((text, None));
                 if !f.kind.is_async() {
                     open = Some((number, lines.len() - 1));
@@ -457,10 +493,18 @@ fn decode_with(catalog: &Catalog, bytes: &[u8], by_content: bool) -> Result<Deco
                     .and_then(|f| catalog.function(*f))
                     .ok_or(TraceToolError::Value { offset, why: format!("a result of call #{call}, which the trace has not made") })?;
                 let result = catalog.result(f, value).map_err(|e| bad(e, payload_at(value)))?;
+                let guest = tenants.get(call as usize).and_then(|t| guests.get_mut(*t));
+                let data_before = cx.data_bytes;
                 if let Some(result) = &result {
                     memory.returned(call, result);
                 }
-                let text = result.map(|r| show_all(&[r], &mut cx)).unwrap_or_default();
+                let text = result.as_ref().map(|r| show_all(std::slice::from_ref(r), &mut cx)).unwrap_or_default();
+                if let Some(g) = guest {
+                    g.data_bytes += cx.data_bytes - data_before;
+                    if let Some(result) = &result {
+                        g.memory.returned(call, result);
+                    }
+                }
                 each[call as usize].1 = Some(text.clone());
                 match follows {
                     Some((number, line)) if number == call => write!(lines[line], " -> {text}").unwrap(),
@@ -469,6 +513,9 @@ fn decode_with(catalog: &Catalog, bytes: &[u8], by_content: bool) -> Result<Deco
             }
             Record::Drop { object } => {
                 memory.dropped(functions.len() as u64, object);
+                for g in &mut guests {
+                    g.memory.dropped(functions.len() as u64, object);
+                }
                 lines.push(format!("drop #{object}"));
             }
             Record::Resolve { handle, value } => {
@@ -486,7 +533,7 @@ fn decode_with(catalog: &Catalog, bytes: &[u8], by_content: bool) -> Result<Deco
         cut = Some(TraceError::Truncated { offset: bytes.len() as u64 });
     }
     let Cx { blobs, data_bytes, objects, .. } = cx;
-    Ok(Decoded { lines, each, calls, blobs, data_bytes, objects, bytes: size, cut, memory })
+    Ok(Decoded { lines, each, calls, blobs, data_bytes, objects, bytes: size, cut, memory, guests })
 }
 
 /// How two traces differ, call by call (aligned by call number; objects by their ids, which

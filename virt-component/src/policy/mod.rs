@@ -136,7 +136,8 @@ fn chain(config: &Config) -> Vec<Box<dyn Policy>> {
     chain.extend(quota::configure(config));
     // After the quota, so that the trace shows what the application was answered.
     if let Some(path) = &config.record {
-        chain.push(Box::new(record::Recorder::new(path)));
+        let guests: Vec<String> = config.guests.iter().map(|g| g.name.clone()).collect();
+        chain.push(Box::new(record::Recorder::new(path, &guests)));
     }
     if config.count_calls {
         chain.push(Box::new(calls::Calls::new(config.tenants())));

@@ -95,24 +95,31 @@ pub struct Recorder {
     /// Records and bytes written, for the operator.
     records: u64,
     written: u64,
+    /// The guest whose calls the trace shows now (in a pod).
+    tenant: u32,
 }
 
 impl Recorder {
-    /// A recorder writing to `path` (opened at the first write).
-    pub fn new(path: &str) -> Self {
+    /// A recorder writing to `path` (opened at the first write); in a pod, naming its `guests`.
+    pub fn new(path: &str, guests: &[String]) -> Self {
         let sink = sink::Sink::new(path);
         let header = webgpu_virt_trace::Header { package: crate::trace::PACKAGE.into(), wit_hash: crate::trace::WIT_HASH };
+        let mut pending = webgpu_virt_trace::header(&header);
+        for name in guests {
+            push(&mut pending, &Record::Guest { name });
+        }
         Self {
             out: Out {
                 payload: Encoder::new(),
                 blobs: BlobIds::default(),
-                pending: webgpu_virt_trace::header(&header),
+                pending,
                 call: 0,
                 live: HashSet::new(),
             },
             sink,
-            records: 0,
+            records: guests.len() as u64,
             written: 0,
+            tenant: 0,
         }
     }
 
@@ -139,7 +146,12 @@ impl Policy for Recorder {
         "record"
     }
 
-    fn before(&mut self, _: DeviceId, call: u64, args: &Args<'_>) {
+    fn before(&mut self, device: DeviceId, call: u64, args: &Args<'_>) {
+        let tenant = crate::tenant::of(device);
+        if tenant != self.tenant {
+            self.tenant = tenant;
+            self.record(|_| Record::Tenant { guest: u64::from(tenant) });
+        }
         self.out.call = call;
         args.encode(&mut self.out);
         let function = args.func().wit_index();
