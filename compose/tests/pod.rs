@@ -324,3 +324,25 @@ fn a_pod_records_one_trace_that_replays_whole_and_guest_by_guest() {
     assert_ne!(code, Some(0));
     assert!(report.contains("cannot replay guest d of pod.wgvt: it has no such guest (its guests: a, b, c)"), "{report}");
 }
+
+#[test]
+fn the_runtime_losing_the_shared_host_device_reaches_every_guest() {
+    // Each guest destroying its own device loses only its own virtual device ...
+    let dir = tempfile::tempdir().unwrap();
+    let pod = plug(dir.path(), &[("a", "loss"), ("b", "loss"), ("calm", "compute")], &[]);
+    let out = run(&pod, &[]);
+    check(&out, "a pod of guests destroying their devices");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let lines = |stdout: &str, line: &str| stdout.lines().filter(|l| *l == line).count();
+    assert_eq!(lines(&stdout, "loss: reason=GpuDeviceLostReason::Destroyed"), 2, "{stdout}");
+    assert_eq!(lines(&stdout, "loss: uncaptured stream ends: true"), 2, "{stdout}");
+    assert!(stdout.contains(&solo("compute")), "{stdout}");
+    // ... and the host device shared by all of them, lost by the runtime, reaches every one.
+    let pod = plug(dir.path(), &[("a", "loss"), ("b", "loss")], &[]);
+    let out = webgpu_virt().arg("run").arg(&pod).arg("--wait-for-loss").env("WEBGPU_HOST_LOSE_DEVICES_AFTER_MS", "1500").output().unwrap();
+    check(&out, "a pod whose host device is lost");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(lines(&stdout, "loss: reason=GpuDeviceLostReason::Unknown"), 2, "{stdout}");
+    assert_eq!(lines(&stdout, "loss: uncaptured stream ends: true"), 2, "{stdout}");
+    assert_eq!(lines(&stdout, "loss: lost after loss: reason=GpuDeviceLostReason::Unknown"), 2, "{stdout}");
+}

@@ -5,6 +5,7 @@ use crate::bindings::wasi::webgpu::webgpu as w;
 use crate::convert;
 use crate::objects::*;
 use crate::state::DeviceState;
+use std::sync::Arc;
 use crate::{WebGpu, WebGpuCtxView, WebGpuView, limits};
 use wasmtime::component::{Accessor, Resource};
 
@@ -172,6 +173,7 @@ impl<T: WebGpuView + 'static> w::HostGpuAdapterWithStore<T> for WebGpu {
             }
         };
         let state = DeviceState::install(&device, queue_label);
+        lose_later(&state);
         let features = feature_names(device.features(), is_compliant(&adapter));
         let device = Device { device, queue, state, adapter_info: adapter.get_info(), features, label };
         accessor.with(|mut a| {
@@ -180,6 +182,18 @@ impl<T: WebGpuView + 'static> w::HostGpuAdapterWithStore<T> for WebGpu {
             Ok(Ok(view.table.push(device)?))
         })
     }
+}
+
+/// Fault injection, for testing what a guest (or the virt) does when the runtime loses a device:
+/// with `WEBGPU_HOST_LOSE_DEVICES_AFTER_MS=N` set, every device is lost N ms after it is made
+/// (reason `unknown`), as when a GPU resets.
+fn lose_later(state: &Arc<DeviceState>) {
+    let Some(ms) = std::env::var("WEBGPU_HOST_LOSE_DEVICES_AFTER_MS").ok().and_then(|v| v.parse().ok()) else { return };
+    let state = state.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+        state.lose(w::GpuDeviceLostReason::Unknown, "the host lost the device (WEBGPU_HOST_LOSE_DEVICES_AFTER_MS)".into());
+    });
 }
 
 impl w::HostGpuAdapterInfo for WebGpuCtxView<'_> {

@@ -32,10 +32,10 @@ pub fn check(out: &Output, what: &str) {
 }
 
 /// Whether a per-guest test list covers `name`: `cli` uses no GPU, and the benchmarks, the
-/// sandboxing guests (`quota`, `sandbox`, `caps`) and the pods' noisy neighbour have tests of
-/// their own.
+/// sandboxing guests (`quota`, `sandbox`, `caps`) and the pods' noisy neighbour and device loss
+/// have tests of their own.
 pub fn covered(name: &str, tested: &[&str]) -> bool {
-    tested.contains(&name) || ["cli", "quota", "sandbox", "caps", "noisy"].contains(&name) || name.starts_with("bench_")
+    tested.contains(&name) || ["cli", "quota", "sandbox", "caps", "noisy", "loss"].contains(&name) || name.starts_with("bench_")
 }
 
 /// `plug` composed in front of `socket` with `wac_graph::plug`, for components that have nothing
