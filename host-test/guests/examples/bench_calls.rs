@@ -9,17 +9,8 @@ impl guests::exports::wasi::cli::run::Guest for Command {
         let n = guests::arg_u64("--n", 100_000);
         let device = guests::device().await;
         let out = guests::buffer(&device, 4, GpuBufferUsage::STORAGE | GpuBufferUsage::COPY_SRC);
-        let module = guests::shader(&device, "@group(0) @binding(0) var<storage, read_write> o: array<u32>;\n@compute @workgroup_size(1) fn main() { o[0] += 1u; }");
-        let pipeline = device.create_compute_pipeline(GpuComputePipelineDescriptor {
-            compute: GpuProgrammableStage { module: &module, entry_point: None, constants: None },
-            layout: GpuLayoutMode::Auto,
-            label: None,
-        });
-        let group = device.create_bind_group(&GpuBindGroupDescriptor {
-            layout: &pipeline.get_bind_group_layout(0),
-            entries: vec![GpuBindGroupEntry { binding: 0, resource: GpuBindingResource::GpuBuffer(&out) }],
-            label: None,
-        });
+        let code = "@group(0) @binding(0) var<storage, read_write> o: array<u32>;\n@compute @workgroup_size(1) fn main() { o[0] += 1u; }";
+        let (pipeline, group) = guests::compute_pipeline(&device, code, &out);
         let start = std::time::Instant::now();
         let encoder = device.create_command_encoder(None);
         let mut left = n;

@@ -17,13 +17,7 @@ impl guests::exports::wasi::cli::run::Guest for Command {
         let mut submitted = 0u64;
         while std::time::Instant::now() < deadline {
             for _ in 0..32 {
-                let encoder = device.create_command_encoder(None);
-                let pass = encoder.begin_compute_pass(None);
-                pass.set_pipeline(&pipeline);
-                pass.set_bind_group(0, Some(&group), None, None, None).expect("set-bind-group");
-                pass.dispatch_workgroups(64, None, None);
-                pass.end();
-                queue.submit(&[&encoder.finish(None)]);
+                queue.submit(&[&guests::dispatch(&device, &pipeline, &group, 64)]);
                 submitted += 1;
             }
             if submitted % 256 == 0 {

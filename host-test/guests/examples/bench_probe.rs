@@ -14,13 +14,7 @@ impl guests::exports::wasi::cli::run::Guest for Command {
         let mut latencies = Vec::with_capacity(probes);
         for _ in 0..probes {
             let start = std::time::Instant::now();
-            let encoder = device.create_command_encoder(None);
-            let pass = encoder.begin_compute_pass(None);
-            pass.set_pipeline(&pipeline);
-            pass.set_bind_group(0, Some(&group), None, None, None).expect("set-bind-group");
-            pass.dispatch_workgroups(1, None, None);
-            pass.end();
-            queue.submit(&[&encoder.finish(None)]);
+            queue.submit(&[&guests::dispatch(&device, &pipeline, &group, 1)]);
             queue.on_submitted_work_done().await;
             latencies.push(start.elapsed().as_secs_f64() * 1e6);
             // Others run between probes.

@@ -218,7 +218,14 @@ pub fn counter_pipeline(device: &GpuDevice, work: u32) -> (GpuComputePipeline, G
     if (x != 0xffffffffu || id.x == 0u) {{ atomicAdd(&o, 1u); }}
 }}"
     );
-    let module = shader(device, &code);
+    let (pipeline, group) = compute_pipeline(device, &code, &out);
+    (pipeline, group, out)
+}
+
+/// A compute pipeline of `code` (entry point `main`, layout `auto`) and a bind group giving its
+/// binding 0 of group 0 `buffer`.
+pub fn compute_pipeline(device: &GpuDevice, code: &str, buffer: &GpuBuffer) -> (GpuComputePipeline, GpuBindGroup) {
+    let module = shader(device, code);
     let pipeline = device.create_compute_pipeline(GpuComputePipelineDescriptor {
         compute: GpuProgrammableStage { module: &module, entry_point: None, constants: None },
         layout: GpuLayoutMode::Auto,
@@ -226,8 +233,19 @@ pub fn counter_pipeline(device: &GpuDevice, work: u32) -> (GpuComputePipeline, G
     });
     let group = device.create_bind_group(&GpuBindGroupDescriptor {
         layout: &pipeline.get_bind_group_layout(0),
-        entries: vec![GpuBindGroupEntry { binding: 0, resource: GpuBindingResource::GpuBuffer(&out) }],
+        entries: vec![GpuBindGroupEntry { binding: 0, resource: GpuBindingResource::GpuBuffer(buffer) }],
         label: None,
     });
-    (pipeline, group, out)
+    (pipeline, group)
+}
+
+/// Commands that dispatch `pipeline` with `group` over `workgroups` workgroups, once.
+pub fn dispatch(device: &GpuDevice, pipeline: &GpuComputePipeline, group: &GpuBindGroup, workgroups: u32) -> GpuCommandBuffer {
+    let encoder = device.create_command_encoder(None);
+    let pass = encoder.begin_compute_pass(None);
+    pass.set_pipeline(pipeline);
+    pass.set_bind_group(0, Some(group), None, None, None).expect("set-bind-group");
+    pass.dispatch_workgroups(workgroups, None, None);
+    pass.end();
+    encoder.finish(None)
 }
