@@ -301,26 +301,33 @@ fn fairness(bin: &Path, repeat: usize, dir: &Path) {
         }
         println!("| {what} | {:.0} | {:.0} | {:.0} |", median(p50), median(p99), median(flooded));
     }
-    // Two saturating guests under the pool cap: their shares of the submissions.
-    let two = pod(&[("a", &flood), ("b", &flood)], pool);
-    let path = dir.join("shares.wasm");
-    std::fs::write(&path, two).unwrap();
-    let mut shares = Vec::new();
-    for _ in 0..repeat {
-        let out = Command::new(bin).args(["run", "--stats"]).arg(&path).args(["--ms", "3000", "--work", &work]).output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let forwarded = |guest: &str| -> f64 {
-            stderr
-                .lines()
-                .filter(|l| l.trim_start().starts_with(&format!("quota {guest} device")) && l.trim_end_matches(|c: char| c.is_ascii_digit()).trim_end().ends_with("submissions"))
-                .map(|l| l.split_whitespace().last().unwrap().parse::<f64>().unwrap())
-                .sum()
-        };
-        let (a, b) = (forwarded("a"), forwarded("b"));
-        shares.push(a / (a + b));
+    // Two saturating guests under the pool cap: their shares of the submissions, with equal
+    // weights and with guest a's weight 2.
+    let weighted = webgpu_virt::Config {
+        guests: vec![webgpu_virt::GuestPolicy { name: "a".into(), policy: webgpu_virt::Config { weight: in_flight(2), ..Default::default() } }],
+        ..pool.clone()
+    };
+    println!("\n| two flooding guests, pool cap 2 | guest a's share of the submissions (median of {repeat}) |\n|---|---|");
+    for (what, config) in [("equal weights", pool), ("guest a's weight 2", weighted)] {
+        let path = dir.join("shares.wasm");
+        std::fs::write(&path, pod(&[("a", &flood), ("b", &flood)], config)).unwrap();
+        let mut shares = Vec::new();
+        for _ in 0..repeat {
+            let out = Command::new(bin).args(["run", "--stats"]).arg(&path).args(["--ms", "3000", "--work", &work]).output().unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let forwarded = |guest: &str| -> f64 {
+                stderr
+                    .lines()
+                    .filter(|l| l.trim_start().starts_with(&format!("quota {guest} device")) && l.trim_end_matches(|c: char| c.is_ascii_digit()).trim_end().ends_with("submissions"))
+                    .map(|l| l.split_whitespace().last().unwrap().parse::<f64>().unwrap())
+                    .sum()
+            };
+            let (a, b) = (forwarded("a"), forwarded("b"));
+            shares.push(a / (a + b));
+        }
+        println!("| {what} | {:.3} |", median(shares));
     }
-    println!("\n| two flooding guests, pool cap 2 | guest a's share of the submissions (median of {repeat}) |\n|---|---|\n| round-robin | {:.3} |", median(shares));
 }
 
 /// A quota on everything it counts, so large that nothing is refused or held back.

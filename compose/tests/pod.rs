@@ -306,6 +306,15 @@ fn a_pod_records_one_trace_that_replays_whole_and_guest_by_guest() {
         })
         .collect();
     assert_eq!(per_guest.iter().sum::<u64>(), total, "{stats}");
+    // Memory over time, drawn: a line per guest, named in the legend.
+    let svg = dir.path().join("memory.svg");
+    check(&webgpu_virt().args(["trace", "stats", "--plot"]).arg(&svg).arg(&trace).output().unwrap(), "trace stats --plot");
+    let svg = std::fs::read_to_string(&svg).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("GPU memory held, pod.wgvt"), "{svg}");
+    for (name, _) in guests {
+        assert!(svg.contains(&format!(">\n{name}\n</text>")), "no legend for guest {name}:\n{svg}");
+    }
+    assert!(svg.matches("<polyline").count() >= 3, "a line per guest");
 
     // The whole pod replays, and each guest alone.
     let replay = |args: &[&str]| {

@@ -45,7 +45,7 @@ fn rewrite(trace: &[u8], mut edit: impl FnMut(usize, &Record<'_>) -> Option<Vec<
             Record::Call { function, .. } => Record::Call { function, args: &bytes },
             Record::Return { call, .. } => Record::Return { call, value: &bytes },
             Record::Resolve { handle, .. } => Record::Resolve { handle, value: &bytes },
-            Record::Drop { .. } => panic!("rewrite does not change drops"),
+            Record::Drop { .. } | Record::Guest { .. } | Record::Tenant { .. } => panic!("rewrite changes values, not drops or guests"),
         };
         push(&mut out, &changed);
     }

@@ -10,10 +10,14 @@ pub enum Trace {
         /// The trace.
         trace: PathBuf,
     },
-    /// Print what the trace holds: calls by function, data, objects, size.
+    /// Print what the trace holds: calls by function, data, objects, size, memory over time (per
+    /// guest, for a pod's trace).
     Stats {
         /// The trace.
         trace: PathBuf,
+        /// Also draw the GPU memory held over time (per guest, for a pod) as an SVG chart.
+        #[arg(long, value_name = "FILE.svg")]
+        plot: Option<PathBuf>,
     },
     /// Compress a trace's records (DEFLATE): every trace tool reads it as it read the original.
     Compress {
@@ -69,8 +73,12 @@ impl Trace {
                 print(&text)?;
                 cut_note(&decoded);
             }
-            Trace::Stats { trace } => {
+            Trace::Stats { trace, plot } => {
                 let d = read(&trace)?;
+                if let Some(svg) = &plot {
+                    let title = trace.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                    webgpu_virt::trace::plot_memory(&d, &title, svg).map_err(|e| anyhow::anyhow!("drawing {}: {e}", svg.display()))?;
+                }
                 let calls: u64 = d.calls.values().sum();
                 let mut text = format!("calls: {calls}\nobjects: {}\n", d.objects);
                 let blob_bytes: usize = d.blobs.iter().map(|(len, _)| len).sum();

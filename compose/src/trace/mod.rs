@@ -536,6 +536,55 @@ fn decode_with(catalog: &Catalog, bytes: &[u8], by_content: bool) -> Result<Deco
     Ok(Decoded { lines, each, calls, blobs, data_bytes, objects, bytes: size, cut, memory, guests })
 }
 
+/// Draws the GPU memory the calls held over time as an SVG chart at `path`: one line per guest
+/// of a pod's trace, else one for the whole trace; calls made across, MiB held up.
+pub fn plot_memory(decoded: &Decoded, title: &str, path: &std::path::Path) -> Result<(), String> {
+    use plotters::prelude::*;
+    let series: Vec<(&str, &Memory)> = match decoded.guests.is_empty() {
+        true => vec![("all calls", &decoded.memory)],
+        false => decoded.guests.iter().map(|g| (g.name.as_str(), &g.memory)).collect(),
+    };
+    let calls = decoded.each.len().max(1) as f64;
+    let mib = |bytes: u64| bytes as f64 / f64::from(1 << 20);
+    let top = series.iter().map(|(_, m)| mib(m.peak.0)).fold(0.0, f64::max).max(1.0 / 1024.0) * 1.1;
+    let root = SVGBackend::new(path, (960, 540)).into_drawing_area();
+    let fail = |e: &dyn std::fmt::Display| e.to_string();
+    root.fill(&WHITE).map_err(|e| fail(&e))?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(format!("GPU memory held, {title}"), ("sans-serif", 22))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(70)
+        .build_cartesian_2d(0.0..calls, 0.0..top)
+        .map_err(|e| fail(&e))?;
+    chart
+        .configure_mesh()
+        .x_desc("calls made")
+        .y_desc("MiB held")
+        .x_label_formatter(&|v| format!("{v:.0}"))
+        .y_label_formatter(&|v| if *v >= 1e5 { format!("{v:.1e}") } else { format!("{v:.2}") })
+        .draw()
+        .map_err(|e| fail(&e))?;
+    for (i, (name, memory)) in series.iter().enumerate() {
+        let color = Palette99::pick(i).to_rgba();
+        // A step line: each change holds until the next.
+        let mut points = vec![(0.0, 0.0)];
+        for &(at, bytes) in &memory.changes {
+            let last = points.last().map_or(0.0, |p: &(f64, f64)| p.1);
+            points.push((at as f64, last));
+            points.push((at as f64, mib(bytes)));
+        }
+        points.push((calls, points.last().map_or(0.0, |p| p.1)));
+        chart
+            .draw_series(LineSeries::new(points, color.stroke_width(2)))
+            .map_err(|e| fail(&e))?
+            .label(name.to_string())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2)));
+    }
+    chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().map_err(|e| fail(&e))?;
+    root.present().map_err(|e| fail(&e))
+}
+
 /// How two traces differ, call by call (aligned by call number; objects by their ids, which
 /// both recorders assign in the order objects are made; data by content).
 pub struct Diff {

@@ -10,7 +10,8 @@
 //! flag and forwards, so an unconfigured virt is a pure pass-through at its cost.
 //!
 //! A policy that must answer a call itself (quota refuses a `create-buffer` with an invalid
-//! object and an error; sharing will hand out virtual devices) takes the function over through
+//! object and an error; the virtual-device layer, `crate::device`, hands out devices on shared
+//! host devices) takes the function over through
 //! the generator's `BY_HAND` table, which routes the export to a hand-written body; that body
 //! calls the generated forwarding (`forward_*`) for what it lets through. The generic hooks here
 //! observe; they still see the calls a hand-written body answers.

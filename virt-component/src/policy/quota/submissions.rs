@@ -16,7 +16,6 @@
 //! Held work is forwarded by the device's drainer task as work completes; errors it makes go to the error scopes that were open when the application made
 //! the call (the drainer opens scopes of its own around it when the application's have changed
 //! since, and hands what they caught to [`crate::errors::report_to`]).
-
 //!
 //! **The pool** (`pool.max-in-flight`, in a pod): a cap on the submissions of all guests
 //! together. A submission past it is held back like one past the device's own cap, and the
