@@ -355,3 +355,34 @@ fn the_runtime_losing_the_shared_host_device_reaches_every_guest() {
     assert_eq!(lines(&stdout, "loss: uncaptured stream ends: true"), 2, "{stdout}");
     assert_eq!(lines(&stdout, "loss: lost after loss: reason=GpuDeviceLostReason::Unknown"), 2, "{stdout}");
 }
+
+/// Runs `cmd` to its end, failing the test if it takes more than `seconds` (a pod that hangs).
+fn output_within(cmd: &mut std::process::Command, seconds: u64) -> Output {
+    let mut child = cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("{cmd:?} did not finish within {seconds} s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn weighted_guests_take_turns_for_the_pool_and_none_is_left_waiting() {
+    // A guest of weight 2 that stops submitting in the middle of its turn must not keep the
+    // others waiting.
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("pod.toml");
+    std::fs::write(&config, "[pool]\nmax-in-flight = 2\n[guests.a]\nweight = 2\n").unwrap();
+    let pod = plug(dir.path(), &[("a", "bench_flood"), ("b", "bench_flood")], &["--config", config.to_str().unwrap()]);
+    for _ in 0..3 {
+        let out = output_within(webgpu_virt().args(["run", "--stats"]).arg(&pod).args(["--ms", "400", "--work", "64"]), 120);
+        check(&out, "two weighted flooders");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!((1..=2).contains(&stat(&stderr, "quota pool most in flight")), "{stderr}");
+        assert_eq!(String::from_utf8(out.stdout).unwrap().matches("bench flood: ").count(), 2);
+    }
+}

@@ -132,8 +132,9 @@ impl Pool {
     }
 
     /// `device` forwarded a submission: a slot is taken, and its turn is used up by one (all
-    /// of it when the device reached its own cap, so that it does not hold the line).
-    fn released(&self, device: DeviceId, own_cap_reached: bool) {
+    /// of it when `over`: the device reached its own cap or holds no more submissions, so that
+    /// it does not hold the line).
+    fn released(&self, device: DeviceId, over: bool) {
         let in_flight = self.in_flight.get() + 1;
         self.in_flight.set(in_flight);
         self.most.set(self.most.get().max(in_flight));
@@ -144,7 +145,7 @@ impl Pool {
             }
             let credit = self.credit.get().saturating_sub(1);
             self.credit.set(credit);
-            if credit > 0 && !own_cap_reached {
+            if credit > 0 && !over {
                 return;
             }
             // Its turn is over: it waits at the back again if it still holds submissions.
@@ -380,7 +381,8 @@ impl Throttle {
         self.queue.submit(&refs);
         self.forwarded.set(self.forwarded.get() + 1);
         if let Some(pool) = &self.pool {
-            pool.released(self.device_id, self.in_flight() >= u64::from(self.max));
+            let holds_more = self.held.borrow().iter().any(|(_, call)| matches!(call, HeldCall::Submit(_)));
+            pool.released(self.device_id, self.in_flight() >= u64::from(self.max) || !holds_more);
         }
         let in_flight = u32::try_from(self.in_flight()).unwrap_or(u32::MAX);
         self.most_in_flight.set(self.most_in_flight.get().max(in_flight));
