@@ -18,7 +18,9 @@ use wasmtime::component::{
 /// Waits, off the async executor, until wgpu has called the callback that feeds `rx`.
 ///
 /// wgpu runs map and work-done callbacks while the device is polled; a blocking poll waits for
-/// the GPU. `None` when the callback was dropped unanswered (the device is gone).
+/// the GPU, up to submission `until` (else the latest one when it polls: work submitted after
+/// the call that waits is then waited for too). `None` when the callback was dropped unanswered
+/// (the device is gone).
 ///
 /// Like a WebGPU promise, the wait never completes within the call that started it, even when
 /// wgpu answered at once: the guest gets control back first (so that, for example, an `unmap`
@@ -26,6 +28,7 @@ use wasmtime::component::{
 pub(crate) async fn wait_on_gpu<R: Send + 'static>(
     device: &wgpu::Device,
     mut rx: futures::channel::oneshot::Receiver<R>,
+    mut until: Option<wgpu::SubmissionIndex>,
 ) -> Option<R> {
     tokio::task::yield_now().await;
     loop {
@@ -35,7 +38,10 @@ pub(crate) async fn wait_on_gpu<R: Send + 'static>(
             Err(_) => return None,
         }
         let d = device.clone();
-        let polled = tokio::task::spawn_blocking(move || d.poll(wgpu::PollType::wait_indefinitely())).await;
+        // After the first wait, the latest submission: the callback may hang on work wgpu
+        // submits itself (writes queued since `until`).
+        let wait = wgpu::PollType::Wait { submission_index: until.take(), timeout: None };
+        let polled = tokio::task::spawn_blocking(move || d.poll(wait)).await;
         match rx.try_recv() {
             Ok(Some(v)) => return Some(v),
             Err(_) => return None,
@@ -674,7 +680,9 @@ impl w::HostGpuQueue for WebGpuCtxView<'_> {
         for cb in &command_buffers {
             buffers.extend(self.table.get_mut(cb)?.buffer.take());
         }
-        shield(&state, "submit", || queue.submit(buffers));
+        if let Some(index) = shield(&state, "submit", || queue.submit(buffers)) {
+            state.submitted(index);
+        }
         Ok(())
     }
 
@@ -748,16 +756,17 @@ impl w::HostGpuQueue for WebGpuCtxView<'_> {
 
 impl<T: WebGpuView + 'static> w::HostGpuQueueWithStore<T> for WebGpu {
     async fn on_submitted_work_done(accessor: &Accessor<T, Self>, this: Resource<Queue>) -> wasmtime::Result<()> {
-        let (device, queue) = accessor.with(|mut a| {
+        let (device, queue, state) = accessor.with(|mut a| {
             let q = a.get().table.get(&this)?;
-            wasmtime::Result::<_>::Ok((q.device.clone(), q.queue.clone()))
+            wasmtime::Result::<_>::Ok((q.device.clone(), q.queue.clone(), q.state.clone()))
         })?;
         let (tx, rx) = futures::channel::oneshot::channel();
         queue.on_submitted_work_done(move || {
             let _ = tx.send(());
         });
-        // A lost device has no work left to wait for: resolve either way, as WebGPU does.
-        wait_on_gpu(&device, rx).await;
+        // The work submitted so far, not what others submit while this waits. A lost device has
+        // no work left to wait for: resolve either way, as WebGPU does.
+        wait_on_gpu(&device, rx, state.last_submission()).await;
         Ok(())
     }
 }

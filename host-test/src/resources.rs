@@ -204,7 +204,7 @@ impl<T: WebGpuView + 'static> w::HostGpuBufferWithStore<T> for WebGpu {
             Err(e) => return Ok(Err(e)),
         };
         let result = match rx {
-            Some(rx) => wait_on_gpu(&device, rx).await,
+            Some(rx) => wait_on_gpu(&device, rx, None).await,
             None => {
                 // A zero-size map has nothing to wait for, but resolves later all the same.
                 tokio::task::yield_now().await;

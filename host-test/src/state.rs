@@ -105,6 +105,8 @@ impl Listener {
 
 #[derive(Default)]
 struct Inner {
+    /// The device's latest submission: what `on-submitted-work-done` waits for.
+    last_submission: Option<wgpu::SubmissionIndex>,
     scopes: Vec<Scope>,
     listeners: Vec<Weak<Listener>>,
     lost: Option<LostValue>,
@@ -225,6 +227,16 @@ impl DeviceState {
             inner.lost_wakers.push(waker.clone());
         }
         inner.lost.clone()
+    }
+
+    /// The queue submitted work: `index` is now its latest submission.
+    pub fn submitted(&self, index: wgpu::SubmissionIndex) {
+        lock(&self.inner).last_submission = Some(index);
+    }
+
+    /// The latest submission so far, if any.
+    pub fn last_submission(&self) -> Option<wgpu::SubmissionIndex> {
+        lock(&self.inner).last_submission.clone()
     }
 
     pub fn is_lost(&self) -> bool {
