@@ -80,12 +80,12 @@ const BY_HAND: &[(&str, &str)] = &[
     ("[method]gpu-adapter-info.device", "policy::quota::adapter"),
     ("[method]gpu-adapter-info.description", "policy::quota::adapter"),
     // Errors the virt reports itself reach the application's scopes and streams.
-    ("[method]gpu-device.push-error-scope", "errors"),
-    ("[method]gpu-device.pop-error-scope", "errors"),
-    ("[method]gpu-device.on-uncaptured-error", "errors"),
+    ("[method]gpu-device.push-error-scope", "device::scopes"),
+    ("[method]gpu-device.pop-error-scope", "device::scopes"),
+    ("[method]gpu-device.on-uncaptured-error", "device::scopes"),
     // The cap on submissions in flight: a submit past it is held back with what follows it.
-    ("[method]gpu-queue.submit", "policy::quota::submissions"),
-    ("[method]gpu-queue.on-submitted-work-done", "policy::quota::submissions"),
+    ("[method]gpu-queue.submit", "device::timeline"),
+    ("[method]gpu-queue.on-submitted-work-done", "device::timeline"),
 ];
 
 /// Resources whose wrappers carry state of the virt's own: (resource, field, type). The field
@@ -100,7 +100,7 @@ const STATE: &[(&str, &str, &str)] = &[
     ("gpu-bind-group", "quota", "crate::policy::quota::Held<()>"),
     ("gpu-compute-pipeline", "quota", "crate::policy::quota::Held<()>"),
     ("gpu-render-pipeline", "quota", "crate::policy::quota::Held<()>"),
-    ("gpu-device", "errors", "std::rc::Rc<crate::errors::Scopes>"),
+    ("gpu-device", "errors", "std::rc::Rc<crate::device::scopes::Scopes>"),
     ("gpu-device", "graveyard", "crate::policy::quota::pipelines::Graveyard"),
 ];
 
@@ -520,12 +520,12 @@ impl<'a> Gen<'a> {
         }
         if !foreign.is_empty() {
             foreign = format!(
-                "let mut foreign = false;\n        {foreign}\n        if foreign {{ crate::device::report_foreign(device, {:?}); }}\n        ",
+                "let mut foreign = false;\n        {foreign}\n        if foreign {{ crate::policy::share::report_foreign(device, {:?}); }}\n        ",
                 f.name
             );
         }
         let body = match self.bracketed(f, method, is_async) {
-            true => format!("{{ let bracket = crate::device::bracket(device); let ret = {body}; drop(bracket); ret }}"),
+            true => format!("{{ let bracket = crate::policy::share::bracket(device); let ret = {body}; drop(bracket); ret }}"),
             false => body,
         };
         // A call with another device's object that returns nothing is not made: in WebGPU it
@@ -586,7 +586,7 @@ impl Gen<'_> {
                     return String::new();
                 }
                 let name = self.t.type_name(r);
-                format!("foreign |= crate::device::foreign(device, ({e}).get::<{name}>().device); ")
+                format!("foreign |= crate::policy::share::foreign(device, ({e}).get::<{name}>().device); ")
             }
             TypeDefKind::Option(t) => {
                 let inner = self.foreign("x", t);

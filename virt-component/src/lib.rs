@@ -5,9 +5,9 @@
 //! The forwarding layer is generated from the WIT by `build.rs` (`forward.rs` in `OUT_DIR`):
 //! one wrapper per resource holding the imported handle and its device, one exported method per
 //! function, and the call description types the policies see ([`Func`], [`Args`], [`Ret`]).
-//! Hand-written: `device` (the virtual-device layer: what a device the application holds is, on
-//! which host device, shared how), `tenant` (a pod's guests), `policy` (the chain and its
-//! policies), `config` (the baked configuration),
+//! Hand-written: `device` (the virtual-device layer: what a device the application holds is, with
+//! its error scopes and its queue timeline), `tenant` (a pod's guests), `policy` (the chain and
+//! its policies, one folder each: quota, sharing, recording), `config` (the baked configuration),
 //! `bridge` (the pump that carries futures and streams across, and the resources the virt can
 //! make itself), `mapping` (buffer mapping kept in WebGPU's order).
 
@@ -52,7 +52,6 @@ mod bindings {
 mod bridge;
 mod config;
 mod device;
-mod errors;
 mod mapping;
 mod policy;
 mod tenant;

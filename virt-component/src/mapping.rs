@@ -7,7 +7,7 @@
 //! first, the map is the application's `abort-error`, and if the runtime mapped the buffer after
 //! all, the virt unmaps it again.
 
-use crate::policy::quota::submissions::{self, HeldCall};
+use crate::device::timeline::{self, HeldCall};
 use crate::{GpuBuffer, exp};
 use std::cell::Cell;
 use std::future::Future as _;
@@ -26,7 +26,7 @@ pub async fn map_async(
     size: Option<u64>,
 ) -> Result<(), exp::MapAsyncError> {
     // A map sees the work the application submitted before it, even work held back.
-    submissions::drained(buffer.device).await;
+    timeline::drained(buffer.device).await;
     let t = &buffer.mapping;
     // A map while another is pending is the runtime's to reject; only the first is tracked.
     let attempt = t.pending.get().is_none().then(|| {
@@ -40,7 +40,7 @@ pub async fn map_async(
         return Err(exp::MapAsyncError { kind: exp::MapAsyncErrorKind::OperationError, message });
     }
     // Its validation errors are made when the call starts: only that is bracketed.
-    let bracket = crate::device::bracket(buffer.device);
+    let bracket = crate::policy::share::bracket(buffer.device);
     let mut map = std::pin::pin!(buffer.inner.map_async(mode, offset, size));
     let started = std::future::poll_fn(|cx| std::task::Poll::Ready(map.as_mut().poll(cx))).await;
     drop(bracket);
@@ -65,8 +65,8 @@ pub async fn map_async(
 
 pub fn unmap(buffer: &GpuBuffer) -> Result<(), exp::UnmapError> {
     buffer.mapping.pending.set(None);
-    if let Some(throttle) = submissions::holding(buffer.device) {
-        throttle.hold(HeldCall::Unmap(buffer.inner.clone()));
+    if let Some(timeline) = timeline::holding(buffer.device) {
+        timeline.hold(HeldCall::Unmap(buffer.inner.clone()));
         return Ok(());
     }
     buffer.inner.unmap()
@@ -75,5 +75,5 @@ pub fn unmap(buffer: &GpuBuffer) -> Result<(), exp::UnmapError> {
 pub fn destroy(buffer: &GpuBuffer) {
     buffer.mapping.pending.set(None);
     buffer.quota.release();
-    submissions::now_or_held(buffer.device, || buffer.inner.destroy(), || HeldCall::DestroyBuffer(buffer.inner.clone()));
+    timeline::now_or_held(buffer.device, || buffer.inner.destroy(), || HeldCall::DestroyBuffer(buffer.inner.clone()));
 }

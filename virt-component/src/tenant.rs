@@ -5,8 +5,9 @@
 //! guest's `get-gpu` comes from its tenant shim, which calls `tenancy.get-gpu-for` with the
 //! guest's number; that `gpu` belongs to the tenant's *root*, a [`DeviceId`] standing for the
 //! tenant before it has a device. Every object inherits the device id of the object that made
-//! it, and a new device is adopted by the tenant of the adapter it came from, so every object
-//! leads back to one tenant, and a guest can only ever reach its own.
+//! it, and a new device belongs to the tenant of the adapter it came from (its
+//! `crate::device::VirtualDevice` keeps it), so every object leads back to one tenant, and a
+//! guest can only ever reach its own.
 
 use crate::policy::DeviceId;
 use crate::{Gpu, exp};
@@ -14,7 +15,7 @@ use hashbrown::HashMap;
 use std::cell::RefCell;
 
 thread_local! {
-    /// The tenant of every root and device id; an id not here (`DeviceId::NONE`, what the
+    /// The tenant of every root; an id neither here nor a device's (`DeviceId::NONE`, what the
     /// plain `get-gpu` hands out) is tenant 0's.
     static TENANTS: RefCell<HashMap<DeviceId, u32>> = RefCell::new(HashMap::new());
     /// Each tenant's root, made at its first `get-gpu`.
@@ -23,7 +24,10 @@ thread_local! {
 
 /// The tenant an object of `device` belongs to.
 pub fn of(device: DeviceId) -> u32 {
-    TENANTS.with_borrow(|t| t.get(&device).copied().unwrap_or(0))
+    match crate::device::get(device) {
+        Some(v) => v.tenant,
+        None => TENANTS.with_borrow(|t| t.get(&device).copied().unwrap_or(0)),
+    }
 }
 
 /// The root id of `tenant`: what its `gpu` and adapters carry.
@@ -38,14 +42,6 @@ pub fn root(tenant: u32) -> DeviceId {
             id
         })
     })
-}
-
-/// `device`, just made from an adapter of `parent`, belongs to `parent`'s tenant.
-pub fn adopt(device: DeviceId, parent: DeviceId) {
-    let tenant = of(parent);
-    if tenant != 0 {
-        TENANTS.with_borrow_mut(|t| t.insert(device, tenant));
-    }
 }
 
 /// Whether the configuration has a tenant of this number.

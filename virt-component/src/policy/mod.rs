@@ -10,16 +10,26 @@
 //! flag and forwards, so an unconfigured virt is a pure pass-through at its cost.
 //!
 //! A policy that must answer a call itself (quota refuses a `create-buffer` with an invalid
-//! object and an error; the virtual-device layer, `crate::device`, hands out devices on shared
-//! host devices) takes the function over through
-//! the generator's `BY_HAND` table, which routes the export to a hand-written body; that body
-//! calls the generated forwarding (`forward_*`) for what it lets through. The generic hooks here
-//! observe; they still see the calls a hand-written body answers.
+//! object and an error) takes the function over through the generator's `BY_HAND` table, which
+//! routes the export to a hand-written body; that body calls the generated forwarding
+//! (`forward_*`) for what it lets through. The generic hooks here observe; they still see the
+//! calls a hand-written body answers.
+//!
+//! Devices are the virtual-device layer's (`crate::device`); it asks the policies about them
+//! through the functions at the end of this file: whether a device may be made
+//! ([`admit_device`], [`device_admitted`]), which host device it runs on
+//! (`share::place`), how many of its submissions may be in flight, and that it is gone
+//! ([`device_gone`]).
+//!
+//! One folder or file per policy: `quota/` (memory, objects, caps), `share/` (host devices
+//! shared by a pod's guests, error attribution, fairness), `record/` (the trace), `calls.rs`
+//! (call counts), `noop.rs` (the cost of the chain itself).
 
 mod calls;
 mod noop;
 pub mod quota;
 pub mod record;
+pub mod share;
 
 pub use crate::{Args, Func, Ret};
 use std::cell::{Cell, RefCell};
@@ -242,4 +252,32 @@ pub fn counters() -> Vec<(&'static str, Counter)> {
         }
         all
     })
+}
+
+/// Whether the policies let `adapter` make a device as `descriptor` asks (before it is made).
+pub fn admit_device(adapter: &crate::GpuAdapter, descriptor: Option<&crate::exp::GpuDeviceDescriptor>) -> Result<(), crate::exp::RequestDeviceError> {
+    quota::adapter::admit(adapter, descriptor)
+}
+
+/// What the policies set up for a device just made; an error refuses it after all.
+pub async fn device_admitted(adapter: &crate::GpuAdapter, device: &crate::GpuDevice) -> Result<(), crate::exp::RequestDeviceError> {
+    quota::adapter::admitted(adapter, device).await
+}
+
+/// Where a device the policies admitted runs: its wrapper and its host device.
+pub async fn place_device(
+    adapter: &crate::GpuAdapter,
+    descriptor: Option<crate::exp::GpuDeviceDescriptor>,
+) -> Result<(crate::exp::GpuDevice, std::rc::Rc<crate::device::Host>), crate::exp::RequestDeviceError> {
+    share::place(adapter, descriptor).await
+}
+
+/// The cap on `device`'s submissions in flight, if one applies to it.
+pub fn in_flight_cap(device: DeviceId) -> Option<u32> {
+    quota::in_flight_cap(device)
+}
+
+/// `device` is destroyed or lost: what it took is released.
+pub fn device_gone(device: DeviceId) {
+    quota::release_device(device);
 }

@@ -115,14 +115,13 @@ pub fn admit(adapter: &GpuAdapter, descriptor: Option<&exp::GpuDeviceDescriptor>
     Ok(())
 }
 
-/// What the quota sets up for a device just made: its graveyard, its throttle, and (for a
-/// device of its own on the runtime) the release of its memory when it is lost.
+/// What the quota sets up for a device just made: its graveyard, and (for a device of its own
+/// on the runtime) the release of its memory when it is lost.
 pub async fn admitted(adapter: &GpuAdapter, device: &GpuDevice) -> Result<(), exp::RequestDeviceError> {
     if let Err(why) = super::pipelines::prepare(adapter, device).await {
         let message = format!("the cap on pipelines needs a second device from the adapter, which it refused: {why}");
         return refuse(exp::RequestDeviceErrorKind::OperationError, message);
     }
-    super::submissions::watch(device);
     if super::counting() && !crate::device::get(device.device).is_some_and(|v| v.host_is_pooled()) {
         // A lost device's objects hold no memory any more. (A pooled device's loss is the
         // virt's own, which releases them.)
@@ -130,7 +129,7 @@ pub async fn admitted(adapter: &GpuAdapter, device: &GpuDevice) -> Result<(), ex
         crate::bridge::spawn(async move {
             lost.await;
             release_device(id);
-            super::submissions::forget(id);
+            crate::device::timeline::forget(id);
         });
     }
     Ok(())

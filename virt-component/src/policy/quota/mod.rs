@@ -13,7 +13,6 @@ pub mod adapter;
 pub mod memory;
 pub mod objects;
 pub mod pipelines;
-pub mod submissions;
 pub mod writes;
 
 use super::{Counter, DeviceId, Policy};
@@ -337,7 +336,7 @@ impl Policy for QuotaStats {
                     push(format!("{prefix}refused"), account.denials);
                 }
             }
-            submissions::pool_counters(|name, value| push(name.to_string(), value));
+            crate::policy::share::fairness::counters(|name, value| push(name.to_string(), value));
             let mut devices: Vec<_> = l.devices.iter().collect();
             devices.sort_by_key(|(id, _)| **id);
             for (id, usage) in devices {
@@ -350,10 +349,17 @@ impl Policy for QuotaStats {
                 }
                 push(format!("{d} memory peak"), usage.peak);
                 push(format!("{d} refused"), usage.denials);
-                submissions::counters(*id, |name, value| push(format!("{d} {name}"), value));
+                crate::device::timeline::counters(*id, |name, value| push(format!("{d} {name}"), value));
             }
         });
     }
+}
+
+/// The cap on `device`'s submissions in flight: its guest's own, or, under the pool's cap alone,
+/// none of its own (`u32::MAX`). `None`: no cap applies to it.
+pub fn in_flight_cap(device: DeviceId) -> Option<u32> {
+    let own = crate::policy::config(device, |c| c.max_in_flight.map(|n| n.get()));
+    own.or_else(|| crate::policy::share::fairness::pool().map(|_| u32::MAX))
 }
 
 /// Counts a refusal.

@@ -10,7 +10,7 @@
 //! the quota or a count cap, validation above a size cap) goes to the application's error scope
 //! or uncaptured-error stream. None of these stand-ins makes an error of its own.
 
-use super::submissions::{HeldCall, now_or_held};
+use crate::device::timeline::{HeldCall, now_or_held};
 use crate::device::Memory;
 use std::rc::Rc;
 use super::{Charge, Held, Kind, Refusal, TextureSize, memory};
@@ -23,7 +23,7 @@ const MAX_QUERIES: u32 = 4096;
 /// Reports a refusal to the application and counts it.
 fn refuse(device: &GpuDevice, refusal: Refusal) {
     super::refused(device.device);
-    crate::errors::report(device, refusal.kind, refusal.message);
+    crate::device::scopes::report(device, refusal.kind, refusal.message);
 }
 
 /// Charges a creation, after the size caps that make it a validation error.

@@ -4,7 +4,7 @@
 //! has none, is forwarded with no data, which the runtime reports as the validation error it is
 //! (too little data for the copy) in the application's scope or stream.
 
-use super::submissions;
+use crate::device::timeline;
 use crate::policy::{DeviceId, config};
 use crate::{GpuBuffer, GpuQueue, exp};
 
@@ -35,15 +35,7 @@ pub fn write_buffer_with_copy(
 ) -> Result<(), exp::WriteBufferError> {
     check(queue.device, "write-buffer", data.len() as u64)
         .map_err(|message| exp::WriteBufferError { kind: exp::WriteBufferErrorKind::OperationError, message })?;
-    // A lost device writes nothing; a buffer of another device is not written (the generated
-    // check reported it).
-    if crate::device::is_lost(queue.device) || crate::device::foreign(queue.device, buffer.get::<GpuBuffer>().device) {
-        return Ok(());
-    }
-    if let Some(throttle) = submissions::holding(queue.device) {
-        return submissions::hold_write_buffer(&throttle, buffer.get(), buffer_offset, data, data_offset, size);
-    }
-    queue.forward_write_buffer_with_copy(buffer, buffer_offset, data, data_offset, size)
+    timeline::write_buffer(queue, buffer, buffer_offset, data, data_offset, size)
 }
 
 pub fn write_texture_with_copy(
@@ -57,13 +49,7 @@ pub fn write_texture_with_copy(
         Ok(()) => data,
         Err(_) => Vec::new(),
     };
-    if crate::device::is_lost(queue.device) || crate::device::foreign(queue.device, destination.texture.get::<crate::GpuTexture>().device) {
-        return;
-    }
-    if let Some(throttle) = submissions::holding(queue.device) {
-        return submissions::hold_write_texture(&throttle, destination, data, data_layout, size);
-    }
-    queue.forward_write_texture_with_copy(destination, data, data_layout, size)
+    timeline::write_texture(queue, destination, data, data_layout, size)
 }
 
 pub fn get_mapped_range_get_with_copy(

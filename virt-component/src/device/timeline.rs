@@ -1,35 +1,33 @@
-//! The cap on submissions in flight (`max-in-flight = N`): a device's `submit` past it is held
-//! back in the virt, not refused, until earlier work is done.
+//! A device's queue timeline, when a cap on submissions in flight applies to it: the
+//! submissions in flight, and the calls held back behind one past the cap.
+//!
+//! The caps are the policies' (a guest's `max-in-flight`, `policy::quota`; the pod's
+//! `pool.max-in-flight` and its turns, `policy::share::fairness`); holding work back and
+//! forwarding it in order is this layer's.
 //!
 //! `submit` is a synchronous function, and a synchronous call cannot wait in the component
-//! model, so the virt keeps the submission and returns. From then on, every call that comes
-//! after it on the device's queue timeline joins it, in order: `submit`, `write-buffer`,
+//! model, so the virt keeps a submission past a cap and returns. From then on, every call that
+//! comes after it on the device's queue timeline joins it, in order: `submit`, `write-buffer`,
 //! `write-texture`, and the calls that would change what held work finds (`unmap`, the
 //! `destroy` of buffers, textures, query sets and the device). The async calls that would
 //! observe held work (`on-submitted-work-done`, `map-async`, `pop-error-scope`) first wait
 //! until everything held before them has been forwarded. So the runtime sees the application's
-//! calls in the application's order, with at most N submissions in flight.
+//! calls in the application's order, with no more in flight than the caps allow.
 //!
 //! A submission is in flight from the moment it is forwarded until an `on-submitted-work-done`
 //! asked after it resolves: the application's own (an application that waits for its work
 //! costs the cap nothing), or, while calls are held, one the virt asks itself (one at a time).
-//! Held work is forwarded by the device's drainer task as work completes; errors it makes go to the error scopes that were open when the application made
-//! the call (the drainer opens scopes of its own around it when the application's have changed
-//! since, and hands what they caught to [`crate::errors::report_to`]).
-//!
-//! **The pool** (`pool.max-in-flight`, in a pod): a cap on the submissions of all guests
-//! together. A submission past it is held back like one past the device's own cap, and the
-//! devices holding submissions back take turns: the device whose turn it is releases up to its
-//! guest's `weight` submissions as slots free up, then goes to the back of the line. A device
-//! with nothing held does not jump the line: while others wait, its submissions wait too. While
-//! devices wait, every device with work in flight watches its queue, so that slots come back.
+//! Held work is forwarded by the device's drainer task as work completes; errors it makes go to
+//! the error scopes that were open when the application made the call (the drainer opens scopes
+//! of its own around it when the application's have changed since, and hands what they caught
+//! to [`super::scopes::report_to`]).
 
-use crate::errors::{Mark, Scopes};
-use crate::policy::{DeviceId, config};
+use super::scopes::{Mark, Scopes};
+use crate::policy::DeviceId;
+use crate::policy::share::fairness::{self, Pool};
 use crate::{GpuBuffer, GpuCommandBuffer, GpuDevice, GpuQueue, GpuTexture, exp, imp};
 use futures::StreamExt;
 use futures::channel::{mpsc, oneshot};
-use hashbrown::HashMap;
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::Rc;
@@ -54,7 +52,7 @@ pub struct TexturePlace {
 }
 
 /// One device's submissions in flight and the calls held back behind one past the cap.
-pub struct Throttle {
+pub struct Timeline {
     device_id: DeviceId,
     max: u32,
     /// The pod's cap on all guests' submissions, if it has one.
@@ -79,156 +77,15 @@ pub struct Throttle {
     wake: mpsc::UnboundedSender<()>,
 }
 
-thread_local! {
-    static THROTTLES: RefCell<HashMap<DeviceId, Rc<Throttle>>> = RefCell::new(HashMap::new());
-    static POOL: RefCell<Option<Rc<Pool>>> = const { RefCell::new(None) };
-}
-
-/// A device's cap on submissions in flight: its own, or, under the pool's cap alone, none of
-/// its own (`u32::MAX`). `None`: the device is not throttled at all.
-fn max_in_flight(device: DeviceId) -> Option<u32> {
-    let own = config(device, |c| c.max_in_flight.map(|n| n.get()));
-    own.or_else(|| pool().map(|_| u32::MAX))
-}
-
-/// The pod's cap on submissions in flight, all guests together, and whose turn it is.
-pub struct Pool {
-    max: u64,
-    in_flight: Cell<u64>,
-    most: Cell<u64>,
-    /// The devices with a submission waiting for a slot, in the order they get one.
-    turns: RefCell<VecDeque<DeviceId>>,
-    /// How many the device at the front may still release in its turn.
-    credit: Cell<u32>,
-}
-
-/// The pool, if the pod has an in-flight cap.
-fn pool() -> Option<Rc<Pool>> {
-    POOL.with_borrow_mut(|pool| {
-        if pool.is_none() {
-            let max = crate::policy::pod(|c| c.pool.max_in_flight)?;
-            *pool = Some(Rc::new(Pool {
-                max: max.get().into(),
-                in_flight: Cell::new(0),
-                most: Cell::new(0),
-                turns: RefCell::default(),
-                credit: Cell::new(0),
-            }));
-        }
-        pool.clone()
-    })
-}
-
-/// How many submissions `device`'s guest releases at its turn.
-fn weight(device: DeviceId) -> u32 {
-    config(device, |c| c.weight.map_or(1, |w| w.get()))
-}
-
-impl Pool {
-    /// Whether `device` may forward a submission now: a slot is free and no other device is
-    /// ahead of it.
-    fn may_release(&self, device: DeviceId) -> bool {
-        self.in_flight.get() < self.max && self.turns.borrow().front().is_none_or(|d| *d == device)
-    }
-
-    /// `device` forwarded a submission: a slot is taken, and its turn is used up by one (all
-    /// of it when `over`: the device reached its own cap or holds no more submissions, so that
-    /// it does not hold the line).
-    fn released(&self, device: DeviceId, over: bool) {
-        let in_flight = self.in_flight.get() + 1;
-        self.in_flight.set(in_flight);
-        self.most.set(self.most.get().max(in_flight));
-        let next = {
-            let mut turns = self.turns.borrow_mut();
-            if turns.front() != Some(&device) {
-                return;
-            }
-            let credit = self.credit.get().saturating_sub(1);
-            self.credit.set(credit);
-            if credit > 0 && !over {
-                return;
-            }
-            // Its turn is over: it waits at the back again if it still holds submissions.
-            turns.pop_front();
-            turns.front().copied()
-        };
-        if let Some(next) = next {
-            self.credit.set(weight(next));
-            self.wake_front();
-        }
-    }
-
-    /// `device` holds a submission it may not forward yet: it waits for its turn.
-    fn wait(&self, device: DeviceId) {
-        {
-            let mut turns = self.turns.borrow_mut();
-            if turns.contains(&device) {
-                return;
-            }
-            if turns.is_empty() {
-                self.credit.set(weight(device));
-            }
-            turns.push_back(device);
-        }
-        // Slots come back only from work known done: watch every queue with work in flight.
-        let all: Vec<_> = THROTTLES.with_borrow(|t| t.values().cloned().collect());
-        for throttle in all {
-            throttle.watch();
-        }
-    }
-
-    /// `count` submissions are done: their slots are free.
-    fn done(&self, count: u64) {
-        if count > 0 {
-            self.in_flight.set(self.in_flight.get().saturating_sub(count));
-            self.wake_front();
-        }
-    }
-
-    /// Wakes the drainer of the device whose turn it is, when a slot is free.
-    fn wake_front(&self) {
-        if self.in_flight.get() >= self.max {
-            return;
-        }
-        let front = self.turns.borrow().front().copied();
-        if let Some(t) = front.and_then(|d| THROTTLES.with_borrow(|t| t.get(&d).cloned())) {
-            let _ = t.wake.unbounded_send(());
-        }
-    }
-
-    /// Whether devices wait for a slot.
-    fn waiting(&self) -> bool {
-        !self.turns.borrow().is_empty()
-    }
-
-    /// `device` is gone, with `in_flight` submissions no one will hear of.
-    fn leave(&self, device: DeviceId, in_flight: u64) {
-        let was_front = self.turns.borrow().front() == Some(&device);
-        self.turns.borrow_mut().retain(|d| *d != device);
-        if was_front && let Some(next) = self.turns.borrow().front() {
-            self.credit.set(weight(*next));
-        }
-        self.in_flight.set(self.in_flight.get().saturating_sub(in_flight));
-        self.wake_front();
-    }
-}
-
-/// The pool's figures for the operator.
-pub fn pool_counters(mut push: impl FnMut(&str, u64)) {
-    if let Some(pool) = POOL.with_borrow(|p| p.clone()) {
-        push("pool most in flight", pool.most.get());
-    }
-}
-
-/// Puts a new device under the cap, when one is configured. Called from `request-device` (an
-/// async call: the drainer task starts there).
-pub fn watch(device: &GpuDevice) {
-    let Some(max) = max_in_flight(device.device) else { return };
+/// The timeline of a new device, when a cap applies to it. Made in `request-device` (an async
+/// call: the drainer task starts there).
+pub fn start(device: &GpuDevice) -> Option<Rc<Timeline>> {
+    let max = crate::policy::in_flight_cap(device.device)?;
     let (wake, mut woken) = mpsc::unbounded();
-    let throttle = Rc::new(Throttle {
+    let timeline = Rc::new(Timeline {
         device_id: device.device,
         max,
-        pool: pool(),
+        pool: fairness::pool(),
         device: device.inner.clone(),
         queue: device.inner.queue(),
         scopes: device.errors.clone(),
@@ -242,40 +99,55 @@ pub fn watch(device: &GpuDevice) {
         waiters: RefCell::default(),
         wake,
     });
-    THROTTLES.with_borrow_mut(|t| t.insert(device.device, throttle.clone()));
+    let drainer = timeline.clone();
     crate::bridge::spawn(async move {
         while woken.next().await.is_some() {
-            throttle.drain().await;
+            drainer.drain().await;
         }
     });
+    Some(timeline)
 }
 
-/// Lets a lost device's throttle go (and its drainer end): nothing more runs on that device.
+/// Lets a lost device's timeline go (and its drainer end): nothing more runs on that device.
 pub fn forget(device: DeviceId) {
-    if let Some(t) = THROTTLES.with_borrow_mut(|t| t.remove(&device)) {
+    if let Some(t) = super::get(device).and_then(|v| v.timeline.take()) {
         t.wake.close_channel();
-        if let Some(pool) = pool() {
+        if let Some(pool) = &t.pool {
             pool.leave(device, t.in_flight());
         }
     }
 }
 
-fn throttle(device: DeviceId) -> Option<Rc<Throttle>> {
-    max_in_flight(device)?;
-    THROTTLES.with_borrow(|t| t.get(&device).cloned())
+fn timeline(device: DeviceId) -> Option<Rc<Timeline>> {
+    super::get(device)?.timeline.borrow().clone()
 }
 
-/// The device's throttle if it holds calls back: then a call on its queue timeline must be
-/// held too ([`Throttle::hold`]), behind them.
-pub fn holding(device: DeviceId) -> Option<Rc<Throttle>> {
-    throttle(device).filter(|t| !t.held.borrow().is_empty())
+/// Every device with a timeline watches its queue while it has work in flight (devices wait
+/// for the pool's slots, which come back only from work known done).
+pub fn watch_all() {
+    for timeline in super::all().iter().filter_map(|v| v.timeline.borrow().clone()) {
+        timeline.watch();
+    }
+}
+
+/// Wakes `device`'s drainer (a slot is free for it).
+pub fn wake(device: DeviceId) {
+    if let Some(t) = timeline(device) {
+        let _ = t.wake.unbounded_send(());
+    }
+}
+
+/// The device's timeline if it holds calls back: then a call on its queue timeline must be
+/// held too ([`Timeline::hold`]), behind them.
+pub fn holding(device: DeviceId) -> Option<Rc<Timeline>> {
+    timeline(device).filter(|t| !t.held.borrow().is_empty())
 }
 
 /// Makes a call on `device` now (`now`), or, while calls are held there, holds it behind them
 /// (`held` describes it).
 pub fn now_or_held(device: DeviceId, now: impl FnOnce(), held: impl FnOnce() -> HeldCall) {
     match holding(device) {
-        Some(throttle) => throttle.hold(held()),
+        Some(timeline) => timeline.hold(held()),
         None => now(),
     }
 }
@@ -291,14 +163,14 @@ pub async fn drained(device: DeviceId) {
 
 pub fn submit(queue: &GpuQueue, command_buffers: Vec<exp::GpuCommandBufferBorrow<'_>>) {
     // A lost device submits nothing; command buffers of another device are not submitted.
-    if crate::device::is_lost(queue.device) {
+    if super::is_lost(queue.device) {
         return;
     }
     // (The generated check has reported it.)
-    if command_buffers.iter().any(|b| crate::device::foreign(queue.device, b.get::<GpuCommandBuffer>().device)) {
+    if command_buffers.iter().any(|b| crate::policy::share::foreign(queue.device, b.get::<GpuCommandBuffer>().device)) {
         return;
     }
-    let Some(t) = throttle(queue.device) else { return queue.forward_submit(command_buffers) };
+    let Some(t) = timeline(queue.device) else { return queue.forward_submit(command_buffers) };
     let buffers: Vec<_> = command_buffers.iter().map(|b| b.get::<GpuCommandBuffer>().inner.clone()).collect();
     if t.held.borrow().is_empty() && t.may_submit() {
         t.submit_now(&buffers);
@@ -311,7 +183,7 @@ pub fn submit(queue: &GpuQueue, command_buffers: Vec<exp::GpuCommandBufferBorrow
 /// The operator's figures for `device`: the most submissions it had in flight, and how many of
 /// its submissions were held back.
 pub fn counters(device: DeviceId, mut push: impl FnMut(&str, u64)) {
-    if let Some(t) = throttle(device) {
+    if let Some(t) = timeline(device) {
         push("most in flight", t.most_in_flight.get().into());
         push("submissions held", t.submissions_held.get());
         push("submissions", t.forwarded.get());
@@ -319,17 +191,17 @@ pub fn counters(device: DeviceId, mut push: impl FnMut(&str, u64)) {
 }
 
 pub async fn on_submitted_work_done(queue: &GpuQueue) {
-    if crate::device::is_lost(queue.device) {
+    if super::is_lost(queue.device) {
         return;
     }
     drained(queue.device).await;
-    let Some(t) = throttle(queue.device) else { return queue.forward_on_submitted_work_done().await };
+    let Some(t) = timeline(queue.device) else { return queue.forward_on_submitted_work_done().await };
     let asked = t.forwarded.get();
     queue.forward_on_submitted_work_done().await;
     t.completed(asked);
 }
 
-impl Throttle {
+impl Timeline {
     /// Holds `call` back behind the calls held before it.
     pub fn hold(self: &Rc<Self>, call: HeldCall) {
         self.held.borrow_mut().push_back((self.scopes.mark(), call));
@@ -433,7 +305,7 @@ impl Throttle {
             let (internal, memory, validation) =
                 futures::join!(self.device.pop_error_scope(), self.device.pop_error_scope(), self.device.pop_error_scope());
             for error in [validation, memory, internal].into_iter().flatten().flatten() {
-                crate::errors::report_to(&self.device, &self.scopes, Some(&mark), error.kind(), error.message());
+                super::scopes::report_to(&self.device, &self.scopes, Some(&mark), error.kind(), error.message());
             }
         }
     }
@@ -462,10 +334,47 @@ impl Throttle {
     }
 }
 
+/// `write-buffer` on the device's queue timeline: nothing on a lost device (nor with a buffer
+/// of another device: the generated check reported it), held back behind held work, else
+/// forwarded.
+pub fn write_buffer(
+    queue: &GpuQueue,
+    buffer: exp::GpuBufferBorrow<'_>,
+    offset: u64,
+    data: Vec<u8>,
+    data_offset: Option<u64>,
+    size: Option<u64>,
+) -> Result<(), exp::WriteBufferError> {
+    if super::is_lost(queue.device) || crate::policy::share::foreign(queue.device, buffer.get::<GpuBuffer>().device) {
+        return Ok(());
+    }
+    match holding(queue.device) {
+        Some(timeline) => hold_write_buffer(&timeline, buffer.get(), offset, data, data_offset, size),
+        None => queue.forward_write_buffer_with_copy(buffer, offset, data, data_offset, size),
+    }
+}
+
+/// `write-texture` on the device's queue timeline, as [`write_buffer`].
+pub fn write_texture(
+    queue: &GpuQueue,
+    destination: exp::GpuTexelCopyTextureInfo<'_>,
+    data: Vec<u8>,
+    layout: exp::GpuTexelCopyBufferLayout,
+    size: exp::GpuExtent3D,
+) {
+    if super::is_lost(queue.device) || crate::policy::share::foreign(queue.device, destination.texture.get::<GpuTexture>().device) {
+        return;
+    }
+    match holding(queue.device) {
+        Some(timeline) => hold_write_texture(&timeline, destination, data, layout, size),
+        None => queue.forward_write_texture_with_copy(destination, data, layout, size),
+    }
+}
+
 /// The held form of a `write-buffer`, after checking what WebGPU checks at the call: that the
 /// data offset and size lie within the data (else the call's own `operation-error`).
-pub fn hold_write_buffer(
-    throttle: &Rc<Throttle>,
+fn hold_write_buffer(
+    timeline: &Rc<Timeline>,
     buffer: &GpuBuffer,
     offset: u64,
     data: Vec<u8>,
@@ -479,13 +388,13 @@ pub fn hold_write_buffer(
         let message = format!("write-buffer: data offset {start} and size {size:?} are outside the {len} bytes given");
         return Err(exp::WriteBufferError { kind: exp::WriteBufferErrorKind::OperationError, message });
     }
-    throttle.hold(HeldCall::WriteBuffer { buffer: buffer.inner.clone(), offset, data, data_offset, size });
+    timeline.hold(HeldCall::WriteBuffer { buffer: buffer.inner.clone(), offset, data, data_offset, size });
     Ok(())
 }
 
 /// The held form of a `write-texture`.
-pub fn hold_write_texture(
-    throttle: &Rc<Throttle>,
+fn hold_write_texture(
+    timeline: &Rc<Timeline>,
     destination: exp::GpuTexelCopyTextureInfo<'_>,
     data: Vec<u8>,
     layout: exp::GpuTexelCopyBufferLayout,
@@ -493,5 +402,5 @@ pub fn hold_write_texture(
 ) {
     let texture = destination.texture.get::<GpuTexture>().inner.clone();
     let place = TexturePlace { mip_level: destination.mip_level, origin: destination.origin, aspect: destination.aspect };
-    throttle.hold(HeldCall::WriteTexture { texture, place, data, layout, size });
+    timeline.hold(HeldCall::WriteTexture { texture, place, data, layout, size });
 }

@@ -133,7 +133,7 @@ pub fn push_error_scope(device: &GpuDevice, filter: exp::GpuErrorFilter) {
 
 pub async fn pop_error_scope(device: &GpuDevice) -> Result<Option<exp::GpuError>, exp::PopErrorScopeError> {
     // Errors of work held back from before this pop belong to the scope: forward it first.
-    crate::policy::quota::submissions::drained(device.device).await;
+    super::timeline::drained(device.device).await;
     let host = |e: Option<imp::GpuError>| e.map(|e| exp::GpuError::new(GpuError::Host(e)));
     let scope = device.errors.stack.borrow_mut().pop();
     let local = |kind, message| exp::GpuError::new(GpuError::Local { kind, message });

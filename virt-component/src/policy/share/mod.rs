@@ -1,0 +1,187 @@
+//! Sharing: a pod's guests on one host GPU device, each on a virtual device of its own
+//! (`crate::device`), with fairness across their submissions ([`fairness`]).
+//!
+//! In a pod whose guests share the GPU (the default; `device-per-guest` turns it off), the host
+//! device is requested once for each set of required features and limits ([`Key`]), and every
+//! later `request-device` asking for the same set gets a virtual device on it ([`place`]). A
+//! device asking for something else gets a host device of its own, so each device reports
+//! exactly what it asked for. On a shared host device:
+//! - *Errors* are attributed by the virt: host error scopes belong to the host device, so once a
+//!   second virtual device joins, every call that can make an error is bracketed with one scope
+//!   of each filter ([`bracket`]), and what they catch goes to the calling device's own scopes or
+//!   uncaptured-error streams (`crate::device::scopes`). The brackets' pops must complete when
+//!   they are made (a synchronous call cannot wait): each host device is checked for that when
+//!   it is made, and one that does not is never shared.
+//! - *Destroy and loss* are per virtual device (`crate::device`); real loss of the host device
+//!   reaches every virtual device on it ([`watch_loss`]).
+//! - *Objects of two virtual devices* do not mix: using one with the other is a validation error
+//!   ([`foreign`], checked by the generated forwarding for every handle argument).
+
+pub mod fairness;
+
+use crate::device::{Host, Lost, VirtualDevice, get, is_lost};
+use crate::policy::DeviceId;
+use crate::{GpuAdapter, GpuDevice, RecordOptionGpuSize64, WitName, exp, imp};
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::pin::pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+
+/// One filter of each kind, in the order a bracket pushes them.
+const FILTERS: [exp::GpuErrorFilter; 3] = [exp::GpuErrorFilter::Validation, exp::GpuErrorFilter::OutOfMemory, exp::GpuErrorFilter::Internal];
+
+thread_local! {
+    /// The pooled host devices, to find one for a new virtual device.
+    static POOL: RefCell<Vec<Rc<Host>>> = const { RefCell::new(Vec::new()) };
+    /// Whether any host device is shared: the one check a call pays otherwise.
+    static BRACKETING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether a pod's guests share host devices.
+fn sharing() -> bool {
+    crate::policy::pod(|c| !c.guests.is_empty() && !c.pool.device_per_guest)
+}
+
+/// The host device of a new device and its wrapper: when sharing, a pooled host device asked
+/// for the same (then the wrapper is a new virtual device on it), else one from the runtime.
+pub async fn place(
+    adapter: &GpuAdapter,
+    descriptor: Option<exp::GpuDeviceDescriptor>,
+) -> Result<(exp::GpuDevice, Rc<Host>), exp::RequestDeviceError> {
+    if !sharing() {
+        let device = adapter.forward_request_device(descriptor).await?;
+        let host = Host::new(device.get::<GpuDevice>().inner.clone(), false, Key::default(), false);
+        return Ok((device, host));
+    }
+    let key = Key::of(descriptor.as_ref());
+    if let Some(host) = POOL.with_borrow(|pool| pool.iter().find(|h| h.key == key && h.instant_pops).cloned()) {
+        host.shared.set(true);
+        BRACKETING.set(true);
+        let device = exp::GpuDevice::new(GpuDevice::wrap_rc(host.device.clone(), DeviceId::fresh()));
+        return Ok((device, host));
+    }
+    let device = adapter.forward_request_device(descriptor).await?;
+    let inner = device.get::<GpuDevice>().inner.clone();
+    let instant_pops = pops_at_once(&inner).await;
+    let host = Host::new(inner, true, key, instant_pops);
+    POOL.with_borrow_mut(|pool| pool.push(host.clone()));
+    watch_loss(&host);
+    Ok((device, host))
+}
+
+/// The required features (sorted) and limits (sorted) of a device descriptor.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct Key {
+    features: Vec<&'static str>,
+    limits: Vec<(String, Option<u64>)>,
+}
+
+impl Key {
+    pub fn of(descriptor: Option<&exp::GpuDeviceDescriptor>) -> Self {
+        let Some(d) = descriptor else { return Self::default() };
+        let mut features: Vec<&'static str> = d.required_features.iter().flatten().map(|f| f.wit_name()).collect();
+        features.sort_unstable();
+        features.dedup();
+        let mut limits = d.required_limits.as_ref().map(|l| l.get::<RecordOptionGpuSize64>().inner.entries()).unwrap_or_default();
+        limits.sort();
+        Self { features, limits }
+    }
+}
+
+
+/// Whether `device`'s `pop-error-scope` completes as it is called (checked with a scope of its
+/// own, which it then pops).
+async fn pops_at_once(device: &imp::GpuDevice) -> bool {
+    device.push_error_scope(exp::GpuErrorFilter::Internal);
+    let mut pop = pin!(device.pop_error_scope());
+    let first = std::future::poll_fn(|cx| Poll::Ready(pop.as_mut().poll(cx))).await;
+    match first {
+        Poll::Ready(_) => true,
+        Poll::Pending => {
+            let _ = pop.await;
+            false
+        }
+    }
+}
+
+/// Resolves every member's loss when the pooled host device is lost.
+fn watch_loss(host: &Rc<Host>) {
+    let lost = host.device.lost();
+    let host = Rc::downgrade(host);
+    crate::bridge::spawn(async move {
+        let info = lost.await;
+        let Some(host) = host.upgrade() else { return };
+        let lost = Lost { reason: info.reason(), message: info.message() };
+        for member in host.members() {
+            member.lose(lost.clone());
+        }
+        POOL.with_borrow_mut(|pool| pool.retain(|h| !Rc::ptr_eq(h, &host)));
+    });
+}
+
+
+/// Error scopes around one call on a shared host device: what they catch is the calling
+/// device's. Made by [`bracket`]; closed when dropped.
+pub struct Bracket(Rc<VirtualDevice>);
+
+/// Opens a bracket for a call on an object of `device`, if its host device is shared.
+#[inline]
+pub fn bracket(device: DeviceId) -> Option<Bracket> {
+    if !BRACKETING.get() {
+        return None;
+    }
+    let v = get(device).filter(|v| v.host.shared.get())?;
+    for filter in FILTERS {
+        v.host.device.push_error_scope(filter);
+    }
+    Some(Bracket(v))
+}
+
+impl Drop for Bracket {
+    fn drop(&mut self) {
+        let v = &self.0;
+        // Popped in reverse order of the pushes; each holds the first error of its filter.
+        let mut caught = Vec::new();
+        for _ in FILTERS {
+            if let Some(Ok(Some(error))) = at_once(v.host.device.pop_error_scope()) {
+                caught.push(error);
+            }
+        }
+        if is_lost(v.id) {
+            return; // a lost device reports nothing
+        }
+        for error in caught.into_iter().rev() {
+            crate::device::scopes::report_to(&v.host.device, &v.scopes, None, error.kind(), error.message());
+        }
+    }
+}
+
+/// The value of a future that is ready at its first poll (see [`Host::instant_pops`]).
+fn at_once<F: Future>(future: F) -> Option<F::Output> {
+    match pin!(future).poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(value) => Some(value),
+        Poll::Pending => None,
+    }
+}
+
+/// Whether an object of `other` used in a call on an object of `this` belongs to another
+/// virtual device on the same host device (across host devices, the runtime says so itself).
+#[inline]
+pub fn foreign(this: DeviceId, other: DeviceId) -> bool {
+    this != other
+        && BRACKETING.get()
+        && match (get(this), get(other)) {
+            (Some(a), Some(b)) => Rc::ptr_eq(&a.host, &b.host),
+            _ => false,
+        }
+}
+
+/// Reports that a call on an object of `device` used an object of another device.
+pub fn report_foreign(device: DeviceId, function: &str) {
+    if let Some(v) = get(device).filter(|_| !is_lost(device)) {
+        let message = format!("{function}: an object of another device was used");
+        crate::device::scopes::report_to(&v.host.device, &v.scopes, None, exp::GpuErrorKind::ValidationError, message);
+    }
+}
+
