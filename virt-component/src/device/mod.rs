@@ -4,8 +4,7 @@
 //! of a device is on it: its id (which every object made from it carries), its tenant, the
 //! [`Host`] device it runs on, its error scopes ([`scopes`]), its loss, its labels, the memory
 //! objects its `destroy` frees, and its queue timeline with the work held back on it
-//! ([`timeline`]). What it has taken (memory and objects) is charged to its id in the quota's
-//! ledger.
+//! ([`timeline`]), and what it has taken (memory and objects, which the quota charges).
 //!
 //! The policies work on this layer, and it asks them through `crate::policy`: the quota
 //! admits a device, limits what it may take and caps its submissions in flight
@@ -52,6 +51,8 @@ pub struct VirtualDevice {
     memory: RefCell<Vec<Memory>>,
     /// Its submissions in flight and the work held back, when a cap applies to it.
     timeline: RefCell<Option<Rc<Timeline>>>,
+    /// The memory and objects it has taken, charged by the quota.
+    pub usage: RefCell<crate::policy::quota::Usage>,
 }
 
 /// Whether a device is lost, and who waits to hear it.
@@ -168,6 +169,7 @@ fn enter(wrapper: &GpuDevice, host: Rc<Host>, tenant: u32) -> Rc<VirtualDevice> 
         queue_label: RefCell::default(),
         memory: RefCell::default(),
         timeline: RefCell::default(),
+        usage: RefCell::default(),
     });
     host.members.borrow_mut().push(Rc::downgrade(&virtual_device));
     DEVICES.with_borrow_mut(|d| d.insert(wrapper.device, virtual_device.clone()));

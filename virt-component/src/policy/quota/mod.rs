@@ -16,7 +16,6 @@ pub mod pipelines;
 pub mod writes;
 
 use super::{Counter, DeviceId, Policy};
-use hashbrown::HashMap;
 use std::cell::{Cell, RefCell};
 use webgpu_virt_config::{Config, Size};
 
@@ -63,9 +62,9 @@ impl Kind {
     }
 }
 
-/// What one device uses.
+/// What one device uses: each `crate::device::VirtualDevice` holds its own.
 #[derive(Default)]
-struct Usage {
+pub struct Usage {
     /// Bumped when the device is destroyed: charges made before then are already released.
     epoch: u32,
     /// Whether the device is destroyed or lost: what is made on it then is invalid and takes
@@ -136,7 +135,6 @@ impl Account {
 struct Ledger {
     tenants: Vec<Account>,
     pool: Account,
-    devices: HashMap<DeviceId, Usage>,
 }
 
 impl Ledger {
@@ -150,6 +148,11 @@ impl Ledger {
 
 thread_local! {
     static LEDGER: RefCell<Option<Ledger>> = const { RefCell::new(None) };
+}
+
+/// Reads and changes what `device` uses (`None` if it is no device's id).
+fn usage<R>(device: DeviceId, f: impl FnOnce(&mut Usage) -> R) -> Option<R> {
+    crate::device::get(device).map(|v| f(&mut v.usage.borrow_mut()))
 }
 
 /// Whether `config` asks the quota of a tenant for anything.
@@ -171,7 +174,7 @@ pub(super) fn configure(config: &Config) -> Option<Box<dyn Policy>> {
     }
     let accounts = (0..tenants).map(|t| Account::new(config.policy(t).max_memory, &config.policy(t).max_objects)).collect();
     let pool = Account::new(config.pool.max_memory, &Default::default());
-    LEDGER.set(Some(Ledger { tenants: accounts, pool, devices: HashMap::new() }));
+    LEDGER.set(Some(Ledger { tenants: accounts, pool }));
     Some(Box::new(QuotaStats))
 }
 
@@ -223,7 +226,7 @@ impl Charge {
     pub fn new(device: DeviceId, kind: Kind, bytes: u64) -> Result<Option<Charge>, Refusal> {
         with(|l| {
             let k = kind as usize;
-            if l.devices.get(&device).is_some_and(|u| u.gone) {
+            if usage(device, |u| u.gone).unwrap_or(false) {
                 return Ok(None);
             }
             if let Some(refusal) = l.tenant(device).refusal(kind, bytes, "").or_else(|| l.pool.refusal(kind, bytes, "pool's ")) {
@@ -231,11 +234,13 @@ impl Charge {
             }
             l.tenant(device).charge(kind, bytes);
             l.pool.charge(kind, bytes);
-            let usage = l.devices.entry(device).or_default();
-            usage.bytes[k] += bytes;
-            usage.objects[k] += 1;
-            usage.peak = usage.peak.max(usage.total());
-            Ok(Some(Charge { device, kind, bytes, epoch: usage.epoch }))
+            let epoch = usage(device, |u| {
+                u.bytes[k] += bytes;
+                u.objects[k] += 1;
+                u.peak = u.peak.max(u.total());
+                u.epoch
+            });
+            Ok(Some(Charge { device, kind, bytes, epoch: epoch.unwrap_or(0) }))
         })
         .unwrap_or(Ok(None))
     }
@@ -247,12 +252,17 @@ impl Charge {
 impl Drop for Charge {
     fn drop(&mut self) {
         with(|l| {
-            let Some(usage) = l.devices.get_mut(&self.device) else { return };
-            if usage.epoch != self.epoch {
-                return; // released with its device
+            let released = usage(self.device, |u| {
+                if u.epoch != self.epoch {
+                    return false; // released with its device
+                }
+                u.bytes[self.kind as usize] -= self.bytes;
+                u.objects[self.kind as usize] -= 1;
+                true
+            });
+            if released != Some(true) {
+                return;
             }
-            usage.bytes[self.kind as usize] -= self.bytes;
-            usage.objects[self.kind as usize] -= 1;
             l.tenant(self.device).release(self.kind, self.bytes, 1);
             l.pool.release(self.kind, self.bytes, 1);
         });
@@ -262,12 +272,13 @@ impl Drop for Charge {
 /// Releases everything charged to `device` (it was destroyed).
 pub fn release_device(device: DeviceId) {
     with(|l| {
-        let usage = l.devices.entry(device).or_default();
-        let (bytes, objects) = (usage.bytes, usage.objects);
-        usage.epoch += 1;
-        usage.gone = true;
-        usage.bytes = [0; KINDS];
-        usage.objects = [0; KINDS];
+        let Some((bytes, objects)) = usage(device, |u| {
+            u.epoch += 1;
+            u.gone = true;
+            (std::mem::take(&mut u.bytes), std::mem::take(&mut u.objects))
+        }) else {
+            return;
+        };
         for kind in Kind::ALL {
             let k = kind as usize;
             l.tenant(device).release(kind, bytes[k], objects[k]);
@@ -337,10 +348,11 @@ impl Policy for QuotaStats {
                 }
             }
             crate::policy::share::fairness::counters(|name, value| push(name.to_string(), value));
-            let mut devices: Vec<_> = l.devices.iter().collect();
-            devices.sort_by_key(|(id, _)| **id);
-            for (id, usage) in devices {
-                let d = format!("{}device {}", crate::policy::guest_prefix(crate::tenant::of(*id)), id.number());
+            let mut devices = crate::device::all();
+            devices.sort_by_key(|v| v.id);
+            for v in devices {
+                let (id, usage) = (&v.id, v.usage.borrow());
+                let d = format!("{}device {}", crate::policy::guest_prefix(v.tenant), id.number());
                 for kind in Kind::ALL {
                     if kind.takes_memory() {
                         push(format!("{d} {} bytes", kind.name()), usage.bytes[kind as usize]);
@@ -365,7 +377,7 @@ pub fn in_flight_cap(device: DeviceId) -> Option<u32> {
 /// Counts a refusal.
 pub fn refused(device: DeviceId) {
     with(|l| {
-        l.devices.entry(device).or_default().denials += 1;
+        usage(device, |u| u.denials += 1);
         l.tenant(device).denials += 1;
     });
 }
