@@ -258,10 +258,10 @@ fn pods(bin: &Path, repeat: usize, dir: &Path) {
     }
 }
 
-/// Fairness: a probing guest's submit-to-done latency alone, beside a flooding guest with no
-/// cap, with the flooder capped to 2 in flight, and under a pool cap of 2 (round-robin); then
-/// the shares of two flooding guests' submissions under the pool cap. `FLOOD_WORK` sets the
-/// flooder's loop iterations an invocation (default 4096).
+/// Fairness: a probing guest's submit-to-done latency (200 probes) alone, beside a flooding
+/// guest with no cap, with the flooder capped to 2 in flight, and under a pool cap of 2
+/// (round-robin); then the shares of two flooding guests' submissions under the pool cap.
+/// `FLOOD_WORK` sets the flooder's loop iterations an invocation (default 4096).
 fn fairness(bin: &Path, repeat: usize, dir: &Path) {
     let probe = std::fs::read(guest_path("bench_probe")).unwrap();
     let flood = std::fs::read(guest_path("bench_flood")).unwrap();
@@ -294,7 +294,7 @@ fn fairness(bin: &Path, repeat: usize, dir: &Path) {
         std::fs::write(&path, composed).unwrap();
         let (mut p50, mut p99, mut flooded) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..repeat {
-            let m = measure_args(bin, &path, dir, &["--ms", "3000", "--work", &work]);
+            let m = measure_args(bin, &path, dir, &["--ms", "4000", "--work", &work, "--probes", "200"]);
             p50.push(m["probe-p50"]);
             p99.push(m["probe-p99"]);
             flooded.push(m.get("flood").copied().unwrap_or(0.0));

@@ -53,6 +53,8 @@ pub struct VirtualDevice {
     timeline: RefCell<Option<Rc<Timeline>>>,
     /// The memory and objects it has taken, charged by the quota.
     pub usage: RefCell<crate::policy::quota::Usage>,
+    /// The number of its last submission on its host device's queue (see [`Host::submitted`]).
+    pub last_submission: Cell<u64>,
 }
 
 /// Whether a device is lost, and who waits to hear it.
@@ -89,11 +91,36 @@ pub struct Host {
     /// Whether a second virtual device joined it: its calls are bracketed from then on.
     pub shared: Cell<bool>,
     pub members: RefCell<Vec<Weak<VirtualDevice>>>,
+    /// On a pooled host device, the submissions forwarded to its queue (all its virtual
+    /// devices', numbered 1, 2, ...); of those, the most a wait on the queue was asked for and
+    /// the most known done; and who waits for a number to be done (`policy::share` keeps them).
+    pub submitted: Cell<u64>,
+    pub asked: Cell<u64>,
+    pub done: Cell<u64>,
+    pub done_waiters: RefCell<Vec<(u64, oneshot::Sender<()>)>>,
+    queue: std::cell::OnceCell<imp::GpuQueue>,
 }
 
 impl Host {
     pub fn new(device: Rc<imp::GpuDevice>, pooled: bool, key: crate::policy::share::Key, instant_pops: bool) -> Rc<Self> {
-        Rc::new(Self { device, pooled, key, instant_pops, shared: Cell::new(false), members: RefCell::default() })
+        Rc::new(Self {
+            device,
+            pooled,
+            key,
+            instant_pops,
+            shared: Cell::new(false),
+            members: RefCell::default(),
+            submitted: Cell::new(0),
+            asked: Cell::new(0),
+            done: Cell::new(0),
+            done_waiters: RefCell::default(),
+            queue: Default::default(),
+        })
+    }
+
+    /// Its queue (asked of the runtime when first needed).
+    pub fn queue(&self) -> &imp::GpuQueue {
+        self.queue.get_or_init(|| self.device.queue())
     }
 
     /// The virtual devices on it.
@@ -118,7 +145,7 @@ pub fn all() -> Vec<Rc<VirtualDevice>> {
 
 /// The virtual device of `id` if its host device is pooled: then its destroy, loss and label
 /// are the virt's.
-fn pooled(id: DeviceId) -> Option<Rc<VirtualDevice>> {
+pub fn pooled(id: DeviceId) -> Option<Rc<VirtualDevice>> {
     get(id).filter(|v| v.host.pooled)
 }
 
@@ -170,6 +197,7 @@ fn enter(wrapper: &GpuDevice, host: Rc<Host>, tenant: u32) -> Rc<VirtualDevice> 
         memory: RefCell::default(),
         timeline: RefCell::default(),
         usage: RefCell::default(),
+        last_submission: Cell::new(0),
     });
     host.members.borrow_mut().push(Rc::downgrade(&virtual_device));
     DEVICES.with_borrow_mut(|d| d.insert(wrapper.device, virtual_device.clone()));

@@ -170,13 +170,22 @@ pub fn submit(queue: &GpuQueue, command_buffers: Vec<exp::GpuCommandBufferBorrow
     if command_buffers.iter().any(|b| crate::policy::share::foreign(queue.device, b.get::<GpuCommandBuffer>().device)) {
         return;
     }
-    let Some(t) = timeline(queue.device) else { return queue.forward_submit(command_buffers) };
+    let Some(t) = timeline(queue.device) else {
+        queue.forward_submit(command_buffers);
+        crate::policy::share::submitted(queue.device);
+        return;
+    };
     let buffers: Vec<_> = command_buffers.iter().map(|b| b.get::<GpuCommandBuffer>().inner.clone()).collect();
-    if t.held.borrow().is_empty() && t.may_submit() {
-        t.submit_now(&buffers);
-    } else {
+    let capped = !(t.held.borrow().is_empty() && t.may_submit());
+    if capped {
         t.submissions_held.set(t.submissions_held.get() + 1);
+    }
+    // Past a cap it waits; and while other devices on its host device have work no wait was
+    // asked for, the drainer releases it after asking one (a synchronous call cannot).
+    if capped || crate::policy::share::others_uncovered(queue.device) {
         t.hold(HeldCall::Submit(buffers));
+    } else {
+        t.submit_now(&buffers);
     }
 }
 
@@ -195,10 +204,15 @@ pub async fn on_submitted_work_done(queue: &GpuQueue) {
         return;
     }
     drained(queue.device).await;
-    let Some(t) = timeline(queue.device) else { return queue.forward_on_submitted_work_done().await };
-    let asked = t.forwarded.get();
-    queue.forward_on_submitted_work_done().await;
-    t.completed(asked);
+    let t = timeline(queue.device);
+    let asked = t.as_ref().map(|t| t.forwarded.get());
+    match super::pooled(queue.device) {
+        Some(v) => crate::policy::share::work_done(&v).await,
+        None => queue.forward_on_submitted_work_done().await,
+    }
+    if let (Some(t), Some(asked)) = (t, asked) {
+        t.completed(asked);
+    }
 }
 
 impl Timeline {
@@ -251,6 +265,7 @@ impl Timeline {
     fn submit_now(self: &Rc<Self>, buffers: &[Rc<imp::GpuCommandBuffer>]) {
         let refs: Vec<&imp::GpuCommandBuffer> = buffers.iter().map(|b| &**b).collect();
         self.queue.submit(&refs);
+        crate::policy::share::submitted(self.device_id);
         self.forwarded.set(self.forwarded.get() + 1);
         if let Some(pool) = &self.pool {
             let holds_more = self.held.borrow().iter().any(|(_, call)| matches!(call, HeldCall::Submit(_)));
@@ -268,6 +283,10 @@ impl Timeline {
                 let blocked = matches!(held.front(), Some((_, HeldCall::Submit(_)))) && !self.may_submit();
                 if blocked { None } else { held.pop_front() }
             };
+            if matches!(next, Some((_, HeldCall::Submit(_)))) {
+                // What other devices submitted before this release is waited for without it.
+                crate::policy::share::cover(self.device_id).await;
+            }
             let Some((mark, call)) = next else {
                 // Blocked by the pool (not by its own cap): it waits for its turn.
                 let submit_waits = matches!(self.held.borrow().front(), Some((_, HeldCall::Submit(_))));
@@ -317,11 +336,13 @@ impl Timeline {
                 // The data's range was checked when the call was held: nothing is left to fail
                 // here but what goes to the error scopes.
                 let _ = self.queue.write_buffer_with_copy(&buffer, offset, &data, data_offset, size);
+                crate::policy::share::submitted(self.device_id);
             }
             HeldCall::WriteTexture { texture, place, data, layout, size } => {
                 let TexturePlace { mip_level, origin, aspect } = place;
                 let destination = imp::GpuTexelCopyTextureInfo { texture: &texture, mip_level, origin, aspect };
                 self.queue.write_texture_with_copy(&destination, &data, layout, size);
+                crate::policy::share::submitted(self.device_id);
             }
             HeldCall::Unmap(buffer) => {
                 let _ = buffer.unmap();
@@ -350,7 +371,11 @@ pub fn write_buffer(
     }
     match holding(queue.device) {
         Some(timeline) => hold_write_buffer(&timeline, buffer.get(), offset, data, data_offset, size),
-        None => queue.forward_write_buffer_with_copy(buffer, offset, data, data_offset, size),
+        None => {
+            queue.forward_write_buffer_with_copy(buffer, offset, data, data_offset, size)?;
+            crate::policy::share::submitted(queue.device);
+            Ok(())
+        }
     }
 }
 
@@ -367,7 +392,10 @@ pub fn write_texture(
     }
     match holding(queue.device) {
         Some(timeline) => hold_write_texture(&timeline, destination, data, layout, size),
-        None => queue.forward_write_texture_with_copy(destination, data, layout, size),
+        None => {
+            queue.forward_write_texture_with_copy(destination, data, layout, size);
+            crate::policy::share::submitted(queue.device);
+        }
     }
 }
 

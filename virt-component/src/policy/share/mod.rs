@@ -16,6 +16,13 @@
 //!   reaches every virtual device on it ([`watch_loss`]).
 //! - *Objects of two virtual devices* do not mix: using one with the other is a validation error
 //!   ([`foreign`], checked by the generated forwarding for every handle argument).
+//! - *Waits on the queue* are each device's own: `on-submitted-work-done` resolves once the
+//!   device's own last submission is done ([`work_done`]), not once everything on the host
+//!   device's queue at the time of the runtime's call is. The virt numbers the submissions
+//!   forwarded to a pooled host device's queue and keeps the most known done; and before it
+//!   releases work it held back (`crate::device::timeline`), it starts a wait on the queue for
+//!   what the other devices submitted until then ([`cover`]), so that no device waits for work
+//!   released after its own.
 
 pub mod fairness;
 
@@ -68,6 +75,86 @@ pub async fn place(
     POOL.with_borrow_mut(|pool| pool.push(host.clone()));
     watch_loss(&host);
     Ok((device, host))
+}
+
+/// A submission or queue write of `device` was forwarded to the runtime: on a pooled host
+/// device, it gets the next number on the host device's queue.
+pub fn submitted(device: DeviceId) {
+    if let Some(v) = crate::device::pooled(device) {
+        let n = v.host.submitted.get() + 1;
+        v.host.submitted.set(n);
+        v.last_submission.set(n);
+    }
+}
+
+/// Whether another device on `device`'s pooled host device submitted work that no wait on the
+/// queue was asked for yet: held work released now would be waited for with it.
+pub fn others_uncovered(device: DeviceId) -> bool {
+    let Some(v) = crate::device::pooled(device) else { return false };
+    let asked = v.host.asked.get();
+    v.host.members().iter().any(|m| m.id != device && m.last_submission.get() > asked)
+}
+
+/// Starts a wait on the queue of `device`'s pooled host device for everything submitted to it
+/// so far, if another device's submissions need it ([`others_uncovered`]). Made from the
+/// drainer of held work, before it releases any.
+pub async fn cover(device: DeviceId) {
+    if !others_uncovered(device) {
+        return;
+    }
+    let Some(v) = crate::device::pooled(device) else { return };
+    // The runtime takes the queue's state when the call starts: start it now (the job's first
+    // poll makes the call), finish it apart.
+    let mut wait = Box::pin(ask(v.host.clone()));
+    if std::future::poll_fn(|cx| Poll::Ready(wait.as_mut().poll(cx))).await.is_pending() {
+        crate::bridge::spawn(wait);
+    }
+}
+
+/// A wait on the host device's queue for everything submitted to it when it starts, unless
+/// one was asked for already.
+async fn ask(host: Rc<Host>) {
+    let target = host.submitted.get();
+    if host.asked.get() >= target {
+        return;
+    }
+    host.asked.set(target);
+    host.queue().on_submitted_work_done().await;
+    reached(&host, target);
+}
+
+/// `on-submitted-work-done` of a device on a pooled host device: done once the device's own
+/// last submission is.
+pub async fn work_done(v: &VirtualDevice) {
+    let host = &v.host;
+    let target = v.last_submission.get();
+    if host.done.get() >= target {
+        return;
+    }
+    let (tx, rx) = futures::channel::oneshot::channel();
+    host.done_waiters.borrow_mut().push((target, tx));
+    if host.asked.get() < target {
+        // No wait asked for covers it yet. The wait runs apart from this call, which the
+        // application may give up.
+        crate::bridge::spawn(ask(host.clone()));
+    }
+    // Dropped unanswered only when the instance ends.
+    let _ = rx.await;
+}
+
+/// The host device's submissions up to number `n` are done.
+fn reached(host: &Host, n: u64) {
+    host.done.set(host.done.get().max(n));
+    let done = host.done.get();
+    let ready: Vec<_> = {
+        let mut waiters = host.done_waiters.borrow_mut();
+        let (ready, waiting) = std::mem::take(&mut *waiters).into_iter().partition(|(at, _)| *at <= done);
+        *waiters = waiting;
+        ready
+    };
+    for (_, waiter) in ready {
+        let _ = waiter.send(());
+    }
 }
 
 /// The required features (sorted) and limits (sorted) of a device descriptor.
