@@ -26,8 +26,9 @@ use wac_graph::{CompositionGraph, EncodeOptions, NodeKind};
 /// The virt component, unconfigured: a pure pass-through of `wasi:webgpu`.
 pub const VIRT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/virt.wasm"));
 
-/// The virt's recording build: the same, and it can write a trace through `wasi:filesystem`
-/// (which it imports), for a configuration that asks for one.
+/// The virt's WASI build: the same, and it can write a trace through `wasi:filesystem` and log
+/// errors nobody listens to on `wasi:cli/stderr` (both 0.2, which it imports), for a
+/// configuration that asks for either.
 pub const VIRT_RECORD: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/virt-record.wasm"));
 
 /// The replayer: a command component (it exports `wasi:cli/run@0.3.0`) that replays a trace
@@ -36,9 +37,9 @@ pub const VIRT_RECORD: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/virt-re
 /// `wasi:filesystem`. `webgpu-virt replay` runs it on the built-in host.
 pub const REPLAYER: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/replayer.wasm"));
 
-/// The built-in virt that `config` needs: the recording build if it records.
+/// The built-in virt that `config` needs: the WASI build if it records or logs errors.
 pub fn virt_for(config: &Config) -> &'static [u8] {
-    if config.record.is_some() { VIRT_RECORD } else { VIRT }
+    if config.record.is_some() || config.log_errors { VIRT_RECORD } else { VIRT }
 }
 
 /// The interface the virt stands in front of.

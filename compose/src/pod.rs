@@ -227,6 +227,7 @@ pub fn pod_config(config: &crate::Config, names: &[&str]) -> Result<crate::Confi
             ("record", p.record.is_some()),
             ("count-calls", p.count_calls),
             ("noop", p.noop),
+            ("log-errors", p.log_errors),
             ("pool", p.pool != crate::Pool::default()),
             ("guests", !p.guests.is_empty()),
         ];
@@ -235,7 +236,15 @@ pub fn pod_config(config: &crate::Config, names: &[&str]) -> Result<crate::Confi
         }
     }
     // The policy of a guest without a table of its own: the top level's, less the pod's own.
-    let shared = crate::Config { record: None, count_calls: false, noop: false, pool: crate::Pool::default(), guests: Vec::new(), ..config.clone() };
+    let shared = crate::Config {
+        record: None,
+        count_calls: false,
+        noop: false,
+        log_errors: false,
+        pool: crate::Pool::default(),
+        guests: Vec::new(),
+        ..config.clone()
+    };
     let guests = names
         .iter()
         .map(|name| {
@@ -247,6 +256,7 @@ pub fn pod_config(config: &crate::Config, names: &[&str]) -> Result<crate::Confi
         record: config.record.clone(),
         count_calls: config.count_calls,
         noop: config.noop,
+        log_errors: config.log_errors,
         pool: config.pool.clone(),
         guests,
         ..crate::Config::default()

@@ -386,3 +386,26 @@ fn weighted_guests_take_turns_for_the_pool_and_none_is_left_waiting() {
         assert_eq!(String::from_utf8(out.stdout).unwrap().matches("bench flood: ").count(), 2);
     }
 }
+
+#[test]
+fn errors_nobody_catches_are_counted_and_can_be_logged() {
+    // On the host device it shares with a neighbour, the noisy guest's 200 validation errors
+    // (no scope open, no one listening) are the virt's to deliver, and reach no one: its stats
+    // count them with the last one's words ...
+    let dir = tempfile::tempdir().unwrap();
+    let pod = plug(dir.path(), &[("noisy", "noisy"), ("calm", "compute")], &[]);
+    let out = run(&pod, &[]);
+    check(&out, "the pod with a noisy guest");
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let logged = |stderr: &str| stderr.lines().filter(|l| l.starts_with("webgpu-virt: noisy uncaptured validation-error: ")).count();
+    assert_eq!(stat(&stderr, "errors noisy undelivered"), 200, "{stderr}");
+    let last = stderr.lines().find(|l| l.starts_with("  errors noisy last undelivered: validation-error: ")).unwrap_or_else(|| panic!("{stderr}"));
+    assert!(last.contains("Caused by"), "{last}");
+    assert!(!stderr.contains("calm undelivered"), "{stderr}");
+    assert_eq!(logged(&stderr), 0, "{stderr}");
+    // ... and with --log-errors, each goes to stderr as it happens.
+    let pod = plug(dir.path(), &[("noisy", "noisy"), ("calm", "compute")], &["--log-errors"]);
+    let out = run(&pod, &[]);
+    check(&out, "the pod with a noisy guest, logging");
+    assert_eq!(logged(&String::from_utf8(out.stderr).unwrap()), 200);
+}

@@ -7,6 +7,7 @@ mod common;
 
 use common::{GPU_GUESTS, check, covered, guest, record, stat, trace_tool, webgpu_virt};
 use host_test::guests;
+use std::path::Path;
 use wasmtime::component::types::ComponentItem;
 
 /// Runs a component file; its stdout, after checking it exited cleanly.
@@ -658,4 +659,44 @@ fn fuzzed_traces_never_panic_the_tools() {
         let _ = webgpu_virt::trace::decode(&catalog, &damaged);
         let _ = webgpu_virt::trace::diff(&catalog, &trace, &damaged);
     }
+}
+
+#[test]
+fn the_virt_asks_the_runtime_for_a_device_loss_only_when_the_app_does() {
+    // A host that lacks `lost` (WEBGPU_HOST_WITHOUT_LOST, as the published
+    // wasi-webgpu-wasmtime 0.5.0, where it panics) traps on it ...
+    let without_lost = |path: &Path| webgpu_virt().arg("run").arg(path).env("WEBGPU_HOST_WITHOUT_LOST", "1").output().unwrap();
+    let out = without_lost(Path::new(guest("lost")));
+    assert!(!out.status.success(), "the lost guest ran on a host without lost");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("WEBGPU_HOST_WITHOUT_LOST"), "{}", String::from_utf8_lossy(&out.stderr));
+    // ... and an app that never asks runs there alone, under every quota, and in a pod.
+    let dir = tempfile::tempdir().unwrap();
+    let solo = without_lost(Path::new(guest("compute")));
+    check(&solo, "the compute guest on a host without lost");
+    let quota = ["--max-memory", "64MiB", "--max-in-flight", "4", "--max-objects", "buffers=100", "--max-buffer-size", "32MiB"];
+    let limited = dir.path().join("limited.wasm");
+    check(&webgpu_virt().arg("plug").arg(guest("compute")).args(quota).arg("-o").arg(&limited).output().unwrap(), "plug with quotas");
+    let pod = dir.path().join("pod.wasm");
+    let guests = [format!("a={}", guest("compute")), format!("b={}", guest("compute"))];
+    let out = webgpu_virt().arg("plug").args(["--guest", &guests[0], "--guest", &guests[1]]).args(quota).arg("-o").arg(&pod).output().unwrap();
+    check(&out, "plug a pod with quotas");
+    for composed in [&limited, &pod] {
+        let out = without_lost(composed);
+        check(&out, &format!("{} on a host without lost", composed.display()));
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        assert!(stdout.contains(&String::from_utf8_lossy(&solo.stdout).to_string()), "{stdout}");
+    }
+}
+
+#[test]
+fn refusals_nobody_catches_are_logged_with_log_errors() {
+    // An app that neither scopes nor listens, under a quota it cannot meet: the operator reads
+    // why on stderr, as the runtime's own uncaptured errors are.
+    let dir = tempfile::tempdir().unwrap();
+    let limited = dir.path().join("limited.wasm");
+    let out = webgpu_virt().arg("plug").arg(guest("compute")).args(["--max-memory", "16", "--log-errors", "-o"]).arg(&limited).output().unwrap();
+    check(&out, "plug --log-errors");
+    let out = webgpu_virt().arg("run").arg(&limited).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("webgpu-virt: uncaptured out-of-memory-error: webgpu-virt quota: a buffer of "), "{stderr}");
 }

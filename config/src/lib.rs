@@ -64,6 +64,11 @@ pub struct Config {
     /// Replace the adapter's vendor, architecture, device and description with generic words
     /// (a fingerprinting defence).
     pub mask_adapter_info: bool,
+    /// Write each error the virt reports that no error scope catches and no uncaptured-error
+    /// stream listens to, to `wasi:cli/stderr` as it happens (as a browser logs it to its
+    /// console). Needs the build of the virt that imports WASI (`webgpu-virt configure` picks
+    /// it); every build counts them in its stats.
+    pub log_errors: bool,
     /// Caps over all the guests of a pod together, and how they share the GPU.
     pub pool: Pool,
     /// A pod's guests, in order (a guest's number, its *tenant*, is its place here), each with
@@ -279,6 +284,7 @@ enum Tag {
     DevicePerGuest = 14,
     PoolMaxInFlight = 15,
     Weight = 16,
+    LogErrors = 17,
 }
 
 impl Config {
@@ -345,6 +351,7 @@ impl Config {
             text(&mut out, Tag::Record, path);
         }
         flag(&mut out, Tag::MaskAdapterInfo, self.mask_adapter_info);
+        flag(&mut out, Tag::LogErrors, self.log_errors);
         // A guest: its name, then its policy's own encoding.
         for guest in &self.guests {
             let policy = guest.policy.encode();
@@ -398,6 +405,7 @@ impl Config {
                     config.record = Some(core::str::from_utf8(value).map_err(|_| malformed.clone())?.into());
                 }
                 t if t == Tag::MaskAdapterInfo as u8 => flag(&mut config.mask_adapter_info)?,
+                t if t == Tag::LogErrors as u8 => flag(&mut config.log_errors)?,
                 t if t == Tag::PoolMaxMemory as u8 => config.pool.max_memory = Some(Size(u64()?)),
                 t if t == Tag::DevicePerGuest as u8 => flag(&mut config.pool.device_per_guest)?,
                 t if t == Tag::PoolMaxInFlight as u8 => {
@@ -559,7 +567,7 @@ mod tests {
             Config::default(),
             Config { noop: true, ..Config::default() },
             Config { noop: true, count_calls: true, ..Config::default() },
-            Config { deny_features: alloc::vec!["timestamp-query".into(), "x".repeat(300)], mask_adapter_info: true, ..Config::default() },
+            Config { deny_features: alloc::vec!["timestamp-query".into(), "x".repeat(300)], mask_adapter_info: true, log_errors: true, ..Config::default() },
             Config {
                 max_buffer_size: Some(Size(1 << 20)),
                 max_texture_dimension: Some(4096),

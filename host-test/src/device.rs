@@ -635,6 +635,12 @@ impl<T: WebGpuView + 'static> w::HostGpuDeviceWithStore<T> for WebGpu {
     }
 
     fn lost(mut host: Access<T, Self>, this: Resource<Device>) -> wasmtime::Result<FutureReader<Resource<DeviceLostInfo>>> {
+        // Fault injection, for testing that nothing asks for a device's loss but the application:
+        // with `WEBGPU_HOST_WITHOUT_LOST` set, this host acts like one that lacks `lost` (the
+        // published wasi-webgpu-wasmtime 0.5.0 panics there) and traps.
+        if std::env::var_os("WEBGPU_HOST_WITHOUT_LOST").is_some() {
+            wasmtime::bail!("gpu-device.lost is not implemented by this host (WEBGPU_HOST_WITHOUT_LOST is set)");
+        }
         let state = host.get().table.get(&this)?.state.clone();
         FutureReader::new(host, LostProducer(state))
     }

@@ -51,6 +51,7 @@ mod bindings {
 
 mod bridge;
 mod config;
+mod console;
 mod device;
 mod mapping;
 mod policy;
@@ -73,7 +74,7 @@ include!(concat!(env!("OUT_DIR"), "/forward.rs"));
 
 impl stats::Guest for Virt {
     fn counters() -> Vec<stats::Counter> {
-        let counters = policy::counters().into_iter();
+        let counters = policy::counters().into_iter().chain(device::scopes::counters());
         counters.map(|(policy, c)| stats::Counter { policy: policy.into(), name: c.name, value: c.value }).collect()
     }
 

@@ -3,7 +3,7 @@ use std::path::PathBuf;
 use webgpu_virt::{Config, MaxObjects, Pool, Size};
 
 /// The ids of the policy flags (not `--config`, which replaces them all).
-pub const FLAGS: [&str; 14] = [
+pub const FLAGS: [&str; 15] = [
     "count_calls",
     "noop",
     "max_memory",
@@ -15,6 +15,7 @@ pub const FLAGS: [&str; 14] = [
     "record",
     "deny_feature",
     "mask_adapter_info",
+    "log_errors",
     "pool_max_memory",
     "pool_max_in_flight",
     "device_per_guest",
@@ -65,6 +66,12 @@ pub struct PolicyArgs {
     /// Answer generic words for the adapter's vendor, architecture, device and description.
     #[arg(long)]
     mask_adapter_info: bool,
+    /// Write each error the virt reports that nobody catches or listens to (a quota refusal,
+    /// an error attributed on a shared host device) to stderr as it happens, as the runtime
+    /// does with its own. Uses the virt build that imports wasi:filesystem and wasi:cli
+    /// (0.2); `run --stats` counts them either way.
+    #[arg(long)]
+    log_errors: bool,
     /// In a pod: cap the GPU memory of all guests together (each guest's own quota applies
     /// too). The TOML key is `max-memory` in a `[pool]` table.
     #[arg(long, value_name = "SIZE")]
@@ -100,6 +107,7 @@ impl PolicyArgs {
             record: self.record.clone(),
             deny_features: self.deny_feature.clone(),
             mask_adapter_info: self.mask_adapter_info,
+            log_errors: self.log_errors,
             weight: None,
             pool: Pool {
                 max_memory: self.pool_max_memory,

@@ -90,6 +90,8 @@ pub struct Host {
     pub instant_pops: bool,
     /// Whether a second virtual device joined it: its calls are bracketed from then on.
     pub shared: Cell<bool>,
+    /// Whether the virt listens for its loss (`policy::share::watch_loss`).
+    pub watched: Cell<bool>,
     pub members: RefCell<Vec<Weak<VirtualDevice>>>,
     /// On a pooled host device, the submissions forwarded to its queue (all its virtual
     /// devices', numbered 1, 2, ...); of those, the most a wait on the queue was asked for and
@@ -109,6 +111,7 @@ impl Host {
             key,
             instant_pops,
             shared: Cell::new(false),
+            watched: Cell::new(false),
             members: RefCell::default(),
             submitted: Cell::new(0),
             asked: Cell::new(0),
@@ -186,6 +189,7 @@ fn enter(wrapper: &GpuDevice, host: Rc<Host>, tenant: u32) -> Rc<VirtualDevice> 
         member.scopes.set_virtual(shared);
     }
     wrapper.errors.set_virtual(shared);
+    wrapper.errors.belong_to(tenant);
     let virtual_device = Rc::new(VirtualDevice {
         id: wrapper.device,
         tenant,
@@ -230,11 +234,6 @@ impl VirtualDevice {
                 Memory::QuerySet(q) => q.upgrade().iter().for_each(|q| q.destroy()),
             }
         }
-    }
-
-    /// Whether its host device is pooled: its destroy and loss are the virt's.
-    pub fn host_is_pooled(&self) -> bool {
-        self.host.pooled
     }
 
     /// Hears of the device's loss.
@@ -282,9 +281,24 @@ pub fn destroy(device: &GpuDevice) {
     }
 }
 
-/// `gpu-device.lost`: a pooled device's own loss, else the runtime's.
+/// `gpu-device.lost`: a pooled device's own loss, else the runtime's (which also releases what
+/// the device took: the virt hears of a loss only when the application asks, so a lost device's
+/// objects are otherwise released as the application drops them).
 pub fn lost(device: &GpuDevice) -> FutureReader<exp::GpuDeviceLostInfo> {
-    let Some(v) = pooled(device.device) else { return device.forward_lost() };
+    let Some(v) = pooled(device.device) else {
+        let id = device.device;
+        let placeholder = <exp::GpuDeviceLostInfo as crate::bridge::Placeholder>::placeholder;
+        return crate::bridge::future(
+            device.inner.lost(),
+            move |info| {
+                crate::policy::device_gone(id);
+                timeline::forget(id);
+                exp::GpuDeviceLostInfo::new(GpuDeviceLostInfo::from(info))
+            },
+            placeholder,
+        );
+    };
+    crate::policy::share::watch_loss(&v.host);
     let (tx, rx) = wit_future::new::<exp::GpuDeviceLostInfo>(<exp::GpuDeviceLostInfo as crate::bridge::Placeholder>::placeholder);
     let wait = v.wait_lost();
     let call = crate::policy::current_call();

@@ -14,6 +14,11 @@
 //! reported into them here. Scopes pushed before the host device was shared stay on the
 //! runtime until popped; what they caught came first.
 //!
+//! An error the virt reports that no scope catches and no stream listens to is *undelivered*:
+//! a browser would log it to its console, and the runtime logs its own. The virt counts them per
+//! guest with the last one's words (its stats), and with `log-errors` writes each to the
+//! operator's console (`crate::console`) as it happens.
+//!
 //! Work the virt held back and forwards later (see `policy::quota::submissions`) reports its
 //! errors to the scopes open when the application made the call ([`Mark`]): to the innermost
 //! of those of the error's filter still open, else as uncaptured.
@@ -35,6 +40,68 @@ pub struct Scopes {
     virtual_: Cell<bool>,
     /// Whether the device is lost: its streams have ended.
     ended: Cell<bool>,
+    /// The guest whose device it is (0 in front of one application).
+    tenant: Cell<u32>,
+}
+
+/// A guest's undelivered errors: how many, and the last one's kind and message.
+#[derive(Default)]
+struct Undelivered {
+    count: u64,
+    last: Option<(exp::GpuErrorKind, String)>,
+}
+
+thread_local! {
+    static UNDELIVERED: std::cell::RefCell<Vec<Undelivered>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The stats of undelivered errors: per guest, the count, and the last one's words in a
+/// counter's name (its value is its number among them).
+pub fn counters() -> Vec<(&'static str, crate::policy::Counter)> {
+    use crate::policy::{Counter, guest_prefix};
+    let mut out = Vec::new();
+    UNDELIVERED.with_borrow(|all| {
+        for (tenant, u) in all.iter().enumerate().filter(|(_, u)| u.count > 0) {
+            let prefix = guest_prefix(tenant as u32);
+            out.push(("errors", Counter { name: format!("{prefix}undelivered"), value: u.count }));
+            if let Some((kind, message)) = &u.last {
+                let name = format!("{prefix}last undelivered: {}: {message}", kind_name(*kind));
+                out.push(("errors", Counter { name, value: u.count }));
+            }
+        }
+    });
+    if crate::console::cut() > 0 {
+        out.push(("errors", crate::policy::Counter { name: "log lines cut".into(), value: crate::console::cut() }));
+    }
+    out
+}
+
+/// An error kind's name in the WIT.
+fn kind_name(kind: exp::GpuErrorKind) -> &'static str {
+    match kind {
+        exp::GpuErrorKind::ValidationError => "validation-error",
+        exp::GpuErrorKind::OutOfMemoryError => "out-of-memory-error",
+        exp::GpuErrorKind::InternalError => "internal-error",
+    }
+}
+
+/// An error of `tenant` reached no scope and no listener. Its message is kept, and written, on
+/// one line.
+fn undelivered(tenant: u32, kind: exp::GpuErrorKind, message: &str) {
+    let message = message.split_whitespace().collect::<Vec<_>>().join(" ");
+    let message = message.as_str();
+    UNDELIVERED.with_borrow_mut(|all| {
+        let at = tenant as usize;
+        if all.len() <= at {
+            all.resize_with(at + 1, Undelivered::default);
+        }
+        all[at].count += 1;
+        all[at].last = Some((kind, message.to_string()));
+    });
+    if crate::policy::pod(|c| c.log_errors) {
+        let guest = crate::policy::guest_prefix(tenant);
+        crate::console::write(&format!("webgpu-virt: {guest}uncaptured {}: {message}", kind_name(kind)));
+    }
 }
 
 struct Scope {
@@ -56,6 +123,11 @@ pub struct Mark(Vec<u64>);
 impl Scopes {
     pub fn mark(&self) -> Mark {
         Mark(self.stack.borrow().iter().map(|s| s.id).collect())
+    }
+
+    /// The device is `tenant`'s.
+    pub fn belong_to(&self, tenant: u32) {
+        self.tenant.set(tenant);
     }
 
     /// Makes the scopes pushed from now on virtual (or not).
@@ -113,11 +185,17 @@ pub fn report_to(runtime: &imp::GpuDevice, scopes: &Scopes, mark: Option<&Mark>,
         return;
     }
     drop(stack);
-    // Uncaptured: every listener gets it; with none, it goes nowhere (a browser would log it).
+    // Uncaptured: every listener gets it; with none, it is undelivered.
+    let mut delivered = false;
     scopes.listeners.borrow_mut().retain(|l| {
         let error = exp::GpuError::new(GpuError::Local { kind, message: message.clone() });
-        l.unbounded_send(error).is_ok()
+        let sent = l.unbounded_send(error).is_ok();
+        delivered |= sent;
+        sent
     });
+    if !delivered && !scopes.ended.get() {
+        undelivered(scopes.tenant.get(), kind, &message);
+    }
 }
 
 pub fn push_error_scope(device: &GpuDevice, filter: exp::GpuErrorFilter) {
@@ -161,6 +239,10 @@ pub async fn pop_error_scope(device: &GpuDevice) -> Result<Option<exp::GpuError>
 }
 
 pub fn on_uncaptured_error(device: &GpuDevice) -> StreamReader<exp::GpuError> {
+    // The stream ends when the device is lost: on a pooled host device, the virt must hear of it.
+    if let Some(v) = super::pooled(device.device) {
+        crate::policy::share::watch_loss(&v.host);
+    }
     let (tx, rx) = mpsc::unbounded();
     if device.errors.ended.get() {
         // A lost device's streams end at once.

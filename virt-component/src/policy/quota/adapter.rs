@@ -5,10 +5,8 @@
 //! well-behaved application adapts before it fails; a
 //! `request-device` asking for more is refused as WebGPU refuses a limit above the adapter's
 //! (`operation-error`). Denied features are absent from `has` and a `request-device` asking for
-//! one is a `type-error`. Adapter info can be masked. Each device is watched for loss, which
-//! releases its memory and objects.
+//! one is a `type-error`. Adapter info can be masked.
 
-use super::release_device;
 use crate::policy::{DeviceId, config};
 use webgpu_virt_config::{Config, Pool};
 use crate::{GpuAdapter, GpuAdapterInfo, GpuDevice, GpuSupportedFeatures, GpuSupportedLimits, RecordOptionGpuSize64};
@@ -115,22 +113,11 @@ pub fn admit(adapter: &GpuAdapter, descriptor: Option<&exp::GpuDeviceDescriptor>
     Ok(())
 }
 
-/// What the quota sets up for a device just made: its graveyard, and (for a device of its own
-/// on the runtime) the release of its memory when it is lost.
+/// What the quota sets up for a device just made: its graveyard.
 pub async fn admitted(adapter: &GpuAdapter, device: &GpuDevice) -> Result<(), exp::RequestDeviceError> {
     if let Err(why) = super::pipelines::prepare(adapter, device).await {
         let message = format!("the cap on pipelines needs a second device from the adapter, which it refused: {why}");
         return refuse(exp::RequestDeviceErrorKind::OperationError, message);
-    }
-    if super::counting() && !crate::device::get(device.device).is_some_and(|v| v.host_is_pooled()) {
-        // A lost device's objects hold no memory any more. (A pooled device's loss is the
-        // virt's own, which releases them.)
-        let (lost, id) = (device.inner.lost(), device.device);
-        crate::bridge::spawn(async move {
-            lost.await;
-            release_device(id);
-            crate::device::timeline::forget(id);
-        });
     }
     Ok(())
 }

@@ -178,11 +178,6 @@ pub(super) fn configure(config: &Config) -> Option<Box<dyn Policy>> {
     Some(Box::new(QuotaStats))
 }
 
-/// Whether the quota counts anything (a quota or cap is configured).
-pub fn counting() -> bool {
-    with(|_| ()).is_some()
-}
-
 fn with<R>(f: impl FnOnce(&mut Ledger) -> R) -> Option<R> {
     LEDGER.with_borrow_mut(|l| l.as_mut().map(f))
 }

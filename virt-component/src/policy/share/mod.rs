@@ -13,7 +13,8 @@
 //!   they are made (a synchronous call cannot wait): each host device is checked for that when
 //!   it is made, and one that does not is never shared.
 //! - *Destroy and loss* are per virtual device (`crate::device`); real loss of the host device
-//!   reaches every virtual device on it ([`watch_loss`]).
+//!   reaches every virtual device on it ([`watch_loss`], from the first time an application
+//!   asks for a `lost` future or an uncaptured-error stream on it).
 //! - *Objects of two virtual devices* do not mix: using one with the other is a validation error
 //!   ([`foreign`], checked by the generated forwarding for every handle argument).
 //! - *Waits on the queue* are each device's own: `on-submitted-work-done` resolves once the
@@ -73,7 +74,6 @@ pub async fn place(
     let instant_pops = pops_at_once(&inner).await;
     let host = Host::new(inner, true, key, instant_pops);
     POOL.with_borrow_mut(|pool| pool.push(host.clone()));
-    watch_loss(&host);
     Ok((device, host))
 }
 
@@ -192,8 +192,14 @@ async fn pops_at_once(device: &imp::GpuDevice) -> bool {
     }
 }
 
-/// Resolves every member's loss when the pooled host device is lost.
-fn watch_loss(host: &Rc<Host>) {
+/// Resolves every member's loss when the pooled host device is lost. The runtime's `lost` is
+/// asked for only once an application asks for what needs it (a device's `lost` future, or its
+/// uncaptured-error stream, which a lost device ends): the virt calls the runtime only for what
+/// the application asked.
+pub fn watch_loss(host: &Rc<Host>) {
+    if host.watched.replace(true) {
+        return;
+    }
     let lost = host.device.lost();
     let host = Rc::downgrade(host);
     crate::bridge::spawn(async move {
