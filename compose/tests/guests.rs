@@ -80,7 +80,8 @@ read range 8+8: [8, 9, 10, 11, 12, 13, 14, 15]
 unaligned range: Err(GetMappedRangeErrorKind::OperationError)
 writing a read mapping: Err(GetMappedRangeErrorKind::OperationError)
 map aborted by unmap: Err(MapAsyncErrorKind::AbortError)
-state after abort: unmapped")(out);
+state after abort: unmapped
+mapped at creation, then the device destroyed: state=unmapped range=Err(GetMappedRangeErrorKind::OperationError)")(out);
     copies => |out| {
         let gradient: Vec<u8> = (0..8u8).flat_map(|y| (0..8u8).flat_map(move |x| [x, y, x * y, 255])).collect();
         expect(&format!("

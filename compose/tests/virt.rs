@@ -249,7 +249,7 @@ fn bad_configurations_are_named() {
         failure(&["configure".as_ref(), "--config".as_ref(), toml.as_os_str(), "-o".as_ref(), out.as_os_str()])
     };
     let e = configure("count-calls = true\nmax-memroy = 5\n");
-    assert!(e.contains("virt.toml:2:1: unknown field `max-memroy`, expected one of `noop`, `count-calls`, `max-memory`, `max-buffer-size`, `max-texture-dimension`, `max-objects`, `max-write-size`, `max-in-flight`, `record`, `weight`, `deny-features`, `mask-adapter-info`, `pool`, `guests` (at `max-memroy = 5`)"), "{e}");
+    assert!(e.contains("virt.toml:2:1: unknown field `max-memroy`, expected one of `noop`, `count-calls`, `max-memory`, `max-buffer-size`, `max-texture-dimension`, `max-objects`, `max-write-size`, `max-in-flight`, `record`, `weight`, `deny-features`, `mask-adapter-info`, `log-errors`, `pool`, `guests` (at `max-memroy = 5`)"), "{e}");
     let e = configure("count-calls = \"yes\"\n");
     assert!(e.contains("virt.toml:1:15: invalid type: string \"yes\", expected a boolean (at `count-calls = \"yes\"`)"), "{e}");
     let e = configure("count-calls = [");
@@ -311,6 +311,7 @@ buffer of 1 MiB: no error
 257 buffers of 4 KiB: 1 refused
 one more after dropping two (one refused): no error
 mapped-at-creation 1 MiB + 4: out-of-memory-error
+mapped-at-creation 1 MiB + 4, its range: written true, read back Ok(true), unmapped true
 mapped-at-creation 1 MiB: no error
 texture 512x512 rgba8unorm: no error
 texture 512x512 rgba8unorm, 2 mips: out-of-memory-error

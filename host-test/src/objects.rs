@@ -73,6 +73,21 @@ pub struct Buffer {
     pub label: String,
 }
 
+impl Buffer {
+    /// The buffer's map phase, after WebGPU's `destroy()` of its device, which unmaps every
+    /// buffer of the device: a mapped buffer of a destroyed device is unmapped first.
+    pub fn phase(&self) -> MapPhase {
+        let mut map = crate::state::lock(&self.map);
+        if matches!(map.phase, MapPhase::Mapped { .. }) && self.state.is_destroyed() {
+            map.phase = MapPhase::Unmapped;
+            drop(map);
+            crate::shield(&self.state, "unmap", || self.buffer.unmap());
+            return MapPhase::Unmapped;
+        }
+        map.phase
+    }
+}
+
 pub struct Texture {
     pub texture: wgpu::Texture,
     pub state: Arc<DeviceState>,

@@ -64,7 +64,7 @@ fn mapped_range(
     write: bool,
 ) -> Result<std::ops::Range<u64>, w::GetMappedRangeError> {
     use w::GetMappedRangeErrorKind as K;
-    let phase = lock(&b.map).phase;
+    let phase = b.phase();
     let MapPhase::Mapped { write: mapped_for_write, offset: mo, size: ms } = phase else {
         return Err(range_error(K::OperationError, "the buffer is not mapped".into()));
     };
@@ -96,7 +96,7 @@ impl w::HostGpuBuffer for WebGpuCtxView<'_> {
     }
 
     fn map_state(&mut self, this: Resource<Buffer>) -> wasmtime::Result<w::GpuBufferMapState> {
-        Ok(match lock(&self.table.get(&this)?.map).phase {
+        Ok(match self.table.get(&this)?.phase() {
             MapPhase::Unmapped => w::GpuBufferMapState::Unmapped,
             MapPhase::Pending(_) => w::GpuBufferMapState::Pending,
             MapPhase::Mapped { .. } => w::GpuBufferMapState::Mapped,
@@ -271,6 +271,7 @@ fn start_map(b: &Buffer, mode: w::GpuMapMode, offset: Option<u64>, size: Option<
     if offset.checked_add(size).is_none_or(|end| end > b.size) {
         return Err(fail(format!("range {offset}+{size} is outside the {}-byte buffer", b.size)));
     }
+    b.phase();
     let mut state = lock(&b.map);
     if state.phase != MapPhase::Unmapped {
         drop(state);

@@ -243,6 +243,11 @@ impl DeviceState {
         lock(&self.inner).lost.is_some()
     }
 
+    /// Whether the device was destroyed (not lost otherwise).
+    pub fn is_destroyed(&self) -> bool {
+        lock(&self.inner).lost.as_ref().is_some_and(|l| l.reason == w::GpuDeviceLostReason::Destroyed)
+    }
+
     pub fn queue_label(&self) -> String {
         lock(&self.inner).queue_label.clone()
     }

@@ -9,14 +9,95 @@
 
 use crate::device::timeline::{self, HeldCall};
 use crate::{GpuBuffer, exp};
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::future::Future as _;
 
-/// The `map-async` of a buffer that the virt forwarded and that has not completed.
+/// The `map-async` of a buffer that the virt forwarded and that has not completed; and the
+/// mapping the virt holds itself for a buffer it refused that was asked mapped at creation.
 #[derive(Default)]
 pub struct MapTracker {
     attempts: Cell<u64>,
     pending: Cell<Option<u64>>,
+    own: RefCell<Option<OwnMapping>>,
+}
+
+/// A mapping the virt holds itself. WebGPU maps a buffer asked `mapped-at-creation` even when
+/// the buffer is invalid (a quota's refusal is the out-of-memory error of one): its ranges can be
+/// written and read back until `unmap`, and only later use of the buffer is an error. The
+/// mapping starts zeroed and keeps what is written into it (in the order written: no more than
+/// the application sent), never the buffer's size ahead.
+struct OwnMapping {
+    size: u64,
+    writes: Vec<(u64, Vec<u8>)>,
+}
+
+fn range_error(message: String) -> exp::GetMappedRangeError {
+    exp::GetMappedRangeError { kind: exp::GetMappedRangeErrorKind::OperationError, message }
+}
+
+impl MapTracker {
+    /// The buffer, of `size` bytes asked for, is mapped by the virt.
+    pub fn map_locally(&self, size: u64) {
+        *self.own.borrow_mut() = Some(OwnMapping { size, writes: Vec::new() });
+    }
+
+    /// Whether the virt holds the mapping of `buffer` (a destroyed device's buffers are
+    /// unmapped, as the runtime's are).
+    pub fn is_local(buffer: &GpuBuffer) -> bool {
+        let own = &buffer.mapping.own;
+        if own.borrow().is_some() && crate::device::is_destroyed(buffer.device) {
+            own.take();
+        }
+        own.borrow().is_some()
+    }
+
+    /// The range `offset`, `size` of the virt's mapping, checked as WebGPU checks it.
+    fn range(&self, offset: Option<u64>, size: Option<u64>) -> Result<(u64, u64), exp::GetMappedRangeError> {
+        let own = self.own.borrow();
+        let Some(m) = own.as_ref() else { return Err(range_error("the buffer is not mapped".into())) };
+        let offset = offset.unwrap_or(0);
+        let size = size.unwrap_or_else(|| m.size.saturating_sub(offset));
+        if !offset.is_multiple_of(8) || !size.is_multiple_of(4) {
+            return Err(range_error(format!("offset {offset} must be a multiple of 8 and size {size} of 4")));
+        }
+        match offset.checked_add(size) {
+            Some(end) if end <= m.size => Ok((offset, end)),
+            _ => Err(range_error(format!("range {offset}+{size} is outside the mapped range 0+{}", m.size))),
+        }
+    }
+
+    /// `get-mapped-range-get-with-copy` of the virt's mapping. The application receives the
+    /// bytes it asks for: no more than the cap on one call's bytes lets through.
+    pub fn get(&self, offset: Option<u64>, size: Option<u64>) -> Result<Vec<u8>, exp::GetMappedRangeError> {
+        let (start, end) = self.range(offset, size)?;
+        let len = usize::try_from(end - start).map_err(|_| range_error("the range is too large to copy".into()))?;
+        let mut bytes = Vec::new();
+        bytes.try_reserve_exact(len).map_err(|_| range_error(format!("a copy of {len} bytes does not fit in memory")))?;
+        bytes.resize(len, 0);
+        for (at, data) in self.own.borrow().iter().flat_map(|m| m.writes.iter()) {
+            let (from, to) = ((*at).max(start), (at + data.len() as u64).min(end));
+            if from < to {
+                bytes[(from - start) as usize..(to - start) as usize].copy_from_slice(&data[(from - at) as usize..(to - at) as usize]);
+            }
+        }
+        Ok(bytes)
+    }
+
+    /// `get-mapped-range-set-with-copy` of the virt's mapping.
+    pub fn set(&self, data: Vec<u8>, offset: Option<u64>, size: Option<u64>) -> Result<(), exp::GetMappedRangeError> {
+        let (start, end) = self.range(offset, size)?;
+        if data.len() as u64 > end - start {
+            let message = format!("{} bytes do not fit the {}-byte range", data.len(), end - start);
+            return Err(exp::GetMappedRangeError { kind: exp::GetMappedRangeErrorKind::RangeError, message });
+        }
+        if let Some(m) = self.own.borrow_mut().as_mut().filter(|_| !data.is_empty()) {
+            // A write over the whole of earlier ones replaces them.
+            let end = start + data.len() as u64;
+            m.writes.retain(|(at, d)| !(start <= *at && at + d.len() as u64 <= end));
+            m.writes.push((start, data));
+        }
+        Ok(())
+    }
 }
 
 pub async fn map_async(
@@ -65,6 +146,9 @@ pub async fn map_async(
 
 pub fn unmap(buffer: &GpuBuffer) -> Result<(), exp::UnmapError> {
     buffer.mapping.pending.set(None);
+    if buffer.mapping.own.take().is_some() {
+        return Ok(());
+    }
     if let Some(timeline) = timeline::holding(buffer.device) {
         timeline.hold(HeldCall::Unmap(buffer.inner.clone()));
         return Ok(());
@@ -74,6 +158,7 @@ pub fn unmap(buffer: &GpuBuffer) -> Result<(), exp::UnmapError> {
 
 pub fn destroy(buffer: &GpuBuffer) {
     buffer.mapping.pending.set(None);
+    buffer.mapping.own.take();
     buffer.quota.release();
     timeline::now_or_held(buffer.device, || buffer.inner.destroy(), || HeldCall::DestroyBuffer(buffer.inner.clone()));
 }

@@ -51,6 +51,13 @@ impl guests::exports::wasi::cli::run::Guest for Command {
         readable.unmap().expect("unmap");
         println!("map aborted by unmap: {:?}", aborted.await.map_err(|e| e.kind));
         println!("state after abort: {}", state(&readable));
+
+        // The device's destroy() unmaps its buffers: a buffer mapped at creation no longer
+        // answers for its range, whatever the GPU has done since.
+        let kept = device.create_buffer(&GpuBufferDescriptor { size: 16, usage: GpuBufferUsage::MAP_WRITE, mapped_at_creation: Some(true), label: None });
+        device.destroy();
+        let range = kept.get_mapped_range_set_with_copy(&[1, 2, 3, 4], None, None);
+        println!("mapped at creation, then the device destroyed: state={} range={:?}", state(&kept), range.map_err(|e| e.kind));
         Ok(())
     }
 }

@@ -74,8 +74,15 @@ impl guests::exports::wasi::cli::run::Guest for Command {
 
         // Mapped at creation.
         let mapped = |size| GpuBufferDescriptor { size, usage: GpuBufferUsage::MAP_WRITE, mapped_at_creation: Some(true), label: None };
-        let (_, e) = oom(&device, || device.create_buffer(&mapped(MIB + 4))).await;
+        let (refused, e) = oom(&device, || device.create_buffer(&mapped(MIB + 4))).await;
         println!("mapped-at-creation 1 MiB + 4: {e}");
+        // Mapped even when refused (WebGPU maps an invalid buffer at creation): its range works
+        // until unmap.
+        let written = refused.get_mapped_range_set_with_copy(&[7; 16], Some(8), None).is_ok();
+        let read = refused.get_mapped_range_get_with_copy(Some(8), Some(24)).map(|d| d[..16] == [7; 16] && d[16..] == [0; 8]);
+        let unmapped = refused.unmap().is_ok();
+        println!("mapped-at-creation 1 MiB + 4, its range: written {written}, read back {read:?}, unmapped {unmapped}");
+        drop(refused);
         let (b, e) = oom(&device, || device.create_buffer(&mapped(MIB))).await;
         b.get_mapped_range_set_with_copy(&[7; 16], None, None).expect("write the mapped range");
         b.unmap().expect("unmap");

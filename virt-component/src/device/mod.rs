@@ -55,6 +55,8 @@ pub struct VirtualDevice {
     pub usage: RefCell<crate::policy::quota::Usage>,
     /// The number of its last submission on its host device's queue (see [`Host::submitted`]).
     pub last_submission: Cell<u64>,
+    /// Whether the application destroyed it (which unmaps its buffers).
+    destroyed: Cell<bool>,
 }
 
 /// Whether a device is lost, and who waits to hear it.
@@ -202,6 +204,7 @@ fn enter(wrapper: &GpuDevice, host: Rc<Host>, tenant: u32) -> Rc<VirtualDevice> 
         timeline: RefCell::default(),
         usage: RefCell::default(),
         last_submission: Cell::new(0),
+        destroyed: Cell::new(false),
     });
     host.members.borrow_mut().push(Rc::downgrade(&virtual_device));
     DEVICES.with_borrow_mut(|d| d.insert(wrapper.device, virtual_device.clone()));
@@ -249,6 +252,11 @@ impl VirtualDevice {
     }
 }
 
+/// Whether the application destroyed `device`.
+pub fn is_destroyed(device: DeviceId) -> bool {
+    get(device).is_some_and(|v| v.destroyed.get())
+}
+
 /// Remembers a memory object of `device`, for its `destroy`.
 pub fn track(device: DeviceId, object: Memory) {
     if let Some(v) = pooled(device) {
@@ -274,6 +282,9 @@ impl Memory {
 /// `gpu-device.destroy`: its memory released and its loss resolved; a pooled host device lives
 /// on for the others.
 pub fn destroy(device: &GpuDevice) {
+    if let Some(v) = get(device.device) {
+        v.destroyed.set(true);
+    }
     crate::policy::device_gone(device.device);
     match pooled(device.device) {
         Some(v) => v.lose(Lost { reason: exp::GpuDeviceLostReason::Destroyed, message: "the device was destroyed".into() }),

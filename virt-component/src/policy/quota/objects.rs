@@ -78,6 +78,9 @@ pub fn create_buffer(device: &GpuDevice, descriptor: exp::GpuBufferDescriptor) -
         }
     };
     let mut buffer = GpuBuffer::wrap(inner, device.device);
+    if quota.refused.is_some() && descriptor.mapped_at_creation == Some(true) {
+        buffer.mapping.map_locally(descriptor.size);
+    }
     crate::device::track(device.device, Memory::Buffer(Rc::downgrade(&buffer.inner)));
     buffer.quota = quota;
     exp::GpuBuffer::new(buffer)

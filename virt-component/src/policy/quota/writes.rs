@@ -60,6 +60,9 @@ pub fn get_mapped_range_get_with_copy(
     // The size is what will be copied out: the rest of the buffer when not given.
     let bytes = size.unwrap_or_else(|| crate::policy::quota::objects::size(buffer).saturating_sub(offset.unwrap_or(0)));
     check(buffer.device, "a mapped range copy", bytes).map_err(mapped_range_error)?;
+    if crate::mapping::MapTracker::is_local(buffer) {
+        return buffer.mapping.get(offset, size);
+    }
     buffer.forward_get_mapped_range_get_with_copy(offset, size)
 }
 
@@ -70,5 +73,8 @@ pub fn get_mapped_range_set_with_copy(
     size: Option<u64>,
 ) -> Result<(), exp::GetMappedRangeError> {
     check(buffer.device, "a mapped range copy", data.len() as u64).map_err(mapped_range_error)?;
+    if crate::mapping::MapTracker::is_local(buffer) {
+        return buffer.mapping.set(data, offset, size);
+    }
     buffer.forward_get_mapped_range_set_with_copy(data, offset, size)
 }
