@@ -198,6 +198,8 @@ submitting a command buffer twice: validation-error; in a scope pushed after: no
             ("create a broken shader", "validation-error"),
             ("good shader messages", "0"),
             ("pipeline from a broken shader", "validation-error"),
+            ("workgroup storage over the limit", "validation-error"),
+            ("workgroup storage over the limit, async", "Some(CreatePipelineErrorKind::GpuPipelineError(GpuPipelineErrorReason::Validation))"),
             ("layout of an invalid pipeline", "validation-error"),
             ("query set too large", "validation-error"),
             ("bundle drawing with no pipeline", "validation-error"),

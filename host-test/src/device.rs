@@ -83,7 +83,12 @@ fn compute_pipeline(
     let constants = take_constants(table, desc.compute.constants)?;
     let constants: Vec<(&str, f64)> = constants.iter().map(|(k, v)| (k.as_str(), *v)).collect();
     let dev = table.get(device)?;
-    let module = &table.get(&desc.compute.module)?.inner;
+    let shader = table.get(&desc.compute.module)?;
+    if let Some(error) = crate::shader::check_workgroup_storage(shader, desc.compute.entry_point.as_deref(), &dev.device.limits()) {
+        let pipeline = crate::shader::invalid_compute_pipeline(&dev.device, &dev.state);
+        return Ok((Labeled { inner: pipeline, label: desc.label.unwrap_or_default() }, Some(error)));
+    }
+    let module = &shader.inner;
     let wdesc = wgpu::ComputePipelineDescriptor {
         label: desc.label.as_deref(),
         layout: layout(table, &desc.layout)?,
@@ -443,11 +448,12 @@ impl w::HostGpuDevice for WebGpuCtxView<'_> {
         desc: w::GpuShaderModuleDescriptor,
     ) -> wasmtime::Result<Resource<ShaderModule>> {
         let dev = self.table.get(&this)?;
+        let workgroup_storage = crate::shader::workgroup_storage(&desc.code);
         let inner = dev.device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: desc.label.as_deref(),
             source: wgpu::ShaderSource::Wgsl(desc.code.into()),
         });
-        Ok(self.table.push(Labeled { inner, label: desc.label.unwrap_or_default() })?)
+        Ok(self.table.push(ShaderModule { inner, label: desc.label.unwrap_or_default(), workgroup_storage })?)
     }
 
     fn create_compute_pipeline(

@@ -69,6 +69,7 @@ mod limits;
 pub mod objects;
 mod resources;
 pub mod run;
+mod shader;
 mod state;
 
 use bindings::wasi::webgpu::webgpu as w;

@@ -114,7 +114,13 @@ pub type Sampler = Labeled<wgpu::Sampler>;
 pub type BindGroupLayout = Labeled<wgpu::BindGroupLayout>;
 pub type BindGroup = Labeled<wgpu::BindGroup>;
 pub type PipelineLayout = Labeled<wgpu::PipelineLayout>;
-pub type ShaderModule = Labeled<wgpu::ShaderModule>;
+pub struct ShaderModule {
+    pub inner: wgpu::ShaderModule,
+    pub label: String,
+    /// The workgroup storage each compute entry point uses, in bytes as WebGPU counts it (see
+    /// `crate::shader`), by entry point name.
+    pub workgroup_storage: Vec<(String, u64)>,
+}
 pub type ComputePipeline = Labeled<wgpu::ComputePipeline>;
 pub type RenderPipeline = Labeled<wgpu::RenderPipeline>;
 /// `None` when the bundle is invalid (its encoder failed to finish).

@@ -146,6 +146,18 @@ impl guests::exports::wasi::cli::run::Guest for Command {
         })
         .await;
         println!("pipeline from a broken shader: {e}");
+        // More workgroup storage than maxComputeWorkgroupStorageSize: a validation error, in
+        // both forms (left to the driver, the pipeline's creation never returns on an NVIDIA GPU).
+        let big = guests::shader(&device, "var<workgroup> big: array<u32, 1000000>; @compute @workgroup_size(1) fn main() { big[0] = 1u; }");
+        let too_big = || GpuComputePipelineDescriptor {
+            compute: GpuProgrammableStage { module: &big, entry_point: None, constants: None },
+            layout: GpuLayoutMode::Auto,
+            label: None,
+        };
+        let (_, e) = guests::caught(&device, || device.create_compute_pipeline(too_big())).await;
+        println!("workgroup storage over the limit: {e}");
+        let e = device.create_compute_pipeline_async(too_big()).await.err().map(|e| e.kind);
+        println!("workgroup storage over the limit, async: {e:?}");
         let (_, e) = guests::caught(&device, || pipeline.get_bind_group_layout(0)).await;
         println!("layout of an invalid pipeline: {e}");
         let (_, e) = guests::caught(&device, || device.create_query_set(&GpuQuerySetDescriptor { type_: GpuQueryType::Occlusion, count: 5000, label: None })).await;
