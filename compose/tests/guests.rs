@@ -81,6 +81,9 @@ unaligned range: Err(GetMappedRangeErrorKind::OperationError)
 writing a read mapping: Err(GetMappedRangeErrorKind::OperationError)
 map aborted by unmap: Err(MapAsyncErrorKind::AbortError)
 state after abort: unmapped
+two maps back to back: first Ok(()), second Err(MapAsyncErrorKind::OperationError), validation error: false
+map-async of a destroyed buffer, 1: Err(MapAsyncErrorKind::OperationError), validation error: true
+map-async of a destroyed buffer, 2: Err(MapAsyncErrorKind::OperationError), validation error: true
 mapped at creation, then the device destroyed: state=unmapped range=Err(GetMappedRangeErrorKind::OperationError)")(out);
     copies => |out| {
         let gradient: Vec<u8> = (0..8u8).flat_map(|y| (0..8u8).flat_map(move |x| [x, y, x * y, 255])).collect();

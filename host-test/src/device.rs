@@ -295,7 +295,7 @@ impl w::HostGpuDevice for WebGpuCtxView<'_> {
             state: dev.state.clone(),
             usage: desc.usage,
             size: desc.size,
-            map: Arc::new(Mutex::new(MapState { phase, attempts: 0 })),
+            map: Arc::new(Mutex::new(MapState { phase, attempts: 0, destroyed: false })),
             label: desc.label.unwrap_or_default(),
         };
         Ok(self.table.push(buffer)?)

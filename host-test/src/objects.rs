@@ -60,6 +60,8 @@ pub enum MapPhase {
 
 pub struct MapState {
     pub phase: MapPhase,
+    /// Whether the buffer was destroyed: a `map-async` of it is a validation error, every time.
+    pub destroyed: bool,
     pub attempts: u64,
 }
 

@@ -167,7 +167,11 @@ impl w::HostGpuBuffer for WebGpuCtxView<'_> {
 
     fn destroy(&mut self, this: Resource<Buffer>) -> wasmtime::Result<()> {
         let b = self.table.get(&this)?;
-        let was = std::mem::replace(&mut lock(&b.map).phase, MapPhase::Unmapped);
+        let was = {
+            let mut map = lock(&b.map);
+            map.destroyed = true;
+            std::mem::replace(&mut map.phase, MapPhase::Unmapped)
+        };
         if was != MapPhase::Unmapped {
             shield(&b.state, "unmap", || b.buffer.unmap());
         }
@@ -244,8 +248,10 @@ type Started = (
     Option<futures::channel::oneshot::Receiver<Result<(), wgpu::BufferAsyncError>>>,
 );
 
-/// Validates a `map-async` as WebGPU does and starts it: a failed check is a validation error
-/// on the device and an `operation-error` result.
+/// Validates a `map-async` as WebGPU does and starts it: a map while another is pending is an
+/// `operation-error` alone (WebGPU's content-timeline check of `[[pending_map]]`); a failed
+/// device-timeline check (a destroyed buffer, a mapped one, the mode, usage or range) is a
+/// validation error on the device and an `operation-error` result, each time.
 fn start_map(b: &Buffer, mode: w::GpuMapMode, offset: Option<u64>, size: Option<u64>) -> Result<Started, w::MapAsyncError> {
     let fail = |msg: String| {
         b.state.report(ErrorValue::validation(format!("map-async: {msg}")));
@@ -253,6 +259,17 @@ fn start_map(b: &Buffer, mode: w::GpuMapMode, offset: Option<u64>, size: Option<
     };
     if b.state.is_lost() {
         return Err(map_error(w::MapAsyncErrorKind::OperationError, "the device was lost"));
+    }
+    b.phase();
+    let (pending, destroyed) = {
+        let map = lock(&b.map);
+        (matches!(map.phase, MapPhase::Pending(_)), map.destroyed)
+    };
+    if pending {
+        return Err(map_error(w::MapAsyncErrorKind::OperationError, "a map of the buffer is already pending"));
+    }
+    if destroyed {
+        return Err(fail("the buffer is destroyed".into()));
     }
     let write = match (mode.contains(w::GpuMapMode::READ), mode.contains(w::GpuMapMode::WRITE)) {
         (true, false) => false,
@@ -271,11 +288,10 @@ fn start_map(b: &Buffer, mode: w::GpuMapMode, offset: Option<u64>, size: Option<
     if offset.checked_add(size).is_none_or(|end| end > b.size) {
         return Err(fail(format!("range {offset}+{size} is outside the {}-byte buffer", b.size)));
     }
-    b.phase();
     let mut state = lock(&b.map);
     if state.phase != MapPhase::Unmapped {
         drop(state);
-        return Err(fail("the buffer is already mapped or being mapped".into()));
+        return Err(fail("the buffer is already mapped".into()));
     }
     state.attempts += 1;
     let attempt = state.attempts;

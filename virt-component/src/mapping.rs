@@ -5,7 +5,9 @@
 //! virt stacked on another shows it: the inner virt's `map-async` can start after the `unmap`
 //! that followed it). So the virt tracks the map it forwarded: when an `unmap` or `destroy` comes
 //! first, the map is the application's `abort-error`, and if the runtime mapped the buffer after
-//! all, the virt unmaps it again.
+//! all, the virt unmaps it again. A second `map-async` while one is pending is the virt's own
+//! `operation-error` (WebGPU checks `[[pending_map]]` before the device sees the call), so that
+//! the answer does not depend on how far the runtime got with the first.
 
 use crate::device::timeline::{self, HeldCall};
 use crate::{GpuBuffer, exp};
@@ -106,17 +108,23 @@ pub async fn map_async(
     offset: Option<u64>,
     size: Option<u64>,
 ) -> Result<(), exp::MapAsyncError> {
+    let t = &buffer.mapping;
+    // A map while another is pending is rejected at once, with no error on the device (WebGPU's
+    // content-timeline check of `[[pending_map]]`): the virt answers it, whatever the runtime
+    // has done with the first by the time a second would reach it.
+    if t.pending.get().is_some() {
+        let message = "a map of the buffer is already pending".to_string();
+        return Err(exp::MapAsyncError { kind: exp::MapAsyncErrorKind::OperationError, message });
+    }
+    let attempt = t.attempts.get() + 1;
+    t.attempts.set(attempt);
+    t.pending.set(Some(attempt));
     // A map sees the work the application submitted before it, even work held back.
     timeline::drained(buffer.device).await;
-    let t = &buffer.mapping;
-    // A map while another is pending is the runtime's to reject; only the first is tracked.
-    let attempt = t.pending.get().is_none().then(|| {
-        let n = t.attempts.get() + 1;
-        t.attempts.set(n);
-        t.pending.set(Some(n));
-        n
-    });
     if crate::device::is_lost(buffer.device) {
+        if t.pending.get() == Some(attempt) {
+            t.pending.set(None);
+        }
         let message = "the buffer's device is lost".to_string();
         return Err(exp::MapAsyncError { kind: exp::MapAsyncErrorKind::OperationError, message });
     }
@@ -129,7 +137,6 @@ pub async fn map_async(
         std::task::Poll::Ready(result) => result,
         std::task::Poll::Pending => map.await,
     };
-    let Some(attempt) = attempt else { return result };
     if t.pending.get() == Some(attempt) {
         t.pending.set(None);
         return result;

@@ -52,6 +52,31 @@ impl guests::exports::wasi::cli::run::Guest for Command {
         println!("map aborted by unmap: {:?}", aborted.await.map_err(|e| e.kind));
         println!("state after abort: {}", state(&readable));
 
+        // Two maps back to back: the second is rejected at once, an operation-error with no
+        // error on the device, and the first maps (WebGPU's `[[pending_map]]`). A destroyed
+        // buffer's every map-async is a validation error and an operation-error.
+        let twice = guests::buffer(&device, 16, GpuBufferUsage::MAP_READ);
+        device.push_error_scope(GpuErrorFilter::Validation);
+        let mut first = std::pin::pin!(twice.map_async(GpuMapMode::READ, None, None));
+        guests::start(first.as_mut());
+        let second = twice.map_async(GpuMapMode::READ, None, None).await;
+        let first = first.await;
+        let error = device.pop_error_scope().await.expect("a scope was pushed");
+        println!(
+            "two maps back to back: first {:?}, second {:?}, validation error: {}",
+            first.map_err(|e| e.kind),
+            second.map_err(|e| e.kind),
+            error.is_some()
+        );
+        twice.unmap().expect("unmap");
+        twice.destroy();
+        for n in 1..=2 {
+            device.push_error_scope(GpuErrorFilter::Validation);
+            let mapped = twice.map_async(GpuMapMode::READ, None, None).await;
+            let error = device.pop_error_scope().await.expect("a scope was pushed");
+            println!("map-async of a destroyed buffer, {n}: {:?}, validation error: {}", mapped.map_err(|e| e.kind), error.is_some());
+        }
+
         // The device's destroy() unmaps its buffers: a buffer mapped at creation no longer
         // answers for its range, whatever the GPU has done since.
         let kept = device.create_buffer(&GpuBufferDescriptor { size: 16, usage: GpuBufferUsage::MAP_WRITE, mapped_at_creation: Some(true), label: None });
