@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{GPU_GUESTS, check, guest, stat, webgpu_virt};
+use common::{GPU_GUESTS, check, guest, output_within, stat, webgpu_virt};
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
@@ -354,20 +354,6 @@ fn the_runtime_losing_the_shared_host_device_reaches_every_guest() {
     assert_eq!(lines(&stdout, "loss: reason=GpuDeviceLostReason::Unknown"), 2, "{stdout}");
     assert_eq!(lines(&stdout, "loss: uncaptured stream ends: true"), 2, "{stdout}");
     assert_eq!(lines(&stdout, "loss: lost after loss: reason=GpuDeviceLostReason::Unknown"), 2, "{stdout}");
-}
-
-/// Runs `cmd` to its end, failing the test if it takes more than `seconds` (a pod that hangs).
-fn output_within(cmd: &mut std::process::Command, seconds: u64) -> Output {
-    let mut child = cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
-    while child.try_wait().unwrap().is_none() {
-        if std::time::Instant::now() > deadline {
-            child.kill().unwrap();
-            panic!("{cmd:?} did not finish within {seconds} s");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    child.wait_with_output().unwrap()
 }
 
 #[test]

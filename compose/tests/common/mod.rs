@@ -32,10 +32,10 @@ pub fn check(out: &Output, what: &str) {
 }
 
 /// Whether a per-guest test list covers `name`: `cli` uses no GPU, and the benchmarks, the
-/// sandboxing guests (`quota`, `sandbox`, `caps`) and the pods' noisy neighbour and device loss
-/// have tests of their own.
+/// sandboxing guests (`quota`, `sandbox`, `caps`), the pods' noisy neighbour and device loss and
+/// the call-sequence fuzzer have tests of their own.
 pub fn covered(name: &str, tested: &[&str]) -> bool {
-    tested.contains(&name) || ["cli", "quota", "sandbox", "caps", "noisy", "loss"].contains(&name) || name.starts_with("bench_")
+    tested.contains(&name) || ["cli", "quota", "sandbox", "caps", "noisy", "loss", "fuzz"].contains(&name) || name.starts_with("bench_")
 }
 
 /// `plug` composed in front of `socket` with `wac_graph::plug`, for components that have nothing
@@ -83,6 +83,32 @@ pub fn trace_tool(subcommand: &str, trace: &[u8]) -> (String, String) {
     let out = webgpu_virt().args(["trace", subcommand]).arg(&path).output().unwrap();
     check(&out, &format!("trace {subcommand}"));
     (String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
+}
+
+/// Runs `cmd` to its end, failing the test if it takes more than `seconds` (a hang). Its output
+/// goes to files, so that a child that prints much never waits on a full pipe.
+pub fn output_within(cmd: &mut Command, seconds: u64) -> Output {
+    let dir = tempfile::tempdir().unwrap();
+    let (stdout, stderr) = (dir.path().join("stdout"), dir.path().join("stderr"));
+    let mut child = cmd
+        .stdout(std::fs::File::create(&stdout).unwrap())
+        .stderr(std::fs::File::create(&stderr).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            let stderr = std::fs::read_to_string(&stderr).unwrap_or_default();
+            panic!("{cmd:?} did not finish within {seconds} s; its stderr:\n{stderr}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    Output { status, stdout: std::fs::read(&stdout).unwrap(), stderr: std::fs::read(&stderr).unwrap() }
 }
 
 /// A small, seeded pseudo-random sequence (xorshift64), for the fuzzing tests.

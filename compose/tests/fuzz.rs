@@ -1,0 +1,98 @@
+//! The call-sequence fuzzer: the `fuzz` guest's seeded random sequences of mostly misused calls
+//! print the same lines direct on the host and through the virt; they run to their end under a
+//! tight quota; recorded, they print what they print direct and replay with no divergence.
+//! Every run has a time limit (a hang fails the test), and none may trap or panic.
+//!
+//! `FUZZ_SEEDS` sets how many sequences (24 by default), `FUZZ_STEPS` their length (300) and
+//! `FUZZ_FIRST_SEED` the first seed (1).
+
+mod common;
+
+use common::{check, guest, output_within, webgpu_virt};
+use std::path::Path;
+
+fn env(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().map(|v| v.parse().unwrap_or_else(|_| panic!("{name} must be a number, not {v:?}"))).unwrap_or(default)
+}
+
+/// The guest's arguments and a time limit for one run of all the sequences.
+struct Sequences {
+    args: Vec<String>,
+    seconds: u64,
+}
+
+impl Sequences {
+    fn from_env() -> Self {
+        let (first, seeds, steps) = (env("FUZZ_FIRST_SEED", 1), env("FUZZ_SEEDS", 24), env("FUZZ_STEPS", 300));
+        let args = ["--seed", &first.to_string(), "--seeds", &seeds.to_string(), "--steps", &steps.to_string()].map(String::from).to_vec();
+        // A sequence of 300 steps takes well under a second; a hang takes for ever.
+        Sequences { args, seconds: 60 + seeds * steps.div_ceil(100) }
+    }
+
+    /// Runs `app` (with `run`'s `flags`) on every sequence: its stdout and stderr.
+    fn run(&self, app: &Path, flags: &[&str], what: &str) -> (String, String) {
+        let out = output_within(webgpu_virt().arg("run").args(flags).arg(app).args(&self.args), self.seconds);
+        check(&out, what);
+        (String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
+    }
+}
+
+/// Fails at the first line where `got` differs from `want`, naming its sequence and step.
+fn same_lines(want: &str, got: &str, what: &str) {
+    let mut seed = "";
+    let (mut want_lines, mut got_lines) = (want.lines(), got.lines());
+    loop {
+        match (want_lines.next(), got_lines.next()) {
+            (None, None) => return,
+            (w, g) if w == g => {
+                if let Some(s) = w.filter(|l| l.starts_with("seed ")) {
+                    seed = s;
+                }
+            }
+            (w, g) => panic!("{what}: {seed}, first difference:\n  direct: {w:?}\n  {what}: {g:?}"),
+        }
+    }
+}
+
+/// The lines of steps (`STEP dDEVICE ACTION...`).
+fn step_lines(out: &str) -> u64 {
+    out.lines().filter(|l| l.split(' ').next().is_some_and(|step| step.parse::<u64>().is_ok())).count() as u64
+}
+
+fn plug(app: &str, flags: &[&str], out: &Path) {
+    let plugged = webgpu_virt().arg("plug").arg(app).args(flags).arg("-o").arg(out).output().unwrap();
+    check(&plugged, &format!("plug {flags:?}"));
+}
+
+#[test]
+fn fuzzed_call_sequences_agree_direct_through_the_virt_under_a_quota_and_in_replay() {
+    let sequences = Sequences::from_env();
+    let app = guest("fuzz");
+    let dir = tempfile::tempdir().unwrap();
+    let (direct, _) = sequences.run(app.as_ref(), &[], "direct");
+    let steps = env("FUZZ_SEEDS", 24) * env("FUZZ_STEPS", 300);
+    assert_eq!(step_lines(&direct), steps, "every step printed its line");
+
+    let virt = dir.path().join("virt.wasm");
+    plug(app, &[], &virt);
+    same_lines(&direct, &sequences.run(&virt, &[], "through the virt").0, "through the virt");
+
+    // Under a quota too tight for most of what the sequences make, they still run to their end.
+    let quota = dir.path().join("quota.wasm");
+    let tight = ["--max-memory", "1KiB", "--max-in-flight", "1", "--max-write-size", "32"];
+    let objects = "buffers=4,textures=2,query-sets=2,shader-modules=2,command-encoders=3,bind-groups=2,pipelines=2";
+    plug(app, &[&tight[..], &["--max-objects", objects]].concat(), &quota);
+    let (out, stderr) = sequences.run(&quota, &["--stats"], "under a tight quota");
+    assert!(out.contains("[out-of-memory-error]"), "the quota refused nothing:\n{stderr}");
+    assert_eq!(step_lines(&out), steps, "under a tight quota, every step printed its line");
+
+    // Recorded: the same lines, and a trace that replays them all with no divergence.
+    let recorded = dir.path().join("recorded.wasm");
+    plug(app, &["--record", "fuzz.wgvt"], &recorded);
+    let dir_flag = dir.path().to_str().unwrap();
+    same_lines(&direct, &sequences.run(&recorded, &["--dir", dir_flag], "recorded").0, "recorded");
+    let replayed = output_within(webgpu_virt().arg("replay").arg(dir.path().join("fuzz.wgvt")), sequences.seconds);
+    check(&replayed, "replay");
+    let report = String::from_utf8(replayed.stdout).unwrap();
+    assert!(report.starts_with("replayed ") && report.contains("no divergence"), "{report}");
+}
