@@ -24,6 +24,9 @@ use wit_parser::{FunctionKind, Handle, InterfaceId, Resolve, Type, TypeDefKind, 
 /// Resources whose wrappers live in `src/bridge.rs`, not here.
 const HAND_WRITTEN: &[&str] = &["gpu-error", "gpu-device-lost-info"];
 
+/// The wrappers of objects that record commands, whose errors WebGPU reports when they finish.
+const ENCODERS: &[&str] = &["GpuCommandEncoder", "GpuComputePassEncoder", "GpuRenderPassEncoder", "GpuRenderBundleEncoder"];
+
 /// Functions whose bodies are written by hand: the generated method calls
 /// `crate::{module}::{method}(self, args..)` with the exported arguments as they came.
 const BY_HAND: &[(&str, &str)] = &[
@@ -519,14 +522,21 @@ impl<'a> Gen<'a> {
             }
         }
         if !foreign.is_empty() {
-            foreign = format!(
-                "let mut foreign = false;\n        {foreign}\n        if foreign {{ crate::policy::share::report_foreign(device, {:?}); }}\n        ",
-                f.name
-            );
+            // In an encoder's command, the encoder becomes invalid (its `finish` reports it);
+            // elsewhere the call itself is the error.
+            let on_foreign = match this.as_deref() {
+                Some(t) if ENCODERS.contains(&t) => "crate::policy::share::spoil(self)".to_string(),
+                _ => format!("crate::policy::share::report_foreign(device, {:?})", f.name),
+            };
+            foreign = format!("let mut foreign = false;\n        {foreign}\n        if foreign {{ {on_foreign}; }}\n        ");
         }
-        let body = match self.bracketed(f, method, is_async) {
-            true => format!("{{ let bracket = crate::policy::share::bracket(device); let ret = {body}; drop(bracket); ret }}"),
-            false => body,
+        let body = match (self.bracketed(f, method, is_async), foreign.is_empty()) {
+            (true, true) => format!("{{ let bracket = crate::policy::share::bracket(device); let ret = {body}; drop(bracket); ret }}"),
+            // A call with another device's object is its one error (reported above).
+            (true, false) => format!(
+                "{{ let bracket = crate::policy::share::bracket(device); let ret = {body}; if foreign {{ crate::policy::share::quiet(bracket) }} else {{ drop(bracket) }}; ret }}"
+            ),
+            (false, _) => body,
         };
         // A call with another device's object that returns nothing is not made: in WebGPU it
         // would do nothing but fail. (One returning a value is made, to have the value.)

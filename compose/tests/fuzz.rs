@@ -1,6 +1,7 @@
 //! The call-sequence fuzzer: the `fuzz` guest's seeded random sequences of mostly misused calls
-//! print the same lines direct on the host and through the virt; they run to their end under a
-//! tight quota; recorded, they print what they print direct and replay with no divergence.
+//! print the same lines direct on the host, through the virt and in a pod (two guests on virtual
+//! devices of one host device); they run to their end under a tight quota; recorded, they print
+//! what they print direct and replay with no divergence.
 //! Every run has a time limit (a hang fails the test), and none may trap or panic.
 //!
 //! `FUZZ_SEEDS` sets how many sequences (24 by default), `FUZZ_STEPS` their length (300) and
@@ -59,13 +60,22 @@ fn step_lines(out: &str) -> u64 {
     out.lines().filter(|l| l.split(' ').next().is_some_and(|step| step.parse::<u64>().is_ok())).count() as u64
 }
 
+fn plug_pod(guests: &[String], out: &Path) {
+    let mut cmd = webgpu_virt();
+    cmd.arg("plug");
+    for g in guests {
+        cmd.args(["--guest", g]);
+    }
+    check(&cmd.arg("-o").arg(out).output().unwrap(), "plug --guest");
+}
+
 fn plug(app: &str, flags: &[&str], out: &Path) {
     let plugged = webgpu_virt().arg("plug").arg(app).args(flags).arg("-o").arg(out).output().unwrap();
     check(&plugged, &format!("plug {flags:?}"));
 }
 
 #[test]
-fn fuzzed_call_sequences_agree_direct_through_the_virt_under_a_quota_and_in_replay() {
+fn fuzzed_call_sequences_agree_direct_through_the_virt_in_a_pod_under_a_quota_and_in_replay() {
     let sequences = Sequences::from_env();
     let app = guest("fuzz");
     let dir = tempfile::tempdir().unwrap();
@@ -76,6 +86,22 @@ fn fuzzed_call_sequences_agree_direct_through_the_virt_under_a_quota_and_in_repl
     let virt = dir.path().join("virt.wasm");
     plug(app, &[], &virt);
     same_lines(&direct, &sequences.run(&virt, &[], "through the virt").0, "through the virt");
+
+    // Two guests in a pod, on virtual devices of one host device, each print what they print
+    // alone (the same sequences, so the pod's lines are twice the direct ones, interleaved).
+    let pod = dir.path().join("pod.wasm");
+    let guests = [format!("a={app}"), format!("b={app}")];
+    plug_pod(&guests, &pod);
+    let (out, _) = sequences.run(&pod, &[], "in a pod");
+    let mut got: Vec<&str> = out.lines().collect();
+    let mut want: Vec<&str> = direct.lines().chain(direct.lines()).collect();
+    got.sort_unstable();
+    want.sort_unstable();
+    if got != want {
+        let missing = want.iter().find(|l| !got.contains(l));
+        let extra = got.iter().find(|l| !want.contains(l));
+        panic!("in a pod, the guests' lines differ from twice the direct ones: missing {missing:?}, extra {extra:?}");
+    }
 
     // Under a quota too tight for most of what the sequences make, they still run to their end.
     let quota = dir.path().join("quota.wasm");

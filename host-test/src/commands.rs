@@ -308,7 +308,8 @@ impl w::HostGpuCommandEncoder for WebGpuCtxView<'_> {
                 None
             }
         };
-        Ok(self.table.push(CommandBuffer { buffer, label })?)
+        let state = slot.state.clone();
+        Ok(self.table.push(CommandBuffer { buffer, label, state })?)
     }
 
     label_methods!(CommandEncoder);
@@ -426,7 +427,7 @@ impl w::HostGpuComputePassEncoder for WebGpuCtxView<'_> {
     }
 
     fn drop(&mut self, this: Resource<ComputePassEncoder>) -> wasmtime::Result<()> {
-        self.table.delete(this)?;
+        drop_quietly(self.table.delete(this)?);
         Ok(())
     }
 }
@@ -690,10 +691,19 @@ macro_rules! render_commands {
         label_methods!($ty);
 
         fn drop(&mut self, this: Resource<$ty>) -> wasmtime::Result<()> {
-            self.table.delete(this)?;
+            let encoder = self.table.delete(this)?;
+            let state = encoder.state.clone();
+            let _ = state.capture(|| drop(encoder));
             Ok(())
         }
     };
+}
+
+/// Drops a pass: wgpu ends a pass it drops, which can fail (its command encoder finished), but
+/// in WebGPU dropping an object reports nothing.
+fn drop_quietly<P>(pass: PassEncoder<P>) {
+    let state = pass.state.clone();
+    let _ = state.capture(|| drop(pass));
 }
 
 impl WebGpuCtxView<'_> {

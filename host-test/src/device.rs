@@ -618,9 +618,10 @@ impl<T: WebGpuView + 'static> w::HostGpuDeviceWithStore<T> for WebGpu {
         accessor.with(|mut a| {
             let view = a.get();
             let (pipeline, error) = compute_pipeline(view.table, &this, desc)?;
+            // A lost device's pipeline creation resolves (with an invalid pipeline), never rejects.
             Ok(match error {
-                Some(e) => Err(pipeline_error(e)),
-                None => Ok(view.table.push(pipeline)?),
+                Some(e) if !view.table.get(&this)?.state.is_lost() => Err(pipeline_error(e)),
+                _ => Ok(view.table.push(pipeline)?),
             })
         })
     }
@@ -633,9 +634,10 @@ impl<T: WebGpuView + 'static> w::HostGpuDeviceWithStore<T> for WebGpu {
         accessor.with(|mut a| {
             let view = a.get();
             let (pipeline, error) = render_pipeline(view.table, &this, desc)?;
+            // A lost device's pipeline creation resolves (with an invalid pipeline), never rejects.
             Ok(match error {
-                Some(e) => Err(pipeline_error(e)),
-                None => Ok(view.table.push(pipeline)?),
+                Some(e) if !view.table.get(&this)?.state.is_lost() => Err(pipeline_error(e)),
+                _ => Ok(view.table.push(pipeline)?),
             })
         })
     }
@@ -681,12 +683,16 @@ impl w::HostGpuQueue for WebGpuCtxView<'_> {
         let queue = self.table.get(&this)?;
         let (queue, state) = (queue.queue.clone(), queue.state.clone());
         for (i, cb) in command_buffers.iter().enumerate() {
-            if self.table.get(cb)?.buffer.is_none() {
-                state.report(ErrorValue::validation(format!(
-                    "submit: command buffer {i} was already submitted"
-                )));
-                return Ok(());
-            }
+            let cb = self.table.get(cb)?;
+            let wrong = if !Arc::ptr_eq(&cb.state, &state) {
+                "belongs to another device"
+            } else if cb.buffer.is_none() {
+                "was already submitted"
+            } else {
+                continue;
+            };
+            state.report(ErrorValue::validation(format!("submit: command buffer {i} {wrong}")));
+            return Ok(());
         }
         let mut buffers = Vec::with_capacity(command_buffers.len());
         for cb in &command_buffers {

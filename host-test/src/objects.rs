@@ -146,6 +146,8 @@ pub struct CommandEncoder {
 pub struct CommandBuffer {
     pub buffer: Option<wgpu::CommandBuffer>,
     pub label: String,
+    /// The device of the encoder that made it.
+    pub state: Arc<DeviceState>,
 }
 
 /// A pass encoder; `None` once ended.

@@ -173,7 +173,8 @@ impl w::HostGpuBuffer for WebGpuCtxView<'_> {
             std::mem::replace(&mut map.phase, MapPhase::Unmapped)
         };
         if was != MapPhase::Unmapped {
-            shield(&b.state, "unmap", || b.buffer.unmap());
+            // WebGPU's destroy reports nothing, even of an invalid buffer.
+            let _ = b.state.capture(|| shield(&b.state, "unmap", || b.buffer.unmap()));
         }
         b.buffer.destroy();
         Ok(())

@@ -177,13 +177,14 @@ impl DeviceState {
         lock(&self.inner).scopes.push(Scope { filter: Some(filter), error: None });
     }
 
-    /// Pops the innermost scope; `Err` when the stack is empty.
+    /// Pops the innermost scope; `Err` when the stack is empty. A lost device's pop finds no
+    /// error, whatever its stack held (WebGPU resolves it with null).
     pub fn pop_scope(&self) -> Result<Option<ErrorValue>, ()> {
         let mut inner = lock(&self.inner);
         let lost = inner.lost.is_some();
         match inner.scopes.pop() {
+            _ if lost => Ok(None),
             Some(scope) => Ok(scope.error),
-            None if lost => Ok(None),
             None => Err(()),
         }
     }

@@ -3,7 +3,7 @@
 //! after `end`, double `finish`, re-submission, unbalanced error scopes, aborted maps, a destroyed
 //! device still in use, a second device, objects of one device used on another).
 //!
-//! `--seed S --seeds N --steps K`: N sequences of K steps, seeds S, S+1, ... Each sequence has
+//! `--seed S --seeds N --steps K [--messages]`: N sequences of K steps, seeds S, S+1, ... Each sequence has
 //! an adapter and devices of its own, and ends by destroying them, awaiting their `lost` and
 //! reading every uncaptured-error stream to its end. Each step prints one line: what it did and
 //! what came of it, as kinds only (error kinds, result kinds, map states, a fingerprint of bytes
@@ -139,6 +139,9 @@ struct Sequence {
     streams: Vec<(usize, wit_bindgen::StreamReader<GpuError>)>,
     /// Error scopes the sequence itself pushed, per device (it pops more than that too).
     pushed: Vec<u32>,
+    /// Whether to print the messages of the errors the steps' scopes catch (`--messages`: to
+    /// find out what a difference is about; the messages are each stack's own words).
+    messages: bool,
 }
 
 impl Sequence {
@@ -157,6 +160,7 @@ impl Sequence {
             queries: Pool::default(),
             streams: Vec::new(),
             pushed: Vec::new(),
+            messages: std::env::args().any(|a| a == "--messages"),
         };
         println!("device: {}", s.request_device().await);
         s
@@ -200,6 +204,7 @@ impl Sequence {
         let mut line = self.act_on(action, d).await;
         for _ in 0..2 {
             match device.pop_error_scope().await {
+                Ok(Some(e)) if self.messages => write!(line, " [{}: {}]", guests::kind_name(&e.kind()), e.message()).unwrap(),
                 Ok(Some(e)) => write!(line, " [{}]", guests::kind_name(&e.kind())).unwrap(),
                 Ok(None) => {}
                 Err(e) => write!(line, " [pop: {:?}]", e.kind).unwrap(),
@@ -495,8 +500,11 @@ impl Sequence {
         }
         for (d, mut stream) in self.streams.drain(..) {
             let mut errors = 0;
-            while stream.next().await.is_some() {
+            while let Some(e) = stream.next().await {
                 errors += 1;
+                if self.messages {
+                    println!("stream of device {d}: {}: {}", guests::kind_name(&e.kind()), e.message());
+                }
             }
             println!("stream of device {d}: {errors} errors, then its end");
         }

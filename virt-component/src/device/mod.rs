@@ -103,6 +103,8 @@ pub struct Host {
     pub done: Cell<u64>,
     pub done_waiters: RefCell<Vec<(u64, oneshot::Sender<()>)>>,
     queue: std::cell::OnceCell<imp::GpuQueue>,
+    /// A small buffer of the virt's own, made when first needed (`policy::share::spoil`).
+    scratch: std::cell::OnceCell<imp::GpuBuffer>,
 }
 
 impl Host {
@@ -120,12 +122,21 @@ impl Host {
             done: Cell::new(0),
             done_waiters: RefCell::default(),
             queue: Default::default(),
+            scratch: Default::default(),
         })
     }
 
     /// Its queue (asked of the runtime when first needed).
     pub fn queue(&self) -> &imp::GpuQueue {
         self.queue.get_or_init(|| self.device.queue())
+    }
+
+    /// A buffer of 4 bytes (copy source and destination) that belongs to no application.
+    pub fn scratch(&self) -> &imp::GpuBuffer {
+        self.scratch.get_or_init(|| {
+            let usage = imp::GpuBufferUsage::COPY_SRC | imp::GpuBufferUsage::COPY_DST;
+            self.device.create_buffer(&imp::GpuBufferDescriptor { size: 4, usage, mapped_at_creation: None, label: None })
+        })
     }
 
     /// The virtual devices on it.

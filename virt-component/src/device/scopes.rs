@@ -214,6 +214,10 @@ pub async fn pop_error_scope(device: &GpuDevice) -> Result<Option<exp::GpuError>
     super::timeline::drained(device.device).await;
     let host = |e: Option<imp::GpuError>| e.map(|e| exp::GpuError::new(GpuError::Host(e)));
     let scope = device.errors.stack.borrow_mut().pop();
+    if super::is_lost(device.device) {
+        // A lost device's pop resolves with no error, whatever its stack held.
+        return Ok(None);
+    }
     let local = |kind, message| exp::GpuError::new(GpuError::Local { kind, message });
     match &scope {
         // The virt's own scope: what it caught is all there is.

@@ -66,6 +66,14 @@ macro_rules! create {
             device: &GpuDevice,
             descriptor: exp::$descriptor<'_>,
         ) -> Result<exp::$pipeline, exp::CreatePipelineError> {
+            // On a lost device WebGPU resolves with an (invalid) pipeline, never an error: a
+            // virtual device on a pooled host device that lives on makes it at once.
+            if crate::device::is_lost(device.device) {
+                let bracket = crate::policy::share::bracket(device.device);
+                let pipeline = $sync(device, descriptor);
+                drop(bracket);
+                return Ok(pipeline);
+            }
             match Charge::new(device.device, Kind::Pipeline, 0) {
                 // Charged before the runtime is asked, so that creations in flight count too.
                 Ok(charge) => {

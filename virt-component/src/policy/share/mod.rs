@@ -215,8 +215,19 @@ pub fn watch_loss(host: &Rc<Host>) {
 
 
 /// Error scopes around one call on a shared host device: what they catch is the calling
-/// device's. Made by [`bracket`]; closed when dropped.
-pub struct Bracket(Rc<VirtualDevice>);
+/// device's. Made by [`bracket`]; closed when dropped (or by [`quiet`]).
+pub struct Bracket {
+    device: Rc<VirtualDevice>,
+    report: bool,
+}
+
+/// Closes a bracket around a call that was already reported as an error (it used an object of
+/// another device): WebGPU reports one error per call, so what the runtime said of it is dropped.
+pub fn quiet(bracket: Option<Bracket>) {
+    if let Some(mut bracket) = bracket {
+        bracket.report = false;
+    }
+}
 
 /// Opens a bracket for a call on an object of `device`, if its host device is shared.
 #[inline]
@@ -228,12 +239,12 @@ pub fn bracket(device: DeviceId) -> Option<Bracket> {
     for filter in FILTERS {
         v.host.device.push_error_scope(filter);
     }
-    Some(Bracket(v))
+    Some(Bracket { device: v, report: true })
 }
 
 impl Drop for Bracket {
     fn drop(&mut self) {
-        let v = &self.0;
+        let v = &self.device;
         // Popped in reverse order of the pushes; each holds the first error of its filter.
         let mut caught = Vec::new();
         for _ in FILTERS {
@@ -241,7 +252,7 @@ impl Drop for Bracket {
                 caught.push(error);
             }
         }
-        if is_lost(v.id) {
+        if is_lost(v.id) || !self.report {
             return; // a lost device reports nothing
         }
         for error in caught.into_iter().rev() {
@@ -269,6 +280,48 @@ pub fn foreign(this: DeviceId, other: DeviceId) -> bool {
             _ => false,
         }
 }
+
+/// An encoder that recorded a command with an object of another virtual device: as WebGPU
+/// does, the encoder becomes invalid, and its `finish` (a pass's: its command encoder's) reports
+/// it. The virt makes the runtime's own encoder invalid with a command that no runtime accepts,
+/// so that everything after follows from the runtime: the error at `finish`, one only, and an
+/// invalid result.
+pub trait Spoil {
+    fn spoil(&self);
+}
+
+pub fn spoil(encoder: &impl Spoil) {
+    encoder.spoil();
+}
+
+impl Spoil for crate::GpuCommandEncoder {
+    /// A copy of a buffer onto itself.
+    fn spoil(&self) {
+        if let Some(v) = get(self.device).filter(|_| !is_lost(self.device)) {
+            let scratch = v.host.scratch();
+            let bracket = bracket(self.device);
+            self.inner.copy_buffer_to_buffer(scratch, Some(0), scratch, Some(0), Some(4));
+            drop(bracket);
+        }
+    }
+}
+
+/// A bind group set at an index past every device's `maxBindGroups`.
+macro_rules! spoil_by_bind_group_index {
+    ($($wrapper:ty),*) => {$(
+        impl Spoil for $wrapper {
+            fn spoil(&self) {
+                if !is_lost(self.device) {
+                    let bracket = bracket(self.device);
+                    let _ = self.inner.set_bind_group(u32::MAX, None, None, None, None);
+                    drop(bracket);
+                }
+            }
+        }
+    )*};
+}
+
+spoil_by_bind_group_index!(crate::GpuComputePassEncoder, crate::GpuRenderPassEncoder, crate::GpuRenderBundleEncoder);
 
 /// Reports that a call on an object of `device` used an object of another device.
 pub fn report_foreign(device: DeviceId, function: &str) {
