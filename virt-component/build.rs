@@ -342,12 +342,12 @@ impl<'a> Gen<'a> {
             .unwrap();
             let wrap_rc = match self.is_shared(*r) {
                 // A wrapper of a handle shared already (a virtual device on a shared host device).
-                true => format!("    #[allow(dead_code)]\n    pub(crate) fn wrap_rc(inner: std::rc::Rc<imp::{name}>, device: crate::policy::DeviceId) -> Self {{\n        Self {{ inner, device, id: crate::policy::ObjectId::new(){inits} }}\n    }}\n"),
+                true => format!("    #[allow(dead_code)]\n    pub(crate) fn wrap_rc(inner: std::rc::Rc<imp::{name}>, device: crate::policy::DeviceId) -> Self {{\n        Self {{ inner, device, id: crate::policy::ObjectId::new(device){inits} }}\n    }}\n"),
                 false => String::new(),
             };
             writeln!(
                 out,
-                "impl {name} {{\n    #[allow(dead_code)]\n    pub(crate) fn wrap(inner: imp::{name}, device: crate::policy::DeviceId) -> Self {{\n        Self {{ {wrapped}, device, id: crate::policy::ObjectId::new(){inits} }}\n    }}\n{wrap_rc}}}\n"
+                "impl {name} {{\n    #[allow(dead_code)]\n    pub(crate) fn wrap(inner: imp::{name}, device: crate::policy::DeviceId) -> Self {{\n        Self {{ {wrapped}, device, id: crate::policy::ObjectId::new(device){inits} }}\n    }}\n{wrap_rc}}}\n"
             )
             .unwrap();
             writeln!(out, "impl exp::Guest{name} for {name} {{").unwrap();

@@ -179,6 +179,7 @@ impl<T: WebGpuView + 'static> w::HostGpuAdapterWithStore<T> for WebGpu {
         accessor.with(|mut a| {
             let view = a.get();
             view.ctx.stats.devices += 1;
+            view.ctx.stats.devices_held += 1;
             Ok(Ok(view.table.push(device)?))
         })
     }

@@ -552,6 +552,7 @@ impl w::HostGpuDevice for WebGpuCtxView<'_> {
 
     fn drop(&mut self, this: Resource<Device>) -> wasmtime::Result<()> {
         self.table.delete(this)?;
+        self.ctx.stats.devices_held -= 1;
         Ok(())
     }
 }

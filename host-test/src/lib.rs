@@ -87,6 +87,8 @@ pub struct WebGpuCtx {
 pub struct HostStats {
     /// Devices made.
     pub devices: u64,
+    /// Devices made whose handle the guest has not dropped (at the end of a run: those it kept).
+    pub devices_held: u64,
     /// Buffers created (valid or not).
     pub buffers: u64,
     /// The largest buffer size asked for.

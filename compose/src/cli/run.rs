@@ -35,7 +35,7 @@ impl Run {
             print_stats(outcome.stats.as_deref());
             let h = outcome.host;
             eprintln!("host (what reached the runtime):");
-            for (name, value) in [("devices", h.devices), ("buffers", h.buffers), ("largest buffer", h.largest_buffer), ("textures", h.textures), ("query sets", h.query_sets)] {
+            for (name, value) in [("devices", h.devices), ("devices held", h.devices_held), ("buffers", h.buffers), ("largest buffer", h.largest_buffer), ("textures", h.textures), ("query sets", h.query_sets)] {
                 eprintln!("  host {name:<20} {value:>12}");
             }
         }

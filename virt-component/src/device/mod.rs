@@ -57,6 +57,9 @@ pub struct VirtualDevice {
     pub last_submission: Cell<u64>,
     /// Whether the application destroyed it (which unmaps its buffers).
     destroyed: Cell<bool>,
+    /// The wrappers alive that carry its id: its own, its queue's and those of everything made
+    /// from it. At none, it leaves the registry, and its host device goes with it unless pooled.
+    objects: Cell<usize>,
 }
 
 /// Whether a device is lost, and who waits to hear it.
@@ -154,6 +157,31 @@ pub fn get(id: DeviceId) -> Option<Rc<VirtualDevice>> {
     DEVICES.with_borrow(|d| d.get(&id).cloned())
 }
 
+/// An object of `id` was made (every wrapper counts: see [`VirtualDevice::objects`]).
+pub fn object_made(id: DeviceId) {
+    DEVICES.with(|d| {
+        if let Some(v) = d.try_borrow().ok().as_ref().and_then(|d| d.get(&id)) {
+            v.objects.set(v.objects.get() + 1);
+        }
+    });
+}
+
+/// An object of `id` was dropped. After the last, nothing can reach the device any more: what
+/// the operator's stats say of it is kept, and the device leaves the registry (WebGPU keeps a
+/// device alive while any of its objects is).
+pub fn object_dropped(id: DeviceId) {
+    let Some(v) = get(id) else { return };
+    let left = v.objects.get().saturating_sub(1);
+    v.objects.set(left);
+    if left > 0 {
+        return;
+    }
+    crate::policy::device_retired(&v);
+    // Dropped outside the registry's borrow: the device's drop may drop objects of its own.
+    let gone = DEVICES.with(|d| d.try_borrow_mut().ok().and_then(|mut d| d.remove(&id)));
+    drop(gone);
+}
+
 /// Every virtual device.
 pub fn all() -> Vec<Rc<VirtualDevice>> {
     DEVICES.with_borrow(|d| d.values().cloned().collect())
@@ -216,6 +244,8 @@ fn enter(wrapper: &GpuDevice, host: Rc<Host>, tenant: u32) -> Rc<VirtualDevice> 
         usage: RefCell::default(),
         last_submission: Cell::new(0),
         destroyed: Cell::new(false),
+        // The device's wrapper, made before it was registered.
+        objects: Cell::new(1),
     });
     host.members.borrow_mut().push(Rc::downgrade(&virtual_device));
     DEVICES.with_borrow_mut(|d| d.insert(wrapper.device, virtual_device.clone()));

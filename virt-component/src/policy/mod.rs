@@ -62,6 +62,7 @@ impl DeviceId {
 }
 
 /// One value a policy keeps for the operator (the `stats` export).
+#[derive(Clone)]
 pub struct Counter {
     pub name: String,
     pub value: u64,
@@ -116,28 +117,33 @@ thread_local! {
 }
 
 /// An object's id: 1, 2, ... in the order objects are made, never reused. Every wrapper holds
-/// one; when the application drops the object, the id's drop tells the chain.
-pub struct ObjectId(u64);
+/// one; when the application drops the object, the id's drop tells the chain. It also counts
+/// the objects of its device (see `crate::device::object_made`).
+pub struct ObjectId {
+    id: u64,
+    device: DeviceId,
+}
 
 impl ObjectId {
-    /// The next id.
-    #[allow(clippy::new_without_default)]
-    pub fn new() -> Self {
+    /// The next id, for an object of `device`.
+    pub fn new(device: DeviceId) -> Self {
+        crate::device::object_made(device);
         OBJECTS.with(|n| {
             let id = n.get();
             n.set(id + 1);
-            Self(id)
+            Self { id, device }
         })
     }
 
     pub fn get(&self) -> u64 {
-        self.0
+        self.id
     }
 }
 
 impl Drop for ObjectId {
     fn drop(&mut self) {
-        dropped(self.0);
+        dropped(self.id);
+        crate::device::object_dropped(self.device);
     }
 }
 
@@ -280,4 +286,9 @@ pub fn in_flight_cap(device: DeviceId) -> Option<u32> {
 /// `device` is destroyed or lost: what it took is released.
 pub fn device_gone(device: DeviceId) {
     quota::release_device(device);
+}
+
+/// `device` is unreachable (its last object was dropped): its stats are kept.
+pub fn device_retired(device: &crate::device::VirtualDevice) {
+    quota::retire(device);
 }

@@ -343,22 +343,43 @@ impl Policy for QuotaStats {
                 }
             }
             crate::policy::share::fairness::counters(|name, value| push(name.to_string(), value));
-            let mut devices = crate::device::all();
-            devices.sort_by_key(|v| v.id);
-            for v in devices {
-                let (id, usage) = (&v.id, v.usage.borrow());
-                let d = format!("{}device {}", crate::policy::guest_prefix(v.tenant), id.number());
-                for kind in Kind::ALL {
-                    if kind.takes_memory() {
-                        push(format!("{d} {} bytes", kind.name()), usage.bytes[kind as usize]);
-                    }
-                    push(format!("{d} {}", kind.name()), usage.objects[kind as usize]);
-                }
-                push(format!("{d} memory peak"), usage.peak);
-                push(format!("{d} refused"), usage.denials);
-                crate::device::timeline::counters(*id, |name, value| push(format!("{d} {name}"), value));
-            }
+            // Per device, in the order they were made, those no longer reachable too.
+            let mut devices: Vec<(DeviceId, Vec<Counter>)> = crate::device::all().iter().map(|v| (v.id, device_counters(v))).collect();
+            RETIRED.with_borrow(|retired| devices.extend(retired.iter().cloned()));
+            devices.sort_by_key(|(id, _)| *id);
+            out.extend(devices.into_iter().flat_map(|(_, counters)| counters));
         });
+    }
+}
+
+thread_local! {
+    /// The last counters of the devices no longer reachable (see [`retire`]).
+    static RETIRED: RefCell<Vec<(DeviceId, Vec<Counter>)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A device's bytes and objects by kind, peak bytes, refusals and submissions.
+fn device_counters(v: &crate::device::VirtualDevice) -> Vec<Counter> {
+    let mut out = Vec::new();
+    let mut push = |name: String, value: u64| out.push(Counter { name, value });
+    let usage = v.usage.borrow();
+    let d = format!("{}device {}", crate::policy::guest_prefix(v.tenant), v.id.number());
+    for kind in Kind::ALL {
+        if kind.takes_memory() {
+            push(format!("{d} {} bytes", kind.name()), usage.bytes[kind as usize]);
+        }
+        push(format!("{d} {}", kind.name()), usage.objects[kind as usize]);
+    }
+    push(format!("{d} memory peak"), usage.peak);
+    push(format!("{d} refused"), usage.denials);
+    crate::device::timeline::counters(v.id, |name, value| push(format!("{d} {name}"), value));
+    out
+}
+
+/// Keeps the counters of a device that is leaving the registry (the application can no longer
+/// reach it), for the operator's stats, when the quota keeps stats.
+pub fn retire(v: &crate::device::VirtualDevice) {
+    if LEDGER.with(|l| l.try_borrow().is_ok_and(|l| l.is_some())) {
+        RETIRED.with_borrow_mut(|retired| retired.push((v.id, device_counters(v))));
     }
 }
 
