@@ -539,9 +539,11 @@ impl<'a> Gen<'a> {
             (false, _) => body,
         };
         // A call with another device's object that returns nothing is not made: in WebGPU it
-        // would do nothing but fail. (One returning a value is made, to have the value.)
+        // would do nothing but fail. (One returning a value is made, to have the value; so is
+        // an encoder's command, after the command that spoils the encoder: see `share::Spoil`.)
+        let encoder = this.as_deref().is_some_and(|t| ENCODERS.contains(&t));
         let body = match (!foreign.is_empty(), &f.result, constructor) {
-            (true, None, false) => format!("if foreign {{ }} else {{ {body} }}"),
+            (true, None, false) if !encoder => format!("if foreign {{ }} else {{ {body} }}"),
             _ => body,
         };
         format!(

@@ -285,7 +285,10 @@ pub fn foreign(this: DeviceId, other: DeviceId) -> bool {
 /// does, the encoder becomes invalid, and its `finish` (a pass's: its command encoder's) reports
 /// it. The virt makes the runtime's own encoder invalid with a command that no runtime accepts,
 /// so that everything after follows from the runtime: the error at `finish`, one only, and an
-/// invalid result.
+/// invalid result. That command comes just before the application's, which is then forwarded
+/// too (the runtime sees one device): so the runtime checks them in the order WebGPU would,
+/// the other device at that command; and an object that is invalid besides invalidates the
+/// encoder when it is recorded, as it does direct.
 pub trait Spoil {
     fn spoil(&self);
 }
