@@ -2,8 +2,9 @@
 //! the trace tools (`webgpu-virt trace dump|stats|diff`) read. One crate for every side, so that
 //! all agree on every byte.
 //!
-//! A trace is append-only: a header, then records, and no closing token, so that a run that
-//! crashes leaves a readable prefix. Every number below is unsigned LEB128 (`uleb`) unless said
+//! A trace is append-only: a header, then records. A run that crashes leaves a readable prefix;
+//! a run that finishes ends with an [`Record::End`] record (version 3), which is how a reader
+//! tells the two apart. Every number below is unsigned LEB128 (`uleb`) unless said
 //! otherwise; `bytes` is a `uleb` length followed by that many bytes.
 //!
 //! # Header
@@ -35,6 +36,19 @@
 //! | 5 | [`Record::Resolve`] | `handle: uleb`, then the value |
 //! | 6 | [`Record::Guest`] | the guest's name, UTF-8, to the end of the payload (version 2) |
 //! | 7 | [`Record::Tenant`] | `guest: uleb` (version 2) |
+//! | 8 | [`Record::End`] | `calls: uleb`, the number of `Call` records before it (version 3) |
+//!
+//! A recorder writes records as the calls happen, several writes in flight at once, each at its
+//! own place in the file. A run that is killed can therefore leave a gap of zero bytes where a
+//! write never reached the file, possibly with records after it. A reader stops at the gap, as
+//! at any cut ([`TraceError::Truncated`]): kind 0 is no record.
+//!
+//! # Blob hashes
+//!
+//! A `Blob` names its data by a 128-bit hash ([`hash`]): from version 3, XXH3-128 with the
+//! default secret and seed 0, written as the 128-bit value's little-endian bytes. Versions 1
+//! and 2 used this project's own hash ([`hash::legacy128`]); a reader checks each blob with its
+//! trace's hash.
 //!
 //! A pod's trace (version 2) names its guests first, one `Guest` record each, numbered from 0 in
 //! their order; a `Tenant` record says which guest made the calls that follow it, until the
@@ -77,8 +91,8 @@ use core::fmt;
 pub const MAGIC: [u8; 8] = *b"WGVTRACE";
 
 /// The format version this crate writes: 2 added the guests of a pod ([`Record::Guest`],
-/// [`Record::Tenant`]).
-pub const VERSION: u16 = 2;
+/// [`Record::Tenant`]); 3 the end of a finished run ([`Record::End`]) and XXH3-128 for blobs.
+pub const VERSION: u16 = 3;
 
 /// The oldest version this crate reads.
 pub const OLDEST: u16 = 1;
@@ -116,6 +130,8 @@ pub enum Kind {
     Guest = 6,
     /// Which guest makes the calls that follow.
     Tenant = 7,
+    /// The application finished.
+    End = 8,
 }
 
 impl Kind {
@@ -128,6 +144,7 @@ impl Kind {
             5 => Self::Resolve,
             6 => Self::Guest,
             7 => Self::Tenant,
+            8 => Self::End,
             _ => return None,
         })
     }
@@ -155,7 +172,7 @@ pub enum Record<'a> {
         /// The object's id.
         object: u64,
     },
-    /// Bulk data, with its [`hash::Hash128`].
+    /// Bulk data, with its hash ([`hash`]).
     Blob {
         /// The data's hash.
         hash: [u8; 16],
@@ -179,6 +196,55 @@ pub enum Record<'a> {
         /// The guest's number.
         guest: u64,
     },
+    /// The application finished, after `calls` calls: the trace is whole.
+    End {
+        /// How many `Call` records come before it.
+        calls: u64,
+    },
+}
+
+/// How a trace ends: whether the application it recorded finished.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ending {
+    /// It ends with [`Record::End`]: the application finished, after `calls` calls.
+    Finished {
+        /// The calls it made.
+        calls: u64,
+    },
+    /// It has no end record: the application stopped (it trapped, panicked or was killed)
+    /// after `calls` calls, or the trace is cut.
+    Stopped {
+        /// The calls the trace holds.
+        calls: u64,
+    },
+    /// A trace of a format version before 3, which does not say.
+    Unmarked {
+        /// Its version.
+        version: u16,
+    },
+}
+
+impl Ending {
+    /// The ending of a trace of `version` that holds `calls` calls, and `end`'s count if its
+    /// last record is an end record.
+    pub fn of(version: u16, calls: u64, end: Option<u64>) -> Self {
+        match end {
+            Some(calls) => Self::Finished { calls },
+            None if version < 3 => Self::Unmarked { version },
+            None => Self::Stopped { calls },
+        }
+    }
+}
+
+impl fmt::Display for Ending {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Finished { calls } => write!(f, "the application finished, after {calls} calls"),
+            Self::Stopped { calls: 0 } => write!(f, "the application did not finish (the recording holds no call)"),
+            Self::Stopped { calls } => write!(f, "the application did not finish (the recording stops after call #{})", calls - 1),
+            Self::Unmarked { version } => write!(f, "a trace of format version {version} does not say whether the application finished"),
+        }
+    }
 }
 
 /// What is wrong with a trace, and where (a byte offset from the start of the trace).

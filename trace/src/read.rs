@@ -46,6 +46,8 @@ pub fn deflated(bytes: &[u8], deflate: impl FnOnce(&[u8]) -> Vec<u8>) -> Result<
 pub struct Reader<'a> {
     /// The header.
     pub header: Header,
+    /// The trace's format version.
+    pub version: u16,
     bytes: &'a [u8],
     /// Where the records start.
     start: usize,
@@ -86,12 +88,12 @@ impl<'a> Reader<'a> {
         let mut wit_hash = [0; 32];
         wit_hash.copy_from_slice(d.take(32).map_err(truncated)?);
         let header = Header { package: package.to_string(), wit_hash };
-        Ok(Self { header, bytes, start: 8 + d.offset() })
+        Ok(Self { header, version, bytes, start: 8 + d.offset() })
     }
 
     /// The records, each with the offset where it starts.
     pub fn records(&self) -> Records<'a> {
-        Records { bytes: self.bytes, at: self.start, failed: false }
+        Records { bytes: self.bytes, at: self.start, failed: false, version: self.version }
     }
 }
 
@@ -101,6 +103,7 @@ pub struct Records<'a> {
     bytes: &'a [u8],
     at: usize,
     failed: bool,
+    version: u16,
 }
 
 impl<'a> Records<'a> {
@@ -115,7 +118,14 @@ impl<'a> Records<'a> {
         let corrupt = |at: usize, why| TraceError::Corrupt { offset: at as u64, why };
         let mut d = Decoder::new(&self.bytes[start..]);
         let kind = d.byte().map_err(|_| truncated.clone())?;
+        if kind == 0 && self.version >= 3 {
+            // A gap a lost write left: the trace ends here.
+            return Err(truncated);
+        }
         let kind = Kind::from_u8(kind).ok_or(corrupt(start, "an unknown kind of record"))?;
+        if kind == Kind::End && self.version < 3 {
+            return Err(corrupt(start, "an end record in a trace of a version before 3"));
+        }
         let len = d.uleb().map_err(|e| if e.why == "the data ends early" { truncated.clone() } else { corrupt(start + e.at, e.why) })?;
         if len > MAX_RECORD {
             return Err(corrupt(start + 1, "a record longer than the format allows"));
@@ -138,7 +148,7 @@ impl<'a> Records<'a> {
                 let mut hash = [0; 16];
                 hash.copy_from_slice(p.take(16).map_err(fail)?);
                 let data = p.rest();
-                if crate::hash::hash128(data) != hash {
+                if crate::hash::for_version(self.version)(data) != hash {
                     return Err(corrupt(payload_at, "a blob whose data does not match its hash"));
                 }
                 Record::Blob { hash, data }
@@ -151,6 +161,13 @@ impl<'a> Records<'a> {
                     return Err(corrupt(payload_at + p.offset(), "bytes after the end of a tenant record"));
                 }
                 Record::Tenant { guest }
+            }
+            Kind::End => {
+                let calls = p.uleb().map_err(fail)?;
+                if !p.is_empty() {
+                    return Err(corrupt(payload_at + p.offset(), "bytes after the end of an end record"));
+                }
+                Record::End { calls }
             }
         };
         self.at = payload_at + payload.len();

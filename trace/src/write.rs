@@ -35,6 +35,7 @@ pub fn push(out: &mut Vec<u8>, record: &Record<'_>) {
         Record::Resolve { handle, value } => (Kind::Resolve, &[*handle], value),
         Record::Guest { name } => (Kind::Guest, &[], name.as_bytes()),
         Record::Tenant { guest } => (Kind::Tenant, &[*guest], &[]),
+        Record::End { calls } => (Kind::End, &[*calls], &[]),
     };
     let mut numbers = Encoder::new();
     for n in head {

@@ -168,11 +168,45 @@ fn compressed_records_read_back_through_inflated() {
 }
 
 #[test]
-fn version_1_traces_still_read() {
-    let (mut bytes, _) = sample();
-    bytes[8..10].copy_from_slice(&1u16.to_le_bytes());
-    assert!(Reader::new(&bytes).is_ok());
+fn older_versions_still_read_with_their_hash() {
+    // A version 2 trace names its blobs by the hash of its time.
+    let head = Header { package: "wasi:webgpu/webgpu@0.3.0-rc.2".into(), wit_hash: [7; 32] };
+    let mut bytes = header(&head);
+    let data: &[u8] = b"data of an older trace";
+    push(&mut bytes, &Record::Blob { hash: webgpu_virt_trace::hash::legacy128(data), data });
+    push(&mut bytes, &Record::Call { function: 1, args: &[0] });
+    for version in [1u16, 2] {
+        bytes[8..10].copy_from_slice(&version.to_le_bytes());
+        let reader = Reader::new(&bytes).unwrap();
+        assert_eq!(reader.version, version);
+        assert_eq!(read_all(&bytes).unwrap().len(), 2, "version {version}");
+    }
+    // Read as version 3, the same blob fails its check.
     bytes[8..10].copy_from_slice(&3u16.to_le_bytes());
-    assert_eq!(Reader::new(&bytes).unwrap_err(), TraceError::UnsupportedVersion(3));
-    assert_eq!(TraceError::UnsupportedVersion(3).to_string(), "trace format version 3 is not supported (this reader reads versions 1 to 2)");
+    assert!(matches!(read_all(&bytes), Err(TraceError::Corrupt { why: "a blob whose data does not match its hash", .. })));
+    bytes[8..10].copy_from_slice(&4u16.to_le_bytes());
+    assert_eq!(Reader::new(&bytes).unwrap_err(), TraceError::UnsupportedVersion(4));
+    assert_eq!(TraceError::UnsupportedVersion(4).to_string(), "trace format version 4 is not supported (this reader reads versions 1 to 3)");
+}
+
+#[test]
+fn a_finished_run_ends_with_its_count_and_a_gap_ends_a_trace() {
+    let (mut bytes, mut expected) = sample();
+    push(&mut bytes, &Record::End { calls: 2 });
+    expected.push(Record::End { calls: 2 });
+    assert_eq!(read_all(&bytes).unwrap(), expected);
+    // An end record is no record of version 2.
+    let mut old = header(&Header { package: "p".into(), wit_hash: [0; 32] });
+    push(&mut old, &Record::End { calls: 0 });
+    old[8..10].copy_from_slice(&2u16.to_le_bytes());
+    assert!(matches!(read_all(&old), Err(TraceError::Corrupt { why: "an end record in a trace of a version before 3", .. })));
+    // A write that never reached the file leaves zeros, and records may follow them: the trace
+    // ends at the gap, whole before it.
+    let (mut gapped, expected) = sample();
+    let gap = gapped.len();
+    gapped.extend([0; 7]);
+    push(&mut gapped, &Record::Drop { object: 1 });
+    let read: Vec<_> = Reader::new(&gapped).unwrap().records().collect();
+    assert_eq!(read.len(), expected.len() + 1);
+    assert_eq!(read.last().unwrap().clone().unwrap_err(), TraceError::Truncated { offset: gap as u64 });
 }

@@ -19,7 +19,7 @@ use std::future::Future;
 use std::pin::pin;
 use std::task::Poll;
 use webgpu_virt_trace::value::Decoder;
-use webgpu_virt_trace::{Reader, Record, TraceError};
+use webgpu_virt_trace::{Ending, Reader, Record, TraceError};
 
 /// What the command line asks for.
 pub struct Options {
@@ -73,6 +73,8 @@ pub struct Report {
     unfinished: u64,
     /// Where the trace is cut off, if it is.
     cut: Option<String>,
+    /// Whether the recorded application finished (unknown until the trace is read).
+    ending: Option<Ending>,
     /// The last call replayed, when `--until` stopped it.
     until: Option<u64>,
     /// The guest replayed alone, and how many calls the trace holds in all.
@@ -114,10 +116,17 @@ impl fmt::Display for Report {
         if self.unfinished > 0 {
             writeln!(f, "{} calls had no result in the trace when it ended (not checked)", self.unfinished)?;
         }
-        match &self.failure {
-            Some(failure) => writeln!(f, "{failure}"),
-            None if self.verify => writeln!(f, "no divergence"),
-            None => Ok(()),
+        match (&self.failure, self.ending) {
+            (Some(failure), _) => writeln!(f, "{failure}"),
+            (None, Some(Ending::Stopped { calls })) if self.until.is_none() => {
+                let verified = if self.verify { ", no divergence" } else { "" };
+                match calls.checked_sub(1) {
+                    Some(last) => writeln!(f, "replayed every recorded call{verified}; the recording had no end: the application stopped after call #{last}"),
+                    None => writeln!(f, "the recording had no end: the application stopped before its first call"),
+                }
+            }
+            (None, _) if self.verify => writeln!(f, "no divergence"),
+            (None, _) => Ok(()),
         }
     }
 }
@@ -187,6 +196,7 @@ async fn run(bytes: &[u8], options: &Options, report: &mut Report) -> Result<(),
     let wait = options.wait.saturating_mul(1_000_000_000);
     let name = |function: u32| dispatch::FUNCTIONS.get(function as usize).map_or("?", |f| f.0);
 
+    let mut end = None;
     for record in reader.records() {
         let (offset, record) = match record {
             Ok(r) => r,
@@ -196,7 +206,9 @@ async fn run(bytes: &[u8], options: &Options, report: &mut Report) -> Result<(),
             }
             Err(e) => return Err(format!("cannot replay {} further: {e}", options.trace)),
         };
+        end = None;
         match record {
+            Record::End { calls } => end = Some(calls),
             Record::Blob { data, .. } => blobs.push(data),
             Record::Drop { object } => objects.remove(object),
             Record::Guest { name } => guests.push(name),
@@ -282,6 +294,7 @@ async fn run(bytes: &[u8], options: &Options, report: &mut Report) -> Result<(),
         }
     }
     report.unfinished = pending.len() as u64;
+    report.ending = Some(Ending::of(reader.version, functions.len() as u64, end));
     if let Some((_, all)) = &mut report.guest {
         *all = functions.len() as u64;
     }

@@ -1,6 +1,6 @@
 use anyhow::Context as _;
 use std::path::PathBuf;
-use webgpu_virt::trace::{Catalog, Decoded, compress, decode, diff};
+use webgpu_virt::trace::{Catalog, Decoded, Ending, compress, decode, diff};
 
 /// Read a trace that a recording virt wrote (`configure --record`).
 #[derive(clap::Subcommand)]
@@ -48,10 +48,14 @@ fn over_time(m: &webgpu_virt::trace::Memory) -> String {
     if points.is_empty() { "none".into() } else { points.join(", ") }
 }
 
-/// Says where a cut trace ends (its records up to there were read).
+/// Says where a cut trace ends (its records up to there were read), and whether the
+/// application finished.
 fn cut_note(decoded: &Decoded) {
     if let Some(cut) = &decoded.cut {
         eprintln!("note: {cut}; what comes before was read");
+    }
+    if !matches!(decoded.ending, Ending::Finished { .. }) {
+        eprintln!("note: {}", decoded.ending);
     }
 }
 
@@ -80,7 +84,7 @@ impl Trace {
                     webgpu_virt::trace::plot_memory(&d, &title, svg).map_err(|e| anyhow::anyhow!("drawing {}: {e}", svg.display()))?;
                 }
                 let calls: u64 = d.calls.values().sum();
-                let mut text = format!("calls: {calls}\nobjects: {}\n", d.objects);
+                let mut text = format!("calls: {calls}\nend: {}\nobjects: {}\n", d.ending, d.objects);
                 let blob_bytes: usize = d.blobs.iter().map(|(len, _)| len).sum();
                 text += &format!("blobs: {} ({blob_bytes} bytes)\n", d.blobs.len());
                 text += &format!("data carried by calls and results: {} bytes\ntrace: {} bytes\n", d.data_bytes, d.bytes);

@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use webgpu_virt_trace::value::{DecodeError, Decoder, StringRef};
+pub use webgpu_virt_trace::Ending;
 use webgpu_virt_trace::{Reader, Record, TraceError};
 use wit_parser::{Function, Handle, InterfaceId, Resolve, Type, TypeDefKind};
 
@@ -377,6 +378,8 @@ pub struct Decoded {
     pub memory: Memory,
     /// A pod's guests, in order, with their own figures (empty for one application's trace).
     pub guests: Vec<Guest>,
+    /// Whether the application finished.
+    pub ending: Ending,
 }
 
 /// One guest of a pod's trace, and what its calls did.
@@ -440,6 +443,7 @@ fn decode_with(catalog: &Catalog, bytes: &[u8], by_content: bool) -> Result<Deco
     // The guest making calls now, and the guest of each call.
     let mut tenant = 0usize;
     let mut tenants: Vec<usize> = Vec::new();
+    let mut end = None;
     for record in reader.records() {
         let (offset, record) = match record {
             Ok(r) => r,
@@ -454,7 +458,17 @@ fn decode_with(catalog: &Catalog, bytes: &[u8], by_content: bool) -> Result<Deco
         let bad = |e: DecodeError, start: u64| TraceToolError::Value { offset: start + e.at as u64, why: e.why.into() };
         // A result's blobs come before it: they keep the call's line open.
         let follows = if matches!(record, Record::Blob { .. }) { open } else { open.take() };
+        if end.is_some() && !matches!(record, Record::End { .. }) {
+            // Calls after an end (a runtime that flushed early): the run went on.
+            end = None;
+        }
         match record {
+            Record::End { calls } => {
+                if calls != functions.len() as u64 {
+                    return Err(TraceToolError::Value { offset, why: format!("an end record after {} calls says {calls}", functions.len()) });
+                }
+                end = Some(calls);
+            }
             Record::Blob { data, hash } => cx.blobs.push((data.len(), hash)),
             Record::Guest { name } => guests.push(Guest { name: name.to_string(), ..Guest::default() }),
             Record::Tenant { guest } => {
@@ -533,7 +547,8 @@ fn decode_with(catalog: &Catalog, bytes: &[u8], by_content: bool) -> Result<Deco
         cut = Some(TraceError::Truncated { offset: bytes.len() as u64 });
     }
     let Cx { blobs, data_bytes, objects, .. } = cx;
-    Ok(Decoded { lines, each, calls, blobs, data_bytes, objects, bytes: size, cut, memory, guests })
+    let ending = Ending::of(reader.version, functions.len() as u64, end);
+    Ok(Decoded { lines, each, calls, blobs, data_bytes, objects, bytes: size, cut, memory, guests, ending })
 }
 
 /// Draws the GPU memory the calls held over time as an SVG chart at `path`: one line per guest

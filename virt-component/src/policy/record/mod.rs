@@ -7,11 +7,11 @@
 //! (`list<u8>`, and strings of [`BLOB_STRING`] bytes or more, such as shader source) goes into
 //! blobs, each distinct content once.
 //!
-//! Records are kept in memory and written out when an async call of the application completes,
-//! and at `stats.flush` (which `webgpu-virt run` calls when the application is done): writing
-//! a file may block, which only an async call may do. So the memory held is what the
-//! application does between two of its waits, and a run that stops leaves a trace whose records
-//! are whole up to the last write.
+//! Records are handed to the runtime as each call is made and as it returns, without blocking
+//! ([`sink`]), so that the trace of an application that traps, panics or is killed holds every
+//! call it made. `stats.flush` (which `webgpu-virt run` calls when the application is done)
+//! writes an `End` record and waits for the writes: a trace without one is of a run that did
+//! not finish.
 
 mod sink;
 
@@ -95,6 +95,9 @@ pub struct Recorder {
     /// Records and bytes written, for the operator.
     records: u64,
     written: u64,
+    /// Calls recorded; and how many there were at the last `End` record.
+    calls: u64,
+    ended: Option<u64>,
     /// The guest whose calls the trace shows now (in a pod).
     tenant: u32,
 }
@@ -119,6 +122,8 @@ impl Recorder {
             sink,
             records: guests.len() as u64,
             written: 0,
+            calls: 0,
+            ended: None,
             tenant: 0,
         }
     }
@@ -129,15 +134,20 @@ impl Recorder {
         self.records += 1;
     }
 
-    /// Writes out what is pending (only in an async call). A write that fails stops the
+    /// Hands what is pending to the runtime, without blocking. A write that fails stops the
     /// recording (the trace up to it stays whole); the operator's stats say so.
-    fn write_out(&mut self) {
+    fn hand_over(&mut self) {
+        let len = self.out.pending.len() as u64;
+        self.sink.hand_over(&mut self.out.pending);
         if self.out.pending.is_empty() {
-            return;
+            self.written += len;
         }
+    }
+
+    /// Hands what is pending over and waits for every write (only in an async call).
+    fn write_all(&mut self) {
         self.written += self.out.pending.len() as u64;
-        self.sink.write(&self.out.pending);
-        self.out.pending.clear();
+        self.sink.write_all(&mut self.out.pending);
     }
 }
 
@@ -154,8 +164,15 @@ impl Policy for Recorder {
         }
         self.out.call = call;
         args.encode(&mut self.out);
-        let function = args.func().wit_index();
+        let func = args.func();
+        let function = func.wit_index();
         self.record(|args| Record::Call { function, args });
+        self.calls += 1;
+        if func.is_async() {
+            // The first async call opens the file (which may block).
+            self.sink.open();
+        }
+        self.hand_over();
     }
 
     fn after(&mut self, _: DeviceId, call: u64, ret: &Ret<'_>) {
@@ -164,25 +181,35 @@ impl Policy for Recorder {
             self.out.call = call;
             ret.encode(&mut self.out);
             self.record(|value| Record::Return { call, value });
-        }
-        if func.is_async() {
-            self.write_out();
+            match func.is_async() {
+                // The application waited: so can the recorder, for the writes under way.
+                true => self.write_all(),
+                false => self.hand_over(),
+            }
         }
     }
 
+    /// The application is done: the `End` record, and every write waited for.
     fn flush(&mut self) {
-        self.write_out();
+        if self.ended != Some(self.calls) {
+            let calls = self.calls;
+            self.record(|_| Record::End { calls });
+            self.ended = Some(calls);
+        }
+        self.write_all();
     }
 
     fn dropped(&mut self, object: u64) {
         if self.out.live.remove(&object) {
             self.record(|_| Record::Drop { object });
+            self.hand_over();
         }
     }
 
     fn resolved(&mut self, call: u64, value: &dyn Recorded) {
         value.record(&mut self.out);
         self.record(|value| Record::Resolve { handle: call, value });
+        self.hand_over();
     }
 
     fn counters(&self, out: &mut Vec<Counter>) {

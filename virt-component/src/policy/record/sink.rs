@@ -1,20 +1,53 @@
 //! Where the trace goes: a file, through `wasi:filesystem@0.2` (recording build only).
 //!
-//! Files are opened and written with functions that may block, which a synchronous call cannot
-//! do in the component model: the recorder writes only during the application's async calls
-//! (and `stats.flush`), and keeps records in memory in between.
+//! A trace must hold every call up to a crash, and an application may crash right after a
+//! synchronous call, which cannot block. So records are handed to the runtime as they are made,
+//! with stream functions that never block: each write opens a stream at its own place in the
+//! file (`write-via-stream`), writes what `check-write` allows (`write`, 64 KiB at most on
+//! wasmtime), and the runtime carries it out on its own while the application goes on. Later
+//! calls collect the writes that are done (`pollable.ready`, which does not wait), and every
+//! async call of the application waits for all of them.
+//!
+//! So the virt holds no record between calls once the file is open. The runtime holds each
+//! write's data until it is written (wasmtime writes it at once, on a thread of its own), and
+//! its stream until the virt collects it. Collecting cannot always keep up: on wasmtime,
+//! `ready` stays false after a task has polled about 128 times without yielding (tokio's
+//! cooperative budget), so in a long run of synchronous calls the finished streams wait, a few
+//! hundred bytes each, for the application's next wait. Spinning on `ready` there would never
+//! end.
+//!
+//! Opening the file may block, so it is opened in the first async call (`request-adapter`, the
+//! first call that reaches a device); the records before it wait in memory until then.
 
 #[cfg(feature = "record")]
 mod file {
+    use std::collections::VecDeque;
     use crate::bindings::wasi::cli0_2_12::stderr;
     use crate::bindings::wasi::filesystem0_2_12::{preopens, types};
+    use crate::bindings::wasi::io::poll::Pollable;
     use crate::bindings::wasi::io::streams::{OutputStream, StreamError};
 
     /// The trace file: not yet opened, open, or failed.
     pub enum Sink {
         Unopened(String),
-        Open(OutputStream),
+        Open(File),
         Failed(String),
+    }
+
+    /// The open trace file and the writes under way.
+    pub struct File {
+        file: types::Descriptor,
+        /// Where the next write goes.
+        end: u64,
+        /// Oldest first.
+        writes: VecDeque<Write>,
+    }
+
+    /// A write under way: its own stream, and the pollable that says when it is done.
+    struct Write {
+        // Dropped before the stream it belongs to.
+        done: Pollable,
+        stream: OutputStream,
     }
 
     impl Sink {
@@ -22,23 +55,44 @@ mod file {
             Self::Unopened(path.into())
         }
 
-        /// Writes `bytes` at the end of the trace, opening it at the first write. Only in an
-        /// async call: it may block.
-        pub fn write(&mut self, bytes: &[u8]) {
-            if let Self::Unopened(path) = self {
-                *self = match open(path) {
-                    Ok(stream) => Self::Open(stream),
-                    Err(why) => {
-                        // The operator asked for a trace: running without one would hide that.
-                        let message = format!("webgpu-virt: cannot record the trace to `{path}`: {why}\n");
-                        let _ = stderr::get_stderr().blocking_write_and_flush(message.as_bytes());
-                        panic!("{message}");
+        /// Hands `bytes` to the runtime, to be written at the end of the trace, without
+        /// blocking (any call may do it), and empties it. Before the file is open, `bytes` is
+        /// kept.
+        pub fn hand_over(&mut self, bytes: &mut Vec<u8>) {
+            match self {
+                Self::Unopened(_) => return,
+                Self::Failed(_) => {}
+                Self::Open(file) => {
+                    if let Err(why) = file.hand_over(bytes) {
+                        *self = Self::Failed(why);
                     }
-                };
+                }
             }
-            let Self::Open(stream) = self else { return };
-            if let Err(e) = write_all(stream, bytes) {
-                *self = Self::Failed(e);
+            bytes.clear();
+        }
+
+        /// Opens the file if it is not open yet. Only in an async call: it may block.
+        pub fn open(&mut self) {
+            let Self::Unopened(path) = self else { return };
+            *self = match open(path) {
+                Ok(file) => Self::Open(File { file, end: 0, writes: VecDeque::new() }),
+                Err(why) => {
+                    // The operator asked for a trace: running without one would hide that.
+                    let message = format!("webgpu-virt: cannot record the trace to `{path}`: {why}\n");
+                    let _ = stderr::get_stderr().blocking_write_and_flush(message.as_bytes());
+                    panic!("{message}");
+                }
+            };
+        }
+
+        /// Hands `bytes` over and waits until every write is done. Only in an async call.
+        pub fn write_all(&mut self, bytes: &mut Vec<u8>) {
+            self.open();
+            self.hand_over(bytes);
+            if let Self::Open(file) = self {
+                if let Err(why) = file.finish() {
+                    *self = Self::Failed(why);
+                }
             }
         }
 
@@ -51,9 +105,61 @@ mod file {
         }
     }
 
+    impl File {
+        fn hand_over(&mut self, bytes: &[u8]) -> Result<(), String> {
+            self.collect()?;
+            let mut rest = bytes;
+            while !rest.is_empty() {
+                let stream = self.file.write_via_stream(self.end).map_err(|e| format!("{e:?}"))?;
+                let room = stream.check_write().map_err(failed)?;
+                let n = usize::try_from(room).unwrap_or(usize::MAX).min(rest.len());
+                if n == 0 {
+                    return Err("the file takes no more bytes (`check-write` allows none on a new stream)".into());
+                }
+                let (now, later) = rest.split_at(n);
+                stream.write(now).map_err(failed)?;
+                self.end += n as u64;
+                self.writes.push_back(Write { done: stream.subscribe(), stream });
+                rest = later;
+            }
+            Ok(())
+        }
+
+        /// Collects the writes that are done, oldest first, and their errors. It stops at the
+        /// first that is not: writes finish about in the order they started, and each look
+        /// is a call to the runtime.
+        fn collect(&mut self) -> Result<(), String> {
+            while let Some(w) = self.writes.front() {
+                if !w.done.ready() {
+                    break;
+                }
+                // A write that failed says so at the next `check-write`.
+                let checked = w.stream.check_write();
+                self.writes.pop_front();
+                checked.map_err(failed)?;
+            }
+            Ok(())
+        }
+
+        /// Waits for every write. Only in an async call.
+        fn finish(&mut self) -> Result<(), String> {
+            for w in &self.writes {
+                w.done.block();
+            }
+            self.collect()
+        }
+    }
+
+    fn failed(e: StreamError) -> String {
+        match e {
+            StreamError::LastOperationFailed(e) => e.to_debug_string(),
+            StreamError::Closed => "the file was closed".into(),
+        }
+    }
+
     /// Opens `path` for writing, empty: a relative path in the first preopened directory, an
     /// absolute one in the preopened directory whose name is its longest prefix.
-    fn open(path: &str) -> Result<OutputStream, String> {
+    fn open(path: &str) -> Result<types::Descriptor, String> {
         let dirs = preopens::get_directories();
         let (dir, rest) = if path.starts_with('/') {
             dirs.iter()
@@ -70,31 +176,12 @@ mod file {
             (d, path)
         };
         let flags = types::OpenFlags::CREATE | types::OpenFlags::TRUNCATE;
-        let file = dir.open_at(types::PathFlags::empty(), rest, flags, types::DescriptorFlags::WRITE).map_err(|e| format!("{e:?}"))?;
-        file.write_via_stream(0).map_err(|e| format!("{e:?}"))
+        dir.open_at(types::PathFlags::empty(), rest, flags, types::DescriptorFlags::WRITE).map_err(|e| format!("{e:?}"))
     }
 
     fn names(dirs: &[(types::Descriptor, String)]) -> String {
         let names: Vec<&str> = dirs.iter().map(|(_, n)| n.as_str()).collect();
         if names.is_empty() { "none".into() } else { names.join(", ") }
-    }
-
-    fn write_all(stream: &OutputStream, mut bytes: &[u8]) -> Result<(), String> {
-        let failed = |e: StreamError| match e {
-            StreamError::LastOperationFailed(e) => e.to_debug_string(),
-            StreamError::Closed => "the file was closed".into(),
-        };
-        while !bytes.is_empty() {
-            let room = stream.check_write().map_err(failed)? as usize;
-            if room == 0 {
-                stream.subscribe().block();
-                continue;
-            }
-            let (now, later) = bytes.split_at(room.min(bytes.len()));
-            stream.write(now).map_err(failed)?;
-            bytes = later;
-        }
-        stream.blocking_flush().map_err(failed)
     }
 }
 
@@ -113,8 +200,14 @@ impl Sink {
         Self
     }
 
-    pub fn write(&mut self, _: &[u8]) {
+    pub fn hand_over(&mut self, _: &mut Vec<u8>) {}
+
+    pub fn open(&mut self) {
         panic!("webgpu-virt: this virt was built without recording; use the recording build (`webgpu-virt configure --record`)");
+    }
+
+    pub fn write_all(&mut self, _: &mut Vec<u8>) {
+        self.open();
     }
 
     pub fn failed(&self) -> Option<&str> {
