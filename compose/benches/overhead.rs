@@ -40,18 +40,35 @@ struct Bench {
     what: &'static str,
     /// The `bench_hop` line whose extra time is this benchmark's floor.
     floor: Option<&'static str>,
+    /// The environment variable holding the guest's arguments, if it takes any.
+    args: Option<&'static str>,
+}
+
+impl Bench {
+    fn args(&self) -> Vec<String> {
+        self.args.and_then(|var| std::env::var(var).ok()).map(|a| a.split_whitespace().map(String::from).collect()).unwrap_or_default()
+    }
 }
 
 const BENCHES: &[Bench] = &[
-    Bench { guest: "bench_trivial", line: "trivial", what: "trivial call (buffer.size), ns/call", floor: Some("hop") },
+    Bench { guest: "bench_trivial", line: "trivial", what: "trivial call (buffer.size), ns/call", floor: Some("hop"), args: None },
     Bench {
         guest: "bench_calls",
         line: "calls",
         what: "call-heavy: 100k set-bind-group + 100k dispatch, ns/call",
         floor: Some("hop-method"),
+        args: None,
     },
-    Bench { guest: "bench_data", line: "data", what: "data-heavy: write-buffer 64 MiB in 1 MiB chunks, ms", floor: Some("hop-data") },
-    Bench { guest: "bench_matmul", line: "matmul", what: "1024x1024 f32 tiled matmul, ms (median of 5)", floor: None },
+    Bench { guest: "bench_data", line: "data", what: "data-heavy: write-buffer 64 MiB in 1 MiB chunks, ms", floor: Some("hop-data"), args: None },
+    Bench { guest: "bench_matmul", line: "matmul", what: "1024x1024 f32 tiled matmul, ms (median of 5)", floor: None, args: None },
+    // Its size: `BENCH_INFER_ARGS` (for example `--hidden 1024 --layers 16 --batch 512` on a GPU).
+    Bench {
+        guest: "bench_infer",
+        line: "infer",
+        what: "inference-like: dense layers, upload and read-back every step, ms a step",
+        floor: None,
+        args: Some("BENCH_INFER_ARGS"),
+    },
 ];
 
 fn guest_path(name: &str) -> PathBuf {
@@ -61,13 +78,8 @@ fn guest_path(name: &str) -> PathBuf {
     }
 }
 
-/// The first number of each of the guest's `bench NAME:` lines, by NAME. `dir` is preopened
-/// (the recording virt writes its trace there).
-fn measure(bin: &Path, component: &Path, dir: &Path) -> HashMap<String, f64> {
-    measure_args(bin, component, dir, &[])
-}
-
-/// [`measure`], with arguments for the guest.
+/// The first number of each of the guest's `bench NAME:` lines, by NAME, run with `args`.
+/// `dir` is preopened (the recording virt writes its trace there).
 fn measure_args(bin: &Path, component: &Path, dir: &Path, args: &[&str]) -> HashMap<String, f64> {
     let out = Command::new(bin).arg("run").arg("--dir").arg(dir).arg(component).args(args).output().expect("running webgpu-virt");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -95,12 +107,14 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// Runs each component `repeat` times, alternating; the median of each bench line of each.
-fn medians(bin: &Path, components: &[&Path], repeat: usize, dir: &Path) -> Vec<HashMap<String, f64>> {
+/// Runs each component `repeat` times with `args`, alternating; the median of each bench
+/// line of each.
+fn medians(bin: &Path, components: &[&Path], repeat: usize, dir: &Path, args: &[String]) -> Vec<HashMap<String, f64>> {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut runs: Vec<Vec<HashMap<String, f64>>> = vec![Vec::new(); components.len()];
     for _ in 0..repeat {
         for (c, runs) in components.iter().zip(&mut runs) {
-            runs.push(measure(bin, c, dir));
+            runs.push(measure_args(bin, c, dir, &args));
         }
     }
     runs.into_iter()
@@ -132,7 +146,7 @@ fn main() {
     let hop = guest_path("bench_hop");
     let forwarded = dir.join("bench_hop.forwarded.wasm");
     std::fs::write(&forwarded, common::wac_plug_any(&read(&hop), &read(&guest_path("bench_hop_forwarder")))).unwrap();
-    let [hop_direct, hop_forwarded] = <[_; 2]>::try_from(medians(&bin, &[&hop, &forwarded], repeat, &dir)).unwrap();
+    let [hop_direct, hop_forwarded] = <[_; 2]>::try_from(medians(&bin, &[&hop, &forwarded], repeat, &dir, &[])).unwrap();
     let hop_extra = |line: &str| hop_forwarded[line] - hop_direct[line];
     println!("\n| floor: bare component hop | direct | through a bare forwarder | extra |\n|---|---|---|---|");
     println!("| trivial call, ns/call | {:.1} | {:.1} | {:.1} |", hop_direct["hop"], hop_forwarded["hop"], hop_extra("hop"));
@@ -170,7 +184,7 @@ fn main() {
             std::fs::write(&composed, webgpu_virt::plug(&bytes, virt).expect("plug")).unwrap();
             components.push(composed);
         }
-        let m = medians(&bin, &components.iter().map(PathBuf::as_path).collect::<Vec<_>>(), repeat, &dir);
+        let m = medians(&bin, &components.iter().map(PathBuf::as_path).collect::<Vec<_>>(), repeat, &dir, &b.args());
         let [d, v, noop, count, quota, record] = [0, 1, 2, 3, 4, 5].map(|i| m[i][b.line]);
         let vs_floor = b.floor.map_or("".into(), |f| format!("{:.2} ({:.1} / {:.1})", (v - d) / hop_extra(f), v - d, hop_extra(f)));
         println!(
@@ -209,7 +223,7 @@ fn main() {
     for (b, app, trace) in replays {
         let (mut original, mut replay) = (Vec::new(), Vec::new());
         for _ in 0..repeat {
-            original.push(wall(Command::new(&bin).arg("run").arg(&app)));
+            original.push(wall(Command::new(&bin).arg("run").arg(&app).args(b.args())));
             replay.push(wall(Command::new(&bin).arg("replay").arg(&trace)));
         }
         let (o, r) = (median(original), median(replay));
@@ -233,7 +247,7 @@ fn pods(bin: &Path, repeat: usize, dir: &Path) {
     let dedicated = webgpu_virt::pod::pod_config(&dedicated, &["neighbour", "bench"]).unwrap();
     let alone = webgpu_virt::pod::pod_config(&webgpu_virt::Config::default(), &["bench"]).unwrap();
     let configure = |config: &webgpu_virt::Config| webgpu_virt::configure(webgpu_virt::VIRT, config).unwrap();
-    for b in BENCHES.iter().filter(|b| b.guest != "bench_matmul") {
+    for b in BENCHES.iter().filter(|b| !["bench_matmul", "bench_infer"].contains(&b.guest)) {
         let bytes = std::fs::read(guest_path(b.guest)).unwrap();
         let guest = |name| webgpu_virt::pod::Guest { name, component: &bytes };
         let next_door = webgpu_virt::pod::Guest { name: "neighbour", component: &neighbour };
@@ -252,7 +266,7 @@ fn pods(bin: &Path, repeat: usize, dir: &Path) {
                 path
             })
             .collect();
-        let m = medians(bin, &paths.iter().map(PathBuf::as_path).collect::<Vec<_>>(), repeat, dir);
+        let m = medians(bin, &paths.iter().map(PathBuf::as_path).collect::<Vec<_>>(), repeat, dir, &[]);
         let [v, alone, shared, dedicated] = [0, 1, 2, 3].map(|i| m[i][b.line]);
         println!("| {} | {v:.2} | {:.3} | {:.3} | {:.3} |", b.what, alone / v, shared / v, dedicated / v);
     }

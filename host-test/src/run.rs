@@ -195,7 +195,17 @@ pub fn compile(engine: &Engine, bytes: &[u8], path: &Path) -> Result<Component> 
 }
 
 /// Runs a command component to completion.
+///
+/// Outside tokio's cooperative budget: wasmtime runs every task of the store in this one
+/// future, and a guest that makes many calls without waiting would use the budget up, after
+/// which every host future it polls (a finished file write's readiness, say) says "not yet"
+/// until the guest waits. A guest cannot yield from a synchronous call, so it could never see
+/// its writes done.
 pub async fn run(engine: &Engine, component: &Component, path: &Path, options: &RunOptions) -> Result<Outcome> {
+    tokio::task::unconstrained(run_budgetless(engine, component, path, options)).await
+}
+
+async fn run_budgetless(engine: &Engine, component: &Component, path: &Path, options: &RunOptions) -> Result<Outcome> {
     check_command(engine, component, path)?;
     let linker = linker(engine)?;
     let mut wasi = WasiCtx::builder();

@@ -1,6 +1,7 @@
 //! One module per subcommand, each a clap `Args` struct with an `exec()` returning the exit code.
 
 pub mod adapter;
+mod cache;
 pub mod configure;
 pub mod plug;
 pub mod policy;

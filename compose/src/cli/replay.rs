@@ -22,6 +22,11 @@ pub struct Replay {
     /// Of a pod's trace, replay only this guest's calls (and verify them).
     #[arg(long, value_name = "NAME")]
     guest: Option<String>,
+    /// Compile the replayer afresh rather than load it from the cache of compiled components
+    /// (`$WEBGPU_VIRT_CACHE_DIR`, else `$XDG_CACHE_HOME/webgpu-virt`, else
+    /// `~/.cache/webgpu-virt`; an empty `WEBGPU_VIRT_CACHE_DIR` turns the cache off).
+    #[arg(long)]
+    no_cache: bool,
 }
 
 impl Replay {
@@ -47,7 +52,8 @@ impl Replay {
 
         let engine = host_test::run::engine().map_err(anyhow::Error::from)?;
         let path = Path::new("the replayer");
-        let component = host_test::run::compile(&engine, webgpu_virt::REPLAYER, path)?;
+        let cache = if self.no_cache { None } else { super::cache::dir() };
+        let component = super::cache::compile(&engine, webgpu_virt::REPLAYER, path, cache.as_deref())?;
         let options = RunOptions { args, preopens: vec![Preopen { host: dir, guest: ".".into() }], capture_stdout: true, ..RunOptions::default() };
         let outcome = super::runtime()?.block_on(host_test::run::run(&engine, &component, path, &options))?;
         let report = String::from_utf8_lossy(outcome.stdout.as_deref().unwrap_or_default()).into_owned();

@@ -1,3 +1,4 @@
+use anyhow::Context as _;
 use host_test::run::{Counter, GuestEnd, Preopen, RunOptions, STATS};
 use std::path::PathBuf;
 
@@ -15,6 +16,10 @@ pub struct Run {
     /// this host.
     #[arg(long)]
     stats: bool,
+    /// Load the component compiled from the cache of compiled components, and put it there
+    /// after compiling it (see `replay --help` for where the cache is).
+    #[arg(long)]
+    cache: bool,
     /// The component to run.
     component: PathBuf,
     /// Arguments for the guest (its argv[1..]).
@@ -25,7 +30,13 @@ pub struct Run {
 impl Run {
     pub fn exec(self) -> anyhow::Result<i32> {
         let engine = host_test::run::engine().map_err(anyhow::Error::from)?;
-        let component = host_test::run::load(&engine, &self.component)?;
+        let component = match self.cache {
+            true => {
+                let bytes = std::fs::read(&self.component).with_context(|| format!("reading {}", self.component.display()))?;
+                super::cache::compile(&engine, &bytes, &self.component, super::cache::dir().as_deref())?
+            }
+            false => host_test::run::load(&engine, &self.component)?,
+        };
         let mut args = vec![self.component.display().to_string()];
         args.extend(self.args);
         let options = RunOptions { args, preopens: self.dirs, inherit_env: self.inherit_env, stats: self.stats, capture_stdout: false };

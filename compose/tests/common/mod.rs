@@ -33,9 +33,9 @@ pub fn check(out: &Output, what: &str) {
 
 /// Whether a per-guest test list covers `name`: `cli` uses no GPU, and the benchmarks, the
 /// sandboxing guests (`quota`, `sandbox`, `caps`), the pods' noisy neighbour and device loss and
-/// the call-sequence fuzzer have tests of their own.
+/// the call-sequence fuzzer and the crashing application have tests of their own.
 pub fn covered(name: &str, tested: &[&str]) -> bool {
-    tested.contains(&name) || ["cli", "quota", "sandbox", "caps", "noisy", "loss", "fuzz"].contains(&name) || name.starts_with("bench_")
+    tested.contains(&name) || ["cli", "quota", "sandbox", "caps", "noisy", "loss", "fuzz", "crash"].contains(&name) || name.starts_with("bench_")
 }
 
 /// `plug` composed in front of `socket` with `wac_graph::plug`, for components that have nothing

@@ -10,11 +10,12 @@
 //!
 //! So the virt holds no record between calls once the file is open. The runtime holds each
 //! write's data until it is written (wasmtime writes it at once, on a thread of its own), and
-//! its stream until the virt collects it. Collecting cannot always keep up: on wasmtime,
-//! `ready` stays false after a task has polled about 128 times without yielding (tokio's
-//! cooperative budget), so in a long run of synchronous calls the finished streams wait, a few
-//! hundred bytes each, for the application's next wait. Spinning on `ready` there would never
-//! end.
+//! its stream until the virt collects it: at most [`UNCOLLECTED`](file) writes. With that many
+//! under way, a call looks at the oldest until it is done. A runtime may never let a
+//! synchronous call see a write done: wasmtime inside tokio's cooperative budget says "not
+//! yet" once a task has polled about 128 times without yielding (`webgpu-virt run` runs
+//! outside the budget). So the looking is bounded; after it, the virt keeps the records until a
+//! later call finds room, and the application's next wait writes them all.
 //!
 //! Opening the file may block, so it is opened in the first async call (`request-adapter`, the
 //! first call that reaches a device); the records before it wait in memory until then.
@@ -56,17 +57,17 @@ mod file {
         }
 
         /// Hands `bytes` to the runtime, to be written at the end of the trace, without
-        /// blocking (any call may do it), and empties it. Before the file is open, `bytes` is
-        /// kept.
+        /// blocking (any call may do it), and empties it. Before the file is open, and while
+        /// the runtime holds too many writes, `bytes` is kept.
         pub fn hand_over(&mut self, bytes: &mut Vec<u8>) {
             match self {
                 Self::Unopened(_) => return,
                 Self::Failed(_) => {}
-                Self::Open(file) => {
-                    if let Err(why) = file.hand_over(bytes) {
-                        *self = Self::Failed(why);
-                    }
-                }
+                Self::Open(file) => match file.hand_over(bytes) {
+                    Ok(true) => {}
+                    Ok(false) => return,
+                    Err(why) => *self = Self::Failed(why),
+                },
             }
             bytes.clear();
         }
@@ -105,9 +106,32 @@ mod file {
         }
     }
 
+    /// Writes the runtime may hold at once, done or not, before the virt waits for one.
+    const UNCOLLECTED: usize = 256;
+
+    /// How many times the virt looks at the oldest write before it gives up waiting for it
+    /// and keeps the records itself (milliseconds of looking, on wasmtime).
+    const LOOKS: u32 = 1 << 16;
+
     impl File {
-        fn hand_over(&mut self, bytes: &[u8]) -> Result<(), String> {
+        /// Hands `bytes` over, unless the runtime already holds [`UNCOLLECTED`] writes and
+        /// none of them finishes while the virt looks: then it returns `Ok(false)`, and the
+        /// caller keeps the bytes until a later call.
+        fn hand_over(&mut self, bytes: &[u8]) -> Result<bool, String> {
             self.collect()?;
+            if self.writes.len() >= UNCOLLECTED {
+                // A runtime that lets a synchronous call see its writes done (`ready`) frees
+                // one in a few microseconds; one that does not never will, so the wait is short.
+                for _ in 0..LOOKS {
+                    if self.writes.front().is_none_or(|w| w.done.ready()) {
+                        break;
+                    }
+                }
+                self.collect()?;
+                if self.writes.len() >= UNCOLLECTED {
+                    return Ok(false);
+                }
+            }
             let mut rest = bytes;
             while !rest.is_empty() {
                 let stream = self.file.write_via_stream(self.end).map_err(|e| format!("{e:?}"))?;
@@ -122,7 +146,7 @@ mod file {
                 self.writes.push_back(Write { done: stream.subscribe(), stream });
                 rest = later;
             }
-            Ok(())
+            Ok(true)
         }
 
         /// Collects the writes that are done, oldest first, and their errors. It stops at the
