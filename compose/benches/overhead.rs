@@ -21,7 +21,8 @@
 //!
 //! Pods come last: each benchmark guest alone in a pod, beside a neighbour sharing its host
 //! device (every call's errors attributed by the virt), and beside it with a device per guest,
-//! against the plain virt. `BENCH_ONLY=pods` runs only those.
+//! against the plain virt. `BENCH_ONLY=pods` runs only those; `BENCH_ONLY=data,infer` (the
+//! benchmarks' `bench` lines) only the benchmarks named, without pods.
 //!
 //! `WEBGPU_VIRT_BIN` and `WEBGPU_VIRT_GUESTS` (a folder of guest `.wasm` files) override the
 //! paths built in, to run the same benchmarks on another machine.
@@ -169,13 +170,16 @@ fn main() {
         ("quota", webgpu_virt::configure(webgpu_virt::VIRT, &roomy_quota()).unwrap()),
         // Recording every call to a file in the preopened directory.
         ("record", webgpu_virt::configure(webgpu_virt::VIRT_RECORD, &recording()).unwrap()),
+        // The same, handing records over in batches.
+        ("batched", webgpu_virt::configure(webgpu_virt::VIRT_RECORD, &webgpu_virt::Config { record_batched: true, ..recording() }).unwrap()),
     ];
     println!(
-        "\n| benchmark | direct | virt | virt / direct | virt extra / hop extra | + noop policy / virt | + count-calls / virt | + quota / virt | + record / virt |\n|---|---|---|---|---|---|---|---|---|"
+        "\n| benchmark | direct | virt | virt / direct | virt extra / hop extra | + noop policy / virt | + count-calls / virt | + quota / virt | + record / virt | + record batched / virt |\n|---|---|---|---|---|---|---|---|---|---|"
     );
     let mut sizes = Vec::new();
     let mut replays = Vec::new();
-    for b in BENCHES {
+    let only: Option<Vec<String>> = std::env::var("BENCH_ONLY").ok().map(|o| o.split(',').map(String::from).collect());
+    for b in BENCHES.iter().filter(|b| only.as_ref().is_none_or(|o| o.iter().any(|n| n == b.line))) {
         let app = guest_path(b.guest);
         let bytes = read(&app);
         let mut components = vec![app.clone()];
@@ -185,16 +189,17 @@ fn main() {
             components.push(composed);
         }
         let m = medians(&bin, &components.iter().map(PathBuf::as_path).collect::<Vec<_>>(), repeat, &dir, &b.args());
-        let [d, v, noop, count, quota, record] = [0, 1, 2, 3, 4, 5].map(|i| m[i][b.line]);
+        let [d, v, noop, count, quota, record, batched] = [0, 1, 2, 3, 4, 5, 6].map(|i| m[i][b.line]);
         let vs_floor = b.floor.map_or("".into(), |f| format!("{:.2} ({:.1} / {:.1})", (v - d) / hop_extra(f), v - d, hop_extra(f)));
         println!(
-            "| {} | {d:.2} | {v:.2} | {:.3} | {vs_floor} | {:.3} | {:.3} | {:.3} | {:.3} |",
+            "| {} | {d:.2} | {v:.2} | {:.3} | {vs_floor} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} |",
             b.what,
             v / d,
             noop / v,
             count / v,
             quota / v,
-            record / v
+            record / v,
+            batched / v
         );
         // The trace of the last recorded run, kept for the replay's timing.
         let kept = dir.join(format!("{}.wgvt", b.guest));
@@ -218,16 +223,24 @@ fn main() {
         println!("{line}");
     }
 
-    // Replay against the original run, whole processes, alternately.
-    println!("\n| replay of | original run (direct), s | replay, s | replay / original |\n|---|---|---|---|");
+    // Replay against the original run, whole processes, alternately; replay loads the replayer
+    // compiled from its cache (a cache of this run's own), or compiles it (`--no-cache`).
+    let cache = dir.join("cache");
+    println!("\n| replay of | original run (direct), s | replay, s | replay / original | replay compiling the replayer, s |\n|---|---|---|---|---|");
     for (b, app, trace) in replays {
-        let (mut original, mut replay) = (Vec::new(), Vec::new());
+        let (mut original, mut replay, mut compiling) = (Vec::new(), Vec::new(), Vec::new());
+        let replay_with = |flags: &[&str]| wall(Command::new(&bin).env("WEBGPU_VIRT_CACHE_DIR", &cache).arg("replay").args(flags).arg(&trace));
         for _ in 0..repeat {
             original.push(wall(Command::new(&bin).arg("run").arg(&app).args(b.args())));
-            replay.push(wall(Command::new(&bin).arg("replay").arg(&trace)));
+            replay.push(replay_with(&[]));
+            compiling.push(replay_with(&["--no-cache"]));
         }
-        let (o, r) = (median(original), median(replay));
-        println!("| {} | {o:.3} | {r:.3} | {:.3} |", b.guest, r / o);
+        let (o, r, c) = (median(original), median(replay), median(compiling));
+        println!("| {} | {o:.3} | {r:.3} | {:.3} | {c:.3} |", b.guest, r / o);
+    }
+    if only.is_some() {
+        let _ = std::fs::remove_dir_all(&dir);
+        return;
     }
     pods(&bin, repeat, &dir);
     fairness(&bin, repeat, &dir);

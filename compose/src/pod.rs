@@ -238,6 +238,7 @@ pub fn pod_config(config: &crate::Config, names: &[&str]) -> Result<crate::Confi
     // The policy of a guest without a table of its own: the top level's, less the pod's own.
     let shared = crate::Config {
         record: None,
+        record_batched: false,
         count_calls: false,
         noop: false,
         log_errors: false,
@@ -254,6 +255,7 @@ pub fn pod_config(config: &crate::Config, names: &[&str]) -> Result<crate::Confi
         .collect();
     Ok(crate::Config {
         record: config.record.clone(),
+        record_batched: config.record_batched,
         count_calls: config.count_calls,
         noop: config.noop,
         log_errors: config.log_errors,

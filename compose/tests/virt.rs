@@ -99,8 +99,8 @@ fn exports(bytes: &[u8]) -> Vec<String> {
 fn a_composition_imports_what_the_app_imported() {
     for (name, path) in guests::ALL {
         let app = std::fs::read(path).unwrap();
-        // `cli` and the bare-hop benchmark do not use wasi:webgpu.
-        if matches!(*name, "cli" | "bench_hop" | "bench_hop_forwarder") {
+        // `cli`, the bare-hop and the hash benchmarks do not use wasi:webgpu.
+        if matches!(*name, "cli" | "bench_hop" | "bench_hop_forwarder" | "bench_hash") {
             assert!(!webgpu_virt::imports(&app).unwrap().iter().any(|i| i == webgpu_virt::WEBGPU), "{name}");
             continue;
         }

@@ -56,6 +56,11 @@ pub struct Config {
     /// relative path is in the first preopened directory. Needs the recording build of the virt
     /// (`webgpu-virt configure` picks it).
     pub record: Option<String>,
+    /// Hand the trace's records to the runtime in batches, one write under way at a time,
+    /// rather than each call's before it returns: much cheaper for an application that makes
+    /// many calls without waiting, at the price of the calls made while the last write was
+    /// under way (microseconds' worth) when the application crashes.
+    pub record_batched: bool,
     /// In a pod: how many submissions this guest may release at its turn when the pool's
     /// in-flight cap holds submissions back (1 if not given): its share of the GPU's queue.
     pub weight: Option<NonZeroU32>,
@@ -285,6 +290,7 @@ enum Tag {
     PoolMaxInFlight = 15,
     Weight = 16,
     LogErrors = 17,
+    RecordBatched = 18,
 }
 
 impl Config {
@@ -352,6 +358,7 @@ impl Config {
         }
         flag(&mut out, Tag::MaskAdapterInfo, self.mask_adapter_info);
         flag(&mut out, Tag::LogErrors, self.log_errors);
+        flag(&mut out, Tag::RecordBatched, self.record_batched);
         // A guest: its name, then its policy's own encoding.
         for guest in &self.guests {
             let policy = guest.policy.encode();
@@ -406,6 +413,7 @@ impl Config {
                 }
                 t if t == Tag::MaskAdapterInfo as u8 => flag(&mut config.mask_adapter_info)?,
                 t if t == Tag::LogErrors as u8 => flag(&mut config.log_errors)?,
+                t if t == Tag::RecordBatched as u8 => flag(&mut config.record_batched)?,
                 t if t == Tag::PoolMaxMemory as u8 => config.pool.max_memory = Some(Size(u64()?)),
                 t if t == Tag::DevicePerGuest as u8 => flag(&mut config.pool.device_per_guest)?,
                 t if t == Tag::PoolMaxInFlight as u8 => {
@@ -575,6 +583,7 @@ mod tests {
                 max_write_size: Some(Size(65536)),
                 max_in_flight: NonZeroU32::new(2),
                 record: Some("trace ✓.wgvt".into()),
+                record_batched: true,
                 ..Config::default()
             },
             Config { max_memory: Some(Size(0)), ..Config::default() },

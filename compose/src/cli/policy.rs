@@ -3,7 +3,7 @@ use std::path::PathBuf;
 use webgpu_virt::{Config, MaxObjects, Pool, Size};
 
 /// The ids of the policy flags (not `--config`, which replaces them all).
-pub const FLAGS: [&str; 15] = [
+pub const FLAGS: [&str; 16] = [
     "count_calls",
     "noop",
     "max_memory",
@@ -13,6 +13,7 @@ pub const FLAGS: [&str; 15] = [
     "max_write_size",
     "max_in_flight",
     "record",
+    "record_batched",
     "deny_feature",
     "mask_adapter_info",
     "log_errors",
@@ -59,6 +60,11 @@ pub struct PolicyArgs {
     /// PATH is in the first preopened directory (`webgpu-virt run --dir`).
     #[arg(long, value_name = "PATH")]
     record: Option<String>,
+    /// With --record: hand the records to the runtime in batches, one write under way at a
+    /// time, rather than each call's before it returns (much cheaper for many calls without a
+    /// wait; a crash loses the calls of the last write's microseconds).
+    #[arg(long, requires = "record")]
+    record_batched: bool,
     /// Hide a feature from the application and refuse devices that require it (repeatable:
     /// the TOML key is `deny-features`, a list).
     #[arg(long, value_name = "FEATURE")]
@@ -105,6 +111,7 @@ impl PolicyArgs {
             max_write_size: self.max_write_size,
             max_in_flight: self.max_in_flight,
             record: self.record.clone(),
+            record_batched: self.record_batched,
             deny_features: self.deny_feature.clone(),
             mask_adapter_info: self.mask_adapter_info,
             log_errors: self.log_errors,

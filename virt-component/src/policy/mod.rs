@@ -154,7 +154,7 @@ fn chain(config: &Config) -> Vec<Box<dyn Policy>> {
     // After the quota, so that the trace shows what the application was answered.
     if let Some(path) = &config.record {
         let guests: Vec<String> = config.guests.iter().map(|g| g.name.clone()).collect();
-        chain.push(Box::new(record::Recorder::new(path, &guests)));
+        chain.push(Box::new(record::Recorder::new(path, &guests, config.record_batched)));
     }
     if config.count_calls {
         chain.push(Box::new(calls::Calls::new(config.tenants())));

@@ -103,9 +103,10 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    /// A recorder writing to `path` (opened at the first write); in a pod, naming its `guests`.
-    pub fn new(path: &str, guests: &[String]) -> Self {
-        let sink = sink::Sink::new(path);
+    /// A recorder writing to `path` (opened at the first write); in a pod, naming its `guests`;
+    /// handing records over in batches if `batched`.
+    pub fn new(path: &str, guests: &[String], batched: bool) -> Self {
+        let sink = sink::Sink::new(path, batched);
         let header = webgpu_virt_trace::Header { package: crate::trace::PACKAGE.into(), wit_hash: crate::trace::WIT_HASH };
         let mut pending = webgpu_virt_trace::header(&header);
         for name in guests {

@@ -10,12 +10,17 @@
 //!
 //! So the virt holds no record between calls once the file is open. The runtime holds each
 //! write's data until it is written (wasmtime writes it at once, on a thread of its own), and
-//! its stream until the virt collects it: at most [`UNCOLLECTED`](file) writes. With that many
+//! its stream until the virt collects it: at most 256 writes (`UNCOLLECTED`). With that many
 //! under way, a call looks at the oldest until it is done. A runtime may never let a
 //! synchronous call see a write done: wasmtime inside tokio's cooperative budget says "not
 //! yet" once a task has polled about 128 times without yielding (`webgpu-virt run` runs
 //! outside the budget). So the looking is bounded; after it, the virt keeps the records until a
 //! later call finds room, and the application's next wait writes them all.
+//!
+//! With `record-batched`, records wait in the virt while a write is under way (up to 1 MiB),
+//! and go together in the next: one write at a time rather than one a call, which is what
+//! costs (on wasmtime, handing each write to a thread). A crash then loses the calls made while
+//! the last write was under way.
 //!
 //! Opening the file may block, so it is opened in the first async call (`request-adapter`, the
 //! first call that reaches a device); the records before it wait in memory until then.
@@ -30,7 +35,7 @@ mod file {
 
     /// The trace file: not yet opened, open, or failed.
     pub enum Sink {
-        Unopened(String),
+        Unopened { path: String, batched: bool },
         Open(File),
         Failed(String),
     }
@@ -38,6 +43,8 @@ mod file {
     /// The open trace file and the writes under way.
     pub struct File {
         file: types::Descriptor,
+        /// Whether records wait while a write is under way (`record-batched`).
+        batched: bool,
         /// Where the next write goes.
         end: u64,
         /// Oldest first.
@@ -52,8 +59,8 @@ mod file {
     }
 
     impl Sink {
-        pub fn new(path: &str) -> Self {
-            Self::Unopened(path.into())
+        pub fn new(path: &str, batched: bool) -> Self {
+            Self::Unopened { path: path.into(), batched }
         }
 
         /// Hands `bytes` to the runtime, to be written at the end of the trace, without
@@ -61,7 +68,7 @@ mod file {
         /// the runtime holds too many writes, `bytes` is kept.
         pub fn hand_over(&mut self, bytes: &mut Vec<u8>) {
             match self {
-                Self::Unopened(_) => return,
+                Self::Unopened { .. } => return,
                 Self::Failed(_) => {}
                 Self::Open(file) => match file.hand_over(bytes) {
                     Ok(true) => {}
@@ -74,9 +81,9 @@ mod file {
 
         /// Opens the file if it is not open yet. Only in an async call: it may block.
         pub fn open(&mut self) {
-            let Self::Unopened(path) = self else { return };
+            let Self::Unopened { path, batched } = self else { return };
             *self = match open(path) {
-                Ok(file) => Self::Open(File { file, end: 0, writes: VecDeque::new() }),
+                Ok(file) => Self::Open(File { file, batched: *batched, end: 0, writes: VecDeque::new() }),
                 Err(why) => {
                     // The operator asked for a trace: running without one would hide that.
                     let message = format!("webgpu-virt: cannot record the trace to `{path}`: {why}\n");
@@ -109,6 +116,9 @@ mod file {
     /// Writes the runtime may hold at once, done or not, before the virt waits for one.
     const UNCOLLECTED: usize = 256;
 
+    /// Batched, records wait for the write under way until there are this many bytes.
+    const BATCH: usize = 1 << 20;
+
     /// How many times the virt looks at the oldest write before it gives up waiting for it
     /// and keeps the records itself (milliseconds of looking, on wasmtime).
     const LOOKS: u32 = 1 << 16;
@@ -119,6 +129,10 @@ mod file {
         /// caller keeps the bytes until a later call.
         fn hand_over(&mut self, bytes: &[u8]) -> Result<bool, String> {
             self.collect()?;
+            if self.batched && !self.writes.is_empty() && bytes.len() < BATCH {
+                // Batched: the records wait for the write under way.
+                return Ok(false);
+            }
             if self.writes.len() >= UNCOLLECTED {
                 // A runtime that lets a synchronous call see its writes done (`ready`) frees
                 // one in a few microseconds; one that does not never will, so the wait is short.
@@ -220,7 +234,7 @@ pub struct Sink;
 
 #[cfg(not(feature = "record"))]
 impl Sink {
-    pub fn new(_: &str) -> Self {
+    pub fn new(_: &str, _: bool) -> Self {
         Self
     }
 
