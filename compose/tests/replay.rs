@@ -317,3 +317,37 @@ fn damaged_traces_replay_to_a_report_never_a_trap() {
     // Most damage is noticed (a value the calls decide, a shape, an object, the encoding).
     assert!(caught * 2 > rounds, "only {caught} of {rounds} damaged traces were noticed");
 }
+
+#[test]
+fn the_compiled_replayer_is_cached_and_a_bad_entry_compiled_afresh() {
+    let (_, _, trace) = record(guest("compute"), &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.wgvt");
+    std::fs::write(&path, &trace).unwrap();
+    let cache = dir.path().join("cache");
+    let replay = || {
+        let out = webgpu_virt().env("WEBGPU_VIRT_CACHE_DIR", &cache).arg("replay").arg(&path).output().unwrap();
+        check(&out, "replay");
+        assert!(String::from_utf8_lossy(&out.stdout).ends_with("no divergence\n"));
+    };
+    let entry = || {
+        let entries: Vec<_> = std::fs::read_dir(&cache).unwrap().map(|e| e.unwrap().path()).collect();
+        assert_eq!(entries.len(), 1, "one entry, no temporary file left: {entries:?}");
+        (entries[0].clone(), std::fs::read(&entries[0]).unwrap())
+    };
+    replay();
+    let (file, good) = entry();
+    assert!(good.starts_with(b"webgpu-virt-cc1\n"));
+    replay();
+    assert_eq!(entry().1, good, "loaded, not written again");
+    // A damaged entry (a flipped byte in the compiled code), a cut one and a foreign one are
+    // compiled afresh and written over.
+    let mut damaged = good.clone();
+    let middle = damaged.len() / 2;
+    damaged[middle] ^= 0x40;
+    for bad in [damaged, good[..good.len() / 3].to_vec(), b"\x7fELF not ours".to_vec()] {
+        std::fs::write(&file, &bad).unwrap();
+        replay();
+        assert_eq!(entry().1, good);
+    }
+}

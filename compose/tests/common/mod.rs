@@ -5,10 +5,12 @@
 use host_test::guests;
 use std::process::{Command, Output};
 
-/// The `webgpu-virt` binary, with Mesa's shader cache kept out of `$HOME`.
+/// The `webgpu-virt` binary, with Mesa's shader cache and the cache of compiled components kept
+/// out of `$HOME`.
 pub fn webgpu_virt() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_webgpu-virt"));
     cmd.env("MESA_SHADER_CACHE_DIR", std::env::temp_dir().join("webgpu-virt-mesa-cache"));
+    cmd.env("WEBGPU_VIRT_CACHE_DIR", std::env::temp_dir().join("webgpu-virt-test-cache"));
     cmd
 }
 

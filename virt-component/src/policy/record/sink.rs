@@ -19,8 +19,8 @@
 //!
 //! With `record-batched`, records wait in the virt while a write is under way (up to 1 MiB),
 //! and go together in the next: one write at a time rather than one a call, which is what
-//! costs (on wasmtime, handing each write to a thread). A crash then loses the calls made while
-//! the last write was under way.
+//! costs (on wasmtime, handing each write to a thread), and a look at it every 64 calls. A
+//! crash then loses the calls made since the last write started: at most 64, or 1 MiB.
 //!
 //! Opening the file may block, so it is opened in the first async call (`request-adapter`, the
 //! first call that reaches a device); the records before it wait in memory until then.
@@ -45,6 +45,8 @@ mod file {
         file: types::Descriptor,
         /// Whether records wait while a write is under way (`record-batched`).
         batched: bool,
+        /// Batched, hand-overs since the virt last looked whether the write was done.
+        unlooked: u32,
         /// Where the next write goes.
         end: u64,
         /// Oldest first.
@@ -83,7 +85,7 @@ mod file {
         pub fn open(&mut self) {
             let Self::Unopened { path, batched } = self else { return };
             *self = match open(path) {
-                Ok(file) => Self::Open(File { file, batched: *batched, end: 0, writes: VecDeque::new() }),
+                Ok(file) => Self::Open(File { file, batched: *batched, unlooked: 0, end: 0, writes: VecDeque::new() }),
                 Err(why) => {
                     // The operator asked for a trace: running without one would hide that.
                     let message = format!("webgpu-virt: cannot record the trace to `{path}`: {why}\n");
@@ -119,6 +121,9 @@ mod file {
     /// Batched, records wait for the write under way until there are this many bytes.
     const BATCH: usize = 1 << 20;
 
+    /// Batched, hand-overs between two looks at the write under way.
+    const LOOK_EVERY: u32 = 64;
+
     /// How many times the virt looks at the oldest write before it gives up waiting for it
     /// and keeps the records itself (milliseconds of looking, on wasmtime).
     const LOOKS: u32 = 1 << 16;
@@ -128,11 +133,20 @@ mod file {
         /// none of them finishes while the virt looks: then it returns `Ok(false)`, and the
         /// caller keeps the bytes until a later call.
         fn hand_over(&mut self, bytes: &[u8]) -> Result<bool, String> {
-            self.collect()?;
             if self.batched && !self.writes.is_empty() && bytes.len() < BATCH {
-                // Batched: the records wait for the write under way.
-                return Ok(false);
+                // Batched: the records wait for the write under way, which is looked at only
+                // now and then (each look is a call to the runtime, the cost batching saves).
+                self.unlooked += 1;
+                if self.unlooked < LOOK_EVERY {
+                    return Ok(false);
+                }
+                self.unlooked = 0;
+                self.collect()?;
+                if !self.writes.is_empty() {
+                    return Ok(false);
+                }
             }
+            self.collect()?;
             if self.writes.len() >= UNCOLLECTED {
                 // A runtime that lets a synchronous call see its writes done (`ready`) frees
                 // one in a few microseconds; one that does not never will, so the wait is short.
