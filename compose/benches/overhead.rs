@@ -4,8 +4,8 @@
 //! are not counted) and prints `bench NAME: VALUE UNIT` lines. Every guest runs direct on the
 //! host, through the pass-through virt, and through virts with the `noop` policy, the call
 //! counter, a quota on memory, objects and submissions in flight that every benchmark fits in,
-//! and the recorder (writing its trace into a preopened directory), alternately, `BENCH_REPEAT`
-//! times (default 5); the medians are printed as a Markdown table, then the size of each trace
+//! and the recorder (writing its trace into a preopened directory; each call handed over before
+//! it returns, and `record-batched`), alternately, `BENCH_REPEAT` times (default 5); the medians are printed as a Markdown table, then the size of each trace
 //! against the measure the format aims at: the data the calls carried plus 32 bytes a call, and
 //! last how long replaying each trace (`webgpu-virt replay`, verifying) takes against the
 //! original run direct on the host, each as the wall time of the whole process (start-up,

@@ -65,6 +65,7 @@ fn benchmark_guests_agree_through_the_virt() {
         ("bench_trivial", &["--n", "1000"]),
         ("bench_data", &["--n", "2"]),
         ("bench_matmul", &["--n", "64", "--repeat", "1"]),
+        ("bench_infer", &["--hidden", "32", "--layers", "3", "--batch", "16", "--steps", "2"]),
     ] {
         let app = guest(name);
         let composed = dir.path().join(format!("{name}.wasm"));
@@ -79,6 +80,8 @@ fn benchmark_guests_agree_through_the_virt() {
     std::fs::write(&forwarded, common::wac_plug_any(&hop, &std::fs::read(guest("bench_hop_forwarder")).unwrap())).unwrap();
     let args = ["--n", "1000", "--mib", "3"];
     assert_eq!(results(&forwarded, &args), ["result: sum=2000 bytes=3145728"]);
+    // The trace's hash, as built for Wasm, computes the published XXH3-128.
+    assert_eq!(results(guest("bench_hash").as_ref(), &["--mib", "1"]), ["result: XXH3-128 of nothing: 99aa06d3014798d86001c324468d497f"]);
 }
 
 #[test]
@@ -249,7 +252,7 @@ fn bad_configurations_are_named() {
         failure(&["configure".as_ref(), "--config".as_ref(), toml.as_os_str(), "-o".as_ref(), out.as_os_str()])
     };
     let e = configure("count-calls = true\nmax-memroy = 5\n");
-    assert!(e.contains("virt.toml:2:1: unknown field `max-memroy`, expected one of `noop`, `count-calls`, `max-memory`, `max-buffer-size`, `max-texture-dimension`, `max-objects`, `max-write-size`, `max-in-flight`, `record`, `weight`, `deny-features`, `mask-adapter-info`, `log-errors`, `pool`, `guests` (at `max-memroy = 5`)"), "{e}");
+    assert!(e.contains("virt.toml:2:1: unknown field `max-memroy`, expected one of `noop`, `count-calls`, `max-memory`, `max-buffer-size`, `max-texture-dimension`, `max-objects`, `max-write-size`, `max-in-flight`, `record`, `record-batched`, `weight`, `deny-features`, `mask-adapter-info`, `log-errors`, `pool`, `guests` (at `max-memroy = 5`)"), "{e}");
     let e = configure("count-calls = \"yes\"\n");
     assert!(e.contains("virt.toml:1:15: invalid type: string \"yes\", expected a boolean (at `count-calls = \"yes\"`)"), "{e}");
     let e = configure("count-calls = [");
@@ -529,11 +532,22 @@ fn a_trace_shows_calls_data_and_results() {
     assert!(lines.iter().any(|l| l.contains("get-mapped-range-get-with-copy(") && l.contains("-> ok(blob#")), "{dump}");
     let (stats, _) = trace_tool("stats", &trace);
     assert!(stats.contains("[method]gpu-queue.submit"), "{stats}");
-    // A cut trace (here inside its last record, a 3-byte drop): its whole records are read, and
-    // the tools say where it ends.
-    let cut = &trace[..trace.len() - 2];
+    assert!(stats.contains("\nend: the application finished, after "), "{stats}");
+    // A cut trace (here inside its last record before the end, a 3-byte drop): its whole records
+    // are read, and the tools say where it ends and that the application did not finish.
+    let records: Vec<u64> = webgpu_virt_trace::Reader::new(&trace).unwrap().records().map(|r| r.unwrap().0).collect();
+    let end = *records.last().unwrap() as usize;
+    let cut = &trace[..end - 2];
     let (short, note) = trace_tool("dump", cut);
-    assert_eq!(note, format!("note: the trace is cut off at byte {}: the record starting there is incomplete; what comes before was read\n", trace.len() - 3));
+    let calls: u64 = stats.lines().find_map(|l| l.strip_prefix("calls: ")).unwrap().parse().unwrap();
+    assert_eq!(
+        note,
+        format!(
+            "note: the trace is cut off at byte {}: the record starting there is incomplete; what comes before was read\nnote: the application did not finish (the recording stops after call #{})\n",
+            end - 3,
+            calls - 1
+        )
+    );
     assert_eq!(short.lines().collect::<Vec<_>>(), lines[..lines.len() - 1]);
 }
 

@@ -47,28 +47,6 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>) {
 }
 ";
 
-/// `out = relu(input x weights)`, a 16 x 16 tile of outputs per workgroup.
-const SHADER: &str = "
-override hidden: u32 = 128u;
-const TILE: u32 = 16u;
-@group(0) @binding(0) var<storage, read> input: array<f32>;
-@group(0) @binding(1) var<storage, read> weights: array<f32>;
-@group(0) @binding(2) var<storage, read_write> output: array<f32>;
-var<workgroup> ti: array<array<f32, 16>, 16>;
-var<workgroup> tw: array<array<f32, 16>, 16>;
-@compute @workgroup_size(16, 16)
-fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>) {
-    var sum = 0.0;
-    for (var t = 0u; t < hidden / TILE; t++) {
-        ti[l.y][l.x] = input[g.y * hidden + t * TILE + l.x];
-        tw[l.y][l.x] = weights[(t * TILE + l.y) * hidden + g.x];
-        workgroupBarrier();
-        for (var k = 0u; k < TILE; k++) { sum += ti[l.y][k] * tw[k][l.x]; }
-        workgroupBarrier();
-    }
-    output[g.y * hidden + g.x] = max(sum, 0.0);
-}
-";
 
 /// A value in [-1, 1), the same on every run.
 fn noise(seed: u64, i: u64) -> f32 {
@@ -103,9 +81,9 @@ impl guests::exports::wasi::cli::run::Guest for Command {
         let picks = guests::buffer(&device, batch * 8, GpuBufferUsage::STORAGE | GpuBufferUsage::COPY_SRC);
         let readback = guests::buffer(&device, batch * 8, GpuBufferUsage::MAP_READ | GpuBufferUsage::COPY_DST);
 
-        let pipeline = |code: &str| {
+        let pipeline = |code: &str, constant: &str| {
             let constants = RecordGpuPipelineConstantValue::new();
-            constants.add("hidden", hidden as f64);
+            constants.add(constant, hidden as f64);
             let module = guests::shader(&device, code);
             device.create_compute_pipeline(GpuComputePipelineDescriptor {
                 compute: GpuProgrammableStage { module: &module, entry_point: None, constants: Some(constants) },
@@ -113,7 +91,8 @@ impl guests::exports::wasi::cli::run::Guest for Command {
                 label: None,
             })
         };
-        let (embed, dense, pick) = (pipeline(EMBED), pipeline(SHADER), pipeline(PICK));
+        // A dense layer: `relu(input x weights)`.
+        let (embed, dense, pick) = (pipeline(EMBED, "hidden"), pipeline(&guests::tiled_matmul("max(sum, 0.0)"), "n"), pipeline(PICK, "hidden"));
         let group = |pipeline: &GpuComputePipeline, buffers: &[&GpuBuffer]| {
             device.create_bind_group(&GpuBindGroupDescriptor {
                 layout: &pipeline.get_bind_group_layout(0),

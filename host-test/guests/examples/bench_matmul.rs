@@ -4,27 +4,6 @@ use guests::gpu::*;
 
 struct Command;
 
-const SHADER: &str = "
-override n: u32 = 1024u;
-const TILE: u32 = 16u;
-@group(0) @binding(0) var<storage, read> a: array<f32>;
-@group(0) @binding(1) var<storage, read> b: array<f32>;
-@group(0) @binding(2) var<storage, read_write> c: array<f32>;
-var<workgroup> ta: array<array<f32, 16>, 16>;
-var<workgroup> tb: array<array<f32, 16>, 16>;
-@compute @workgroup_size(16, 16)
-fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>) {
-    var sum = 0.0;
-    for (var t = 0u; t < n / TILE; t++) {
-        ta[l.y][l.x] = a[g.y * n + t * TILE + l.x];
-        tb[l.y][l.x] = b[(t * TILE + l.y) * n + g.x];
-        workgroupBarrier();
-        for (var k = 0u; k < TILE; k++) { sum += ta[l.y][k] * tb[k][l.x]; }
-        workgroupBarrier();
-    }
-    c[g.y * n + g.x] = sum;
-}
-";
 
 fn value(seed: u64, i: u64) -> f32 {
     ((i.wrapping_mul(2654435761).wrapping_add(seed)) % 4) as f32
@@ -44,7 +23,7 @@ impl guests::exports::wasi::cli::run::Guest for Command {
         let gc = guests::buffer(&device, n * n * 4, GpuBufferUsage::STORAGE | GpuBufferUsage::COPY_SRC);
         let constants = RecordGpuPipelineConstantValue::new();
         constants.add("n", n as f64);
-        let module = guests::shader(&device, SHADER);
+        let module = guests::shader(&device, &guests::tiled_matmul("sum"));
         let pipeline = device.create_compute_pipeline(GpuComputePipelineDescriptor {
             compute: GpuProgrammableStage { module: &module, entry_point: None, constants: Some(constants) },
             layout: GpuLayoutMode::Auto,

@@ -206,6 +206,35 @@ pub fn arg_u64(flag: &str, default: u64) -> u64 {
     }
 }
 
+/// A tiled matrix multiply in WGSL: `c = EPILOGUE` of `sum`, the dot product of a row of `a` and
+/// a column of the `n` x `n` matrix `b` (`a` has `n` columns and any multiple of 16 rows). Each
+/// workgroup computes 16 x 16 outputs from tiles kept in workgroup memory. Bindings 0, 1 and 2 of
+/// group 0 are `a`, `b` and `c`; `n` is an override constant with no default.
+pub fn tiled_matmul(epilogue: &str) -> String {
+    format!(
+        "override n: u32;
+const TILE: u32 = 16u;
+@group(0) @binding(0) var<storage, read> a: array<f32>;
+@group(0) @binding(1) var<storage, read> b: array<f32>;
+@group(0) @binding(2) var<storage, read_write> c: array<f32>;
+var<workgroup> ta: array<array<f32, 16>, 16>;
+var<workgroup> tb: array<array<f32, 16>, 16>;
+@compute @workgroup_size(16, 16)
+fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>) {{
+    var sum = 0.0;
+    for (var t = 0u; t < n / TILE; t++) {{
+        ta[l.y][l.x] = a[g.y * n + t * TILE + l.x];
+        tb[l.y][l.x] = b[(t * TILE + l.y) * n + g.x];
+        workgroupBarrier();
+        for (var k = 0u; k < TILE; k++) {{ sum += ta[l.y][k] * tb[k][l.x]; }}
+        workgroupBarrier();
+    }}
+    c[g.y * n + g.x] = {epilogue};
+}}
+"
+    )
+}
+
 /// A compute pipeline whose every invocation loops `work` times and adds to `out[0]` (atomically):
 /// the pipeline, its bind group, and `out`.
 pub fn counter_pipeline(device: &GpuDevice, work: u32) -> (GpuComputePipeline, GpuBindGroup, GpuBuffer) {

@@ -145,6 +145,14 @@ impl Recorder {
         }
     }
 
+    /// Hands what is pending over, waiting for the writes only if they piled up (only in an
+    /// async call).
+    fn catch_up(&mut self) {
+        let len = self.out.pending.len() as u64;
+        self.sink.catch_up(&mut self.out.pending);
+        self.written += len - self.out.pending.len() as u64;
+    }
+
     /// Hands what is pending over and waits for every write (only in an async call).
     fn write_all(&mut self) {
         self.written += self.out.pending.len() as u64;
@@ -183,8 +191,8 @@ impl Policy for Recorder {
             ret.encode(&mut self.out);
             self.record(|value| Record::Return { call, value });
             match func.is_async() {
-                // The application waited: so can the recorder, for the writes under way.
-                true => self.write_all(),
+                // The application waited: so can the recorder, if its writes piled up.
+                true => self.catch_up(),
                 false => self.hand_over(),
             }
         }

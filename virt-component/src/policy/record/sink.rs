@@ -5,8 +5,8 @@
 //! with stream functions that never block: each write opens a stream at its own place in the
 //! file (`write-via-stream`), writes what `check-write` allows (`write`, 64 KiB at most on
 //! wasmtime), and the runtime carries it out on its own while the application goes on. Later
-//! calls collect the writes that are done (`pollable.ready`, which does not wait), and every
-//! async call of the application waits for all of them.
+//! calls collect the writes that are done (`pollable.ready`, which does not wait); an async
+//! call of the application waits for them only if the runtime let them pile up.
 //!
 //! So the virt holds no record between calls once the file is open. The runtime holds each
 //! write's data until it is written (wasmtime writes it at once, on a thread of its own), and
@@ -93,6 +93,18 @@ mod file {
                     panic!("{message}");
                 }
             };
+        }
+
+        /// Hands `bytes` over, as [`Self::hand_over`], and if that leaves records in the virt, or
+        /// the runtime holds many writes not yet collected, waits for the writes and hands the
+        /// rest over. Only in an async call. On a runtime that lets synchronous calls collect
+        /// their writes it never waits, so the application's waits are not made longer.
+        pub fn catch_up(&mut self, bytes: &mut Vec<u8>) {
+            self.hand_over(bytes);
+            let behind = matches!(self, Self::Open(file) if file.writes.len() >= UNCOLLECTED / 2);
+            if behind || !bytes.is_empty() {
+                self.write_all(bytes);
+            }
         }
 
         /// Hands `bytes` over and waits until every write is done. Only in an async call.
@@ -253,6 +265,8 @@ impl Sink {
     }
 
     pub fn hand_over(&mut self, _: &mut Vec<u8>) {}
+
+    pub fn catch_up(&mut self, _: &mut Vec<u8>) {}
 
     pub fn open(&mut self) {
         panic!("webgpu-virt: this virt was built without recording; use the recording build (`webgpu-virt configure --record`)");
