@@ -350,4 +350,21 @@ fn the_compiled_replayer_is_cached_and_a_bad_entry_compiled_afresh() {
         replay();
         assert_eq!(entry().1, good);
     }
+    // `run --cache` keeps any component there, and runs it the same from its entry.
+    let runs = dir.path().join("runs");
+    let run = |cache: bool| {
+        let mut cmd = webgpu_virt();
+        cmd.env("WEBGPU_VIRT_CACHE_DIR", &runs).arg("run");
+        if cache {
+            cmd.arg("--cache");
+        }
+        let out = cmd.arg(guest("compute")).output().unwrap();
+        check(&out, "run");
+        out.stdout
+    };
+    let plain = run(false);
+    assert!(!runs.exists(), "nothing cached without --cache");
+    assert_eq!(run(true), plain);
+    assert_eq!(std::fs::read_dir(&runs).unwrap().count(), 1);
+    assert_eq!(run(true), plain, "from the cache");
 }

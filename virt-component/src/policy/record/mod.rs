@@ -103,7 +103,7 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    /// A recorder writing to `path` (opened at the first write); in a pod, naming its `guests`;
+    /// A recorder writing to `path` (opened at the first async call); in a pod, naming its `guests`;
     /// handing records over in batches if `batched`.
     pub fn new(path: &str, guests: &[String], batched: bool) -> Self {
         let sink = sink::Sink::new(path, batched);
@@ -140,9 +140,7 @@ impl Recorder {
     fn hand_over(&mut self) {
         let len = self.out.pending.len() as u64;
         self.sink.hand_over(&mut self.out.pending);
-        if self.out.pending.is_empty() {
-            self.written += len;
-        }
+        self.written += len - self.out.pending.len() as u64;
     }
 
     /// Hands what is pending over, waiting for the writes only if they piled up (only in an

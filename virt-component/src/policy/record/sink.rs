@@ -47,6 +47,9 @@ mod file {
         batched: bool,
         /// Batched, hand-overs since the virt last looked whether the write was done.
         unlooked: u32,
+        /// Whether the last look at a full set of writes found none done: the runtime does not
+        /// let this call see them, so later calls do not look at length again.
+        stalled: bool,
         /// Where the next write goes.
         end: u64,
         /// Oldest first.
@@ -85,7 +88,7 @@ mod file {
         pub fn open(&mut self) {
             let Self::Unopened { path, batched } = self else { return };
             *self = match open(path) {
-                Ok(file) => Self::Open(File { file, batched: *batched, unlooked: 0, end: 0, writes: VecDeque::new() }),
+                Ok(file) => Self::Open(File { file, batched: *batched, unlooked: 0, stalled: false, end: 0, writes: VecDeque::new() }),
                 Err(why) => {
                     // The operator asked for a trace: running without one would hide that.
                     let message = format!("webgpu-virt: cannot record the trace to `{path}`: {why}\n");
@@ -127,7 +130,8 @@ mod file {
         }
     }
 
-    /// Writes the runtime may hold at once, done or not, before the virt waits for one.
+    /// Writes the runtime may hold, done or not, before a call waits for one (a call that
+    /// starts below it may add the writes of its own records, 64 KiB each).
     const UNCOLLECTED: usize = 256;
 
     /// Batched, records wait for the write under way until there are this many bytes.
@@ -161,14 +165,18 @@ mod file {
             self.collect()?;
             if self.writes.len() >= UNCOLLECTED {
                 // A runtime that lets a synchronous call see its writes done (`ready`) frees
-                // one in a few microseconds; one that does not never will, so the wait is short.
-                for _ in 0..LOOKS {
-                    if self.writes.front().is_none_or(|w| w.done.ready()) {
-                        break;
+                // one in a few microseconds; one that does not never will, so the wait is short,
+                // and once it has come to nothing, later calls only collect.
+                if !self.stalled {
+                    for _ in 0..LOOKS {
+                        if self.writes.front().is_none_or(|w| w.done.ready()) {
+                            break;
+                        }
                     }
+                    self.collect()?;
                 }
-                self.collect()?;
-                if self.writes.len() >= UNCOLLECTED {
+                self.stalled = self.writes.len() >= UNCOLLECTED;
+                if self.stalled {
                     return Ok(false);
                 }
             }
@@ -210,6 +218,7 @@ mod file {
             for w in &self.writes {
                 w.done.block();
             }
+            self.stalled = false;
             self.collect()
         }
     }
