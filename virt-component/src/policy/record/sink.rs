@@ -113,10 +113,17 @@ mod file {
         /// Hands `bytes` over and waits until every write is done. Only in an async call.
         pub fn write_all(&mut self, bytes: &mut Vec<u8>) {
             self.open();
-            self.hand_over(bytes);
-            if let Self::Open(file) = self {
-                if let Err(why) = file.finish() {
-                    *self = Self::Failed(why);
+            // Bytes that waited for the writes under way (batched, or past the cap) go once
+            // those are done: then nothing holds them back.
+            loop {
+                self.hand_over(bytes);
+                if let Self::Open(file) = self {
+                    if let Err(why) = file.finish() {
+                        *self = Self::Failed(why);
+                    }
+                }
+                if bytes.is_empty() {
+                    return;
                 }
             }
         }
