@@ -113,27 +113,27 @@ fn a_killed_run_leaves_what_reached_the_file() {
     assert!(report.contains("no divergence; the recording had no end: the application stopped after call #"), "{report}");
 }
 
-#[test]
-fn a_finished_run_says_so() {
-    let (_, _, trace) = record(guest("compute"), &[]);
+/// `compute` recorded with the recorder's `flags`: its trace says it finished and replays with no
+/// divergence. A directory for more.
+fn a_finished_run_replays_whole(flags: &[&str]) -> tempfile::TempDir {
+    let (_, _, trace) = record(guest("compute"), flags);
     let (calls, end, _) = stats(&trace, "");
     assert_eq!(end, format!("the application finished, after {calls} calls"));
     let dir = tempfile::tempdir().unwrap();
     let (code, report) = replay(dir.path(), &trace);
     assert_eq!(code, 0, "{report}");
     assert!(report.ends_with("\nno divergence\n"), "{report}");
+    dir
+}
+
+#[test]
+fn a_finished_run_says_so() {
+    a_finished_run_replays_whole(&[]);
 }
 
 #[test]
 fn a_batched_recording_loses_at_most_its_last_batch() {
-    // A finished run: whole, and it replays.
-    let (_, _, trace) = record(guest("compute"), &["--record-batched"]);
-    let (calls, end, _) = stats(&trace, "");
-    assert_eq!(end, format!("the application finished, after {calls} calls"));
-    let dir = tempfile::tempdir().unwrap();
-    let (code, report) = replay(dir.path(), &trace);
-    assert_eq!(code, 0, "{report}");
-    assert!(report.ends_with("\nno divergence\n"), "{report}");
+    let dir = a_finished_run_replays_whole(&["--record-batched"]);
     // A crash: records wait for the write under way, looked at every 64 hand-overs (two a call),
     // so the last 32 calls are missing at most, or a few times that where a write outlasts a
     // look (a busy machine); what is there replays.

@@ -34,10 +34,11 @@ pub fn compile(engine: &Engine, bytes: &[u8], what: &Path, dir: Option<&Path>) -
     let Some(dir) = dir else { return host_test::run::compile(engine, bytes, what).map_err(anyhow::Error::from) };
     let key = key(engine, bytes);
     let path = dir.join(format!("{}.cwasm", hex(&key[..16])));
-    if let Some(compiled) = std::fs::read(&path).ok().and_then(|entry| valid(&entry, &key).map(<[u8]>::to_vec)) {
+    let entry = std::fs::read(&path).ok();
+    if let Some(compiled) = entry.as_deref().and_then(|entry| valid(entry, &key)) {
         // SAFETY: the bytes are what this program's `precompile_component` wrote for this
         // engine and this component (the key), unchanged since (the checksum).
-        if let Ok(component) = unsafe { Component::deserialize(engine, &compiled) } {
+        if let Ok(component) = unsafe { Component::deserialize(engine, compiled) } {
             return Ok(component);
         }
     }
@@ -45,6 +46,7 @@ pub fn compile(engine: &Engine, bytes: &[u8], what: &Path, dir: Option<&Path>) -
         anyhow::bail!("{} is not a WebAssembly component", what.display());
     }
     let compiled = engine.precompile_component(bytes).map_err(anyhow::Error::from).with_context(|| format!("compiling {}", what.display()))?;
+    // SAFETY: `engine` compiled these bytes just now.
     let component = unsafe { Component::deserialize(engine, &compiled) }.map_err(anyhow::Error::from).with_context(|| format!("loading {} as compiled", what.display()))?;
     // Written whole or not at all: a temporary file, then renamed over the entry.
     let _ = std::fs::create_dir_all(dir).and_then(|()| {
