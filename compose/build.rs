@@ -26,10 +26,10 @@ fn main() {
     println!("cargo::rerun-if-changed=build.rs");
 
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap());
-    // The virt, and its recording build (which also imports `wasi:filesystem`), each in a target
-    // directory of its own so that neither rebuilds the other.
+    // The virt, and its recording build (which also imports `wasi:filesystem`), in one target
+    // directory: their dependencies are built once (only the virt's own crate differs).
+    let target_dir = root.join("target").join("virt");
     for (name, features) in [("virt", &[][..]), ("virt-record", &["--features", "record"][..])] {
-        let target_dir = root.join("target").join(name);
         webgpu_virt_wit::build::cargo_build(&virt.join("Cargo.toml"), TARGET, &target_dir, &[features, &SIMD[..]].concat());
         let core = target_dir.join(TARGET).join("release").join("webgpu_virt_component.wasm");
         let module = std::fs::read(&core).unwrap_or_else(|e| panic!("reading {}: {e}", core.display()));
@@ -40,9 +40,8 @@ fn main() {
         std::fs::write(out.join(format!("{name}.wasm")), component).expect("writing the virt");
     }
     // The replayer: wasm32-wasip2, so that its standard library reads the trace through WASI.
-    // It shares the plain virt's target directory, where its build scripts' dependencies (the
+    // It shares the virt's target directory, where its build scripts' dependencies (the
     // generator's) are built already.
-    let target_dir = root.join("target").join("virt");
     webgpu_virt_wit::build::cargo_build(&replayer.join("Cargo.toml"), "wasm32-wasip2", &target_dir, &SIMD);
     let built = target_dir.join("wasm32-wasip2").join("release").join("webgpu_virt_replayer.wasm");
     std::fs::copy(&built, out.join("replayer.wasm")).unwrap_or_else(|e| panic!("copying {}: {e}", built.display()));

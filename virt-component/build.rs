@@ -83,12 +83,12 @@ const BY_HAND: &[(&str, &str)] = &[
     ("[method]gpu-adapter-info.device", "policy::quota::adapter"),
     ("[method]gpu-adapter-info.description", "policy::quota::adapter"),
     // Errors the virt reports itself reach the application's scopes and streams.
-    ("[method]gpu-device.push-error-scope", "device::scopes"),
-    ("[method]gpu-device.pop-error-scope", "device::scopes"),
-    ("[method]gpu-device.on-uncaptured-error", "device::scopes"),
+    ("[method]gpu-device.push-error-scope", "device"),
+    ("[method]gpu-device.pop-error-scope", "device"),
+    ("[method]gpu-device.on-uncaptured-error", "device"),
     // The cap on submissions in flight: a submit past it is held back with what follows it.
-    ("[method]gpu-queue.submit", "device::timeline"),
-    ("[method]gpu-queue.on-submitted-work-done", "device::timeline"),
+    ("[method]gpu-queue.submit", "device::queue"),
+    ("[method]gpu-queue.on-submitted-work-done", "device::queue"),
 ];
 
 /// Resources whose wrappers carry state of the virt's own: (resource, field, type). The field
@@ -222,7 +222,7 @@ impl<'a> Gen<'a> {
                     format!("exp::{name}::new({name}::from({e}))")
                 } else if self.t.resolve.types[r].name.as_deref() == Some(DEVICE) {
                     // A new device is its own: it starts a new id.
-                    format!("exp::{name}::new({name}::wrap({e}, crate::policy::DeviceId::fresh()))")
+                    format!("exp::{name}::new({name}::wrap({e}, crate::ids::DeviceId::fresh()))")
                 } else {
                     // Anything else belongs to the device of the call that made it.
                     format!("exp::{name}::new({name}::wrap({e}, device))")
@@ -337,17 +337,17 @@ impl<'a> Gen<'a> {
             };
             writeln!(
                 out,
-                "pub struct {name} {{\n    pub(crate) inner: {inner},\n    pub(crate) device: crate::policy::DeviceId,\n    /// The object's id, for the policies (never reused; dropping it tells them).\n    pub(crate) id: crate::policy::ObjectId,\n{fields}}}\n"
+                "pub struct {name} {{\n    pub(crate) inner: {inner},\n    pub(crate) device: crate::ids::DeviceId,\n{fields}    /// The object's id, for the policies (never reused; dropping it tells them). The last\n    /// field, so that it drops last: the drop of the last object of a device retires it, after\n    /// what the object held of the quota is released.\n    pub(crate) id: crate::device::ObjectId,\n}}\n"
             )
             .unwrap();
             let wrap_rc = match self.is_shared(*r) {
                 // A wrapper of a handle shared already (a virtual device on a shared host device).
-                true => format!("    #[allow(dead_code)]\n    pub(crate) fn wrap_rc(inner: std::rc::Rc<imp::{name}>, device: crate::policy::DeviceId) -> Self {{\n        Self {{ inner, device, id: crate::policy::ObjectId::new(device){inits} }}\n    }}\n"),
+                true => format!("    #[allow(dead_code)]\n    pub(crate) fn wrap_rc(inner: std::rc::Rc<imp::{name}>, device: crate::ids::DeviceId) -> Self {{\n        Self {{ inner, device, id: crate::device::ObjectId::new(device){inits} }}\n    }}\n"),
                 false => String::new(),
             };
             writeln!(
                 out,
-                "impl {name} {{\n    #[allow(dead_code)]\n    pub(crate) fn wrap(inner: imp::{name}, device: crate::policy::DeviceId) -> Self {{\n        Self {{ {wrapped}, device, id: crate::policy::ObjectId::new(device){inits} }}\n    }}\n{wrap_rc}}}\n"
+                "impl {name} {{\n    #[allow(dead_code)]\n    pub(crate) fn wrap(inner: imp::{name}, device: crate::ids::DeviceId) -> Self {{\n        Self {{ {wrapped}, device, id: crate::device::ObjectId::new(device){inits} }}\n    }}\n{wrap_rc}}}\n"
             )
             .unwrap();
             writeln!(out, "impl exp::Guest{name} for {name} {{").unwrap();
@@ -509,7 +509,7 @@ impl<'a> Gen<'a> {
             }
             None => forward,
         };
-        let device = if method { "self.device" } else { "crate::policy::DeviceId::NONE" };
+        let device = if method { "self.device" } else { "crate::ids::DeviceId::NONE" };
         let mut fields: Vec<String> = this.iter().map(|_| "this: self".to_string()).collect();
         fields.extend(params.iter().map(|p| format!("{0}: &{0}", ident(&p.name))));
         let described = if fields.is_empty() { variant.clone() } else { format!("{variant} {{ {} }}", fields.join(", ")) };
@@ -525,16 +525,16 @@ impl<'a> Gen<'a> {
             // In an encoder's command, the encoder becomes invalid (its `finish` reports it);
             // elsewhere the call itself is the error.
             let on_foreign = match this.as_deref() {
-                Some(t) if ENCODERS.contains(&t) => "crate::policy::share::spoil(self)".to_string(),
-                _ => format!("crate::policy::share::report_foreign(device, {:?})", f.name),
+                Some(t) if ENCODERS.contains(&t) => "crate::device::share::spoil(self)".to_string(),
+                _ => format!("crate::device::share::report_foreign(device, {:?})", f.name),
             };
             foreign = format!("let mut foreign = false;\n        {foreign}\n        if foreign {{ {on_foreign}; }}\n        ");
         }
         let body = match (self.bracketed(f, method, is_async), foreign.is_empty()) {
-            (true, true) => format!("{{ let bracket = crate::policy::share::bracket(device); let ret = {body}; drop(bracket); ret }}"),
+            (true, true) => format!("{{ let bracket = crate::device::share::bracket(device); let ret = {body}; drop(bracket); ret }}"),
             // A call with another device's object is its one error (reported above).
             (true, false) => format!(
-                "{{ let bracket = crate::policy::share::bracket(device); let ret = {body}; if foreign {{ crate::policy::share::quiet(bracket) }} else {{ drop(bracket) }}; ret }}"
+                "{{ let bracket = crate::device::share::bracket(device); let ret = {body}; if foreign {{ crate::device::share::quiet(bracket) }} else {{ drop(bracket) }}; ret }}"
             ),
             (false, _) => body,
         };
@@ -598,7 +598,7 @@ impl Gen<'_> {
                     return String::new();
                 }
                 let name = self.t.type_name(r);
-                format!("foreign |= crate::policy::share::foreign(device, ({e}).get::<{name}>().device); ")
+                format!("foreign |= crate::device::share::foreign(device, ({e}).get::<{name}>().device); ")
             }
             TypeDefKind::Option(t) => {
                 let inner = self.foreign("x", t);
@@ -639,7 +639,7 @@ impl Gen<'_> {
         out += &calls.iter().map(|c| c.wit_index.to_string()).collect::<Vec<_>>().join(", ");
         out += "];\n        INDEX[self as usize]\n    }\n}\n\n";
 
-        out += "impl Args<'_> {\n    /// Encodes the arguments for the trace: the object called, then each argument.\n    #[allow(unused_variables, clippy::all)]\n    pub fn encode(&self, o: &mut crate::policy::record::Out) {\n        match self {\n";
+        out += "impl Args<'_> {\n    /// Encodes the arguments for the trace: the object called, then each argument.\n    #[allow(unused_variables, clippy::all)]\n    pub fn encode(&self, o: &mut crate::encode::Out) {\n        match self {\n";
         for c in &calls {
             let mut names: Vec<String> = c.this.iter().map(|_| "this".to_string()).collect();
             names.extend(c.params.iter().map(|(p, _)| p.clone()));
@@ -657,7 +657,7 @@ impl Gen<'_> {
         }
         out += "        }\n    }\n}\n\n";
 
-        out += "impl Ret<'_> {\n    /// Encodes the result for the trace.\n    #[allow(unused_variables, clippy::all)]\n    pub fn encode(&self, o: &mut crate::policy::record::Out) {\n        match self {\n";
+        out += "impl Ret<'_> {\n    /// Encodes the result for the trace.\n    #[allow(unused_variables, clippy::all)]\n    pub fn encode(&self, o: &mut crate::encode::Out) {\n        match self {\n";
         for c in &calls {
             let body = match (&c.result, c.constructor) {
                 (_, true) => "o.object(r.id.get());".to_string(),
@@ -708,7 +708,7 @@ impl Gen<'_> {
             let body = self.enc_body("v", id);
             let lt = if self.t.info_id(id).borrow { "<'_>" } else { "" };
             let ty = self.t.type_name(id);
-            self.encoders.insert(function.clone(), format!("fn {function}(v: &exp::{ty}{lt}, o: &mut crate::policy::record::Out) {{ {body} }}\n"));
+            self.encoders.insert(function.clone(), format!("fn {function}(v: &exp::{ty}{lt}, o: &mut crate::encode::Out) {{ {body} }}\n"));
         }
         format!("{function}({e}, o);")
     }
@@ -763,7 +763,7 @@ impl Gen<'_> {
                 let r = self.t.resource(r);
                 let name = self.t.type_name(r);
                 if self.is_hand_written(r) {
-                    format!("crate::policy::record::Recorded::record(({e}).get::<{name}>(), o);")
+                    format!("crate::encode::Recorded::record(({e}).get::<{name}>(), o);")
                 } else {
                     format!("o.object(({e}).get::<{name}>().id.get());")
                 }

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{check, covered, guest, webgpu_virt};
-use host_test::guests;
+use built_guests as guests;
 use std::path::Path;
 
 /// Runs a guest; its stdout. Fails on a non-zero exit or a host panic.

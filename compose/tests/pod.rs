@@ -395,3 +395,30 @@ fn errors_nobody_catches_are_counted_and_can_be_logged() {
     check(&out, "the pod with a noisy guest, logging");
     assert_eq!(logged(&String::from_utf8(out.stderr).unwrap()), 200);
 }
+
+#[test]
+fn devices_made_and_dropped_by_the_thousand_keep_the_virts_bookkeeping_bounded() {
+    // A guest of a pod (its devices are virtual, on one host device: cheap to make) makes and
+    // drops 10,000 devices, each with a buffer it keeps and one over its quota.
+    let dir = tempfile::tempdir().unwrap();
+    let pod = plug(dir.path(), &[("a", "churn"), ("b", "compute")], &["--max-memory", "64KiB"]);
+    let out = output_within(webgpu_virt().arg("run").arg("--stats").arg(&pod), 600);
+    check(&out, "a pod making 10,000 devices");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains("10000 devices made and dropped, 10000 buffers refused"), "{stdout}");
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    // The totals are right: every refusal counted, nothing left charged.
+    assert_eq!(stat(&stderr, "quota a refused"), 10_000, "{stderr}");
+    assert_eq!(stat(&stderr, "quota a memory"), 0, "{stderr}");
+    assert_eq!(stat(&stderr, "quota a memory peak"), 1024, "{stderr}");
+    // The bookkeeping is bounded: a few devices keep rows of their own, the rest are folded.
+    let rows: std::collections::HashSet<&str> = stderr
+        .lines()
+        .filter_map(|l| l.trim_start().strip_prefix("quota a device ")?.split_whitespace().next())
+        .collect();
+    assert!(rows.len() <= 16, "{} devices of a kept rows of their own", rows.len());
+    let folded = stat(&stderr, "quota a retired devices");
+    assert_eq!(folded + rows.len() as u64, 10_000, "{stderr}");
+    assert_eq!(stat(&stderr, "quota a retired devices refused") + rows.len() as u64, 10_000, "{stderr}");
+    assert_eq!(stat(&stderr, "quota a retired devices memory peak"), 1024, "{stderr}");
+}

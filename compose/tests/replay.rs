@@ -64,7 +64,7 @@ fn find_call(trace: &[u8], what: &str) -> (usize, String) {
 fn every_guest_replays_with_no_divergence() {
     // The benchmarks replay in the benchmark run (`cargo bench`), where replay is timed; `cli`
     // does not use the GPU, and `crash` does not finish (its own test).
-    let all = host_test::guests::ALL.iter().map(|(name, _)| *name).filter(|name| !name.starts_with("bench_") && !["cli", "crash"].contains(name));
+    let all = built_guests::ALL.iter().map(|(name, _)| *name).filter(|name| !name.starts_with("bench_") && !["cli", "crash"].contains(name));
     for name in all {
         let (_, _, trace) = record(guest(name), &[]);
         let (code, report) = replay(&trace, &[]);
@@ -269,6 +269,27 @@ fn bad_traces_are_named() {
         "{report}"
     );
     assert!(report.contains(&format!("object #{device} (a `gpu-device`) is not in the replay")), "{report}");
+    // An end record that miscounts the calls before it: refused by the replayer as by the tools.
+    let miscounted = {
+        let reader = Reader::new(&trace).unwrap();
+        let mut out = header(&reader.header);
+        for record in reader.records() {
+            match record.unwrap().1 {
+                Record::End { calls } => push(&mut out, &Record::End { calls: calls + 1 }),
+                record => push(&mut out, &record),
+            }
+        }
+        out
+    };
+    let (code, report) = replay(&miscounted, &[]);
+    assert_eq!(code, 1);
+    let calls = calls(&trace);
+    let said = format!("an end record after {calls} calls says {}", calls + 1);
+    assert!(report.contains(&said), "{report}");
+    let path = tempfile::tempdir().unwrap();
+    let path = save(path.path(), "t.wgvt", &miscounted);
+    let out = webgpu_virt().args(["trace", "stats"]).arg(&path).output().unwrap();
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains(&said), "{out:?}");
 }
 
 /// Damaged traces: bytes changed, removed or added inside the payloads of whole records (the

@@ -6,7 +6,7 @@
 mod common;
 
 use common::{GPU_GUESTS, check, covered, guest, record, stat, trace_tool, webgpu_virt};
-use host_test::guests;
+use built_guests as guests;
 use std::path::Path;
 use wasmtime::component::types::ComponentItem;
 
@@ -589,6 +589,17 @@ fn trace_stats_count_memory_as_the_quota_does() {
         assert_eq!(peak, stat(&stderr, "quota memory peak"), "{name}: {stats}");
         assert!(peak > 0 && line.ends_with(", 0 bytes held at the end"), "{name}: {line}");
     }
+}
+
+#[test]
+fn trace_stats_count_only_memory_the_runtime_gave() {
+    // The `errors` guest asks for a buffer of 2^62 bytes, alone in error scopes: the runtime
+    // refuses it (a validation error), so it holds nothing. Its other buffers are of 16 bytes.
+    let (_, _, trace) = record(guest("errors"), &[]);
+    let (stats, _) = trace_tool("stats", &trace);
+    let line = stats.lines().find(|l| l.starts_with("memory (")).unwrap_or_else(|| panic!("{stats}"));
+    let peak: u64 = line.split("peak ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
+    assert!(peak <= 64, "a refused buffer counted as held: {line}");
 }
 
 #[test]

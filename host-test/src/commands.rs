@@ -427,7 +427,8 @@ impl w::HostGpuComputePassEncoder for WebGpuCtxView<'_> {
     }
 
     fn drop(&mut self, this: Resource<ComputePassEncoder>) -> wasmtime::Result<()> {
-        drop_quietly(self.table.delete(this)?);
+        let pass = self.table.delete(this)?;
+        drop_quietly(pass.state.clone(), pass);
         Ok(())
     }
 }
@@ -692,18 +693,17 @@ macro_rules! render_commands {
 
         fn drop(&mut self, this: Resource<$ty>) -> wasmtime::Result<()> {
             let encoder = self.table.delete(this)?;
-            let state = encoder.state.clone();
-            let _ = state.capture(|| drop(encoder));
+            drop_quietly(encoder.state.clone(), encoder);
             Ok(())
         }
     };
 }
 
-/// Drops a pass: wgpu ends a pass it drops, which can fail (its command encoder finished), but
-/// in WebGPU dropping an object reports nothing.
-fn drop_quietly<P>(pass: PassEncoder<P>) {
-    let state = pass.state.clone();
-    let _ = state.capture(|| drop(pass));
+/// Drops a pass or a render bundle encoder of the device of `state`: wgpu ends a pass it drops,
+/// which can fail (its command encoder finished), but in WebGPU dropping an object reports
+/// nothing.
+fn drop_quietly<T>(state: Arc<DeviceState>, object: T) {
+    let _ = state.capture(|| drop(object));
 }
 
 impl WebGpuCtxView<'_> {

@@ -197,9 +197,3 @@ fn quiet_panic_hook() {
         }));
     });
 }
-
-/// Paths of the test guest components, built by this crate's build script.
-#[doc(hidden)]
-pub mod guests {
-    include!(concat!(env!("OUT_DIR"), "/guests.rs"));
-}

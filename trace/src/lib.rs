@@ -236,6 +236,44 @@ impl Ending {
     }
 }
 
+/// Follows a trace's records to tell how it ends: the one place where every reader (the trace
+/// tools, the replayer) learns whether the application finished, and checks the end record.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct EndWatch {
+    calls: u64,
+    end: Option<u64>,
+}
+
+impl EndWatch {
+    /// Sees the next record, at `offset`. An end record must count the calls before it; a
+    /// record after an end (a runtime that flushed early) means that the run went on.
+    pub fn see(&mut self, offset: u64, record: &Record<'_>) -> Result<(), TraceError> {
+        match record {
+            Record::End { calls } if *calls != self.calls => {
+                return Err(TraceError::WrongEnd { offset, calls: self.calls, says: *calls });
+            }
+            Record::End { calls } => {
+                self.end = Some(*calls);
+                return Ok(());
+            }
+            Record::Call { .. } => self.calls += 1,
+            _ => {}
+        }
+        self.end = None;
+        Ok(())
+    }
+
+    /// The calls seen so far.
+    pub fn calls(&self) -> u64 {
+        self.calls
+    }
+
+    /// How a trace of `version` ends, if it ends after the records seen.
+    pub fn ending(&self, version: u16) -> Ending {
+        Ending::of(version, self.calls, self.end)
+    }
+}
+
 impl fmt::Display for Ending {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -264,6 +302,15 @@ pub enum TraceError {
         /// Where the incomplete part starts.
         offset: u64,
     },
+    /// An end record whose count of calls is not the number of calls before it.
+    WrongEnd {
+        /// Where it is.
+        offset: u64,
+        /// The calls before it.
+        calls: u64,
+        /// The calls it says.
+        says: u64,
+    },
     /// Bytes that cannot be what they claim to be.
     Corrupt {
         /// Where.
@@ -281,6 +328,9 @@ impl fmt::Display for TraceError {
             Self::UnknownFlags(flags) => write!(f, "the trace sets flags {flags:#06x}, which this reader does not know"),
             Self::Compressed => write!(f, "the trace's records are compressed: inflate them first"),
             Self::Truncated { offset } => write!(f, "the trace is cut off at byte {offset}: the record starting there is incomplete"),
+            Self::WrongEnd { offset, calls, says } => {
+                write!(f, "corrupt trace at byte {offset}: an end record after {calls} calls says {says}")
+            }
             Self::Corrupt { offset, why } => write!(f, "corrupt trace at byte {offset}: {why}"),
         }
     }

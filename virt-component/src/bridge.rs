@@ -58,16 +58,16 @@ pub trait Placeholder {
 
 /// The export-side future reading `src` and converting its value (shown to the policies as what
 /// the current call's future resolved to).
-pub fn future<I: 'static, E: wit_future::FuturePayload + crate::policy::record::Recorded>(
+pub fn future<I: 'static, E: wit_future::FuturePayload + crate::encode::Recorded>(
     src: FutureReader<I>,
     conv: impl FnOnce(I) -> E + 'static,
     default: fn() -> E,
 ) -> FutureReader<E> {
     let (tx, rx) = wit_future::new::<E>(default);
-    let call = crate::policy::current_call();
+    let call = crate::ids::current_call();
     spawn(async move {
         let value = conv(src.await);
-        crate::policy::resolved(call, &value);
+        crate::hooks::resolved(call, &value);
         let _ = tx.write(value).await;
     });
     rx
@@ -156,29 +156,29 @@ impl Placeholder for exp::GpuDeviceLostInfo {
 }
 
 /// The handles of errors and device-loss information are recorded as what they hold.
-impl crate::policy::record::Recorded for exp::GpuError {
-    fn record(&self, o: &mut crate::policy::record::Out) {
+impl crate::encode::Recorded for exp::GpuError {
+    fn record(&self, o: &mut crate::encode::Out) {
         self.get::<GpuError>().record(o);
     }
 }
 
-impl crate::policy::record::Recorded for exp::GpuDeviceLostInfo {
-    fn record(&self, o: &mut crate::policy::record::Out) {
+impl crate::encode::Recorded for exp::GpuDeviceLostInfo {
+    fn record(&self, o: &mut crate::encode::Out) {
         self.get::<GpuDeviceLostInfo>().record(o);
     }
 }
 
 /// Errors and device-loss information are recorded by value: kind (or reason), then message.
-impl crate::policy::record::Recorded for GpuError {
-    fn record(&self, o: &mut crate::policy::record::Out) {
+impl crate::encode::Recorded for GpuError {
+    fn record(&self, o: &mut crate::encode::Out) {
         use exp::GuestGpuError as _;
         o.uleb(self.kind() as u64);
         o.string(&self.message());
     }
 }
 
-impl crate::policy::record::Recorded for GpuDeviceLostInfo {
-    fn record(&self, o: &mut crate::policy::record::Out) {
+impl crate::encode::Recorded for GpuDeviceLostInfo {
+    fn record(&self, o: &mut crate::encode::Out) {
         use exp::GuestGpuDeviceLostInfo as _;
         o.uleb(self.reason() as u64);
         o.string(&self.message());

@@ -2,14 +2,19 @@
 //! it is composed and imports the runtime's, forwarding every call through the policy chain that
 //! `webgpu-virt configure` baked into it.
 //!
+//! Layers, each using only those below it (the generated forwarding, here at the root, wires them):
+//! 1. plumbing: `config`, `ids`, `encode`, `hooks` (what lower layers ask of policies), `bridge`, `console`;
+//! 2. the virtual-device layer: `tenant`, `device/`, `mapping`: it names no policy, only `hooks`;
+//! 3. the policies: `policy/` registers the chain with `hooks`; `quota/`, `record/`, `calls`, `noop` each stand on layer 2 alone.
+//!
 //! The forwarding layer is generated from the WIT by `build.rs` (`forward.rs` in `OUT_DIR`):
 //! one wrapper per resource holding the imported handle and its device, one exported method per
 //! function, and the call description types the policies see ([`Func`], [`Args`], [`Ret`]).
-//! Hand-written: `device` (the virtual-device layer: what a device the application holds is, with
-//! its error scopes and its queue timeline), `tenant` (a pod's guests), `policy` (the chain and
-//! its policies, one folder each: quota, sharing, recording), `config` (the baked configuration),
-//! `bridge` (the pump that carries futures and streams across, and the resources the virt can
-//! make itself), `mapping` (buffer mapping kept in WebGPU's order).
+//! Hand-written: `device` (what a device the application holds is: its host device, error
+//! scopes, queue timeline, sharing of a host device by a pod's guests), `tenant` (a pod's
+//! guests), `policy` (the chain and its policies, one folder each), `config` (the baked
+//! configuration), `bridge` (the pump that carries futures and streams across, and the
+//! resources the virt can make itself), `mapping` (buffer mapping kept in WebGPU's order).
 
 mod bindings {
     #[cfg(not(feature = "record"))]
@@ -53,6 +58,9 @@ mod bridge;
 mod config;
 mod console;
 mod device;
+mod encode;
+mod hooks;
+mod ids;
 mod mapping;
 mod policy;
 mod tenant;
@@ -84,8 +92,16 @@ impl stats::Guest for Virt {
 }
 
 impl tenancy::Guest for Virt {
+    /// The `gpu` of a tenant, shown to the policies as a `get-gpu` of its.
     fn get_gpu_for(tenant: u32) -> exp::Gpu {
-        tenant::get_gpu_for(tenant)
+        let device = tenant::root(tenant);
+        let policy = policy::active();
+        let call = if policy { policy::before(device, &Args::GetGpu) } else { 0 };
+        let gpu = exp::Gpu::new(Gpu::wrap(imp::get_gpu(), device));
+        if policy {
+            policy::after(device, call, &Ret::GetGpu(&gpu));
+        }
+        gpu
     }
 }
 

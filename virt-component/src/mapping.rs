@@ -9,7 +9,8 @@
 //! `operation-error` (WebGPU checks `[[pending_map]]` before the device sees the call), so that
 //! the answer does not depend on how far the runtime got with the first.
 
-use crate::device::timeline::{self, HeldCall};
+use crate::device::queue;
+use crate::device::timeline::HeldCall;
 use crate::{GpuBuffer, exp};
 use std::cell::{Cell, RefCell};
 use std::future::Future as _;
@@ -120,7 +121,7 @@ pub async fn map_async(
     t.attempts.set(attempt);
     t.pending.set(Some(attempt));
     // A map sees the work the application submitted before it, even work held back.
-    timeline::drained(buffer.device).await;
+    queue::drained(buffer.device).await;
     if crate::device::is_lost(buffer.device) {
         if t.pending.get() == Some(attempt) {
             t.pending.set(None);
@@ -129,7 +130,7 @@ pub async fn map_async(
         return Err(exp::MapAsyncError { kind: exp::MapAsyncErrorKind::OperationError, message });
     }
     // Its validation errors are made when the call starts: only that is bracketed.
-    let bracket = crate::policy::share::bracket(buffer.device);
+    let bracket = crate::device::share::bracket(buffer.device);
     let mut map = std::pin::pin!(buffer.inner.map_async(mode, offset, size));
     let started = std::future::poll_fn(|cx| std::task::Poll::Ready(map.as_mut().poll(cx))).await;
     drop(bracket);
@@ -156,7 +157,7 @@ pub fn unmap(buffer: &GpuBuffer) -> Result<(), exp::UnmapError> {
     if buffer.mapping.own.take().is_some() {
         return Ok(());
     }
-    if let Some(timeline) = timeline::holding(buffer.device) {
+    if let Some(timeline) = queue::holding(buffer.device) {
         timeline.hold(HeldCall::Unmap(buffer.inner.clone()));
         return Ok(());
     }
@@ -167,5 +168,5 @@ pub fn destroy(buffer: &GpuBuffer) {
     buffer.mapping.pending.set(None);
     buffer.mapping.own.take();
     buffer.quota.release();
-    timeline::now_or_held(buffer.device, || buffer.inner.destroy(), || HeldCall::DestroyBuffer(buffer.inner.clone()));
+    queue::now_or_held(buffer.device, || buffer.inner.destroy(), || HeldCall::DestroyBuffer(buffer.inner.clone()));
 }

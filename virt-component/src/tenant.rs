@@ -5,18 +5,19 @@
 //! guest's `get-gpu` comes from its tenant shim, which calls `tenancy.get-gpu-for` with the
 //! guest's number; that `gpu` belongs to the tenant's *root*, a [`DeviceId`] standing for the
 //! tenant before it has a device. Every object inherits the device id of the object that made
-//! it, and a new device belongs to the tenant of the adapter it came from (its
-//! `crate::device::VirtualDevice` keeps it), so every object leads back to one tenant, and a
-//! guest can only ever reach its own.
+//! it, and a new device belongs to the tenant of the adapter it came from (the device layer
+//! registers it here, [`enter`]), so every object leads back to one tenant, and a guest can
+//! only ever reach its own.
 
-use crate::policy::DeviceId;
-use crate::{Gpu, exp};
+use crate::ids::DeviceId;
+use crate::{Gpu, config, exp};
 use hashbrown::HashMap;
 use std::cell::RefCell;
+use webgpu_virt_config::Config;
 
 thread_local! {
-    /// The tenant of every root; an id neither here nor a device's (`DeviceId::NONE`, what the
-    /// plain `get-gpu` hands out) is tenant 0's.
+    /// The tenant of every root and every registered device; an id not here (`DeviceId::NONE`,
+    /// what the plain `get-gpu` hands out, or a device gone) is tenant 0's.
     static TENANTS: RefCell<HashMap<DeviceId, u32>> = RefCell::new(HashMap::new());
     /// Each tenant's root, made at its first `get-gpu`.
     static ROOTS: RefCell<HashMap<u32, DeviceId>> = RefCell::new(HashMap::new());
@@ -24,10 +25,24 @@ thread_local! {
 
 /// The tenant an object of `device` belongs to.
 pub fn of(device: DeviceId) -> u32 {
-    match crate::device::get(device) {
-        Some(v) => v.tenant,
-        None => TENANTS.with_borrow(|t| t.get(&device).copied().unwrap_or(0)),
+    TENANTS.with_borrow(|t| t.get(&device).copied().unwrap_or(0))
+}
+
+/// The policy of the tenant that objects of `device` belong to.
+pub fn policy(device: DeviceId) -> &'static Config {
+    config::of_tenant(of(device))
+}
+
+/// Device `device` belongs to `tenant` (from its making until it leaves the device registry).
+pub fn enter(device: DeviceId, tenant: u32) {
+    if tenant != 0 {
+        TENANTS.with_borrow_mut(|t| t.insert(device, tenant));
     }
+}
+
+/// Device `device` is gone from the device registry.
+pub fn leave(device: DeviceId) {
+    TENANTS.with_borrow_mut(|t| t.remove(&device));
 }
 
 /// The root id of `tenant`: what its `gpu` and adapters carry.
@@ -46,19 +61,7 @@ pub fn root(tenant: u32) -> DeviceId {
 
 /// Whether the configuration has a tenant of this number.
 pub fn exists(tenant: u32) -> bool {
-    tenant < crate::policy::tenants()
-}
-
-/// `tenancy.get-gpu-for`: the `gpu` of a tenant, shown to the policies as a `get-gpu` of its.
-pub fn get_gpu_for(tenant: u32) -> exp::Gpu {
-    let device = root(tenant);
-    let policy = crate::policy::active();
-    let call = if policy { crate::policy::before(device, &crate::Args::GetGpu) } else { 0 };
-    let gpu = exp::Gpu::new(Gpu::wrap(crate::imp::get_gpu(), device));
-    if policy {
-        crate::policy::after(device, call, &crate::Ret::GetGpu(&gpu));
-    }
-    gpu
+    tenant < config::tenants()
 }
 
 /// `gpu.request-adapter`: a `gpu` of a tenant the pod does not have finds no adapter.

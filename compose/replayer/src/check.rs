@@ -2,12 +2,18 @@
 //! them, objects bound to their recorded ids, futures and streams kept for their `Resolve`
 //! records.
 
-use crate::sources::Source;
 use crate::table::{Objects, Resource};
 use crate::{Checker, Stop, gpu};
+use futures::future::LocalBoxFuture;
 use hashbrown::HashMap;
 use std::fmt::Display;
 use webgpu_virt_trace::value::{Decoder, StringRef};
+
+/// A future or stream of the replay (made in `crate::sources`).
+pub trait Source {
+    /// Its next value, as a check against the recorded one; `None` when it has no more.
+    fn next(&mut self) -> LocalBoxFuture<'_, Option<Checker>>;
+}
 
 /// Where a divergence is in a result, and what differs.
 #[derive(Debug)]

@@ -8,8 +8,7 @@
 //! - `Drop`: the replay drops its object too.
 //! - `Resolve`: the next value of the call's future or stream, awaited and checked.
 
-use crate::check::{self, Check};
-use crate::sources::Source;
+use crate::check::{self, Check, Source};
 use crate::table::{Ctx, Objects};
 use crate::{Checker, Issued, Stop, dispatch};
 use futures::future::{Either, LocalBoxFuture};
@@ -19,7 +18,7 @@ use std::future::Future;
 use std::pin::pin;
 use std::task::Poll;
 use webgpu_virt_trace::value::Decoder;
-use webgpu_virt_trace::{Ending, Reader, Record, TraceError};
+use webgpu_virt_trace::{EndWatch, Ending, Reader, Record, TraceError};
 
 /// What the command line asks for.
 pub struct Options {
@@ -196,7 +195,7 @@ async fn run(bytes: &[u8], options: &Options, report: &mut Report) -> Result<(),
     let wait = options.wait.saturating_mul(1_000_000_000);
     let name = |function: u32| dispatch::FUNCTIONS.get(function as usize).map_or("?", |f| f.0);
 
-    let mut end = None;
+    let mut end = EndWatch::default();
     for record in reader.records() {
         let (offset, record) = match record {
             Ok(r) => r,
@@ -206,9 +205,9 @@ async fn run(bytes: &[u8], options: &Options, report: &mut Report) -> Result<(),
             }
             Err(e) => return Err(format!("cannot replay {} further: {e}", options.trace)),
         };
-        end = None;
+        end.see(offset, &record).map_err(|e| format!("cannot replay {} further: {e}", options.trace))?;
         match record {
-            Record::End { calls } => end = Some(calls),
+            Record::End { .. } => {}
             Record::Blob { data, .. } => blobs.push(data),
             Record::Drop { object } => objects.remove(object),
             Record::Guest { name } => guests.push(name),
@@ -294,7 +293,7 @@ async fn run(bytes: &[u8], options: &Options, report: &mut Report) -> Result<(),
         }
     }
     report.unfinished = pending.len() as u64;
-    report.ending = Some(Ending::of(reader.version, functions.len() as u64, end));
+    report.ending = Some(end.ending(reader.version));
     if let Some((_, all)) = &mut report.guest {
         *all = functions.len() as u64;
     }

@@ -1,17 +1,11 @@
 //! Futures and streams a replayed call returned (`lost`, `on-uncaptured-error`): the trace's
 //! `Resolve` records say what they produced, and when; replay reads the same from them there.
 
-use crate::check::Check;
+use crate::check::{Check, Source};
 use crate::{Checker, Stop};
 use futures::future::LocalBoxFuture;
 use webgpu_virt_trace::value::Decoder;
 use wit_bindgen::rt::async_support::{FutureReader, StreamReader};
-
-/// A future or stream of the replay.
-pub trait Source {
-    /// Its next value, as a check against the recorded one; `None` when it has no more.
-    fn next(&mut self) -> LocalBoxFuture<'_, Option<Checker>>;
-}
 
 type Check1<T> = fn(&mut Check<'_>, &mut Decoder<'_>, T) -> Result<(), Stop>;
 

@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use webgpu_virt_trace::value::{DecodeError, Decoder, StringRef};
 pub use webgpu_virt_trace::Ending;
+use webgpu_virt_trace::EndWatch;
 use webgpu_virt_trace::{Reader, Record, TraceError};
 use wit_parser::{Function, Handle, InterfaceId, Resolve, Type, TypeDefKind};
 
@@ -443,7 +444,7 @@ fn decode_with(catalog: &Catalog, bytes: &[u8], by_content: bool) -> Result<Deco
     // The guest making calls now, and the guest of each call.
     let mut tenant = 0usize;
     let mut tenants: Vec<usize> = Vec::new();
-    let mut end = None;
+    let mut end = EndWatch::default();
     for record in reader.records() {
         let (offset, record) = match record {
             Ok(r) => r,
@@ -458,17 +459,9 @@ fn decode_with(catalog: &Catalog, bytes: &[u8], by_content: bool) -> Result<Deco
         let bad = |e: DecodeError, start: u64| TraceToolError::Value { offset: start + e.at as u64, why: e.why.into() };
         // A result's blobs come before it: they keep the call's line open.
         let follows = if matches!(record, Record::Blob { .. }) { open } else { open.take() };
-        if end.is_some() && !matches!(record, Record::End { .. }) {
-            // Calls after an end (a runtime that flushed early): the run went on.
-            end = None;
-        }
+        end.see(offset, &record)?;
         match record {
-            Record::End { calls } => {
-                if calls != functions.len() as u64 {
-                    return Err(TraceToolError::Value { offset, why: format!("an end record after {} calls says {calls}", functions.len()) });
-                }
-                end = Some(calls);
-            }
+            Record::End { .. } => {}
             Record::Blob { data, hash } => cx.blobs.push((data.len(), hash)),
             Record::Guest { name } => guests.push(Guest { name: name.to_string(), ..Guest::default() }),
             Record::Tenant { guest } => {
@@ -546,8 +539,10 @@ fn decode_with(catalog: &Catalog, bytes: &[u8], by_content: bool) -> Result<Deco
         // The compressed stream ends early, at a record's end: what came before is whole.
         cut = Some(TraceError::Truncated { offset: bytes.len() as u64 });
     }
+    memory.finish();
+    guests.iter_mut().for_each(|g| g.memory.finish());
     let Cx { blobs, data_bytes, objects, .. } = cx;
-    let ending = Ending::of(reader.version, functions.len() as u64, end);
+    let ending = end.ending(reader.version);
     Ok(Decoded { lines, each, calls, blobs, data_bytes, objects, bytes: size, cut, memory, guests, ending })
 }
 

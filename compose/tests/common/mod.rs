@@ -2,7 +2,7 @@
 
 #![allow(dead_code)]
 
-use host_test::guests;
+use built_guests as guests;
 use std::process::{Command, Output};
 
 /// The `webgpu-virt` binary, with Mesa's shader cache and the cache of compiled components kept
@@ -35,9 +35,12 @@ pub fn check(out: &Output, what: &str) {
 
 /// Whether a per-guest test list covers `name`: `cli` uses no GPU, and the benchmarks, the
 /// sandboxing guests (`quota`, `sandbox`, `caps`), the pods' noisy neighbour and device loss and
-/// the call-sequence fuzzer and the crashing application have tests of their own.
+/// the call-sequence fuzzer, the crashing application and the device churn have tests of their
+/// own.
 pub fn covered(name: &str, tested: &[&str]) -> bool {
-    tested.contains(&name) || ["cli", "quota", "sandbox", "caps", "noisy", "loss", "fuzz", "crash"].contains(&name) || name.starts_with("bench_")
+    tested.contains(&name)
+        || ["cli", "quota", "sandbox", "caps", "noisy", "loss", "fuzz", "crash", "churn"].contains(&name)
+        || name.starts_with("bench_")
 }
 
 /// `plug` composed in front of `socket` with `wac_graph::plug`, for components that have nothing

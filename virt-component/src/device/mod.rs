@@ -1,16 +1,15 @@
 //! The virtual-device layer: what a device the application holds is.
 //!
-//! Every `gpu-device` the virt hands out is a [`VirtualDevice`], and everything the virt knows
-//! of a device is on it: its id (which every object made from it carries), its tenant, the
-//! [`Host`] device it runs on, its error scopes ([`scopes`]), its loss, its labels, the memory
-//! objects its `destroy` frees, and its queue timeline with the work held back on it
-//! ([`timeline`]), and what it has taken (memory and objects, which the quota charges).
+//! Every `gpu-device` the virt hands out is a virtual device ([`registry`]), and everything the
+//! virt knows of a device is there: its id (which every object made from it carries), its
+//! tenant, the host device it runs on ([`host`], with the ledger of its queue), its error scopes
+//! ([`scopes`]), its loss, its labels, the memory objects its `destroy` frees, and its queue
+//! timeline with the work held back on it ([`timeline`], [`queue`], [`fairness`]). Virtual
+//! devices of a pod's guests may share a host device ([`share`]).
 //!
-//! The policies work on this layer, and it asks them through `crate::policy`: the quota
-//! admits a device, limits what it may take and caps its submissions in flight
-//! (`policy::quota`); sharing decides which host device it runs on, attributes errors on a
-//! shared one and schedules submissions across guests (`policy::share`); the recorder observes
-//! its calls (`policy::record`).
+//! The layer names no policy. What it asks of them (may this device be made; it is gone; it is
+//! retired) goes through `crate::hooks`, which the policy chain registers with; the caps it
+//! applies are read from the configuration.
 //!
 //! On a host device of its own, a device's destroy, loss and labels are the runtime's. On a
 //! pooled host device (a pod's, when its guests share the GPU) they are the virt's:
@@ -19,185 +18,27 @@
 //! - real loss of the host device resolves every virtual device's `lost`;
 //! - a lost virtual device reports no errors, makes invalid memory objects, writes and submits
 //!   nothing, as a lost device does.
+//!
+//! Files, each using only those before it: `host`, `scopes`, `fairness`; `timeline`;
+//! `registry`; `share`; `queue`; this one (the device's own calls).
 
+pub mod fairness;
+pub mod host;
+pub mod queue;
+pub mod registry;
 pub mod scopes;
+pub mod share;
 pub mod timeline;
 
-use crate::bindings::wit_future;
-use crate::policy::DeviceId;
-use crate::{GpuAdapter, GpuDevice, GpuDeviceLostInfo, exp, imp};
-use futures::channel::oneshot;
-use hashbrown::HashMap;
-use scopes::Scopes;
-use std::cell::{Cell, RefCell};
-use std::rc::{Rc, Weak};
-use timeline::Timeline;
-use wit_bindgen::rt::async_support::FutureReader;
+pub use registry::{Lost, Memory, ObjectId, all, get, is_destroyed, is_lost, pooled};
 
-/// A device the application holds.
-pub struct VirtualDevice {
-    pub id: DeviceId,
-    /// The guest it belongs to (0 in front of one application).
-    pub tenant: u32,
-    pub host: Rc<Host>,
-    /// Its error scopes and uncaptured-error listeners (also the wrapper's `errors`).
-    pub scopes: Rc<Scopes>,
-    loss: RefCell<Loss>,
-    /// Its label and its queue's, when its host device is pooled (the host's are the first
-    /// device's).
-    label: RefCell<String>,
-    queue_label: RefCell<String>,
-    /// Its buffers, textures and query sets, which its `destroy` frees.
-    memory: RefCell<Vec<Memory>>,
-    /// Its submissions in flight and the work held back, when a cap applies to it.
-    timeline: RefCell<Option<Rc<Timeline>>>,
-    /// The memory and objects it has taken, charged by the quota.
-    pub usage: RefCell<crate::policy::quota::Usage>,
-    /// The number of its last submission on its host device's queue (see [`Host::submitted`]).
-    pub last_submission: Cell<u64>,
-    /// Whether the application destroyed it (which unmaps its buffers).
-    destroyed: Cell<bool>,
-    /// The wrappers alive that carry its id: its own, its queue's and those of everything made
-    /// from it. At none, it leaves the registry, and its host device goes with it unless pooled.
-    objects: Cell<usize>,
-}
-
-/// Whether a device is lost, and who waits to hear it.
-enum Loss {
-    Alive(Vec<oneshot::Sender<Lost>>),
-    Lost(Lost),
-}
-
-/// Why a device was lost.
-#[derive(Clone)]
-pub struct Lost {
-    pub reason: exp::GpuDeviceLostReason,
-    pub message: String,
-}
-
-/// A memory object of a device, destroyed with it.
-pub enum Memory {
-    Buffer(Weak<imp::GpuBuffer>),
-    Texture(Weak<imp::GpuTexture>),
-    QuerySet(Weak<imp::GpuQuerySet>),
-}
-
-/// A device of the runtime, and the virtual devices on it.
-pub struct Host {
-    pub device: Rc<imp::GpuDevice>,
-    /// Whether the virt owns its devices' destroy, loss and labels (a pod's host device, when
-    /// its guests share the GPU: see `policy::share`).
-    pub pooled: bool,
-    /// What it was asked for: virtual devices asking for the same may share it.
-    pub key: crate::policy::share::Key,
-    /// Whether its `pop-error-scope` completes when it is called (`policy::share` shares only
-    /// such a host device).
-    pub instant_pops: bool,
-    /// Whether a second virtual device joined it: its calls are bracketed from then on.
-    pub shared: Cell<bool>,
-    /// Whether the virt listens for its loss (`policy::share::watch_loss`).
-    pub watched: Cell<bool>,
-    pub members: RefCell<Vec<Weak<VirtualDevice>>>,
-    /// On a pooled host device, the submissions forwarded to its queue (all its virtual
-    /// devices', numbered 1, 2, ...); of those, the most a wait on the queue was asked for and
-    /// the most known done; and who waits for a number to be done (`policy::share` keeps them).
-    pub submitted: Cell<u64>,
-    pub asked: Cell<u64>,
-    pub done: Cell<u64>,
-    pub done_waiters: RefCell<Vec<(u64, oneshot::Sender<()>)>>,
-    queue: std::cell::OnceCell<imp::GpuQueue>,
-    /// A small buffer of the virt's own, made when first needed (`policy::share::spoil`).
-    scratch: std::cell::OnceCell<imp::GpuBuffer>,
-}
-
-impl Host {
-    pub fn new(device: Rc<imp::GpuDevice>, pooled: bool, key: crate::policy::share::Key, instant_pops: bool) -> Rc<Self> {
-        Rc::new(Self {
-            device,
-            pooled,
-            key,
-            instant_pops,
-            shared: Cell::new(false),
-            watched: Cell::new(false),
-            members: RefCell::default(),
-            submitted: Cell::new(0),
-            asked: Cell::new(0),
-            done: Cell::new(0),
-            done_waiters: RefCell::default(),
-            queue: Default::default(),
-            scratch: Default::default(),
-        })
-    }
-
-    /// Its queue (asked of the runtime when first needed).
-    pub fn queue(&self) -> &imp::GpuQueue {
-        self.queue.get_or_init(|| self.device.queue())
-    }
-
-    /// A buffer of 4 bytes (copy source and destination) that belongs to no application.
-    pub fn scratch(&self) -> &imp::GpuBuffer {
-        self.scratch.get_or_init(|| {
-            let usage = imp::GpuBufferUsage::COPY_SRC | imp::GpuBufferUsage::COPY_DST;
-            self.device.create_buffer(&imp::GpuBufferDescriptor { size: 4, usage, mapped_at_creation: None, label: None })
-        })
-    }
-
-    /// The virtual devices on it.
-    pub fn members(&self) -> Vec<Rc<VirtualDevice>> {
-        self.members.borrow().iter().filter_map(Weak::upgrade).collect()
-    }
-}
-
-thread_local! {
-    static DEVICES: RefCell<HashMap<DeviceId, Rc<VirtualDevice>>> = RefCell::new(HashMap::new());
-}
-
-/// The virtual device of `id`, if `id` is a device's.
-pub fn get(id: DeviceId) -> Option<Rc<VirtualDevice>> {
-    DEVICES.with_borrow(|d| d.get(&id).cloned())
-}
-
-/// An object of `id` was made (every wrapper counts: see [`VirtualDevice::objects`]).
-pub fn object_made(id: DeviceId) {
-    DEVICES.with(|d| {
-        if let Some(v) = d.try_borrow().ok().as_ref().and_then(|d| d.get(&id)) {
-            v.objects.set(v.objects.get() + 1);
-        }
-    });
-}
-
-/// An object of `id` was dropped. After the last, nothing can reach the device any more: what
-/// the operator's stats say of it is kept, and the device leaves the registry (WebGPU keeps a
-/// device alive while any of its objects is).
-pub fn object_dropped(id: DeviceId) {
-    let Some(v) = get(id) else { return };
-    let left = v.objects.get().saturating_sub(1);
-    v.objects.set(left);
-    if left > 0 {
-        return;
-    }
-    crate::policy::device_retired(&v);
-    // Dropped outside the registry's borrow: the device's drop may drop objects of its own.
-    let gone = DEVICES.with(|d| d.try_borrow_mut().ok().and_then(|mut d| d.remove(&id)));
-    drop(gone);
-}
-
-/// Every virtual device.
-pub fn all() -> Vec<Rc<VirtualDevice>> {
-    DEVICES.with_borrow(|d| d.values().cloned().collect())
-}
-
-/// The virtual device of `id` if its host device is pooled: then its destroy, loss and label
-/// are the virt's.
-pub fn pooled(id: DeviceId) -> Option<Rc<VirtualDevice>> {
-    get(id).filter(|v| v.host.pooled)
-}
-
-/// Whether objects of `id` belong to a lost pooled device: what they do then is as on a lost
-/// device (nothing), whatever the host device does.
-pub fn is_lost(id: DeviceId) -> bool {
-    pooled(id).is_some_and(|v| matches!(*v.loss.borrow(), Loss::Lost(_)))
-}
+use crate::bindings::{wit_future, wit_stream};
+use crate::{GpuAdapter, GpuDevice, GpuDeviceLostInfo, GpuError, exp, hooks, ids, imp, tenant};
+use futures::StreamExt;
+use futures::channel::mpsc;
+use scopes::Scope;
+use timeline::{HeldCall, Timeline};
+use wit_bindgen::rt::async_support::{FutureReader, StreamReader};
 
 /// `gpu-adapter.request-device`: the policies admit it, sharing finds its host device (a
 /// pooled one, or one of its own from the runtime), and it is registered with its tenant and,
@@ -206,117 +47,43 @@ pub async fn request_device(
     adapter: &GpuAdapter,
     descriptor: Option<exp::GpuDeviceDescriptor>,
 ) -> Result<exp::GpuDevice, exp::RequestDeviceError> {
-    crate::policy::admit_device(adapter, descriptor.as_ref())?;
+    hooks::admit_device(adapter, descriptor.as_ref())?;
     let label = descriptor.as_ref().and_then(|d| d.label.clone()).unwrap_or_default();
     let queue_label = descriptor.as_ref().and_then(|d| d.default_queue.as_ref()?.label.clone()).unwrap_or_default();
-    let (device, host) = crate::policy::place_device(adapter, descriptor).await?;
+    let (device, host) = share::place(adapter, descriptor).await?;
     let made = device.get::<GpuDevice>();
-    let pooled = host.pooled;
-    let v = enter(made, host, crate::tenant::of(adapter.device));
-    if pooled {
-        v.name(label, queue_label);
-    }
-    *v.timeline.borrow_mut() = timeline::start(made);
-    crate::policy::device_admitted(adapter, made).await?;
-    Ok(device)
-}
-
-/// Registers a new virtual device of `tenant` on `host`.
-fn enter(wrapper: &GpuDevice, host: Rc<Host>, tenant: u32) -> Rc<VirtualDevice> {
     // A device joining a shared host device has virtual error scopes from the start; the first
     // one turns to them when the second joins.
     let shared = host.shared.get();
-    for member in host.members() {
+    for member in share::members(&host) {
         member.scopes.set_virtual(shared);
     }
-    wrapper.errors.set_virtual(shared);
-    wrapper.errors.belong_to(tenant);
-    let virtual_device = Rc::new(VirtualDevice {
-        id: wrapper.device,
-        tenant,
-        scopes: wrapper.errors.clone(),
-        host: host.clone(),
-        loss: RefCell::new(Loss::Alive(Vec::new())),
-        label: RefCell::default(),
-        queue_label: RefCell::default(),
-        memory: RefCell::default(),
-        timeline: RefCell::default(),
-        usage: RefCell::default(),
-        last_submission: Cell::new(0),
-        destroyed: Cell::new(false),
-        // The device's wrapper, made before it was registered.
-        objects: Cell::new(1),
-    });
-    host.members.borrow_mut().push(Rc::downgrade(&virtual_device));
-    DEVICES.with_borrow_mut(|d| d.insert(wrapper.device, virtual_device.clone()));
-    virtual_device
+    made.errors.set_virtual(shared);
+    let tenant = tenant::of(adapter.device);
+    let v = registry::enter(made.device, host, tenant, made.errors.clone());
+    if v.host.pooled {
+        *v.label.borrow_mut() = label;
+        *v.queue_label.borrow_mut() = queue_label;
+    }
+    if let Some(max) = in_flight_cap(tenant) {
+        let timeline = Timeline::start(v.id, max, fairness::pool(), v.host.clone(), v.scopes.clone());
+        *v.timeline.borrow_mut() = Some(timeline);
+    }
+    hooks::device_admitted(adapter, made).await?;
+    Ok(device)
 }
 
-impl VirtualDevice {
-    fn name(&self, label: String, queue_label: String) {
-        *self.label.borrow_mut() = label;
-        *self.queue_label.borrow_mut() = queue_label;
-    }
-
-    /// The device is lost: its waiters hear why, its uncaptured-error streams end, what it took
-    /// is released, its held work dropped and its memory objects destroyed.
-    pub fn lose(&self, lost: Lost) {
-        let waiters = match std::mem::replace(&mut *self.loss.borrow_mut(), Loss::Lost(lost.clone())) {
-            Loss::Alive(waiters) => waiters,
-            Loss::Lost(_) => return,
-        };
-        for waiter in waiters {
-            let _ = waiter.send(lost.clone());
-        }
-        self.scopes.end();
-        crate::policy::device_gone(self.id);
-        timeline::forget(self.id);
-        for object in self.memory.take() {
-            match object {
-                Memory::Buffer(b) => b.upgrade().iter().for_each(|b| b.destroy()),
-                Memory::Texture(t) => t.upgrade().iter().for_each(|t| t.destroy()),
-                Memory::QuerySet(q) => q.upgrade().iter().for_each(|q| q.destroy()),
-            }
-        }
-    }
-
-    /// Hears of the device's loss.
-    fn wait_lost(&self) -> oneshot::Receiver<Lost> {
-        let (tx, rx) = oneshot::channel();
-        match &mut *self.loss.borrow_mut() {
-            Loss::Alive(waiters) => waiters.push(tx),
-            Loss::Lost(lost) => {
-                let _ = tx.send(lost.clone());
-            }
-        }
-        rx
-    }
-}
-
-/// Whether the application destroyed `device`.
-pub fn is_destroyed(device: DeviceId) -> bool {
-    get(device).is_some_and(|v| v.destroyed.get())
+/// The cap on the submissions in flight of `tenant`'s devices: its own, or, under the pool's
+/// cap alone, none of its own (`u32::MAX`). `None`: no cap applies.
+fn in_flight_cap(tenant: u32) -> Option<u32> {
+    let own = crate::config::of_tenant(tenant).max_in_flight.map(|n| n.get());
+    own.or_else(|| fairness::pool().map(|_| u32::MAX))
 }
 
 /// Remembers a memory object of `device`, for its `destroy`.
-pub fn track(device: DeviceId, object: Memory) {
-    if let Some(v) = pooled(device) {
-        let mut memory = v.memory.borrow_mut();
-        // Forget what is gone already, so that the list does not grow with the objects made.
-        if memory.len() >= 64 && memory.len().is_power_of_two() {
-            memory.retain(Memory::alive);
-        }
-        memory.push(object);
-    }
-}
-
-impl Memory {
-    fn alive(&self) -> bool {
-        match self {
-            Memory::Buffer(b) => b.strong_count() > 0,
-            Memory::Texture(t) => t.strong_count() > 0,
-            Memory::QuerySet(q) => q.strong_count() > 0,
-        }
+pub fn track(device: ids::DeviceId, object: Memory) {
+    if let Some(v) = get(device) {
+        v.track(object);
     }
 }
 
@@ -326,10 +93,10 @@ pub fn destroy(device: &GpuDevice) {
     if let Some(v) = get(device.device) {
         v.destroyed.set(true);
     }
-    crate::policy::device_gone(device.device);
+    hooks::device_gone(device.device);
     match pooled(device.device) {
         Some(v) => v.lose(Lost { reason: exp::GpuDeviceLostReason::Destroyed, message: "the device was destroyed".into() }),
-        None => timeline::now_or_held(device.device, || device.inner.destroy(), || timeline::HeldCall::DestroyDevice),
+        None => queue::now_or_held(device.device, || device.inner.destroy(), || HeldCall::DestroyDevice),
     }
 }
 
@@ -337,28 +104,30 @@ pub fn destroy(device: &GpuDevice) {
 /// the device took: the virt hears of a loss only when the application asks, so a lost device's
 /// objects are otherwise released as the application drops them).
 pub fn lost(device: &GpuDevice) -> FutureReader<exp::GpuDeviceLostInfo> {
+    let placeholder = <exp::GpuDeviceLostInfo as crate::bridge::Placeholder>::placeholder;
     let Some(v) = pooled(device.device) else {
         let id = device.device;
-        let placeholder = <exp::GpuDeviceLostInfo as crate::bridge::Placeholder>::placeholder;
         return crate::bridge::future(
             device.inner.lost(),
             move |info| {
-                crate::policy::device_gone(id);
-                timeline::forget(id);
+                hooks::device_gone(id);
+                if let Some(v) = get(id) {
+                    v.forget_timeline();
+                }
                 exp::GpuDeviceLostInfo::new(GpuDeviceLostInfo::from(info))
             },
             placeholder,
         );
     };
-    crate::policy::share::watch_loss(&v.host);
-    let (tx, rx) = wit_future::new::<exp::GpuDeviceLostInfo>(<exp::GpuDeviceLostInfo as crate::bridge::Placeholder>::placeholder);
+    share::watch_loss(&v.host);
+    let (tx, rx) = wit_future::new::<exp::GpuDeviceLostInfo>(placeholder);
     let wait = v.wait_lost();
-    let call = crate::policy::current_call();
+    let call = ids::current_call();
     crate::bridge::spawn(async move {
         // A device dropped before its loss is never lost: its future never resolves.
         let Ok(Lost { reason, message }) = wait.await else { return };
         let value = exp::GpuDeviceLostInfo::new(GpuDeviceLostInfo::Local { reason, message });
-        crate::policy::resolved(call, &value);
+        hooks::resolved(call, &value);
         let _ = tx.write(value).await;
     });
     rx
@@ -378,22 +147,79 @@ pub fn set_label(device: &GpuDevice, label: String) {
     }
 }
 
-/// A pooled device's queue: its label is the device's own.
-pub mod queue {
-    use crate::GpuQueue;
-
-    pub fn label(queue: &GpuQueue) -> String {
-        match super::pooled(queue.device) {
-            Some(v) => v.queue_label.borrow().clone(),
-            None => queue.forward_label(),
-        }
-    }
-
-    pub fn set_label(queue: &GpuQueue, label: String) {
-        match super::pooled(queue.device) {
-            Some(v) => *v.queue_label.borrow_mut() = label,
-            None => queue.forward_set_label(label),
-        }
+pub fn push_error_scope(device: &GpuDevice, filter: exp::GpuErrorFilter) {
+    if device.errors.push(filter) {
+        device.inner.push_error_scope(filter);
     }
 }
 
+pub async fn pop_error_scope(device: &GpuDevice) -> Result<Option<exp::GpuError>, exp::PopErrorScopeError> {
+    // Errors of work held back from before this pop belong to the scope: forward it first.
+    queue::drained(device.device).await;
+    let host = |e: Option<imp::GpuError>| e.map(|e| exp::GpuError::new(GpuError::Host(e)));
+    let scope = device.errors.pop();
+    if is_lost(device.device) {
+        // A lost device's pop resolves with no error, whatever its stack held.
+        return Ok(None);
+    }
+    let local = |kind, message| exp::GpuError::new(GpuError::Local { kind, message });
+    match &scope {
+        // The virt's own scope: what it caught is all there is.
+        Some(Scope { forwarded: false, .. }) => return Ok(scope.and_then(|s| s.reported).map(|(kind, message)| local(kind, message))),
+        // No scope, with virtual scopes: the runtime's stack is not the application's.
+        None if device.errors.is_virtual() => {
+            let message = "pop-error-scope: the error scope stack is empty".to_string();
+            return Err(exp::PopErrorScopeError { kind: exp::PopErrorScopeErrorKind::OperationError, message });
+        }
+        _ => {}
+    }
+    let Some(Scope { reported: Some((kind, message)), split, .. }) = scope else {
+        // No scope of the virt's (the runtime says what popping an empty stack is) or nothing
+        // reported into it: the runtime's scope is the application's.
+        return device.inner.pop_error_scope().await.map(host);
+    };
+    if split {
+        // The split first: what it caught came after the virt's error.
+        let _later = device.inner.pop_error_scope().await;
+    }
+    let earlier = device.inner.pop_error_scope().await?;
+    Ok(Some(host(earlier).unwrap_or_else(|| local(kind, message))))
+}
+
+pub fn on_uncaptured_error(device: &GpuDevice) -> StreamReader<exp::GpuError> {
+    // The stream ends when the device is lost: on a pooled host device, the virt must hear of it.
+    if let Some(v) = pooled(device.device) {
+        share::watch_loss(&v.host);
+    }
+    let (tx, rx) = mpsc::unbounded();
+    if device.errors.is_ended() || device.errors.is_virtual() {
+        // A lost device's streams end at once; every error of a device with virtual scopes
+        // reaches the virt through the brackets.
+        device.errors.listen(tx);
+    } else {
+        device.errors.listen(tx.clone());
+        // The runtime's errors and the virt's go through one channel into the application's stream.
+        let mut runtime = device.inner.on_uncaptured_error();
+        crate::bridge::spawn(async move {
+            while let Some(e) = runtime.next().await {
+                if tx.unbounded_send(exp::GpuError::new(GpuError::Host(e))).is_err() {
+                    return;
+                }
+            }
+            // The runtime's stream ended (the device is lost): so does the application's.
+            tx.close_channel();
+        });
+    }
+    let (mut writer, reader) = wit_stream::new::<exp::GpuError>();
+    let call = ids::current_call();
+    crate::bridge::spawn(async move {
+        let mut rx = rx;
+        while let Some(e) = rx.next().await {
+            hooks::resolved(call, &e);
+            if writer.write_one(e).await.is_some() {
+                break;
+            }
+        }
+    });
+    reader
+}

@@ -19,16 +19,17 @@
 //! guest with the last one's words (its stats), and with `log-errors` writes each to the
 //! operator's console (`crate::console`) as it happens.
 //!
-//! Work the virt held back and forwards later (see `policy::quota::submissions`) reports its
-//! errors to the scopes open when the application made the call ([`Mark`]): to the innermost
-//! of those of the error's filter still open, else as uncaptured.
+//! Work the virt held back and forwards later (`super::timeline`) reports its errors to the
+//! scopes open when the application made the call ([`Mark`]): to the innermost of those of the
+//! error's filter still open, else as uncaptured.
+//!
+//! This file keeps the scopes and delivers errors; the calls that push and pop them and listen
+//! for errors are the device's (`super`).
 
-use crate::bindings::wit_stream;
-use crate::{GpuDevice, GpuError, exp, imp};
-use futures::StreamExt;
+use crate::hooks::Counter;
+use crate::{GpuDevice, GpuError, config, exp, imp};
 use futures::channel::mpsc;
 use std::cell::{Cell, RefCell};
-use wit_bindgen::rt::async_support::StreamReader;
 
 /// A device's error scopes and uncaptured-error listeners, as the application sees them.
 #[derive(Default)]
@@ -57,12 +58,11 @@ thread_local! {
 
 /// The stats of undelivered errors: per guest, the count, and the last one's words in a
 /// counter's name (its value is its number among them).
-pub fn counters() -> Vec<(&'static str, crate::policy::Counter)> {
-    use crate::policy::{Counter, guest_prefix};
+pub fn counters() -> Vec<(&'static str, Counter)> {
     let mut out = Vec::new();
     UNDELIVERED.with_borrow(|all| {
         for (tenant, u) in all.iter().enumerate().filter(|(_, u)| u.count > 0) {
-            let prefix = guest_prefix(tenant as u32);
+            let prefix = config::guest_prefix(tenant as u32);
             out.push(("errors", Counter { name: format!("{prefix}undelivered"), value: u.count }));
             if let Some((kind, message)) = &u.last {
                 let name = format!("{prefix}last undelivered: {}: {message}", kind_name(*kind));
@@ -71,7 +71,7 @@ pub fn counters() -> Vec<(&'static str, crate::policy::Counter)> {
         }
     });
     if crate::console::cut() > 0 {
-        out.push(("errors", crate::policy::Counter { name: "log lines cut".into(), value: crate::console::cut() }));
+        out.push(("errors", Counter { name: "log lines cut".into(), value: crate::console::cut() }));
     }
     out
 }
@@ -98,22 +98,22 @@ fn undelivered(tenant: u32, kind: exp::GpuErrorKind, message: &str) {
         all[at].count += 1;
         all[at].last = Some((kind, message.to_string()));
     });
-    if crate::policy::pod(|c| c.log_errors) {
-        let guest = crate::policy::guest_prefix(tenant);
+    if config::pod().log_errors {
+        let guest = config::guest_prefix(tenant);
         crate::console::write(&format!("webgpu-virt: {guest}uncaptured {}: {message}", kind_name(kind)));
     }
 }
 
-struct Scope {
+pub struct Scope {
     /// The scope's number among the device's pushes.
     id: u64,
     filter: exp::GpuErrorFilter,
     /// The first error the virt reported into this scope.
-    reported: Option<(exp::GpuErrorKind, String)>,
+    pub reported: Option<(exp::GpuErrorKind, String)>,
     /// Whether a split scope sits above it on the runtime (pushed with the report).
-    split: bool,
+    pub split: bool,
     /// Whether it was pushed on the runtime too (else it is the virt's alone).
-    forwarded: bool,
+    pub forwarded: bool,
 }
 
 /// The application's open scopes at one moment: where the errors of a call made then belong.
@@ -138,6 +138,34 @@ impl Scopes {
     /// Whether the errors of this device's calls are attributed by the virt.
     pub fn is_virtual(&self) -> bool {
         self.virtual_.get()
+    }
+
+    /// Pushes a scope of `filter`: whether it goes to the runtime too (it does unless the
+    /// device's scopes are virtual).
+    pub fn push(&self, filter: exp::GpuErrorFilter) -> bool {
+        let id = self.pushed.get() + 1;
+        self.pushed.set(id);
+        let forwarded = !self.virtual_.get();
+        self.stack.borrow_mut().push(Scope { id, filter, reported: None, split: false, forwarded });
+        forwarded
+    }
+
+    /// Pops the innermost scope.
+    pub fn pop(&self) -> Option<Scope> {
+        self.stack.borrow_mut().pop()
+    }
+
+    /// Adds a listener for uncaptured errors (closed at once on a lost device).
+    pub fn listen(&self, listener: mpsc::UnboundedSender<exp::GpuError>) {
+        match self.ended.get() {
+            true => listener.close_channel(),
+            false => self.listeners.borrow_mut().push(listener),
+        }
+    }
+
+    /// Whether the device is lost: its streams have ended.
+    pub fn is_ended(&self) -> bool {
+        self.ended.get()
     }
 
     /// The device is lost: its uncaptured-error streams end.
@@ -198,86 +226,3 @@ pub fn report_to(runtime: &imp::GpuDevice, scopes: &Scopes, mark: Option<&Mark>,
     }
 }
 
-pub fn push_error_scope(device: &GpuDevice, filter: exp::GpuErrorFilter) {
-    let scopes = &device.errors;
-    let id = scopes.pushed.get() + 1;
-    scopes.pushed.set(id);
-    let forwarded = !scopes.virtual_.get();
-    scopes.stack.borrow_mut().push(Scope { id, filter, reported: None, split: false, forwarded });
-    if forwarded {
-        device.inner.push_error_scope(filter);
-    }
-}
-
-pub async fn pop_error_scope(device: &GpuDevice) -> Result<Option<exp::GpuError>, exp::PopErrorScopeError> {
-    // Errors of work held back from before this pop belong to the scope: forward it first.
-    super::timeline::drained(device.device).await;
-    let host = |e: Option<imp::GpuError>| e.map(|e| exp::GpuError::new(GpuError::Host(e)));
-    let scope = device.errors.stack.borrow_mut().pop();
-    if super::is_lost(device.device) {
-        // A lost device's pop resolves with no error, whatever its stack held.
-        return Ok(None);
-    }
-    let local = |kind, message| exp::GpuError::new(GpuError::Local { kind, message });
-    match &scope {
-        // The virt's own scope: what it caught is all there is.
-        Some(Scope { forwarded: false, .. }) => return Ok(scope.and_then(|s| s.reported).map(|(kind, message)| local(kind, message))),
-        // No scope, with virtual scopes: the runtime's stack is not the application's.
-        None if device.errors.virtual_.get() => {
-            let message = "pop-error-scope: the error scope stack is empty".to_string();
-            return Err(exp::PopErrorScopeError { kind: exp::PopErrorScopeErrorKind::OperationError, message });
-        }
-        _ => {}
-    }
-    let Some(Scope { reported: Some((kind, message)), split, .. }) = scope else {
-        // No scope of the virt's (the runtime says what popping an empty stack is) or nothing
-        // reported into it: the runtime's scope is the application's.
-        return device.inner.pop_error_scope().await.map(host);
-    };
-    if split {
-        // The split first: what it caught came after the virt's error.
-        let _later = device.inner.pop_error_scope().await;
-    }
-    let earlier = device.inner.pop_error_scope().await?;
-    Ok(Some(host(earlier).unwrap_or_else(|| local(kind, message))))
-}
-
-pub fn on_uncaptured_error(device: &GpuDevice) -> StreamReader<exp::GpuError> {
-    // The stream ends when the device is lost: on a pooled host device, the virt must hear of it.
-    if let Some(v) = super::pooled(device.device) {
-        crate::policy::share::watch_loss(&v.host);
-    }
-    let (tx, rx) = mpsc::unbounded();
-    if device.errors.ended.get() {
-        // A lost device's streams end at once.
-        tx.close_channel();
-    } else if device.errors.virtual_.get() {
-        // Every error of a device with virtual scopes reaches the virt through the brackets.
-        device.errors.listeners.borrow_mut().push(tx);
-    } else {
-        device.errors.listeners.borrow_mut().push(tx.clone());
-        // The runtime's errors and the virt's go through one channel into the application's stream.
-        let mut runtime = device.inner.on_uncaptured_error();
-        crate::bridge::spawn(async move {
-            while let Some(e) = runtime.next().await {
-                if tx.unbounded_send(exp::GpuError::new(GpuError::Host(e))).is_err() {
-                    return;
-                }
-            }
-            // The runtime's stream ended (the device is lost): so does the application's.
-            tx.close_channel();
-        });
-    }
-    let (mut writer, reader) = wit_stream::new::<exp::GpuError>();
-    let call = crate::policy::current_call();
-    crate::bridge::spawn(async move {
-        let mut rx = rx;
-        while let Some(e) = rx.next().await {
-            crate::policy::resolved(call, &e);
-            if writer.write_one(e).await.is_some() {
-                break;
-            }
-        }
-    });
-    reader
-}

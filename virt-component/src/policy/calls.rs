@@ -1,7 +1,10 @@
 //! The call counter: how many times the application (each guest, in a pod) called each
 //! function.
 
-use super::{Args, Counter, DeviceId, Func, Policy};
+use super::Policy;
+use crate::hooks::Counter;
+use crate::ids::DeviceId;
+use crate::{Args, Func};
 
 pub struct Calls {
     /// By tenant, by function.
@@ -28,7 +31,7 @@ impl Policy for Calls {
     /// each name after the guest's).
     fn counters(&self, out: &mut Vec<Counter>) {
         for (tenant, counts) in self.counts.iter().enumerate() {
-            let prefix = super::guest_prefix(tenant as u32);
+            let prefix = crate::config::guest_prefix(tenant as u32);
             let called = Func::ALL.iter().zip(counts).filter(|(_, n)| **n > 0);
             out.extend(called.map(|(f, n)| Counter { name: format!("{prefix}{}", f.name()), value: *n }));
         }

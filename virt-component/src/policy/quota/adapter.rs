@@ -7,7 +7,8 @@
 //! (`operation-error`). Denied features are absent from `has` and a `request-device` asking for
 //! one is a `type-error`. Adapter info can be masked.
 
-use crate::policy::{DeviceId, config};
+use crate::ids::DeviceId;
+use crate::tenant;
 use webgpu_virt_config::{Config, Pool};
 use crate::{GpuAdapter, GpuAdapterInfo, GpuDevice, GpuSupportedFeatures, GpuSupportedLimits, RecordOptionGpuSize64};
 use crate::{WitName, exp};
@@ -38,8 +39,7 @@ const CLAMPED: [(&str, Cap); 6] = [
 
 /// A limit the runtime reports to the tenant of `device`, clamped by a cap.
 fn clamp(device: DeviceId, value: u64, cap: Cap) -> u64 {
-    let pool = crate::policy::pod(|c| c.pool.clone());
-    config(device, |c| cap(c, &pool).map_or(value, |cap| value.min(cap)))
+    cap(tenant::policy(device), &crate::config::pod().pool).map_or(value, |cap| value.min(cap))
 }
 
 pub fn max_buffer_size(limits: &GpuSupportedLimits) -> u64 {
@@ -67,7 +67,7 @@ macro_rules! dimensions {
 dimensions!(max_texture_dimension1_d, max_texture_dimension2_d, max_texture_dimension3_d);
 
 fn denied(device: DeviceId, feature: &str) -> bool {
-    config(device, |c| c.deny_features.iter().any(|d| d == feature))
+    tenant::policy(device).deny_features.iter().any(|d| d == feature)
 }
 
 pub fn has(features: &GpuSupportedFeatures, value: String) -> bool {
@@ -78,7 +78,7 @@ pub fn has(features: &GpuSupportedFeatures, value: String) -> bool {
 macro_rules! masked {
     ($($name:ident: $generic:literal),*) => {$(
         pub fn $name(info: &GpuAdapterInfo) -> String {
-            match config(info.device, |c| c.mask_adapter_info) {
+            match tenant::policy(info.device).mask_adapter_info {
                 true => $generic.into(),
                 false => info.inner.$name(),
             }

@@ -15,8 +15,13 @@ pub mod objects;
 pub mod pipelines;
 pub mod writes;
 
-use super::{Counter, DeviceId, Policy};
+use super::Policy;
+use crate::hooks::Counter;
+use crate::ids::DeviceId;
+use crate::{config, device, tenant};
+use hashbrown::HashMap;
 use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use webgpu_virt_config::{Config, Size};
 
 /// The kinds of objects counted: the first three also take memory.
@@ -62,9 +67,9 @@ impl Kind {
     }
 }
 
-/// What one device uses: each `crate::device::VirtualDevice` holds its own.
-#[derive(Default)]
-pub struct Usage {
+/// What one device uses.
+#[derive(Default, Clone)]
+struct Usage {
     /// Bumped when the device is destroyed: charges made before then are already released.
     epoch: u32,
     /// Whether the device is destroyed or lost: what is made on it then is invalid and takes
@@ -131,28 +136,31 @@ impl Account {
     }
 }
 
-/// The instance's quotas and usage: each tenant's, and the pool's (all tenants together).
+/// The instance's quotas and usage: each tenant's, and the pool's (all tenants together); what
+/// each device uses; and what is left of the devices that nothing can reach any more.
 struct Ledger {
     tenants: Vec<Account>,
     pool: Account,
+    devices: HashMap<DeviceId, Usage>,
+    retired: Retired,
 }
 
 impl Ledger {
     /// The account of the tenant `device` belongs to.
     fn tenant(&mut self, device: DeviceId) -> &mut Account {
         let last = self.tenants.len() - 1;
-        let tenant = crate::tenant::of(device) as usize;
+        let tenant = tenant::of(device) as usize;
         &mut self.tenants[tenant.min(last)]
+    }
+
+    /// What `device` uses (from its first charge, refusal or release until it is retired).
+    fn usage(&mut self, device: DeviceId) -> &mut Usage {
+        self.devices.entry(device).or_default()
     }
 }
 
 thread_local! {
     static LEDGER: RefCell<Option<Ledger>> = const { RefCell::new(None) };
-}
-
-/// Reads and changes what `device` uses (`None` if it is no device's id).
-fn usage<R>(device: DeviceId, f: impl FnOnce(&mut Usage) -> R) -> Option<R> {
-    crate::device::get(device).map(|v| f(&mut v.usage.borrow_mut()))
 }
 
 /// Whether `config` asks the quota of a tenant for anything.
@@ -174,7 +182,8 @@ pub(super) fn configure(config: &Config) -> Option<Box<dyn Policy>> {
     }
     let accounts = (0..tenants).map(|t| Account::new(config.policy(t).max_memory, &config.policy(t).max_objects)).collect();
     let pool = Account::new(config.pool.max_memory, &Default::default());
-    LEDGER.set(Some(Ledger { tenants: accounts, pool }));
+    let retired = Retired { rows: VecDeque::new(), folded: (0..tenants).map(|_| Folded::default()).collect() };
+    LEDGER.set(Some(Ledger { tenants: accounts, pool, devices: HashMap::new(), retired }));
     Some(Box::new(QuotaStats))
 }
 
@@ -221,7 +230,7 @@ impl Charge {
     pub fn new(device: DeviceId, kind: Kind, bytes: u64) -> Result<Option<Charge>, Refusal> {
         with(|l| {
             let k = kind as usize;
-            if usage(device, |u| u.gone).unwrap_or(false) {
+            if l.usage(device).gone {
                 return Ok(None);
             }
             if let Some(refusal) = l.tenant(device).refusal(kind, bytes, "").or_else(|| l.pool.refusal(kind, bytes, "pool's ")) {
@@ -229,13 +238,11 @@ impl Charge {
             }
             l.tenant(device).charge(kind, bytes);
             l.pool.charge(kind, bytes);
-            let epoch = usage(device, |u| {
-                u.bytes[k] += bytes;
-                u.objects[k] += 1;
-                u.peak = u.peak.max(u.total());
-                u.epoch
-            });
-            Ok(Some(Charge { device, kind, bytes, epoch: epoch.unwrap_or(0) }))
+            let u = l.usage(device);
+            u.bytes[k] += bytes;
+            u.objects[k] += 1;
+            u.peak = u.peak.max(u.total());
+            Ok(Some(Charge { device, kind, bytes, epoch: u.epoch }))
         })
         .unwrap_or(Ok(None))
     }
@@ -247,17 +254,14 @@ impl Charge {
 impl Drop for Charge {
     fn drop(&mut self) {
         with(|l| {
-            let released = usage(self.device, |u| {
-                if u.epoch != self.epoch {
-                    return false; // released with its device
-                }
-                u.bytes[self.kind as usize] -= self.bytes;
-                u.objects[self.kind as usize] -= 1;
-                true
-            });
-            if released != Some(true) {
-                return;
+            // A charge is dropped before the last object of its device (the wrapper's id is
+            // its last field): its device's usage is still there.
+            let Some(u) = l.devices.get_mut(&self.device) else { return };
+            if u.epoch != self.epoch {
+                return; // released with its device
             }
+            u.bytes[self.kind as usize] -= self.bytes;
+            u.objects[self.kind as usize] -= 1;
             l.tenant(self.device).release(self.kind, self.bytes, 1);
             l.pool.release(self.kind, self.bytes, 1);
         });
@@ -266,14 +270,15 @@ impl Drop for Charge {
 
 /// Releases everything charged to `device` (it was destroyed).
 pub fn release_device(device: DeviceId) {
+    // (A device's loss may be heard after it was retired: then there is nothing left of it.)
+    if device::get(device).is_none() {
+        return;
+    }
     with(|l| {
-        let Some((bytes, objects)) = usage(device, |u| {
-            u.epoch += 1;
-            u.gone = true;
-            (std::mem::take(&mut u.bytes), std::mem::take(&mut u.objects))
-        }) else {
-            return;
-        };
+        let u = l.usage(device);
+        u.epoch += 1;
+        u.gone = true;
+        let (bytes, objects) = (std::mem::take(&mut u.bytes), std::mem::take(&mut u.objects));
         for kind in Kind::ALL {
             let k = kind as usize;
             l.tenant(device).release(kind, bytes[k], objects[k]);
@@ -309,6 +314,88 @@ pub struct TextureSize {
     pub sample_count: u32,
 }
 
+/// How many retired devices keep rows of their own in the operator's stats; older ones are
+/// folded into their tenant's totals, so that an application that makes and drops devices for
+/// hours does not grow the virt's memory.
+const RETIRED_ROWS: usize = 16;
+
+/// One device's row in the stats: what it used, and its queue timeline's figures.
+struct Row {
+    id: DeviceId,
+    tenant: u32,
+    usage: Usage,
+    queue: Vec<(&'static str, u64)>,
+}
+
+impl Row {
+    fn of(id: DeviceId, tenant: u32, usage: Usage) -> Self {
+        let mut queue = Vec::new();
+        device::queue::counters(id, |name, value| queue.push((name, value)));
+        Self { id, tenant, usage, queue }
+    }
+
+    /// A device's bytes and objects by kind, peak bytes, refusals and submissions.
+    fn counters(&self, out: &mut Vec<Counter>) {
+        let mut push = |name: String, value: u64| out.push(Counter { name, value });
+        let d = format!("{}device {}", config::guest_prefix(self.tenant), self.id.number());
+        for kind in Kind::ALL {
+            if kind.takes_memory() {
+                push(format!("{d} {} bytes", kind.name()), self.usage.bytes[kind as usize]);
+            }
+            push(format!("{d} {}", kind.name()), self.usage.objects[kind as usize]);
+        }
+        push(format!("{d} memory peak"), self.usage.peak);
+        push(format!("{d} refused"), self.usage.denials);
+        for (name, value) in &self.queue {
+            push(format!("{d} {name}"), *value);
+        }
+    }
+}
+
+/// The devices nothing can reach any more: the latest with rows of their own, the others
+/// folded by tenant.
+struct Retired {
+    rows: VecDeque<Row>,
+    folded: Vec<Folded>,
+}
+
+/// Retired devices folded into one tenant's totals: how many, their highest peak and most in
+/// flight, their refusals and queue figures added up.
+#[derive(Default)]
+struct Folded {
+    devices: u64,
+    peak: u64,
+    denials: u64,
+    queue: Vec<(&'static str, u64)>,
+}
+
+impl Folded {
+    fn fold(&mut self, row: Row) {
+        self.devices += 1;
+        self.peak = self.peak.max(row.usage.peak);
+        self.denials += row.usage.denials;
+        for (name, value) in row.queue {
+            let most = name.starts_with("most");
+            match self.queue.iter_mut().find(|(n, _)| *n == name) {
+                Some((_, total)) if most => *total = (*total).max(value),
+                Some((_, total)) => *total += value,
+                None => self.queue.push((name, value)),
+            }
+        }
+    }
+
+    fn counters(&self, tenant: u32, out: &mut Vec<Counter>) {
+        if self.devices == 0 {
+            return;
+        }
+        let d = format!("{}retired devices", config::guest_prefix(tenant));
+        out.push(Counter { name: d.clone(), value: self.devices });
+        out.push(Counter { name: format!("{d} memory peak"), value: self.peak });
+        out.push(Counter { name: format!("{d} refused"), value: self.denials });
+        out.extend(self.queue.iter().map(|(name, value)| Counter { name: format!("{d} {name}"), value: *value }));
+    }
+}
+
 /// The quota's view for the operator.
 struct QuotaStats;
 
@@ -319,13 +406,14 @@ impl Policy for QuotaStats {
 
     /// Each tenant's current and peak bytes and limit (in a pod, each counter begins with the
     /// guest's name), the pool's in a pod, then per device (in the order they were made)
-    /// bytes and objects by kind, peak bytes and refusals.
+    /// bytes and objects by kind, peak bytes and refusals, and the devices retired long ago
+    /// by tenant.
     fn counters(&self, out: &mut Vec<Counter>) {
         with(|l| {
             let mut push = |name: String, value: u64| out.push(Counter { name, value });
-            let pod = crate::policy::pod(|c| !c.guests.is_empty());
+            let pod = config::is_pod();
             let mut accounts: Vec<(String, &Account)> =
-                l.tenants.iter().enumerate().map(|(t, a)| (crate::policy::guest_prefix(t as u32), a)).collect();
+                l.tenants.iter().enumerate().map(|(t, a)| (config::guest_prefix(t as u32), a)).collect();
             if pod {
                 accounts.push(("pool ".into(), &l.pool));
             }
@@ -342,58 +430,42 @@ impl Policy for QuotaStats {
                     push(format!("{prefix}refused"), account.denials);
                 }
             }
-            crate::policy::share::fairness::counters(|name, value| push(name.to_string(), value));
-            // Per device, in the order they were made, those no longer reachable too.
-            let mut devices: Vec<(DeviceId, Vec<Counter>)> = crate::device::all().iter().map(|v| (v.id, device_counters(v))).collect();
-            RETIRED.with_borrow(|retired| devices.extend(retired.iter().cloned()));
-            devices.sort_by_key(|(id, _)| *id);
-            out.extend(devices.into_iter().flat_map(|(_, counters)| counters));
+            device::fairness::counters(|name, value| push(name.to_string(), value));
+            // Per device, in the order they were made, the latest retired too.
+            let live = device::all().iter().map(|v| Row::of(v.id, v.tenant, l.devices.get(&v.id).cloned().unwrap_or_default())).collect::<Vec<_>>();
+            let mut rows: Vec<&Row> = live.iter().chain(l.retired.rows.iter()).collect();
+            rows.sort_by_key(|row| row.id);
+            rows.iter().for_each(|row| row.counters(out));
+            for (tenant, folded) in l.retired.folded.iter().enumerate() {
+                folded.counters(tenant as u32, out);
+            }
         });
     }
 }
 
-thread_local! {
-    /// The last counters of the devices no longer reachable (see [`retire`]).
-    static RETIRED: RefCell<Vec<(DeviceId, Vec<Counter>)>> = const { RefCell::new(Vec::new()) };
-}
-
-/// A device's bytes and objects by kind, peak bytes, refusals and submissions.
-fn device_counters(v: &crate::device::VirtualDevice) -> Vec<Counter> {
-    let mut out = Vec::new();
-    let mut push = |name: String, value: u64| out.push(Counter { name, value });
-    let usage = v.usage.borrow();
-    let d = format!("{}device {}", crate::policy::guest_prefix(v.tenant), v.id.number());
-    for kind in Kind::ALL {
-        if kind.takes_memory() {
-            push(format!("{d} {} bytes", kind.name()), usage.bytes[kind as usize]);
+/// `device` is retired (nothing can reach it): its row is kept for the operator's stats, and
+/// the oldest retired row past [`RETIRED_ROWS`] folds into its tenant's totals.
+pub fn retire(device: DeviceId) {
+    // (A device retires when an object drops, which may happen while the ledger is at work.)
+    LEDGER.with(|l| {
+        let Ok(mut l) = l.try_borrow_mut() else { return };
+        let Some(l) = l.as_mut() else { return };
+        let usage = l.devices.remove(&device).unwrap_or_default();
+        let tenant = tenant::of(device);
+        l.retired.rows.push_back(Row::of(device, tenant, usage));
+        if l.retired.rows.len() > RETIRED_ROWS
+            && let Some(oldest) = l.retired.rows.pop_front()
+        {
+            let last = l.retired.folded.len() - 1;
+            l.retired.folded[(oldest.tenant as usize).min(last)].fold(oldest);
         }
-        push(format!("{d} {}", kind.name()), usage.objects[kind as usize]);
-    }
-    push(format!("{d} memory peak"), usage.peak);
-    push(format!("{d} refused"), usage.denials);
-    crate::device::timeline::counters(v.id, |name, value| push(format!("{d} {name}"), value));
-    out
-}
-
-/// Keeps the counters of a device that is leaving the registry (the application can no longer
-/// reach it), for the operator's stats, when the quota keeps stats.
-pub fn retire(v: &crate::device::VirtualDevice) {
-    if LEDGER.with(|l| l.try_borrow().is_ok_and(|l| l.is_some())) {
-        RETIRED.with_borrow_mut(|retired| retired.push((v.id, device_counters(v))));
-    }
-}
-
-/// The cap on `device`'s submissions in flight: its guest's own, or, under the pool's cap alone,
-/// none of its own (`u32::MAX`). `None`: no cap applies to it.
-pub fn in_flight_cap(device: DeviceId) -> Option<u32> {
-    let own = crate::policy::config(device, |c| c.max_in_flight.map(|n| n.get()));
-    own.or_else(|| crate::policy::share::fairness::pool().map(|_| u32::MAX))
+    });
 }
 
 /// Counts a refusal.
 pub fn refused(device: DeviceId) {
     with(|l| {
-        usage(device, |u| u.denials += 1);
+        l.usage(device).denials += 1;
         l.tenant(device).denials += 1;
     });
 }

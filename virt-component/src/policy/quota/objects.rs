@@ -10,11 +10,11 @@
 //! the quota or a count cap, validation above a size cap) goes to the application's error scope
 //! or uncaptured-error stream. None of these stand-ins makes an error of its own.
 
-use crate::device::timeline::{HeldCall, now_or_held};
-use crate::device::Memory;
-use std::rc::Rc;
 use super::{Charge, Held, Kind, Refusal, TextureSize, memory};
-use crate::policy::config;
+use crate::device::Memory;
+use crate::device::queue::now_or_held;
+use crate::device::timeline::HeldCall;
+use std::rc::Rc;
 use crate::{GpuBindGroup, GpuBuffer, GpuCommandEncoder, GpuDevice, GpuQuerySet, GpuShaderModule, GpuTexture, exp, imp};
 
 /// The most queries a query set may hold in WebGPU.
@@ -62,7 +62,7 @@ fn refuse_if(device: &GpuDevice, refusal: Option<Refusal>) {
 }
 
 pub fn create_buffer(device: &GpuDevice, descriptor: exp::GpuBufferDescriptor) -> exp::GpuBuffer {
-    let cap = config(device.device, |c| c.max_buffer_size.map(|s| s.0));
+    let cap = crate::tenant::policy(device.device).max_buffer_size.map(|s| s.0);
     let too_large = cap.filter(|cap| descriptor.size > *cap).map(|cap| format!("a buffer of {} bytes is larger than maxBufferSize, {cap}", descriptor.size));
     let (inner, quota) = match admit(device, Kind::Buffer, descriptor.size, too_large) {
         Ok(charge) => (device.inner.create_buffer(&descriptor), held(charge, None)),
@@ -91,7 +91,7 @@ pub fn create_texture(device: &GpuDevice, descriptor: exp::GpuTextureDescriptor)
     let extents = [size.width, size.height.unwrap_or(1), size.depth_or_array_layers.unwrap_or(1)];
     // The depth of a 3D texture is a dimension; a 2D texture's layers are not.
     let dimensions = if descriptor.dimension == Some(exp::GpuTextureDimension::D3) { 3 } else { 2 };
-    let too_large = config(device.device, |c| c.max_texture_dimension).and_then(|cap| {
+    let too_large = crate::tenant::policy(device.device).max_texture_dimension.and_then(|cap| {
         let largest = extents[..dimensions].iter().max().copied().unwrap_or(0);
         (largest > cap).then(|| format!("a texture dimension of {largest} is above maxTextureDimension, {cap}"))
     });

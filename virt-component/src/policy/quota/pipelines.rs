@@ -25,7 +25,7 @@ pub struct Graveyard(OnceCell<Box<GpuDevice>>);
 /// Whether a cap on pipelines is configured for the tenant of `device` (then each of its
 /// devices gets a graveyard).
 fn capped(device: &GpuDevice) -> bool {
-    crate::policy::config(device.device, |c| c.max_objects.pipelines.is_some())
+    crate::tenant::policy(device.device).max_objects.pipelines.is_some()
 }
 
 /// Gives `device` its graveyard, made from `adapter`, when pipelines are capped.
@@ -69,7 +69,7 @@ macro_rules! create {
             // On a lost device WebGPU resolves with an (invalid) pipeline, never an error: a
             // virtual device on a pooled host device that lives on makes it at once.
             if crate::device::is_lost(device.device) {
-                let bracket = crate::policy::share::bracket(device.device);
+                let bracket = crate::device::share::bracket(device.device);
                 let pipeline = $sync(device, descriptor);
                 drop(bracket);
                 return Ok(pipeline);

@@ -4,14 +4,14 @@
 //! has none, is forwarded with no data, which the runtime reports as the validation error it is
 //! (too little data for the copy) in the application's scope or stream.
 
-use crate::device::timeline;
-use crate::policy::{DeviceId, config};
+use crate::device::queue;
+use crate::ids::DeviceId;
 use crate::{GpuBuffer, GpuQueue, exp};
 
 /// Whether `bytes` may be carried by a call on `device`; if not, the refusal is counted and the
 /// message says why.
 fn check(device: DeviceId, what: &str, bytes: u64) -> Result<(), String> {
-    match config(device, |c| c.max_write_size.map(|s| s.0)) {
+    match crate::tenant::policy(device).max_write_size.map(|s| s.0) {
         Some(cap) if bytes > cap => {
             super::refused(device);
             Err(super::said(format!("{what} of {bytes} bytes is over the cap of {cap} bytes a call")))
@@ -35,7 +35,7 @@ pub fn write_buffer_with_copy(
 ) -> Result<(), exp::WriteBufferError> {
     check(queue.device, "write-buffer", data.len() as u64)
         .map_err(|message| exp::WriteBufferError { kind: exp::WriteBufferErrorKind::OperationError, message })?;
-    timeline::write_buffer(queue, buffer, buffer_offset, data, data_offset, size)
+    queue::write_buffer(queue, buffer, buffer_offset, data, data_offset, size)
 }
 
 pub fn write_texture_with_copy(
@@ -49,7 +49,7 @@ pub fn write_texture_with_copy(
         Ok(()) => data,
         Err(_) => Vec::new(),
     };
-    timeline::write_texture(queue, destination, data, data_layout, size)
+    queue::write_texture(queue, destination, data, data_layout, size)
 }
 
 pub fn get_mapped_range_get_with_copy(

@@ -4,8 +4,8 @@
 //! Calls are recorded before they are forwarded, with the numbers the chain gives them; a
 //! result when it reaches the application (an async call's when it completes, so that the
 //! trace keeps the order of completions). Objects are the ids the virt gave them. Bulk data
-//! (`list<u8>`, and strings of [`BLOB_STRING`] bytes or more, such as shader source) goes into
-//! blobs, each distinct content once.
+//! (`list<u8>`, and strings of `crate::encode::BLOB_STRING` bytes or more, such as shader
+//! source) goes into blobs, each distinct content once.
 //!
 //! Records are handed to the runtime as each call is made and as it returns, without blocking
 //! ([`sink`]), so that the trace of an application that traps, panics or is killed holds every
@@ -15,78 +15,12 @@
 
 mod sink;
 
-use super::{Args, Counter, DeviceId, Policy, Ret};
-use hashbrown::HashSet;
-use webgpu_virt_trace::value::Encoder;
-use webgpu_virt_trace::{BlobIds, Record, push};
-
-/// Strings this long or longer go to a blob.
-pub const BLOB_STRING: usize = 64;
-
-/// Where the encoding of one call goes: the record being built, the blobs it refers to.
-pub struct Out {
-    payload: Encoder,
-    blobs: BlobIds,
-    /// Whole records not yet written.
-    pending: Vec<u8>,
-    /// The number of the call being encoded (the handle of a future or stream it returns).
-    call: u64,
-    /// The objects the trace has shown and the application has not dropped.
-    live: HashSet<u64>,
-}
-
-impl Out {
-    pub fn byte(&mut self, value: u8) {
-        self.payload.byte(value);
-    }
-
-    pub fn uleb(&mut self, value: u64) {
-        self.payload.uleb(value);
-    }
-
-    pub fn sleb(&mut self, value: i64) {
-        self.payload.sleb(value);
-    }
-
-    pub fn f32(&mut self, value: f32) {
-        self.payload.f32(value);
-    }
-
-    pub fn f64(&mut self, value: f64) {
-        self.payload.f64(value);
-    }
-
-    pub fn string(&mut self, value: &str) {
-        if value.len() < BLOB_STRING {
-            self.payload.string_inline(value);
-        } else {
-            let blob = self.blobs.id(value.as_bytes(), &mut self.pending);
-            self.payload.string_blob(blob);
-        }
-    }
-
-    /// A `list<u8>`: its blob's number.
-    pub fn blob(&mut self, data: &[u8]) {
-        let blob = self.blobs.id(data, &mut self.pending);
-        self.payload.uleb(blob);
-    }
-
-    /// An object, by its id.
-    pub fn object(&mut self, id: u64) {
-        self.live.insert(id);
-        self.payload.uleb(id);
-    }
-
-    /// A future or stream: the number of the call that returned it.
-    pub fn handle(&mut self) {
-        self.payload.uleb(self.call);
-    }
-}
-
-/// Resources the virt makes itself (errors, device-loss information) are recorded by value.
-pub trait Recorded {
-    fn record(&self, o: &mut Out);
-}
+use super::Policy;
+use crate::encode::{Out, Recorded};
+use crate::hooks::Counter;
+use crate::ids::DeviceId;
+use crate::{Args, Ret};
+use webgpu_virt_trace::{Record, push};
 
 /// The recording policy.
 pub struct Recorder {
@@ -113,13 +47,7 @@ impl Recorder {
             push(&mut pending, &Record::Guest { name });
         }
         Self {
-            out: Out {
-                payload: Encoder::new(),
-                blobs: BlobIds::default(),
-                pending,
-                call: 0,
-                live: HashSet::new(),
-            },
+            out: Out { pending, ..Out::default() },
             sink,
             records: guests.len() as u64,
             written: 0,

@@ -2,13 +2,16 @@
 //! together (`pool.max-in-flight`), released round-robin.
 //!
 //! A submission past the pool's cap is held back on its device's queue timeline
-//! (`crate::device::timeline`) like one past the device's own cap, and the devices holding
-//! submissions back take turns: the device whose turn it is releases up to its guest's `weight`
-//! submissions as slots free up, then goes to the back of the line. A device with nothing held
-//! does not jump the line: while others wait, its submissions wait too. While devices wait,
-//! every device with work in flight watches its queue, so that slots come back.
+//! (`super::timeline`) like one past the device's own cap, and the devices holding submissions
+//! back take turns: the device whose turn it is releases up to its guest's `weight` submissions
+//! as slots free up, then goes to the back of the line. A device with nothing held does not
+//! jump the line: while others wait, its submissions wait too. While devices wait, every device
+//! with work in flight watches its queue, so that slots come back. Each device in the pool is
+//! known by its id and the channel that wakes its drainer.
 
-use crate::policy::{DeviceId, config};
+use crate::ids::DeviceId;
+use crate::{config, tenant};
+use futures::channel::mpsc;
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::Rc;
@@ -26,19 +29,22 @@ pub struct Pool {
     turns: RefCell<VecDeque<DeviceId>>,
     /// How many the device at the front may still release in its turn.
     credit: Cell<u32>,
+    /// Every device under the pool's cap, and what wakes its drainer.
+    members: RefCell<Vec<(DeviceId, mpsc::UnboundedSender<()>)>>,
 }
 
 /// The pool, if the pod has an in-flight cap.
 pub fn pool() -> Option<Rc<Pool>> {
     POOL.with_borrow_mut(|pool| {
         if pool.is_none() {
-            let max = crate::policy::pod(|c| c.pool.max_in_flight)?;
+            let max = config::pod().pool.max_in_flight?;
             *pool = Some(Rc::new(Pool {
                 max: max.get().into(),
                 in_flight: Cell::new(0),
                 most: Cell::new(0),
                 turns: RefCell::default(),
                 credit: Cell::new(0),
+                members: RefCell::default(),
             }));
         }
         pool.clone()
@@ -47,7 +53,7 @@ pub fn pool() -> Option<Rc<Pool>> {
 
 /// How many submissions `device`'s guest releases at its turn.
 fn weight(device: DeviceId) -> u32 {
-    config(device, |c| c.weight.map_or(1, |w| w.get()))
+    tenant::policy(device).weight.map_or(1, |w| w.get())
 }
 
 impl Pool {
@@ -84,6 +90,11 @@ impl Pool {
         }
     }
 
+    /// `device` comes under the pool's cap; `wake` wakes its drainer.
+    pub fn join(&self, device: DeviceId, wake: mpsc::UnboundedSender<()>) {
+        self.members.borrow_mut().push((device, wake));
+    }
+
     /// `device` holds a submission it may not forward yet: it waits for its turn.
     pub fn wait(&self, device: DeviceId) {
         {
@@ -96,8 +107,11 @@ impl Pool {
             }
             turns.push_back(device);
         }
-        // Slots come back only from work known done: watch every queue with work in flight.
-        crate::device::timeline::watch_all();
+        // Slots come back only from work known done: every device with work in flight watches
+        // its queue (its drainer, woken with nothing to release, does).
+        for (_, wake) in self.members.borrow().iter() {
+            let _ = wake.unbounded_send(());
+        }
     }
 
     /// `count` submissions are done: their slots are free.
@@ -113,9 +127,9 @@ impl Pool {
         if self.in_flight.get() >= self.max {
             return;
         }
-        let front = self.turns.borrow().front().copied();
-        if let Some(front) = front {
-            crate::device::timeline::wake(front);
+        let Some(front) = self.turns.borrow().front().copied() else { return };
+        if let Some((_, wake)) = self.members.borrow().iter().find(|(d, _)| *d == front) {
+            let _ = wake.unbounded_send(());
         }
     }
 
@@ -126,6 +140,7 @@ impl Pool {
 
     /// `device` is gone, with `in_flight` submissions no one will hear of.
     pub fn leave(&self, device: DeviceId, in_flight: u64) {
+        self.members.borrow_mut().retain(|(d, _)| *d != device);
         let was_front = self.turns.borrow().front() == Some(&device);
         self.turns.borrow_mut().retain(|d| *d != device);
         if was_front && let Some(next) = self.turns.borrow().front() {

@@ -1,35 +1,32 @@
-//! Sharing: a pod's guests on one host GPU device, each on a virtual device of its own
-//! (`crate::device`), with fairness across their submissions ([`fairness`]).
+//! Virtual devices sharing a host device: a pod's guests on one host GPU device, each on a
+//! virtual device of its own.
 //!
 //! In a pod whose guests share the GPU (the default; `device-per-guest` turns it off), the host
-//! device is requested once for each set of required features and limits ([`Key`]), and every
-//! later `request-device` asking for the same set gets a virtual device on it ([`place`]). A
-//! device asking for something else gets a host device of its own, so each device reports
-//! exactly what it asked for. On a shared host device:
+//! device is requested once for each set of required features and limits (`super::host::Key`),
+//! and every later `request-device` asking for the same set gets a virtual device on it
+//! ([`place`]). A device asking for something else gets a host device of its own, so each
+//! device reports exactly what it asked for. On a shared host device:
 //! - *Errors* are attributed by the virt: host error scopes belong to the host device, so once a
 //!   second virtual device joins, every call that can make an error is bracketed with one scope
 //!   of each filter ([`bracket`]), and what they catch goes to the calling device's own scopes or
-//!   uncaptured-error streams (`crate::device::scopes`). The brackets' pops must complete when
-//!   they are made (a synchronous call cannot wait): each host device is checked for that when
-//!   it is made, and one that does not is never shared.
-//! - *Destroy and loss* are per virtual device (`crate::device`); real loss of the host device
-//!   reaches every virtual device on it ([`watch_loss`], from the first time an application
-//!   asks for a `lost` future or an uncaptured-error stream on it).
+//!   uncaptured-error streams (`super::scopes`). The brackets' pops must complete when they are
+//!   made (a synchronous call cannot wait): each host device is checked for that when it is
+//!   made, and one that does not is never shared.
+//! - *Destroy and loss* are per virtual device (`super`); real loss of the host device reaches
+//!   every virtual device on it ([`watch_loss`], from the first time an application asks for a
+//!   `lost` future or an uncaptured-error stream on it).
 //! - *Objects of two virtual devices* do not mix: using one with the other is a validation error
 //!   ([`foreign`], checked by the generated forwarding for every handle argument).
 //! - *Waits on the queue* are each device's own: `on-submitted-work-done` resolves once the
-//!   device's own last submission is done ([`work_done`]), not once everything on the host
-//!   device's queue at the time of the runtime's call is. The virt numbers the submissions
-//!   forwarded to a pooled host device's queue and keeps the most known done; and before it
-//!   releases work it held back (`crate::device::timeline`), it starts a wait on the queue for
-//!   what the other devices submitted until then ([`cover`]), so that no device waits for work
-//!   released after its own.
+//!   device's own last queue operation is done, not once everything on the host device's queue
+//!   at the time of the runtime's call is (`super::host` keeps the numbers; before a device
+//!   releases work it held back, `super::timeline` starts a wait for what the others forwarded
+//!   until then).
 
-pub mod fairness;
-
-use crate::device::{Host, Lost, VirtualDevice, get, is_lost};
-use crate::policy::DeviceId;
-use crate::{GpuAdapter, GpuDevice, RecordOptionGpuSize64, WitName, exp, imp};
+use super::host::{Host, Key};
+use super::registry::{Lost, VirtualDevice, all, get, is_lost};
+use crate::ids::DeviceId;
+use crate::{GpuAdapter, GpuDevice, config, exp, imp};
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::pin;
@@ -48,7 +45,7 @@ thread_local! {
 
 /// Whether a pod's guests share host devices.
 fn sharing() -> bool {
-    crate::policy::pod(|c| !c.guests.is_empty() && !c.pool.device_per_guest)
+    config::is_pod() && !config::pod().pool.device_per_guest
 }
 
 /// The host device of a new device and its wrapper: when sharing, a pooled host device asked
@@ -77,106 +74,6 @@ pub async fn place(
     Ok((device, host))
 }
 
-/// A submission or queue write of `device` was forwarded to the runtime: on a pooled host
-/// device, it gets the next number on the host device's queue.
-pub fn submitted(device: DeviceId) {
-    if let Some(v) = crate::device::pooled(device) {
-        let n = v.host.submitted.get() + 1;
-        v.host.submitted.set(n);
-        v.last_submission.set(n);
-    }
-}
-
-/// Whether another device on `device`'s pooled host device submitted work that no wait on the
-/// queue was asked for yet: held work released now would be waited for with it.
-pub fn others_uncovered(device: DeviceId) -> bool {
-    let Some(v) = crate::device::pooled(device) else { return false };
-    let asked = v.host.asked.get();
-    v.host.members().iter().any(|m| m.id != device && m.last_submission.get() > asked)
-}
-
-/// Starts a wait on the queue of `device`'s pooled host device for everything submitted to it
-/// so far, if another device's submissions need it ([`others_uncovered`]). Made from the
-/// drainer of held work, before it releases any.
-pub async fn cover(device: DeviceId) {
-    if !others_uncovered(device) {
-        return;
-    }
-    let Some(v) = crate::device::pooled(device) else { return };
-    // The runtime takes the queue's state when the call starts: start it now (the job's first
-    // poll makes the call), finish it apart.
-    let mut wait = Box::pin(ask(v.host.clone()));
-    if std::future::poll_fn(|cx| Poll::Ready(wait.as_mut().poll(cx))).await.is_pending() {
-        crate::bridge::spawn(wait);
-    }
-}
-
-/// A wait on the host device's queue for everything submitted to it when it starts, unless
-/// one was asked for already.
-async fn ask(host: Rc<Host>) {
-    let target = host.submitted.get();
-    if host.asked.get() >= target {
-        return;
-    }
-    host.asked.set(target);
-    host.queue().on_submitted_work_done().await;
-    reached(&host, target);
-}
-
-/// `on-submitted-work-done` of a device on a pooled host device: done once the device's own
-/// last submission is.
-pub async fn work_done(v: &VirtualDevice) {
-    let host = &v.host;
-    let target = v.last_submission.get();
-    if host.done.get() >= target {
-        return;
-    }
-    let (tx, rx) = futures::channel::oneshot::channel();
-    host.done_waiters.borrow_mut().push((target, tx));
-    if host.asked.get() < target {
-        // No wait asked for covers it yet. The wait runs apart from this call, which the
-        // application may give up.
-        crate::bridge::spawn(ask(host.clone()));
-    }
-    // Dropped unanswered only when the instance ends.
-    let _ = rx.await;
-}
-
-/// The host device's submissions up to number `n` are done.
-fn reached(host: &Host, n: u64) {
-    host.done.set(host.done.get().max(n));
-    let done = host.done.get();
-    let ready: Vec<_> = {
-        let mut waiters = host.done_waiters.borrow_mut();
-        let (ready, waiting) = std::mem::take(&mut *waiters).into_iter().partition(|(at, _)| *at <= done);
-        *waiters = waiting;
-        ready
-    };
-    for (_, waiter) in ready {
-        let _ = waiter.send(());
-    }
-}
-
-/// The required features (sorted) and limits (sorted) of a device descriptor.
-#[derive(Clone, PartialEq, Eq, Default)]
-pub struct Key {
-    features: Vec<&'static str>,
-    limits: Vec<(String, Option<u64>)>,
-}
-
-impl Key {
-    pub fn of(descriptor: Option<&exp::GpuDeviceDescriptor>) -> Self {
-        let Some(d) = descriptor else { return Self::default() };
-        let mut features: Vec<&'static str> = d.required_features.iter().flatten().map(|f| f.wit_name()).collect();
-        features.sort_unstable();
-        features.dedup();
-        let mut limits = d.required_limits.as_ref().map(|l| l.get::<RecordOptionGpuSize64>().inner.entries()).unwrap_or_default();
-        limits.sort();
-        Self { features, limits }
-    }
-}
-
-
 /// Whether `device`'s `pop-error-scope` completes as it is called (checked with a scope of its
 /// own, which it then pops).
 async fn pops_at_once(device: &imp::GpuDevice) -> bool {
@@ -190,6 +87,11 @@ async fn pops_at_once(device: &imp::GpuDevice) -> bool {
             false
         }
     }
+}
+
+/// The virtual devices on `host`.
+pub fn members(host: &Rc<Host>) -> Vec<Rc<VirtualDevice>> {
+    all().into_iter().filter(|v| Rc::ptr_eq(&v.host, host)).collect()
 }
 
 /// Resolves every member's loss when the pooled host device is lost. The runtime's `lost` is
@@ -206,7 +108,7 @@ pub fn watch_loss(host: &Rc<Host>) {
         let info = lost.await;
         let Some(host) = host.upgrade() else { return };
         let lost = Lost { reason: info.reason(), message: info.message() };
-        for member in host.members() {
+        for member in members(&host) {
             member.lose(lost.clone());
         }
         POOL.with_borrow_mut(|pool| pool.retain(|h| !Rc::ptr_eq(h, &host)));
@@ -256,7 +158,7 @@ impl Drop for Bracket {
             return; // a lost device reports nothing
         }
         for error in caught.into_iter().rev() {
-            crate::device::scopes::report_to(&v.host.device, &v.scopes, None, error.kind(), error.message());
+            super::scopes::report_to(&v.host.device, &v.scopes, None, error.kind(), error.message());
         }
     }
 }
@@ -330,7 +232,7 @@ spoil_by_bind_group_index!(crate::GpuComputePassEncoder, crate::GpuRenderPassEnc
 pub fn report_foreign(device: DeviceId, function: &str) {
     if let Some(v) = get(device).filter(|_| !is_lost(device)) {
         let message = format!("{function}: an object of another device was used");
-        crate::device::scopes::report_to(&v.host.device, &v.scopes, None, exp::GpuErrorKind::ValidationError, message);
+        super::scopes::report_to(&v.host.device, &v.scopes, None, exp::GpuErrorKind::ValidationError, message);
     }
 }
 

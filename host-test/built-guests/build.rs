@@ -10,7 +10,8 @@ const TARGET: &str = "wasm32-wasip2";
 
 fn main() {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
-    let guests = manifest.join("guests");
+    let root = manifest.parent().unwrap().parent().unwrap();
+    let guests = root.join("host-test").join("guests");
     for p in ["Cargo.toml", "Cargo.lock", "src", "examples"] {
         println!("cargo::rerun-if-changed={}", guests.join(p).display());
     }
@@ -25,7 +26,7 @@ fn main() {
     names.sort();
 
     // One target dir for all guests, beside the workspace's own.
-    let target_dir = manifest.parent().unwrap().join("target").join("guests");
+    let target_dir = root.join("target").join("guests");
     webgpu_virt_wit::build::cargo_build(&guests.join("Cargo.toml"), TARGET, &target_dir, &["--examples", "--bins"]);
 
     let out_dir = target_dir.join(TARGET).join("release").join("examples");

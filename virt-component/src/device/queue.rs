@@ -1,0 +1,178 @@
+//! A device's queue: the calls on its queue timeline (`submit`, writes, the wait for submitted
+//! work), forwarded at once or held back behind held work ([`super::timeline`]), and its label.
+
+use super::registry::{get, is_lost, pooled};
+use super::share::foreign;
+use super::timeline::{HeldCall, TexturePlace, Timeline};
+use crate::ids::DeviceId;
+use crate::{GpuBuffer, GpuCommandBuffer, GpuQueue, GpuTexture, exp};
+use std::rc::Rc;
+
+fn timeline(device: DeviceId) -> Option<Rc<Timeline>> {
+    get(device)?.timeline.borrow().clone()
+}
+
+/// The device's timeline if it holds calls back: then a call on its queue timeline must be
+/// held too ([`Timeline::hold`]), behind them.
+pub fn holding(device: DeviceId) -> Option<Rc<Timeline>> {
+    timeline(device).filter(|t| t.is_holding())
+}
+
+/// Makes a call on `device` now (`now`), or, while calls are held there, holds it behind them
+/// (`held` describes it).
+pub fn now_or_held(device: DeviceId, now: impl FnOnce(), held: impl FnOnce() -> HeldCall) {
+    match holding(device) {
+        Some(timeline) => timeline.hold(held()),
+        None => now(),
+    }
+}
+
+/// Waits until every call `device` held back before now has been forwarded.
+pub async fn drained(device: DeviceId) {
+    if let Some(t) = holding(device) {
+        t.drained().await;
+    }
+}
+
+/// A queue operation of `device` reached the runtime: its host device numbers it.
+fn forwarded(device: DeviceId) {
+    if let Some(v) = get(device) {
+        v.host.forwarded(device);
+    }
+}
+
+pub fn submit(queue: &GpuQueue, command_buffers: Vec<exp::GpuCommandBufferBorrow<'_>>) {
+    // A lost device submits nothing; command buffers of another device are not submitted.
+    if is_lost(queue.device) {
+        return;
+    }
+    // (The generated check has reported it.)
+    if command_buffers.iter().any(|b| foreign(queue.device, b.get::<GpuCommandBuffer>().device)) {
+        return;
+    }
+    match timeline(queue.device) {
+        Some(t) => t.submit(command_buffers.iter().map(|b| b.get::<GpuCommandBuffer>().inner.clone()).collect()),
+        None => {
+            queue.forward_submit(command_buffers);
+            forwarded(queue.device);
+        }
+    }
+}
+
+/// The operator's figures for `device`'s queue timeline, if it has one.
+pub fn counters(device: DeviceId, push: impl FnMut(&'static str, u64)) {
+    if let Some(t) = timeline(device) {
+        t.counters(push);
+    }
+}
+
+/// `on-submitted-work-done`: once the work the device submitted before it is done. On a
+/// pooled host device, or under a cap, the host device's queue ledger knows (the device's own
+/// last operation, not everything others submitted); else the runtime's wait is the answer.
+pub async fn on_submitted_work_done(queue: &GpuQueue) {
+    if is_lost(queue.device) {
+        return;
+    }
+    drained(queue.device).await;
+    let Some(v) = get(queue.device) else { return queue.forward_on_submitted_work_done().await };
+    let t = v.timeline.borrow().clone();
+    if !v.host.pooled && t.is_none() {
+        return queue.forward_on_submitted_work_done().await;
+    }
+    v.host.done_through(v.host.last_of(v.id)).await;
+    if let Some(t) = t {
+        t.completed();
+    }
+}
+
+/// `write-buffer` on the device's queue timeline: nothing on a lost device (nor with a buffer
+/// of another device: the generated check reported it), held back behind held work, else
+/// forwarded.
+pub fn write_buffer(
+    queue: &GpuQueue,
+    buffer: exp::GpuBufferBorrow<'_>,
+    offset: u64,
+    data: Vec<u8>,
+    data_offset: Option<u64>,
+    size: Option<u64>,
+) -> Result<(), exp::WriteBufferError> {
+    if is_lost(queue.device) || foreign(queue.device, buffer.get::<GpuBuffer>().device) {
+        return Ok(());
+    }
+    match holding(queue.device) {
+        Some(timeline) => hold_write_buffer(&timeline, buffer.get(), offset, data, data_offset, size),
+        None => {
+            queue.forward_write_buffer_with_copy(buffer, offset, data, data_offset, size)?;
+            forwarded(queue.device);
+            Ok(())
+        }
+    }
+}
+
+/// `write-texture` on the device's queue timeline, as [`write_buffer`].
+pub fn write_texture(
+    queue: &GpuQueue,
+    destination: exp::GpuTexelCopyTextureInfo<'_>,
+    data: Vec<u8>,
+    layout: exp::GpuTexelCopyBufferLayout,
+    size: exp::GpuExtent3D,
+) {
+    if is_lost(queue.device) || foreign(queue.device, destination.texture.get::<GpuTexture>().device) {
+        return;
+    }
+    match holding(queue.device) {
+        Some(timeline) => hold_write_texture(&timeline, destination, data, layout, size),
+        None => {
+            queue.forward_write_texture_with_copy(destination, data, layout, size);
+            forwarded(queue.device);
+        }
+    }
+}
+/// The held form of a `write-buffer`, after checking what WebGPU checks at the call: that the
+/// data offset and size lie within the data (else the call's own `operation-error`).
+fn hold_write_buffer(
+    timeline: &Rc<Timeline>,
+    buffer: &GpuBuffer,
+    offset: u64,
+    data: Vec<u8>,
+    data_offset: Option<u64>,
+    size: Option<u64>,
+) -> Result<(), exp::WriteBufferError> {
+    let len = data.len() as u64;
+    let start = data_offset.unwrap_or(0);
+    let end = size.map_or(Some(len), |size| start.checked_add(size));
+    if !end.is_some_and(|end| start <= end && end <= len) {
+        let message = format!("write-buffer: data offset {start} and size {size:?} are outside the {len} bytes given");
+        return Err(exp::WriteBufferError { kind: exp::WriteBufferErrorKind::OperationError, message });
+    }
+    timeline.hold(HeldCall::WriteBuffer { buffer: buffer.inner.clone(), offset, data, data_offset, size });
+    Ok(())
+}
+
+/// The held form of a `write-texture`.
+fn hold_write_texture(
+    timeline: &Rc<Timeline>,
+    destination: exp::GpuTexelCopyTextureInfo<'_>,
+    data: Vec<u8>,
+    layout: exp::GpuTexelCopyBufferLayout,
+    size: exp::GpuExtent3D,
+) {
+    let texture = destination.texture.get::<GpuTexture>().inner.clone();
+    let place = TexturePlace { mip_level: destination.mip_level, origin: destination.origin, aspect: destination.aspect };
+    timeline.hold(HeldCall::WriteTexture { texture, place, data, layout, size });
+}
+
+/// A pooled device's queue: its label is the device's own.
+pub fn label(queue: &GpuQueue) -> String {
+    match pooled(queue.device) {
+        Some(v) => v.queue_label.borrow().clone(),
+        None => queue.forward_label(),
+    }
+}
+
+pub fn set_label(queue: &GpuQueue, label: String) {
+    match pooled(queue.device) {
+        Some(v) => *v.queue_label.borrow_mut() = label,
+        None => queue.forward_set_label(label),
+    }
+}
