@@ -172,7 +172,8 @@ impl<T: WebGpuView + 'static> w::HostGpuAdapterWithStore<T> for WebGpu {
                 return Ok(Err(device_error(w::RequestDeviceErrorKind::OperationError, message)));
             }
         };
-        let state = DeviceState::install(&device, queue_label);
+        let lingering = accessor.with(|mut a| a.get().ctx.lingering());
+        let state = DeviceState::install(&device, &queue, queue_label, lingering);
         lose_later(&state);
         let features = feature_names(device.features(), is_compliant(&adapter));
         let device = Device { device, queue, state, adapter_info: adapter.get_info(), features, label };
@@ -180,6 +181,7 @@ impl<T: WebGpuView + 'static> w::HostGpuAdapterWithStore<T> for WebGpu {
             let view = a.get();
             view.ctx.stats.devices += 1;
             view.ctx.stats.devices_held += 1;
+            view.ctx.made(&device.state);
             Ok(Ok(view.table.push(device)?))
         })
     }

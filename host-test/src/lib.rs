@@ -80,6 +80,10 @@ use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
 pub struct WebGpuCtx {
     instance: Arc<wgpu::Instance>,
     stats: HostStats,
+    /// The devices made, while anything of theirs lives.
+    devices: Vec<std::sync::Weak<state::DeviceState>>,
+    /// The devices nothing holds any more that still ran work when they went.
+    lingering: Arc<state::Lingering>,
 }
 
 /// What the guest asked this host to allocate: the runtime's side of a quota's figures.
@@ -110,7 +114,7 @@ impl WebGpuCtx {
 
     /// A context sharing an existing instance (several stores, one set of adapters).
     pub fn with_instance(instance: Arc<wgpu::Instance>) -> Self {
-        Self { instance, stats: HostStats::default() }
+        Self { instance, stats: HostStats::default(), devices: Vec::new(), lingering: Arc::default() }
     }
 
     pub fn instance(&self) -> &Arc<wgpu::Instance> {
@@ -120,6 +124,31 @@ impl WebGpuCtx {
     /// What the guest asked for so far.
     pub fn stats(&self) -> HostStats {
         self.stats
+    }
+
+    /// The lingering devices, for a new device's state to go to.
+    fn lingering(&self) -> Arc<state::Lingering> {
+        self.lingering.clone()
+    }
+
+    /// Remembers a device made, for [`Self::unfinished`]; lets go of lingering devices whose
+    /// work is done.
+    fn made(&mut self, device: &Arc<state::DeviceState>) {
+        // Forget the devices gone, so that the list does not grow with the devices made.
+        if self.devices.len() >= 64 && self.devices.len().is_power_of_two() {
+            self.devices.retain(|d| d.strong_count() > 0);
+        }
+        self.devices.push(Arc::downgrade(device));
+        self.lingering.sweep(std::time::Instant::now());
+    }
+
+    /// How many devices, held or lingering, still run submitted work after `grace` (waiting
+    /// for all of them at once). Dropping such a device would wait for its work: a runner that
+    /// must end does not.
+    pub fn unfinished(&self, grace: std::time::Duration) -> usize {
+        let deadline = std::time::Instant::now() + grace;
+        let held = self.devices.iter().filter_map(std::sync::Weak::upgrade).filter(|d| d.unfinished(deadline)).count();
+        held + self.lingering.sweep(deadline)
     }
 }
 

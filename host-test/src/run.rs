@@ -178,6 +178,34 @@ pub struct Outcome {
     pub host: crate::HostStats,
     /// What the command wrote to stdout, when asked to keep it.
     pub stdout: Option<Vec<u8>>,
+    /// The devices whose submitted work was still running when the command was done (after
+    /// [`EXIT_GRACE`]): nobody will wait for it, and dropping them would wait for it, so the
+    /// run leaves them (and its store) as they are. The process should end at once (see
+    /// [`exit_now`]): work already submitted cannot be stopped, only left.
+    pub unfinished: usize,
+}
+
+/// How long the end of a run waits for work still running on the GPU before it leaves it.
+pub const EXIT_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Ends the process with `code` now: no destructor runs, and no handler a driver registered to
+/// run at exit (Mesa's joins its threads, which would wait for the work left running).
+pub fn exit_now(code: i32) -> ! {
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+    // SAFETY: `_exit` ends the process; nothing after it runs.
+    unsafe { libc::_exit(code) }
+}
+
+/// The store's outcome: when its devices still run work, the store is left undropped (its drop
+/// would wait for the work).
+fn end(store: Store<HostState>, mut outcome: Outcome) -> Outcome {
+    outcome.unfinished = store.data().webgpu.unfinished(EXIT_GRACE);
+    if outcome.unfinished > 0 {
+        std::mem::forget(store);
+    }
+    outcome
 }
 
 /// Loads a component from a file.
@@ -251,7 +279,8 @@ async fn run_budgetless(engine: &Engine, component: &Component, path: &Path, opt
         if trapped {
             // The store is gone: nothing more can be asked of the virt.
             let host = store.data().webgpu.stats();
-            return Ok(Outcome { code, guests: ends, stats: None, host, stdout: stdout.map(|p| p.contents().to_vec()) });
+            let outcome = Outcome { code, guests: ends, stats: None, host, stdout: stdout.map(|p| p.contents().to_vec()), unfinished: 0 };
+            return Ok(end(store, outcome));
         }
         (code, ends)
     };
@@ -263,7 +292,7 @@ async fn run_budgetless(engine: &Engine, component: &Component, path: &Path, opt
     };
     let host = store.data().webgpu.stats();
     let stdout = stdout.map(|pipe| pipe.contents().to_vec());
-    Ok(Outcome { code, guests, stats, host, stdout })
+    Ok(end(store, Outcome { code, guests, stats, host, stdout, unfinished: 0 }))
 }
 
 /// Runs every guest of a pod at once; how each ended, in the pod's order.

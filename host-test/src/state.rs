@@ -6,11 +6,17 @@
 //! `on-uncaptured-error` stream. Errors the host itself finds take the same path through
 //! [`DeviceState::report`]. Because nothing depends on wgpu's thread-local scope stack, the
 //! host may be driven from any thread.
+//!
+//! A device's work outlives its objects: dropping wgpu's last handle to a queue waits for the
+//! queue's work, which may run for hours. So a device state keeps the device's wgpu handles, and
+//! when it goes (its last object dropped) while the device still runs work, its handles go to
+//! the context's [`Lingering`] devices instead, let go once their work is done.
 
 use crate::bindings::wasi::webgpu::webgpu as w;
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::task::Waker;
+use std::time::Instant;
 
 /// A `gpu-error`'s contents.
 #[derive(Clone, Debug)]
@@ -118,6 +124,50 @@ struct Inner {
 #[derive(Default)]
 pub struct DeviceState {
     inner: Mutex<Inner>,
+    /// The device's wgpu handles: its queue's last handle is dropped only once its work is done.
+    handles: OnceLock<Handles>,
+    /// Where its handles go if it still runs work when it goes.
+    lingering: OnceLock<Arc<Lingering>>,
+}
+
+/// A device's wgpu handles.
+struct Handles {
+    device: wgpu::Device,
+    _queue: wgpu::Queue,
+}
+
+impl Handles {
+    /// Whether `index` is done, waiting for it until `deadline` at most.
+    fn done_by(&self, index: &wgpu::SubmissionIndex, deadline: Instant) -> bool {
+        let timeout = Some(deadline.saturating_duration_since(Instant::now()));
+        let wait = wgpu::PollType::Wait { submission_index: Some(index.clone()), timeout };
+        !matches!(self.device.poll(wait), Err(wgpu::PollError::Timeout))
+    }
+}
+
+/// Devices that nothing of the guest's holds any more but that still run work, with their last
+/// submission.
+#[derive(Default)]
+pub struct Lingering(Mutex<Vec<(Handles, wgpu::SubmissionIndex)>>);
+
+impl Lingering {
+    /// Lets go of the devices whose work is done by `deadline` (waiting for them until then),
+    /// and says how many still run work.
+    pub fn sweep(&self, deadline: Instant) -> usize {
+        let mut devices = lock(&self.0);
+        devices.retain(|(handles, index)| !handles.done_by(index, deadline));
+        devices.len()
+    }
+}
+
+impl Drop for DeviceState {
+    fn drop(&mut self) {
+        let Some(index) = self.last_submission() else { return };
+        let (Some(handles), Some(lingering)) = (self.handles.take(), self.lingering.get()) else { return };
+        if !handles.done_by(&index, Instant::now()) {
+            lock(&lingering.0).push((handles, index));
+        }
+    }
 }
 
 /// Locks a mutex, ignoring poisoning: the state behind these mutexes stays consistent at every
@@ -128,9 +178,11 @@ pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl DeviceState {
     /// Creates the state for a fresh wgpu device and routes its errors and loss here.
-    pub fn install(device: &wgpu::Device, queue_label: String) -> Arc<Self> {
+    pub fn install(device: &wgpu::Device, queue: &wgpu::Queue, queue_label: String, lingering: Arc<Lingering>) -> Arc<Self> {
         let state = Arc::new(Self::default());
         lock(&state.inner).queue_label = queue_label;
+        let _ = state.handles.set(Handles { device: device.clone(), _queue: queue.clone() });
+        let _ = state.lingering.set(lingering);
         let weak = Arc::downgrade(&state);
         device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
             if let Some(state) = weak.upgrade() {
@@ -233,6 +285,13 @@ impl DeviceState {
     /// The queue submitted work: `index` is now its latest submission.
     pub fn submitted(&self, index: wgpu::SubmissionIndex) {
         lock(&self.inner).last_submission = Some(index);
+    }
+
+    /// Whether work submitted to the device still runs after waiting for it until `deadline`
+    /// (a device that is lost, or whose wait fails, has nothing more to say).
+    pub fn unfinished(&self, deadline: Instant) -> bool {
+        let (Some(handles), Some(index)) = (self.handles.get(), self.last_submission()) else { return false };
+        !handles.done_by(&index, deadline)
     }
 
     /// The latest submission so far, if any.

@@ -9,6 +9,21 @@ pub mod replay;
 pub mod run;
 pub mod trace;
 
+/// The exit code of a run that ended with `code`. A run that left work running on the GPU
+/// (nobody waits for it, and it cannot be stopped) says so and ends the process at once: the
+/// drop of its devices, and a driver's handlers at exit, would wait for that work.
+pub fn ended(outcome: &host_test::run::Outcome) -> i32 {
+    if outcome.unfinished > 0 {
+        let grace = host_test::run::EXIT_GRACE.as_secs();
+        eprintln!(
+            "webgpu-virt: {} device(s) still ran submitted work {grace} s after the component was done: left running; exiting without waiting for it",
+            outcome.unfinished
+        );
+        host_test::run::exit_now(outcome.code);
+    }
+    outcome.code
+}
+
 /// The runtime every subcommand drives wasmtime and wgpu from.
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_current_thread().enable_all().build()?)

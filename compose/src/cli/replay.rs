@@ -65,7 +65,7 @@ impl Replay {
                 println!("  the call: #{call} {line}");
             }
         }
-        Ok(outcome.code)
+        Ok(super::ended(&outcome))
     }
 }
 

@@ -50,7 +50,7 @@ impl Run {
                 eprintln!("  host {name:<20} {value:>12}");
             }
         }
-        Ok(outcome.code)
+        Ok(super::ended(&outcome))
     }
 }
 

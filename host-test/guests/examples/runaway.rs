@@ -1,0 +1,47 @@
+//! A runaway guest: a compute shader of two nested loops whose bounds come from a storage buffer
+//! holding `u32::MAX`. One invocation never ends on a GPU without a watchdog; Mesa's llvmpipe
+//! cuts every loop after a fixed count, so there `--wide` (65535 workgroups of 64) makes the
+//! dispatch run for hours. It submits the dispatch and returns without waiting for it, unless
+//! `--wait` (then it waits for the work, and says how the wait ended).
+use guests::gpu::*;
+
+const SHADER: &str = "
+@group(0) @binding(0) var<storage, read_write> data: array<u32>;
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) id: vec3<u32>) {
+    var acc = id.x;
+    for (var i = 0u; i < data[0]; i++) {
+        for (var j = 0u; j < data[1]; j++) {
+            acc = acc * 1664525u + 1013904223u + j;
+        }
+    }
+    data[2u + id.x % 64u] = acc;
+}
+";
+
+struct Command;
+
+impl guests::exports::wasi::cli::run::Guest for Command {
+    async fn run() -> Result<(), ()> {
+        let args: Vec<String> = std::env::args().collect();
+        let wide = args.iter().any(|a| a == "--wide");
+        let device = guests::device().await;
+        let mut bounds = vec![0u8; 66 * 4];
+        bounds[..8].fill(0xff);
+        let data = guests::buffer_with(&device, GpuBufferUsage::STORAGE, &bounds);
+        let (pipeline, group) = guests::compute_pipeline(&device, SHADER, &data);
+        let commands = guests::dispatch(&device, &pipeline, &group, if wide { 65535 } else { 1 });
+        device.queue().submit(&[&commands]);
+        println!("submitted a runaway dispatch");
+        if args.iter().any(|a| a == "--wait") {
+            let lost = device.lost();
+            device.queue().on_submitted_work_done().await;
+            println!("the work is done");
+            drop(lost);
+        }
+        Ok(())
+    }
+}
+
+guests::export_command!(Command);
