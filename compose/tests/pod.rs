@@ -207,7 +207,7 @@ fn wac_builds_the_same_pod_from_the_configured_virt_and_the_shims() {
     cli(&["shim", "0", "-o", path("shim-a.wasm").to_str().unwrap()]);
     cli(&["shim", "1", "-o", path("shim-b.wasm").to_str().unwrap()]);
 
-    // What a WAC file says (see the README): the virt, a shim per guest wired to the virt's
+    // What a WAC file says (see docs/pods.md): the virt, a shim per guest wired to the virt's
     // two exports, each guest given its shim's instance as its wasi:webgpu.
     let mut graph = CompositionGraph::new();
     let add = |graph: &mut CompositionGraph, name: &str, bytes: Vec<u8>| {

@@ -32,7 +32,7 @@ impl Configure {
 }
 
 /// Write the tenant shim of a pod's guest number N: it gives that guest the virt's wasi:webgpu
-/// with a `get-gpu` of its own (see the README on composing pods with wac).
+/// with a `get-gpu` of its own (see docs/pods.md on composing pods with wac).
 #[derive(clap::Args)]
 pub struct Shim {
     /// The guest's number in the pod (0 for the first name of `configure --pod`).
