@@ -74,7 +74,7 @@ pub fn future<I: 'static, E: wit_future::FuturePayload + crate::encode::Recorded
 }
 
 /// The export-side stream reading `src` and converting each item. (The one stream of this WIT,
-/// `on-uncaptured-error`, is taken over by `crate::device::scopes`; the generator uses this for others.)
+/// `on-uncaptured-error`, is taken over by the virtual-device layer; the generator uses this for others.)
 #[allow(dead_code)]
 pub fn stream<I: 'static, E: wit_stream::StreamPayload>(
     mut src: StreamReader<I>,

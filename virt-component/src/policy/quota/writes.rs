@@ -58,7 +58,7 @@ pub fn get_mapped_range_get_with_copy(
     size: Option<u64>,
 ) -> Result<Vec<u8>, exp::GetMappedRangeError> {
     // The size is what will be copied out: the rest of the buffer when not given.
-    let bytes = size.unwrap_or_else(|| crate::policy::quota::objects::size(buffer).saturating_sub(offset.unwrap_or(0)));
+    let bytes = size.unwrap_or_else(|| super::objects::size(buffer).saturating_sub(offset.unwrap_or(0)));
     check(buffer.device, "a mapped range copy", bytes).map_err(mapped_range_error)?;
     if crate::mapping::MapTracker::is_local(buffer) {
         return buffer.mapping.get(offset, size);
