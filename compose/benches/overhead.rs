@@ -287,16 +287,18 @@ fn pods(bin: &Path, repeat: usize, dir: &Path) {
 
 /// Fairness: a probing guest's submit-to-done latency (200 probes) alone, beside a flooding
 /// guest with no cap, with the flooder capped to 2 in flight, and under a pool cap of 2
-/// (round-robin); then the shares of two flooding guests' submissions under the pool cap.
+/// (the pool's fair queuing); then the shares of GPU time of two flooding guests, one's
+/// submissions ten times the other's, under the pool cap, while both had work.
 /// `FLOOD_WORK` sets the flooder's loop iterations an invocation (default 4096).
 fn fairness(bin: &Path, repeat: usize, dir: &Path) {
     let probe = std::fs::read(guest_path("bench_probe")).unwrap();
     let flood = std::fs::read(guest_path("bench_flood")).unwrap();
+    let heavy = std::fs::read(guest_path("bench_flood_heavy")).unwrap();
     let work = std::env::var("FLOOD_WORK").unwrap_or_else(|_| "4096".into());
     let pod = |guests: &[(&str, &[u8])], config: webgpu_virt::Config| {
         let names: Vec<&str> = guests.iter().map(|(n, _)| *n).collect();
         let config = webgpu_virt::pod::pod_config(&config, &names).unwrap();
-        let virt = webgpu_virt::configure(webgpu_virt::VIRT, &config).unwrap();
+        let virt = webgpu_virt::configure(webgpu_virt::virt_for(&config), &config).unwrap();
         let guests: Vec<_> = guests.iter().map(|(name, component)| webgpu_virt::pod::Guest { name, component }).collect();
         webgpu_virt::pod::plug_pod(&guests, &virt).unwrap()
     };
@@ -313,7 +315,7 @@ fn fairness(bin: &Path, repeat: usize, dir: &Path) {
         ("alone", pod(&[("probe", &probe)], Default::default())),
         ("beside a flooder, no cap", pod(&[("probe", &probe), ("flood", &flood)], Default::default())),
         ("beside a flooder capped to 2 in flight", pod(&[("probe", &probe), ("flood", &flood)], capped_flooder)),
-        ("beside a flooder, pool cap 2 (round-robin)", pod(&[("probe", &probe), ("flood", &flood)], pool.clone())),
+        ("beside a flooder, pool cap 2 (fair queuing)", pod(&[("probe", &probe), ("flood", &flood)], pool.clone())),
     ];
     println!("\n| probing guest's submit-to-done (pods) | p50, us | p99, us | flooder's submissions |\n|---|---|---|---|");
     for (what, composed) in cases {
@@ -328,29 +330,27 @@ fn fairness(bin: &Path, repeat: usize, dir: &Path) {
         }
         println!("| {what} | {:.0} | {:.0} | {:.0} |", median(p50), median(p99), median(flooded));
     }
-    // Two saturating guests under the pool cap: their shares of the submissions, with equal
-    // weights and with guest a's weight 2.
+    // Two saturating guests under the pool cap, b's submissions ten times a's: a's share of the
+    // GPU time while both had work, with equal weights and with guest a's weight 2.
     let weighted = webgpu_virt::Config {
         guests: vec![webgpu_virt::GuestPolicy { name: "a".into(), policy: webgpu_virt::Config { weight: in_flight(2), ..Default::default() } }],
         ..pool.clone()
     };
-    println!("\n| two flooding guests, pool cap 2 | guest a's share of the submissions (median of {repeat}) |\n|---|---|");
+    println!("\n| a light and a heavy flooder, pool cap 2 | a's share of the GPU time while both had work (median of {repeat}) |\n|---|---|");
     for (what, config) in [("equal weights", pool), ("guest a's weight 2", weighted)] {
         let path = dir.join("shares.wasm");
-        std::fs::write(&path, pod(&[("a", &flood), ("b", &flood)], config)).unwrap();
+        std::fs::write(&path, pod(&[("a", &flood), ("b", &heavy)], config)).unwrap();
         let mut shares = Vec::new();
         for _ in 0..repeat {
             let out = Command::new(bin).args(["run", "--stats"]).arg(&path).args(["--ms", "3000", "--work", &work]).output().unwrap();
             assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
             let stderr = String::from_utf8_lossy(&out.stderr);
-            let forwarded = |guest: &str| -> f64 {
-                stderr
-                    .lines()
-                    .filter(|l| l.trim_start().starts_with(&format!("quota {guest} device")) && l.trim_end_matches(|c: char| c.is_ascii_digit()).trim_end().ends_with("submissions"))
-                    .map(|l| l.split_whitespace().last().unwrap().parse::<f64>().unwrap())
-                    .sum()
+            let contended = |guest: &str| -> f64 {
+                let name = format!("quota pool {guest} gpu time us while contended");
+                let line = stderr.lines().find(|l| l.trim_start().starts_with(&name)).unwrap_or_else(|| panic!("no `{name}` in {stderr}"));
+                line.split_whitespace().last().unwrap().parse().unwrap()
             };
-            let (a, b) = (forwarded("a"), forwarded("b"));
+            let (a, b) = (contended("a"), contended("b"));
             shares.push(a / (a + b));
         }
         println!("| {what} | {:.3} |", median(shares));

@@ -19,7 +19,7 @@ pub mod shim;
 pub mod trace;
 
 pub use configure::{ConfigError, ConfigureError, configuration, configure, read_config};
-pub use webgpu_virt_config::{Config, Guest as GuestPolicy, MaxObjects, Pool, Size};
+pub use webgpu_virt_config::{Config, Duration, Fraction, Guest as GuestPolicy, MaxObjects, Pool, Size};
 use wac_graph::types::Package;
 use wac_graph::{CompositionGraph, EncodeOptions, NodeKind};
 
@@ -27,8 +27,8 @@ use wac_graph::{CompositionGraph, EncodeOptions, NodeKind};
 pub const VIRT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/virt.wasm"));
 
 /// The virt's WASI build: the same, and it can write a trace through `wasi:filesystem` and log
-/// errors nobody listens to on `wasi:cli/stderr` (both 0.2, which it imports), for a
-/// configuration that asks for either.
+/// errors nobody listens to on `wasi:cli/stderr` (both 0.2, which it imports), and measure GPU
+/// time with `wasi:clocks/monotonic-clock@0.3.0`, for a configuration that asks for any of them.
 pub const VIRT_RECORD: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/virt-record.wasm"));
 
 /// The replayer: a command component (it exports `wasi:cli/run@0.3.0`) that replays a trace
@@ -37,9 +37,10 @@ pub const VIRT_RECORD: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/virt-re
 /// `wasi:filesystem`. `webgpu-virt replay` runs it on the built-in host.
 pub const REPLAYER: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/replayer.wasm"));
 
-/// The built-in virt that `config` needs: the WASI build if it records or logs errors.
+/// The built-in virt that `config` needs: the WASI build if it records, logs errors or
+/// measures GPU time.
 pub fn virt_for(config: &Config) -> &'static [u8] {
-    if config.record.is_some() || config.log_errors { VIRT_RECORD } else { VIRT }
+    if config.needs_wasi() { VIRT_RECORD } else { VIRT }
 }
 
 /// The interface the virt stands in front of.

@@ -228,6 +228,7 @@ pub fn pod_config(config: &crate::Config, names: &[&str]) -> Result<crate::Confi
             ("count-calls", p.count_calls),
             ("noop", p.noop),
             ("log-errors", p.log_errors),
+            ("gpu-time", p.gpu_time),
             ("pool", p.pool != crate::Pool::default()),
             ("guests", !p.guests.is_empty()),
         ];
@@ -242,6 +243,7 @@ pub fn pod_config(config: &crate::Config, names: &[&str]) -> Result<crate::Confi
         count_calls: false,
         noop: false,
         log_errors: false,
+        gpu_time: false,
         pool: crate::Pool::default(),
         guests: Vec::new(),
         ..config.clone()
@@ -259,6 +261,7 @@ pub fn pod_config(config: &crate::Config, names: &[&str]) -> Result<crate::Confi
         count_calls: config.count_calls,
         noop: config.noop,
         log_errors: config.log_errors,
+        gpu_time: config.gpu_time,
         pool: config.pool.clone(),
         guests,
         ..crate::Config::default()

@@ -7,13 +7,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// The layer of each of the virt's top-level modules.
-const LAYERS: [(&str, u8); 11] = [
+const LAYERS: [(&str, u8); 12] = [
     ("config", 1),
     ("ids", 1),
     ("encode", 1),
     ("hooks", 1),
     ("bridge", 1),
     ("console", 1),
+    ("clock", 1),
     ("tenant", 2),
     ("device", 2),
     ("mapping", 2),

@@ -1,6 +1,7 @@
 //! Runaway GPU work: a guest that submits a dispatch running for hours (on any driver: a
 //! never-ending loop, 65535 workgroups wide) and returns without waiting for it. The run must
-//! still end, at once, and say what it left running, direct and through the virt.
+//! still end, at once, and say what it left running, direct and through the virt. Under
+//! `--max-submission-time`, work over the limit loses its device, and only its own.
 
 mod common;
 
@@ -21,4 +22,66 @@ fn a_run_that_leaves_work_running_on_the_gpu_ends_and_says_so() {
         assert!(stderr.contains("1 device(s) still ran submitted work 2 s after the component was done: left running"), "{stderr}");
         eprintln!("{}: ended after {:.1} s", app.display(), started.elapsed().as_secs_f64());
     }
+}
+
+/// The line the runaway guest prints when its device is lost for its one submission.
+const LOST_TO_THE_LIMIT: &str = "the device was lost (GpuDeviceLostReason::Unknown): webgpu-virt: the device's submission 1 ran on \
+     the GPU for longer than max-submission-time (1s): the device is lost";
+
+#[test]
+fn a_submission_over_the_time_limit_loses_its_device_and_the_run_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let limited = dir.path().join("runaway.limited.wasm");
+    let out = webgpu_virt().arg("plug").arg(guest("runaway")).args(["--max-submission-time", "1s", "-o"]).arg(&limited).output().unwrap();
+    common::check(&out, "plug runaway --max-submission-time 1s");
+    // Hours of work on any driver: the run ends only because the limit stops it.
+    let started = std::time::Instant::now();
+    let out = output_within(webgpu_virt().arg("run").arg("--stats").arg(&limited).args(["--wide", "--wait", "--lost"]), 120);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("submitted a runaway dispatch\nthe wait for the work ended\n{LOST_TO_THE_LIMIT}\n"),
+        "{stderr}"
+    );
+    // The operator hears of it as it happens and in the stats; the time it ran is its GPU time.
+    assert!(stderr.starts_with("webgpu-virt: the device's submission 1 ran on the GPU for longer than max-submission-time (1s)"), "{stderr}");
+    assert_eq!(common::stat(&stderr, "gpu-time devices lost to max-submission-time"), 1);
+    assert!(common::stat(&stderr, "gpu-time gpu time us") >= 1_000_000, "{stderr}");
+    eprintln!("stopped and ended after {:.1} s", started.elapsed().as_secs_f64());
+}
+
+#[test]
+fn a_guest_over_the_time_limit_loses_its_device_and_its_neighbour_runs_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let pod = dir.path().join("pod.wasm");
+    let guests = [format!("a={}", guest("runaway")), format!("b={}", guest("compute"))];
+    let out = webgpu_virt()
+        .arg("plug")
+        .args(["--guest", &guests[0], "--guest", &guests[1], "--max-submission-time", "1s", "-o"])
+        .arg(&pod)
+        .output()
+        .unwrap();
+    common::check(&out, "plug a pod with a time limit");
+    let alone = webgpu_virt().arg("run").arg(guest("compute")).output().unwrap();
+    common::check(&alone, "compute alone");
+    // Work that runs for several seconds, ahead of the neighbour's on the shared host device:
+    // time spent waiting behind it is not the neighbour's.
+    let out = output_within(webgpu_virt().arg("run").arg("--stats").arg(&pod).args(["--workgroups", "1024", "--wait", "--lost"]), 120);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let mut lines: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(String::from).collect();
+    lines.sort();
+    let mut want = vec![
+        "submitted a runaway dispatch".to_string(),
+        "the wait for the work ended".into(),
+        LOST_TO_THE_LIMIT.into(),
+        String::from_utf8_lossy(&alone.stdout).trim_end().into(),
+    ];
+    want.sort();
+    assert_eq!(lines, want, "{stderr}");
+    assert!(stderr.contains("a webgpu-virt: the device's submission 1 ran on the GPU"), "{stderr}");
+    assert_eq!(common::stat(&stderr, "gpu-time a devices lost to max-submission-time"), 1);
+    assert_eq!(common::stat(&stderr, "gpu-time b devices lost to max-submission-time"), 0);
+    assert!(common::stat(&stderr, "gpu-time b queue operations timed") >= 1, "{stderr}");
 }

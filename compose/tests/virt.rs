@@ -1,5 +1,6 @@
 //! The virt: every guest prints exactly what it prints on the host directly, through one virt,
-//! through two stacked virts and through a virt with policies (a quota they all fit in among them); the virt and the compositions
+//! through two stacked virts, through a virt with policies (a quota they all fit in among them)
+//! and through a virt timing the GPU under a generous limit; the virt and the compositions
 //! import only what they should; the virt forwards every function of the WIT; configurations
 //! are baked in and read back; the call counter counts.
 
@@ -27,16 +28,19 @@ macro_rules! through_the_virt {
                 let once = dir.path().join("once.wasm");
                 let twice = dir.path().join("twice.wasm");
                 let policies = dir.path().join("policies.wasm");
+                let timed = dir.path().join("timed.wasm");
                 let plug = |app: &std::path::Path, out: &std::path::Path, flags: &[&str]| {
                     assert!(webgpu_virt().arg("plug").arg(app).args(flags).arg("-o").arg(out).status().unwrap().success());
                 };
                 plug(app.as_ref(), &once, &[]);
                 plug(&once, &twice, &[]);
                 plug(app.as_ref(), &policies, &["--count-calls", "--noop", "--max-memory", "64GiB"]);
+                plug(app.as_ref(), &timed, &["--max-submission-time", "60s"]);
                 let direct = run(app.as_ref());
                 assert_eq!(run(&once), direct, "output through the virt");
                 assert_eq!(run(&twice), direct, "output through two stacked virts");
                 assert_eq!(run(&policies), direct, "output through a virt with policies");
+                assert_eq!(run(&timed), direct, "output through a virt timing the GPU, under a generous limit");
             }
         )*
 
@@ -252,13 +256,17 @@ fn bad_configurations_are_named() {
         failure(&["configure".as_ref(), "--config".as_ref(), toml.as_os_str(), "-o".as_ref(), out.as_os_str()])
     };
     let e = configure("count-calls = true\nmax-memroy = 5\n");
-    assert!(e.contains("virt.toml:2:1: unknown field `max-memroy`, expected one of `noop`, `count-calls`, `max-memory`, `max-buffer-size`, `max-texture-dimension`, `max-objects`, `max-write-size`, `max-in-flight`, `record`, `record-batched`, `weight`, `deny-features`, `mask-adapter-info`, `log-errors`, `pool`, `guests` (at `max-memroy = 5`)"), "{e}");
+    assert!(e.contains("virt.toml:2:1: unknown field `max-memroy`, expected one of `noop`, `count-calls`, `max-memory`, `max-buffer-size`, `max-texture-dimension`, `max-objects`, `max-write-size`, `max-in-flight`, `record`, `record-batched`, `weight`, `deny-features`, `mask-adapter-info`, `log-errors`, `gpu-time`, `max-submission-time`, `max-gpu-share`, `pool`, `guests` (at `max-memroy = 5`)"), "{e}");
     let e = configure("count-calls = \"yes\"\n");
     assert!(e.contains("virt.toml:1:15: invalid type: string \"yes\", expected a boolean (at `count-calls = \"yes\"`)"), "{e}");
     let e = configure("count-calls = [");
     assert!(e.contains("virt.toml:1:"), "{e}");
     let e = configure("max-memory = \"2 parsecs\"");
     assert!(e.contains("virt.toml:1:14: the unit of a size is one of B, KiB, MiB, GiB, TiB, kB, MB, GB, TB (at `max-memory = \"2 parsecs\"`)"), "{e}");
+    let e = configure("max-submission-time = 2");
+    assert!(e.contains("virt.toml:1:23: a duration needs a unit: ns, us, ms, s or m (2s, 500ms) (at `max-submission-time = 2`)"), "{e}");
+    let e = configure("max-submission-time = \"0s\"");
+    assert!(e.contains("a duration of zero lets no work run"), "{e}");
     let e = configure("deny-features = [\"warp-drive\"]");
     assert!(e.contains("configuring the virt: `warp-drive` is not a feature of wasi:webgpu (its features: core-features-and-limits, "), "{e}");
     let missing = dir.path().join("missing.toml");

@@ -61,8 +61,9 @@ pub struct Config {
     /// many calls without waiting, at the price of the calls made while the last write was
     /// under way (microseconds' worth) when the application crashes.
     pub record_batched: bool,
-    /// In a pod: how many submissions this guest may release at its turn when the pool's
-    /// in-flight cap holds submissions back (1 if not given): its share of the GPU's queue.
+    /// In a pod: this guest's share of the GPU's time, relative to the other guests' weights,
+    /// when the pool's in-flight cap holds submissions back (1 if not given): a guest of weight
+    /// 2 gets twice the GPU time of a guest of weight 1, whatever the size of their submissions.
     pub weight: Option<NonZeroU32>,
     /// Features the application must not see or ask for (`gpu-feature-name`s).
     pub deny_features: Vec<String>,
@@ -74,6 +75,20 @@ pub struct Config {
     /// console). Needs the build of the virt that imports WASI (`webgpu-virt configure` picks
     /// it); every build counts them in its stats.
     pub log_errors: bool,
+    /// Measure the GPU time of each submission and report it per guest (`gpu-time` in
+    /// `webgpu-virt run --stats`; in the trace when recording). Implied by
+    /// `max-submission-time`. Needs the build of the virt that imports WASI (its monotonic
+    /// clock; `webgpu-virt configure` picks it).
+    pub gpu_time: bool,
+    /// The longest a submission may run on the GPU (`"2s"`, `"500ms"`). A submission not done
+    /// within it loses its device: the reason is `unknown` and the message names the limit and
+    /// the submission. Its time starts when the work queued before it on the GPU is done, so
+    /// time spent behind other guests' work never counts against it.
+    pub max_submission_time: Option<Duration>,
+    /// The most of the GPU's time this guest may have (`0.25` or `"25%"`): once its GPU time
+    /// is over that share of the time passed (it may run ahead by its share of one second), its
+    /// submissions are held back until it is under again, whether or not others want the GPU.
+    pub max_gpu_share: Option<Fraction>,
     /// Caps over all the guests of a pod together, and how they share the GPU.
     pub pool: Pool,
     /// A pod's guests, in order (a guest's number, its *tenant*, is its place here), each with
@@ -109,8 +124,9 @@ pub struct Pool {
     /// applies too).
     pub max_memory: Option<Size>,
     /// The most submissions all guests may have in flight together. A submission past it is
-    /// held back (as past a guest's own `max-in-flight`), and held submissions are released
-    /// round-robin across guests, `weight` at a guest's turn.
+    /// held back (as past a guest's own `max-in-flight`), and held submissions are released so
+    /// that each guest gets GPU time in proportion to its `weight` (this measures GPU time, with
+    /// the virt build that imports WASI).
     pub max_in_flight: Option<NonZeroU32>,
     /// Give each guest a host device of its own instead of virtual devices on one shared host
     /// device: errors and device loss are then kept apart by the runtime itself.
@@ -182,6 +198,220 @@ impl MaxObjects {
             *caps.slot(index).expect("a kind's index") = Some(count);
         }
         Ok(caps)
+    }
+}
+
+/// A span of time in nanoseconds: in TOML and on the command line a string of a whole number
+/// and a unit (`"2s"`, `"500ms"`, `"1m"`; units ns, us, ms, s, m).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Duration(pub u64);
+
+impl Duration {
+    /// Parses `2s`, `500ms`, `250us`, `1m`, `100ns`.
+    pub fn parse(text: &str) -> Result<Self, DurationError> {
+        let text = text.trim();
+        let digits = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+        let (number, unit) = text.split_at(digits);
+        let number: u64 = number.parse().map_err(|_| DurationError::NotANumber)?;
+        let scale: u64 = match unit.trim() {
+            "ns" => 1,
+            "us" | "µs" => 1_000,
+            "ms" => 1_000_000,
+            "s" => 1_000_000_000,
+            "m" | "min" => 60_000_000_000,
+            "" => return Err(DurationError::NoUnit),
+            _ => return Err(DurationError::Unit),
+        };
+        match number.checked_mul(scale) {
+            Some(0) => Err(DurationError::Zero),
+            Some(ns) => Ok(Duration(ns)),
+            None => Err(DurationError::TooLarge),
+        }
+    }
+}
+
+impl fmt::Display for Duration {
+    /// In the largest unit that divides it (`2s`, `1500ms`).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ns = self.0;
+        for (unit, scale) in [("m", 60_000_000_000), ("s", 1_000_000_000), ("ms", 1_000_000), ("us", 1_000)] {
+            if ns >= scale && ns % scale == 0 {
+                return write!(f, "{}{unit}", ns / scale);
+            }
+        }
+        write!(f, "{ns}ns")
+    }
+}
+
+/// Why a duration could not be read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DurationError {
+    /// No whole number at the start.
+    NotANumber,
+    /// A number with no unit.
+    NoUnit,
+    /// A unit other than ns, us, ms, s, m.
+    Unit,
+    /// Zero: no work could ever run.
+    Zero,
+    /// More than 2^64 - 1 nanoseconds.
+    TooLarge,
+}
+
+impl fmt::Display for DurationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::NotANumber => "a duration is a whole number and a unit (2s, 500ms)",
+            Self::NoUnit => "a duration needs a unit: ns, us, ms, s or m (2s, 500ms)",
+            Self::Unit => "the unit of a duration is one of ns, us, ms, s, m",
+            Self::Zero => "a duration of zero lets no work run",
+            Self::TooLarge => "the duration is longer than 2^64 - 1 nanoseconds",
+        })
+    }
+}
+
+impl core::error::Error for DurationError {}
+
+impl core::str::FromStr for Duration {
+    type Err = DurationError;
+
+    fn from_str(s: &str) -> Result<Self, DurationError> {
+        Self::parse(s)
+    }
+}
+
+#[cfg(feature = "serde")]
+impl<'de> serde::Deserialize<'de> for Duration {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Duration;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a duration: a string such as \"2s\" or \"500ms\"")
+            }
+            fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Duration, E> {
+                Err(E::custom(DurationError::NoUnit))
+            }
+            fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Duration, E> {
+                Err(E::custom(DurationError::NoUnit))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Duration, E> {
+                Duration::parse(v).map_err(E::custom)
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
+/// A fraction between 0 and 1, in millionths: in TOML and on the command line `0.25` or `"25%"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Fraction(pub u32);
+
+impl Fraction {
+    /// One whole: a million millionths.
+    pub const ONE: u32 = 1_000_000;
+
+    /// Parses `0.25`, `.5`, `1`, `25%`, `12.5%` (above zero, at most one whole).
+    pub fn parse(text: &str) -> Result<Self, FractionError> {
+        let text = text.trim();
+        let (number, scale) = match text.strip_suffix('%') {
+            Some(n) => (n.trim(), 100),
+            None => (text, 1),
+        };
+        let (whole, part) = number.split_once('.').unwrap_or((number, ""));
+        let digits = |s: &str| s.chars().all(|c| c.is_ascii_digit());
+        if (whole.is_empty() && part.is_empty()) || !digits(whole) || !digits(part) || part.len() > 9 {
+            return Err(FractionError::NotANumber);
+        }
+        let whole: u64 = if whole.is_empty() { 0 } else { whole.parse().map_err(|_| FractionError::TooLarge)? };
+        let part_value: u64 = if part.is_empty() { 0 } else { part.parse().map_err(|_| FractionError::NotANumber)? };
+        // In billionths, then millionths of the fraction (rounded down).
+        let billionths = whole
+            .checked_mul(1_000_000_000)
+            .and_then(|w| w.checked_add(part_value * 10u64.pow(9 - part.len() as u32)))
+            .ok_or(FractionError::TooLarge)?;
+        let millionths = billionths / 1_000 / scale;
+        match millionths {
+            0 => Err(FractionError::Zero),
+            m if m > u64::from(Self::ONE) => Err(FractionError::TooLarge),
+            m => Ok(Fraction(m as u32)),
+        }
+    }
+
+    /// The fraction as a number.
+    pub fn get(self) -> f64 {
+        f64::from(self.0) / f64::from(Self::ONE)
+    }
+}
+
+impl fmt::Display for Fraction {
+    /// As a percentage (`25%`, `12.5%`).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // A percent is 10,000 millionths.
+        let (whole, rest) = (self.0 / 10_000, self.0 % 10_000);
+        if rest == 0 {
+            write!(f, "{whole}%")
+        } else {
+            let digits = alloc::format!("{rest:04}");
+            write!(f, "{whole}.{}%", digits.trim_end_matches('0'))
+        }
+    }
+}
+
+/// Why a fraction could not be read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FractionError {
+    /// Not a decimal number, optionally with `%`.
+    NotANumber,
+    /// Zero (or less than a millionth): no work could ever run.
+    Zero,
+    /// More than one whole (100%).
+    TooLarge,
+}
+
+impl fmt::Display for FractionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::NotANumber => "a share is a decimal fraction or a percentage (0.25, \"25%\")",
+            Self::Zero => "a share of zero lets no work run",
+            Self::TooLarge => "a share is at most 1 (100%)",
+        })
+    }
+}
+
+impl core::error::Error for FractionError {}
+
+impl core::str::FromStr for Fraction {
+    type Err = FractionError;
+
+    fn from_str(s: &str) -> Result<Self, FractionError> {
+        Self::parse(s)
+    }
+}
+
+#[cfg(feature = "serde")]
+impl<'de> serde::Deserialize<'de> for Fraction {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Fraction;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a share: a number such as 0.25 or a string such as \"25%\"")
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Fraction, E> {
+                Fraction::parse(&alloc::format!("{v}")).map_err(E::custom)
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Fraction, E> {
+                Fraction::parse(&alloc::format!("{v}")).map_err(E::custom)
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Fraction, E> {
+                Fraction::parse(&alloc::format!("{v}")).map_err(E::custom)
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Fraction, E> {
+                Fraction::parse(v).map_err(E::custom)
+            }
+        }
+        d.deserialize_any(Visitor)
     }
 }
 
@@ -291,12 +521,31 @@ enum Tag {
     Weight = 16,
     LogErrors = 17,
     RecordBatched = 18,
+    GpuTime = 19,
+    MaxSubmissionTime = 20,
+    MaxGpuShare = 21,
 }
 
 impl Config {
     /// Whether this configuration adds nothing to forwarding.
     pub fn is_pass_through(&self) -> bool {
         *self == Self::default()
+    }
+
+    /// Whether the virt measures GPU time: asked for, or needed by a limit or the pool's
+    /// fairness, here or for any guest of the pod.
+    pub fn measures_gpu_time(&self) -> bool {
+        self.gpu_time
+            || self.max_submission_time.is_some()
+            || self.max_gpu_share.is_some()
+            || self.pool.max_in_flight.is_some()
+            || self.guests.iter().any(|g| g.policy.measures_gpu_time())
+    }
+
+    /// Whether the virt needs the build that imports WASI: to record, to log errors, or for the
+    /// clock that GPU time is measured with.
+    pub fn needs_wasi(&self) -> bool {
+        self.record.is_some() || self.log_errors || self.measures_gpu_time()
     }
 
     /// How many tenants the virt serves: one per guest of a pod, else one.
@@ -359,6 +608,9 @@ impl Config {
         flag(&mut out, Tag::MaskAdapterInfo, self.mask_adapter_info);
         flag(&mut out, Tag::LogErrors, self.log_errors);
         flag(&mut out, Tag::RecordBatched, self.record_batched);
+        flag(&mut out, Tag::GpuTime, self.gpu_time);
+        number(&mut out, Tag::MaxSubmissionTime, self.max_submission_time.map(|d| d.0));
+        number(&mut out, Tag::MaxGpuShare, self.max_gpu_share.map(|f| u64::from(f.0)));
         // A guest: its name, then its policy's own encoding.
         for guest in &self.guests {
             let policy = guest.policy.encode();
@@ -414,6 +666,18 @@ impl Config {
                 t if t == Tag::MaskAdapterInfo as u8 => flag(&mut config.mask_adapter_info)?,
                 t if t == Tag::LogErrors as u8 => flag(&mut config.log_errors)?,
                 t if t == Tag::RecordBatched as u8 => flag(&mut config.record_batched)?,
+                t if t == Tag::GpuTime as u8 => flag(&mut config.gpu_time)?,
+                t if t == Tag::MaxSubmissionTime as u8 => {
+                    let ns = u64()?;
+                    if ns == 0 {
+                        return Err(malformed);
+                    }
+                    config.max_submission_time = Some(Duration(ns));
+                }
+                t if t == Tag::MaxGpuShare as u8 => {
+                    let share = u32::try_from(u64()?).ok().filter(|m| (1..=Fraction::ONE).contains(m));
+                    config.max_gpu_share = Some(Fraction(share.ok_or(malformed.clone())?));
+                }
                 t if t == Tag::PoolMaxMemory as u8 => config.pool.max_memory = Some(Size(u64()?)),
                 t if t == Tag::DevicePerGuest as u8 => flag(&mut config.pool.device_per_guest)?,
                 t if t == Tag::PoolMaxInFlight as u8 => {
@@ -587,6 +851,7 @@ mod tests {
                 ..Config::default()
             },
             Config { max_memory: Some(Size(0)), ..Config::default() },
+            Config { gpu_time: true, max_submission_time: Some(Duration(2_000_000_000)), max_gpu_share: Some(Fraction(250_000)), ..Config::default() },
             Config { max_memory: Some(Size(u64::MAX)), count_calls: true, ..Config::default() },
             Config {
                 count_calls: true,
@@ -622,6 +887,39 @@ mod tests {
         assert_eq!(Size::parse("-1"), Err(SizeError::NotANumber));
         assert_eq!(Size::parse("20000000TiB"), Err(SizeError::TooLarge));
         assert_eq!(Config::decode(&[1, 3, 4, 0, 0, 0, 0]), Err(DecodeError::Value { tag: 3, at: 1 }));
+    }
+
+    #[test]
+    fn durations() {
+        for (text, ns) in [("2s", 2_000_000_000), ("500ms", 500_000_000), ("250us", 250_000), ("1m", 60_000_000_000), ("7 ns", 7)] {
+            assert_eq!(Duration::parse(text), Ok(Duration(ns)), "{text}");
+        }
+        assert_eq!(Duration::parse("2"), Err(DurationError::NoUnit));
+        assert_eq!(Duration::parse("1.5s"), Err(DurationError::Unit));
+        assert_eq!(Duration::parse("0s"), Err(DurationError::Zero));
+        assert_eq!(Duration::parse("s"), Err(DurationError::NotANumber));
+        assert_eq!(Duration::parse("99999999999m"), Err(DurationError::TooLarge));
+        for text in ["2s", "1500ms", "1m", "90s", "7ns"] {
+            assert_eq!(alloc::format!("{}", Duration::parse(text).unwrap()), text);
+        }
+        // A limit of zero would lose every device at its first submission.
+        assert_eq!(Config::decode(&[1, 20, 8, 0, 0, 0, 0, 0, 0, 0, 0]), Err(DecodeError::Value { tag: 20, at: 1 }));
+    }
+
+    #[test]
+    fn fractions() {
+        for (text, millionths) in [("0.25", 250_000), (".5", 500_000), ("1", 1_000_000), ("25%", 250_000), ("12.5%", 125_000), ("100%", 1_000_000), ("0.000001", 1)] {
+            assert_eq!(Fraction::parse(text), Ok(Fraction(millionths)), "{text}");
+        }
+        assert_eq!(Fraction::parse("0"), Err(FractionError::Zero));
+        assert_eq!(Fraction::parse("1.5"), Err(FractionError::TooLarge));
+        assert_eq!(Fraction::parse("150%"), Err(FractionError::TooLarge));
+        assert_eq!(Fraction::parse("half"), Err(FractionError::NotANumber));
+        assert_eq!(Fraction::parse("-0.5"), Err(FractionError::NotANumber));
+        for text in ["25%", "12.5%", "100%", "0.0001%"] {
+            assert_eq!(alloc::format!("{}", Fraction::parse(text).unwrap()), text);
+        }
+        assert_eq!(Config::decode(&[1, 21, 8, 0, 0, 0, 0, 0, 0, 0, 0]), Err(DecodeError::Value { tag: 21, at: 1 }));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! `webgpu-virt configure` baked into it.
 //!
 //! Layers, each using only those below it (the generated forwarding, here at the root, wires them):
-//! 1. plumbing: `config`, `ids`, `encode`, `hooks` (what lower layers ask of policies), `bridge`, `console`;
+//! 1. plumbing: `config`, `ids`, `encode`, `hooks` (what lower layers ask of policies), `bridge`, `console`, `clock`;
 //! 2. the virtual-device layer: `tenant`, `device/`, `mapping`: it names no policy, only `hooks`;
 //! 3. the policies: `policy/` registers the chain with `hooks`; `quota/`, `record/`, `calls`, `noop` each stand on layer 2 alone.
 //!
@@ -24,8 +24,9 @@ mod bindings {
         generate_all,
         merge_structurally_equal_types: true,
     });
-    // The recording build also imports `wasi:filesystem@0.2` (and stderr, to say why it cannot
-    // record). Its WASI 0.2 packages live apart, in `wit/p2/`, each pushed on its own (in the
+    // The WASI build (feature `record`) also imports `wasi:filesystem@0.2` to record, stderr
+    // (0.2) to say why it cannot and to log errors, and the monotonic clock (0.3) to measure
+    // GPU time. Its WASI 0.2 packages live apart, in `wit/p2/`, each pushed on its own (in the
     // order of their dependencies) after our worlds.
     #[cfg(feature = "record")]
     wit_bindgen::generate!({
@@ -37,6 +38,7 @@ mod bindings {
                 import wasi:filesystem/preopens@0.2.12;
                 import wasi:filesystem/types@0.2.12;
                 import wasi:cli/stderr@0.2.12;
+                import wasi:clocks/monotonic-clock@0.3.0;
             }
         ",
         path: [
@@ -55,6 +57,7 @@ mod bindings {
 }
 
 mod bridge;
+mod clock;
 mod config;
 mod console;
 mod device;
@@ -82,7 +85,7 @@ include!(concat!(env!("OUT_DIR"), "/forward.rs"));
 
 impl stats::Guest for Virt {
     fn counters() -> Vec<stats::Counter> {
-        let counters = policy::counters().into_iter().chain(device::scopes::counters());
+        let counters = policy::counters().into_iter().chain(device::scopes::counters()).chain(device::gpu_time::counters());
         counters.map(|(policy, c)| stats::Counter { policy: policy.into(), name: c.name, value: c.value }).collect()
     }
 

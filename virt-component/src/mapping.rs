@@ -131,12 +131,30 @@ pub async fn map_async(
     }
     // Its validation errors are made when the call starts: only that is bracketed.
     let bracket = crate::device::share::bracket(buffer.device);
-    let mut map = std::pin::pin!(buffer.inner.map_async(mode, offset, size));
+    let inner = buffer.inner.clone();
+    let mut map = Box::pin(async move { inner.map_async(mode, offset, size).await });
     let started = std::future::poll_fn(|cx| std::task::Poll::Ready(map.as_mut().poll(cx))).await;
     drop(bracket);
     let result = match started {
         std::task::Poll::Ready(result) => result,
-        std::task::Poll::Pending => map.await,
+        std::task::Poll::Pending => match crate::device::pooled(buffer.device) {
+            // The virt owns the device's loss: a map that waits on work that never ends
+            // fails then (the runtime's map goes on apart).
+            Some(v) => match futures::future::select(map, v.wait_lost()).await {
+                futures::future::Either::Left((result, _)) => result,
+                futures::future::Either::Right((_, map)) => {
+                    crate::bridge::spawn(async move {
+                        let _ = map.await;
+                    });
+                    if t.pending.get() == Some(attempt) {
+                        t.pending.set(None);
+                    }
+                    let message = "the buffer's device is lost".to_string();
+                    return Err(exp::MapAsyncError { kind: exp::MapAsyncErrorKind::OperationError, message });
+                }
+            },
+            None => map.await,
+        },
     };
     if t.pending.get() == Some(attempt) {
         t.pending.set(None);

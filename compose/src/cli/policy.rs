@@ -1,9 +1,9 @@
 use anyhow::Context as _;
 use std::path::PathBuf;
-use webgpu_virt::{Config, MaxObjects, Pool, Size};
+use webgpu_virt::{Config, Duration, Fraction, MaxObjects, Pool, Size};
 
 /// The ids of the policy flags (not `--config`, which replaces them all).
-pub const FLAGS: [&str; 16] = [
+pub const FLAGS: [&str; 19] = [
     "count_calls",
     "noop",
     "max_memory",
@@ -17,6 +17,9 @@ pub const FLAGS: [&str; 16] = [
     "deny_feature",
     "mask_adapter_info",
     "log_errors",
+    "gpu_time",
+    "max_submission_time",
+    "max_gpu_share",
     "pool_max_memory",
     "pool_max_in_flight",
     "device_per_guest",
@@ -78,13 +81,28 @@ pub struct PolicyArgs {
     /// (0.2); `run --stats` counts them either way.
     #[arg(long)]
     log_errors: bool,
+    /// Measure each submission's GPU time and report it per guest (`run --stats`, and the
+    /// trace when recording). Uses the virt build that imports WASI (its monotonic clock).
+    #[arg(long)]
+    gpu_time: bool,
+    /// Lose the device of a submission that runs longer than DURATION on the GPU (2s, 500ms):
+    /// the application sees its device lost, reason `unknown`. Its time starts when the work
+    /// queued before it is done. Implies --gpu-time.
+    #[arg(long, value_name = "DURATION")]
+    max_submission_time: Option<Duration>,
+    /// Cap the application's share of the GPU's time (0.25, 25%): once over it, its
+    /// submissions wait until it is under again, even with the GPU otherwise idle. Implies
+    /// --gpu-time.
+    #[arg(long, value_name = "FRACTION")]
+    max_gpu_share: Option<Fraction>,
     /// In a pod: cap the GPU memory of all guests together (each guest's own quota applies
     /// too). The TOML key is `max-memory` in a `[pool]` table.
     #[arg(long, value_name = "SIZE")]
     pool_max_memory: Option<Size>,
     /// In a pod: cap the submissions in flight of all guests together; the held ones are
-    /// released round-robin across guests (a guest's `weight`, in a `[guests.NAME]` table, is
-    /// how many at its turn). The TOML key is `max-in-flight` in `[pool]`.
+    /// released so that each guest gets GPU time in proportion to its `weight` (in a
+    /// `[guests.NAME]` table; 1 by default). Measures GPU time. The TOML key is
+    /// `max-in-flight` in `[pool]`.
     #[arg(long, value_name = "N")]
     pool_max_in_flight: Option<std::num::NonZeroU32>,
     /// In a pod: give each guest a host device of its own (errors and device loss kept apart
@@ -115,6 +133,9 @@ impl PolicyArgs {
             deny_features: self.deny_feature.clone(),
             mask_adapter_info: self.mask_adapter_info,
             log_errors: self.log_errors,
+            gpu_time: self.gpu_time,
+            max_submission_time: self.max_submission_time,
+            max_gpu_share: self.max_gpu_share,
             weight: None,
             pool: Pool {
                 max_memory: self.pool_max_memory,

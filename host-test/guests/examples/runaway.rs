@@ -1,8 +1,10 @@
 //! A runaway guest: a compute shader of two nested loops whose bounds come from a storage buffer
 //! holding `u32::MAX`. One invocation never ends on a GPU without a watchdog; Mesa's llvmpipe
 //! cuts every loop after a fixed count, so there `--wide` (65535 workgroups of 64) makes the
-//! dispatch run for hours. It submits the dispatch and returns without waiting for it, unless
-//! `--wait` (then it waits for the work, and says how the wait ended).
+//! dispatch run for hours (`--workgroups N`: N workgroups, for work that ends after a while).
+//! It submits the dispatch and returns without waiting for it, unless `--wait` (then it waits
+//! for the work and says when the wait ended; with `--lost`, it then waits for its device's
+//! loss and prints it).
 use guests::gpu::*;
 
 const SHADER: &str = "
@@ -26,19 +28,27 @@ impl guests::exports::wasi::cli::run::Guest for Command {
     async fn run() -> Result<(), ()> {
         let args: Vec<String> = std::env::args().collect();
         let wide = args.iter().any(|a| a == "--wide");
+        let workgroups = match args.iter().position(|a| a == "--workgroups") {
+            Some(i) => args[i + 1].parse().expect("--workgroups N"),
+            None if wide => 65535,
+            None => 1,
+        };
         let device = guests::device().await;
         let mut bounds = vec![0u8; 66 * 4];
         bounds[..8].fill(0xff);
         let data = guests::buffer_with(&device, GpuBufferUsage::STORAGE, &bounds);
         let (pipeline, group) = guests::compute_pipeline(&device, SHADER, &data);
-        let commands = guests::dispatch(&device, &pipeline, &group, if wide { 65535 } else { 1 });
+        let commands = guests::dispatch(&device, &pipeline, &group, workgroups);
         device.queue().submit(&[&commands]);
         println!("submitted a runaway dispatch");
         if args.iter().any(|a| a == "--wait") {
             let lost = device.lost();
             device.queue().on_submitted_work_done().await;
-            println!("the work is done");
-            drop(lost);
+            println!("the wait for the work ended");
+            if args.iter().any(|a| a == "--lost") {
+                let info = lost.await;
+                println!("the device was lost ({:?}): {}", info.reason(), info.message());
+            }
         }
         Ok(())
     }

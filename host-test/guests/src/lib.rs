@@ -206,6 +206,41 @@ pub fn arg_u64(flag: &str, default: u64) -> u64 {
     }
 }
 
+/// The flooding benchmark guests (`bench_flood`, and `bench_flood_heavy` with `scale` 10): for
+/// `--ms T` milliseconds (default 3000), dispatches of `--work N` times `scale` loop iterations
+/// an invocation (default 4096), in bursts of `--burst B` (default 32) without waiting for them,
+/// yielding between bursts and waiting for the queue only every 256 submissions.
+pub async fn flood(scale: u32) {
+    let ms = arg_u64("--ms", 3000);
+    let work = (arg_u64("--work", 4096) as u32).saturating_mul(scale);
+    let burst = arg_u64("--burst", 32).clamp(1, 256);
+    let name = if scale == 1 { "flood".to_string() } else { "flood-heavy".to_string() };
+    let device = device().await;
+    let (pipeline, group, out) = counter_pipeline(&device, work);
+    let queue = device.queue();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(ms);
+    let (mut submitted, mut bursts, mut busy) = (0u64, 0u32, std::time::Duration::ZERO);
+    while std::time::Instant::now() < deadline {
+        let start = std::time::Instant::now();
+        for _ in 0..burst {
+            queue.submit(&[&dispatch(&device, &pipeline, &group, 64)]);
+            submitted += 1;
+        }
+        busy += start.elapsed();
+        bursts += 1;
+        if submitted / 256 > (submitted - burst) / 256 {
+            queue.on_submitted_work_done().await;
+        } else {
+            wit_bindgen::yield_async().await;
+        }
+    }
+    queue.on_submitted_work_done().await;
+    let counted = u32s(&read_buffer(&device, &out, 0, 4).await)[0];
+    println!("result: {name} dispatched={}", counted > 0);
+    println!("bench {name}: {submitted} submissions");
+    println!("bench {name}-burst: {:.0} us", busy.as_secs_f64() * 1e6 / f64::from(bursts.max(1)));
+}
+
 /// A tiled matrix multiply in WGSL: `c = EPILOGUE` of `sum`, the dot product of a row of `a` and
 /// a column of the `n` x `n` matrix `b` (`a` has `n` columns and any multiple of 16 rows). Each
 /// workgroup computes 16 x 16 outputs from tiles kept in workgroup memory. Bindings 0, 1 and 2 of

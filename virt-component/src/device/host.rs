@@ -7,10 +7,12 @@
 //! one wait serves every number up to it: [`Host::done_through`] asks one only when none asked
 //! covers the number, and everyone waiting for a number it covers hears of it.
 
+use super::gpu_time;
 use crate::ids::DeviceId;
-use crate::{RecordOptionGpuSize64, WitName, exp, imp};
-use futures::channel::oneshot;
+use crate::{RecordOptionGpuSize64, WitName, clock, exp, imp, tenant};
+use futures::channel::{mpsc, oneshot};
 use std::cell::{Cell, OnceCell, RefCell};
+use std::collections::VecDeque;
 use std::future::Future;
 use std::rc::Rc;
 use std::task::Poll;
@@ -18,8 +20,9 @@ use std::task::Poll;
 /// A device of the runtime, and what the virt keeps of its queue.
 pub struct Host {
     pub device: Rc<imp::GpuDevice>,
-    /// Whether the virt owns its devices' destroy, loss and labels (a pod's host device, when
-    /// its guests share the GPU: see `super::share`).
+    /// Whether the virt owns its devices' destroy, loss and labels: a pod's host device, when
+    /// its guests share the GPU (`super::share`), or a device under a GPU-time limit, which the
+    /// virt may lose itself (`super::watchdog`).
     pub pooled: bool,
     /// What it was asked for: virtual devices asking for the same may share it.
     pub key: Key,
@@ -38,6 +41,12 @@ pub struct Host {
     waiters: RefCell<Vec<(u64, oneshot::Sender<()>)>>,
     /// The number of each virtual device's last queue operation.
     last: RefCell<Vec<(DeviceId, u64)>>,
+    /// While GPU time is measured: the operations not known done, and when the last known
+    /// done was heard of (`super::gpu_time`).
+    timed: RefCell<VecDeque<Timed>>,
+    idle_since: Cell<u64>,
+    /// The devices whose submissions are watched against a time limit, and where to tell.
+    watchers: RefCell<Vec<(DeviceId, mpsc::UnboundedSender<Submitted>)>>,
     queue: OnceCell<imp::GpuQueue>,
     /// A small buffer of the virt's own, made when first needed (`super::share::Spoil`).
     scratch: OnceCell<imp::GpuBuffer>,
@@ -57,6 +66,9 @@ impl Host {
             done: Cell::new(0),
             waiters: RefCell::default(),
             last: RefCell::default(),
+            timed: RefCell::default(),
+            idle_since: Cell::new(0),
+            watchers: RefCell::default(),
             queue: OnceCell::new(),
             scratch: OnceCell::new(),
         })
@@ -75,16 +87,38 @@ impl Host {
         })
     }
 
-    /// A queue operation of `device` was forwarded: its number.
-    pub fn forwarded(&self, device: DeviceId) -> u64 {
+    /// A queue operation of `device` was forwarded (a submission, or a write): its number.
+    pub fn forwarded(self: &Rc<Self>, device: DeviceId, submission: bool) -> u64 {
         let n = self.submitted.get() + 1;
         self.submitted.set(n);
-        let mut last = self.last.borrow_mut();
-        match last.iter_mut().find(|(d, _)| *d == device) {
-            Some((_, at)) => *at = n,
-            None => last.push((device, n)),
+        {
+            let mut last = self.last.borrow_mut();
+            match last.iter_mut().find(|(d, _)| *d == device) {
+                Some((_, at)) => *at = n,
+                None => last.push((device, n)),
+            }
+        }
+        if gpu_time::measured() {
+            let at = clock::now().unwrap_or(0);
+            self.timed.borrow_mut().push_back(Timed { number: n, tenant: tenant::of(device), at, charged: false });
+            if submission {
+                self.watchers.borrow_mut().retain(|(d, tx)| *d != device || tx.unbounded_send(Submitted { number: n, at }).is_ok());
+            }
+            // A wait for it, so that the virt hears when it is done. (It starts when the pump
+            // runs next: a synchronous call cannot start one. What is forwarded before then
+            // shares it, which is why timelines hold operations until a wait covers those
+            // before them: `Self::uncovered`.)
+            crate::bridge::spawn(self.clone().ask());
         }
         n
+    }
+
+    /// The submissions of `device` forwarded from now on, with when (for a time limit:
+    /// `super::watchdog`). The channel closes when the device leaves.
+    pub fn watch(&self, device: DeviceId) -> mpsc::UnboundedReceiver<Submitted> {
+        let (tx, rx) = mpsc::unbounded();
+        self.watchers.borrow_mut().push((device, tx));
+        rx
     }
 
     /// The number of `device`'s last queue operation (0: none).
@@ -95,6 +129,7 @@ impl Host {
     /// `device` is gone: its numbers need no keeping.
     pub fn leave(&self, device: DeviceId) {
         self.last.borrow_mut().retain(|(d, _)| *d != device);
+        self.watchers.borrow_mut().retain(|(d, _)| *d != device);
     }
 
     /// The most known done.
@@ -117,18 +152,22 @@ impl Host {
         let _ = rx.await;
     }
 
-    /// Whether another device forwarded a queue operation that no wait was asked for yet: work
-    /// `device` releases now would be waited for with it.
-    pub fn others_uncovered(&self, device: DeviceId) -> bool {
+    /// Whether a queue operation was forwarded that no wait was asked for yet and that work
+    /// `device` releases now must not share a wait with: another device's, so that no device
+    /// waits for work released after its own; and, while GPU time is measured, its own too, so
+    /// that each operation is timed on its own.
+    pub fn uncovered(&self, device: DeviceId) -> bool {
         let asked = self.asked.get();
+        if gpu_time::measured() {
+            return self.submitted.get() > asked;
+        }
         self.last.borrow().iter().any(|(d, n)| *d != device && *n > asked)
     }
 
-    /// Starts a wait on the queue for everything forwarded so far, if another device's
-    /// operations need it ([`Self::others_uncovered`]): made before `device` releases held
-    /// work, so that no other device waits for work released after its own.
+    /// Starts a wait on the queue for everything forwarded so far, if [`Self::uncovered`]:
+    /// made before `device` releases held work.
     pub async fn cover(self: &Rc<Self>, device: DeviceId) {
-        if !self.others_uncovered(device) {
+        if !self.uncovered(device) {
             return;
         }
         // The runtime takes the queue's state when the call starts: start it now (the job's
@@ -153,6 +192,7 @@ impl Host {
 
     /// The queue operations up to number `n` are done.
     fn reached(&self, n: u64) {
+        self.time(n);
         self.done.set(self.done.get().max(n));
         let done = self.done.get();
         let ready: Vec<_> = {
@@ -164,6 +204,55 @@ impl Host {
         for (_, waiter) in ready {
             let _ = waiter.send(());
         }
+    }
+}
+
+/// A queue operation whose GPU time is measured.
+struct Timed {
+    number: u64,
+    tenant: u32,
+    /// When it was forwarded.
+    at: u64,
+    /// Whether its time was charged before it was done ([`Host::charge_now`]).
+    charged: bool,
+}
+
+/// A submission forwarded, for a watchdog.
+pub struct Submitted {
+    /// Its number on the host queue.
+    pub number: u64,
+    /// When it was forwarded (the monotonic clock's nanoseconds).
+    pub at: u64,
+}
+
+impl Host {
+    /// The operations up to `n` are done, heard of now: each ran from when it was forwarded or
+    /// when the one before it was done, whichever is later (`super::gpu_time`).
+    fn time(&self, n: u64) {
+        let ready: Vec<Timed> = {
+            let mut timed = self.timed.borrow_mut();
+            let count = timed.iter().take_while(|t| t.number <= n).count();
+            timed.drain(..count).collect()
+        };
+        let Some(first) = ready.first() else { return };
+        let now = clock::now().unwrap_or(0);
+        let start = first.at.max(self.idle_since.get());
+        let share = now.saturating_sub(start) / ready.len() as u64;
+        for t in ready.iter().filter(|t| !t.charged) {
+            gpu_time::spent(t.tenant, share);
+        }
+        self.idle_since.set(now);
+    }
+
+    /// Charges operation `n`, which runs still, the time it has run until now (its device is
+    /// lost for it, and it may never end): from when the one before it was done, which the
+    /// caller knows.
+    pub fn charge_now(&self, n: u64) {
+        let mut timed = self.timed.borrow_mut();
+        let Some(t) = timed.iter_mut().find(|t| t.number == n && !t.charged) else { return };
+        t.charged = true;
+        let now = clock::now().unwrap_or(0);
+        gpu_time::spent(t.tenant, now.saturating_sub(t.at.max(self.idle_since.get())));
     }
 }
 

@@ -19,16 +19,20 @@
 //! - a lost virtual device reports no errors, makes invalid memory objects, writes and submits
 //!   nothing, as a lost device does.
 //!
-//! Files, each using only those before it: `host`, `scopes`, `fairness`; `timeline`;
-//! `registry`; `share`; `queue`; this one (the device's own calls).
+//! Files, each using only those before it: `gpu_time`, `host`, `scopes`, `budget`,
+//! `fairness`; `timeline`; `registry`; `watchdog`; `share`; `queue`; this one (the device's own
+//! calls).
 
+pub mod budget;
 pub mod fairness;
+pub mod gpu_time;
 pub mod host;
 pub mod queue;
 pub mod registry;
 pub mod scopes;
 pub mod share;
 pub mod timeline;
+pub mod watchdog;
 
 pub use registry::{Lost, Memory, ObjectId, all, get, is_destroyed, is_lost, pooled};
 
@@ -69,15 +73,19 @@ pub async fn request_device(
         let timeline = Timeline::start(v.id, max, fairness::pool(), v.host.clone(), v.scopes.clone());
         *v.timeline.borrow_mut() = Some(timeline);
     }
+    if let Some(limit) = crate::config::of_tenant(tenant).max_submission_time {
+        watchdog::start(&v, limit);
+    }
     hooks::device_admitted(adapter, made).await?;
     Ok(device)
 }
 
 /// The cap on the submissions in flight of `tenant`'s devices: its own, or, under the pool's
-/// cap alone, none of its own (`u32::MAX`). `None`: no cap applies.
+/// cap alone or while GPU time is measured (whose timelines keep each operation's wait apart),
+/// none of its own (`u32::MAX`). `None`: no timeline.
 fn in_flight_cap(tenant: u32) -> Option<u32> {
     let own = crate::config::of_tenant(tenant).max_in_flight.map(|n| n.get());
-    own.or_else(|| fairness::pool().map(|_| u32::MAX))
+    own.or_else(|| (fairness::pool().is_some() || gpu_time::measured()).then_some(u32::MAX))
 }
 
 /// Remembers a memory object of `device`, for its `destroy`.

@@ -18,6 +18,11 @@ pub fn holding(device: DeviceId) -> Option<Rc<Timeline>> {
     timeline(device).filter(|t| t.is_holding())
 }
 
+/// The device's timeline if a write on its queue must be held ([`Timeline::holds_writes`]).
+fn holding_writes(device: DeviceId) -> Option<Rc<Timeline>> {
+    timeline(device).filter(|t| t.holds_writes())
+}
+
 /// Makes a call on `device` now (`now`), or, while calls are held there, holds it behind them
 /// (`held` describes it).
 pub fn now_or_held(device: DeviceId, now: impl FnOnce(), held: impl FnOnce() -> HeldCall) {
@@ -34,10 +39,11 @@ pub async fn drained(device: DeviceId) {
     }
 }
 
-/// A queue operation of `device` reached the runtime: its host device numbers it.
-fn forwarded(device: DeviceId) {
+/// A queue operation of `device` reached the runtime (a submission, or a write): its host
+/// device numbers it.
+fn forwarded(device: DeviceId, submission: bool) {
     if let Some(v) = get(device) {
-        v.host.forwarded(device);
+        v.host.forwarded(device, submission);
     }
 }
 
@@ -54,7 +60,7 @@ pub fn submit(queue: &GpuQueue, command_buffers: Vec<exp::GpuCommandBufferBorrow
         Some(t) => t.submit(command_buffers.iter().map(|b| b.get::<GpuCommandBuffer>().inner.clone()).collect()),
         None => {
             queue.forward_submit(command_buffers);
-            forwarded(queue.device);
+            forwarded(queue.device, true);
         }
     }
 }
@@ -66,9 +72,10 @@ pub fn counters(device: DeviceId, push: impl FnMut(&'static str, u64)) {
     }
 }
 
-/// `on-submitted-work-done`: once the work the device submitted before it is done. On a
-/// pooled host device, or under a cap, the host device's queue ledger knows (the device's own
-/// last operation, not everything others submitted); else the runtime's wait is the answer.
+/// `on-submitted-work-done`: once the work the device submitted before it is done, or the
+/// device is lost. On a pooled host device, or under a cap, the host device's queue ledger
+/// knows (the device's own last operation, not everything others submitted); else the
+/// runtime's wait is the answer.
 pub async fn on_submitted_work_done(queue: &GpuQueue) {
     if is_lost(queue.device) {
         return;
@@ -79,8 +86,17 @@ pub async fn on_submitted_work_done(queue: &GpuQueue) {
     if !v.host.pooled && t.is_none() {
         return queue.forward_on_submitted_work_done().await;
     }
-    v.host.done_through(v.host.last_of(v.id)).await;
-    if let Some(t) = t {
+    let host = v.host.clone();
+    let done = host.done_through(host.last_of(v.id));
+    if host.pooled {
+        // The virt owns this device's loss: work that never ends resolves the wait then.
+        let lost = v.wait_lost();
+        drop(v);
+        futures::future::select(std::pin::pin!(done), lost).await;
+    } else {
+        done.await;
+    }
+    if let Some(t) = t.filter(|_| !is_lost(queue.device)) {
         t.completed();
     }
 }
@@ -99,11 +115,11 @@ pub fn write_buffer(
     if is_lost(queue.device) || foreign(queue.device, buffer.get::<GpuBuffer>().device) {
         return Ok(());
     }
-    match holding(queue.device) {
+    match holding_writes(queue.device) {
         Some(timeline) => hold_write_buffer(&timeline, buffer.get(), offset, data, data_offset, size),
         None => {
             queue.forward_write_buffer_with_copy(buffer, offset, data, data_offset, size)?;
-            forwarded(queue.device);
+            forwarded(queue.device, false);
             Ok(())
         }
     }
@@ -120,11 +136,11 @@ pub fn write_texture(
     if is_lost(queue.device) || foreign(queue.device, destination.texture.get::<GpuTexture>().device) {
         return;
     }
-    match holding(queue.device) {
+    match holding_writes(queue.device) {
         Some(timeline) => hold_write_texture(&timeline, destination, data, layout, size),
         None => {
             queue.forward_write_texture_with_copy(destination, data, layout, size);
-            forwarded(queue.device);
+            forwarded(queue.device, false);
         }
     }
 }

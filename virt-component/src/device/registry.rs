@@ -217,7 +217,11 @@ impl VirtualDevice {
     pub fn wait_lost(&self) -> oneshot::Receiver<Lost> {
         let (tx, rx) = oneshot::channel();
         match &mut *self.loss.borrow_mut() {
-            Loss::Alive(waiters) => waiters.push(tx),
+            Loss::Alive(waiters) => {
+                // Those who stopped listening (a wait that ended first) are let go.
+                waiters.retain(|w| !w.is_canceled());
+                waiters.push(tx);
+            }
             Loss::Lost(lost) => {
                 let _ = tx.send(lost.clone());
             }

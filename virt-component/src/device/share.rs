@@ -56,7 +56,10 @@ pub async fn place(
 ) -> Result<(exp::GpuDevice, Rc<Host>), exp::RequestDeviceError> {
     if !sharing() {
         let device = adapter.forward_request_device(descriptor).await?;
-        let host = Host::new(device.get::<GpuDevice>().inner.clone(), false, Key::default(), false);
+        // Under a GPU-time limit the virt may lose the device itself (`super::watchdog`): then
+        // its loss, destroy and labels are the virt's, as on a pooled host device.
+        let owned = config::of_tenant(crate::tenant::of(adapter.device)).max_submission_time.is_some();
+        let host = Host::new(device.get::<GpuDevice>().inner.clone(), owned, Key::default(), false);
         return Ok((device, host));
     }
     let key = Key::of(descriptor.as_ref());

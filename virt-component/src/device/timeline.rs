@@ -24,9 +24,10 @@
 
 use super::fairness::Pool;
 use super::host::Host;
+use super::{budget, gpu_time};
 use super::scopes::{Mark, Scopes};
 use crate::ids::DeviceId;
-use crate::{exp, imp};
+use crate::{clock, exp, imp, tenant};
 use futures::StreamExt;
 use futures::channel::{mpsc, oneshot};
 use std::cell::{Cell, RefCell};
@@ -76,6 +77,18 @@ pub struct Timeline {
     waiters: RefCell<Vec<(u64, oneshot::Sender<()>)>>,
     /// Wakes the drainer: work completed, or a call was held.
     wake: mpsc::UnboundedSender<()>,
+    /// Whether a timer will wake the drainer when the guest's GPU budget allows again.
+    budget_timer: Cell<bool>,
+}
+
+/// Why a submission may not be forwarded now.
+enum Blocked {
+    /// The device's own cap on submissions in flight.
+    Cap,
+    /// The pool: its cap, or another device's turn.
+    Pool,
+    /// The guest's GPU budget, until this mark on the monotonic clock.
+    Budget(u64),
 }
 
 impl Timeline {
@@ -102,6 +115,7 @@ impl Timeline {
             counts: Cell::new((0, 0)),
             waiters: RefCell::default(),
             wake,
+            budget_timer: Cell::new(false),
         });
         let drainer = timeline.clone();
         crate::bridge::spawn(async move {
@@ -112,10 +126,13 @@ impl Timeline {
         timeline
     }
 
-    /// The device is gone: its drainer ends, and the pool hears that its submissions in flight
-    /// will never be known done.
+    /// The device is gone or lost: its drainer ends, the calls it held are dropped (whoever
+    /// waits for them to be forwarded stops waiting), and the pool hears that its submissions
+    /// in flight will never be known done.
     pub fn forget(&self) {
         self.wake.close_channel();
+        self.held.borrow_mut().clear();
+        self.waiters.borrow_mut().clear();
         if let Some(pool) = &self.pool {
             pool.leave(self.device_id, self.in_flight());
         }
@@ -140,19 +157,30 @@ impl Timeline {
         let _ = rx.await;
     }
 
-    /// `submit` of `buffers`: forwarded now, or held back past a cap. Also held while another
-    /// device on the host device has work that no wait was asked for: the drainer releases it
-    /// after asking one (a synchronous call cannot).
+    /// `submit` of `buffers`: forwarded now, or held back past a cap. Also
+    /// held while work forwarded before it has no wait asked for that it must not share
+    /// ([`Host::uncovered`]): the drainer releases it after asking one (a synchronous call
+    /// cannot).
     pub fn submit(self: &Rc<Self>, buffers: Vec<Rc<imp::GpuCommandBuffer>>) {
-        let capped = !(self.held.borrow().is_empty() && self.may_submit());
+        let blocked = self.blocked();
+        if let Some(Blocked::Budget(_)) = blocked {
+            gpu_time::budget_hold(tenant::of(self.device_id));
+        }
+        let capped = !self.held.borrow().is_empty() || blocked.is_some();
         if capped {
             self.submissions_held.set(self.submissions_held.get() + 1);
         }
-        if capped || self.host.others_uncovered(self.device_id) {
+        if capped || self.host.uncovered(self.device_id) {
             self.hold(HeldCall::Submit(buffers));
         } else {
             self.submit_now(&buffers);
         }
+    }
+
+    /// Whether a write on the queue must be held: behind held calls, or, while GPU time is
+    /// measured, until a wait covers the work before it.
+    pub fn holds_writes(&self) -> bool {
+        self.is_holding() || (super::gpu_time::measured() && self.host.uncovered(self.device_id))
     }
 
     /// Holds `call` back behind the calls held before it.
@@ -176,9 +204,19 @@ impl Timeline {
         self.in_flight.borrow().len() as u64
     }
 
-    /// Whether a submission may be forwarded now: below the device's cap, and the pool's.
-    fn may_submit(&self) -> bool {
-        self.in_flight() < u64::from(self.max) && self.pool.as_ref().is_none_or(|p| p.may_release(self.device_id))
+    /// Why a submission may not be forwarded now, if it may not: the device's cap, the pool's
+    /// or the guest's GPU budget.
+    fn blocked(&self) -> Option<Blocked> {
+        if self.in_flight() >= u64::from(self.max) {
+            return Some(Blocked::Cap);
+        }
+        if let Err(until) = budget::check(tenant::of(self.device_id)) {
+            return Some(Blocked::Budget(until));
+        }
+        if self.pool.as_ref().is_some_and(|p| !p.may_release(self.device_id)) {
+            return Some(Blocked::Pool);
+        }
+        None
     }
 
     /// Its submissions the host device's queue has done since it last looked are done.
@@ -193,7 +231,7 @@ impl Timeline {
             (before - in_flight.len()) as u64
         };
         if let Some(pool) = &self.pool {
-            pool.done(newly);
+            pool.done(self.device_id, newly);
         }
         self.wake();
     }
@@ -220,7 +258,7 @@ impl Timeline {
     fn submit_now(self: &Rc<Self>, buffers: &[Rc<imp::GpuCommandBuffer>]) {
         let refs: Vec<&imp::GpuCommandBuffer> = buffers.iter().map(|b| &**b).collect();
         self.host.queue().submit(&refs);
-        let number = self.host.forwarded(self.device_id);
+        let number = self.host.forwarded(self.device_id, true);
         self.in_flight.borrow_mut().push_back(number);
         self.forwarded.set(self.forwarded.get() + 1);
         if let Some(pool) = &self.pool {
@@ -233,20 +271,26 @@ impl Timeline {
     /// Forwards held calls in order, as far as the cap lets submissions through.
     async fn drain(self: &Rc<Self>) {
         loop {
-            let next = {
-                let mut held = self.held.borrow_mut();
-                let blocked = matches!(held.front(), Some((_, HeldCall::Submit(_)))) && !self.may_submit();
-                if blocked { None } else { held.pop_front() }
-            };
-            if matches!(next, Some((_, HeldCall::Submit(_)))) {
-                // What other devices submitted before this release is waited for without it.
+            let submit_next = matches!(self.held.borrow().front(), Some((_, HeldCall::Submit(_))));
+            let blocked = if submit_next { self.blocked() } else { None };
+            let next = if blocked.is_some() { None } else { self.held.borrow_mut().pop_front() };
+            let queue_operation = matches!(next, Some((_, HeldCall::Submit(_) | HeldCall::WriteBuffer { .. } | HeldCall::WriteTexture { .. })));
+            if queue_operation {
+                // What was forwarded before this release is waited for without it (the
+                // writes matter only while GPU time is measured: `Host::uncovered` says).
                 self.host.cover(self.device_id).await;
             }
             let Some((mark, call)) = next else {
-                // Blocked by the pool (not by its own cap): it waits for its turn.
-                let submit_waits = matches!(self.held.borrow().front(), Some((_, HeldCall::Submit(_))));
-                if let Some(pool) = self.pool.as_ref().filter(|_| submit_waits && self.in_flight() < u64::from(self.max)) {
-                    pool.wait(self.device_id);
+                match blocked {
+                    // Blocked by the pool (not by its own cap): it waits for its turn.
+                    Some(Blocked::Pool) => {
+                        if let Some(pool) = &self.pool {
+                            pool.wait(self.device_id);
+                        }
+                    }
+                    // Over its budget: it goes on when the budget allows.
+                    Some(Blocked::Budget(until)) => self.wake_at(until),
+                    Some(Blocked::Cap) | None => {}
                 }
                 self.watch();
                 return;
@@ -256,6 +300,19 @@ impl Timeline {
             self.counts.set((held, forwarded + 1));
             self.waiters.borrow_mut().retain(|(until, _)| *until > forwarded + 1);
         }
+    }
+
+    /// Wakes the drainer at `until`, a mark on the monotonic clock (once, however often asked).
+    fn wake_at(self: &Rc<Self>, until: u64) {
+        if self.budget_timer.replace(true) {
+            return;
+        }
+        let me = self.clone();
+        crate::bridge::spawn(async move {
+            clock::until(until).await;
+            me.budget_timer.set(false);
+            me.wake();
+        });
     }
 
     /// Makes a held call. When the application's error scopes are no longer those open when it
@@ -291,13 +348,13 @@ impl Timeline {
                 // The data's range was checked when the call was held: nothing is left to fail
                 // here but what goes to the error scopes.
                 let _ = self.host.queue().write_buffer_with_copy(&buffer, offset, &data, data_offset, size);
-                self.host.forwarded(self.device_id);
+                self.host.forwarded(self.device_id, false);
             }
             HeldCall::WriteTexture { texture, place, data, layout, size } => {
                 let TexturePlace { mip_level, origin, aspect } = place;
                 let destination = imp::GpuTexelCopyTextureInfo { texture: &texture, mip_level, origin, aspect };
                 self.host.queue().write_texture_with_copy(&destination, &data, layout, size);
-                self.host.forwarded(self.device_id);
+                self.host.forwarded(self.device_id, false);
             }
             HeldCall::Unmap(buffer) => {
                 let _ = buffer.unmap();

@@ -1,0 +1,103 @@
+//! GPU time: how long each guest's work ran on the GPU, when the configuration measures it.
+//!
+//! The virt has no view into the GPU, and WebGPU gives it none that every runtime has. It sees
+//! the order of the host queue: each queue operation it forwards (a submission or a write) is
+//! numbered when it is forwarded (`super::host`), and while GPU time is measured, a wait on
+//! the queue is started right after each, so the virt hears when each is done. A queue runs its
+//! operations in order, so operation `n` ran from when it was forwarded or when operation `n-1`
+//! was done, whichever is later, until it was done: that interval is its GPU time.
+//!
+//! The estimate's error: the time between the GPU finishing and the virt hearing of it (the
+//! runtime's completion latency, tens of microseconds on the built-in host) lands in the
+//! operation's interval; when the virt hears of several at once, the interval is split evenly
+//! among them. Time the GPU is idle while the CPU prepares the next operation never counts.
+
+use crate::hooks::Counter;
+use crate::{clock, config};
+use std::cell::{Cell, RefCell};
+
+/// One guest's GPU time.
+#[derive(Default, Clone, Copy)]
+pub struct Spent {
+    pub ns: u64,
+    pub operations: u64,
+    pub longest: u64,
+    /// Devices lost for a submission over `max-submission-time` (`super::watchdog`).
+    pub overdue: u64,
+    /// Times its work was held back for its `max-gpu-share` (`super::budget`).
+    pub budget_holds: u64,
+}
+
+thread_local! {
+    /// Per tenant.
+    static SPENT: RefCell<Vec<Spent>> = const { RefCell::new(Vec::new()) };
+    /// Whether GPU time is measured (decided at the first use).
+    static ON: Cell<Option<bool>> = const { Cell::new(None) };
+}
+
+/// Whether GPU time is measured: the configuration asks for it and the build has a clock.
+pub fn measured() -> bool {
+    if let Some(on) = ON.get() {
+        return on;
+    }
+    let on = config::pod().measures_gpu_time() && clock::now().is_some();
+    ON.set(Some(on));
+    on
+}
+
+/// A queue operation of `tenant` ran `ns` on the GPU.
+pub fn spent(tenant: u32, ns: u64) {
+    with(tenant, |s| {
+        s.ns += ns;
+        s.operations += 1;
+        s.longest = s.longest.max(ns);
+    });
+}
+
+/// `tenant`'s work was held back for its GPU budget.
+pub fn budget_hold(tenant: u32) {
+    with(tenant, |s| s.budget_holds += 1);
+}
+
+/// A device of `tenant` was lost for a submission over its time limit.
+pub fn overdue(tenant: u32) {
+    with(tenant, |s| s.overdue += 1);
+}
+
+fn with(tenant: u32, f: impl FnOnce(&mut Spent)) {
+    SPENT.with_borrow_mut(|all| {
+        let i = tenant as usize;
+        if all.len() <= i {
+            all.resize(i + 1, Spent::default());
+        }
+        f(&mut all[i]);
+    });
+}
+
+/// The GPU time of `tenant` so far.
+pub fn of(tenant: u32) -> Spent {
+    SPENT.with_borrow(|all| all.get(tenant as usize).copied().unwrap_or_default())
+}
+
+/// The operator's figures, per guest (times in microseconds).
+pub fn counters() -> Vec<(&'static str, Counter)> {
+    let mut out = Vec::new();
+    if !measured() {
+        return out;
+    }
+    for tenant in 0..config::tenants() {
+        let prefix = config::guest_prefix(tenant);
+        let s = of(tenant);
+        let mut push = |name: &str, value| out.push(("gpu-time", Counter { name: format!("{prefix}{name}"), value }));
+        push("gpu time us", s.ns / 1_000);
+        push("queue operations timed", s.operations);
+        push("longest operation us", s.longest / 1_000);
+        if config::of_tenant(tenant).max_submission_time.is_some() {
+            push("devices lost to max-submission-time", s.overdue);
+        }
+        if config::of_tenant(tenant).max_gpu_share.is_some() {
+            push("held for max-gpu-share", s.budget_holds);
+        }
+    }
+    out
+}

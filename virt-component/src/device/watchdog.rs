@@ -1,0 +1,57 @@
+//! The time limit on submissions (`max-submission-time`): a device whose submission runs on
+//! the GPU longer than its guest's limit is lost, reason `unknown`, with a message naming the
+//! limit and the submission.
+//!
+//! Each limited device has a watchdog task that hears of its submissions as they are forwarded
+//! (`Host::watch`). A submission's time starts when everything forwarded before it on the host
+//! queue is done (waiting behind other guests' work is not its time) or when it was forwarded,
+//! whichever is later; if it is not done by the limit, the device is lost. Losing the device
+//! resolves everything its guest waits on and drops its held work (`super::registry`); the
+//! other devices on the host device are not touched. What the runaway work still occupies on
+//! the GPU is not this file's: a lost device does not stop work already submitted.
+
+use super::gpu_time;
+use super::host::Submitted;
+use super::registry::{Lost, VirtualDevice, get};
+use crate::{clock, config, exp};
+use futures::StreamExt;
+use futures::future::{Either, select};
+use std::pin::pin;
+use std::rc::Rc;
+use webgpu_virt_config::Duration;
+
+/// Watches `v`'s submissions against `limit` (when the virt has a clock to measure them with).
+pub fn start(v: &Rc<VirtualDevice>, limit: Duration) {
+    if !gpu_time::measured() {
+        return;
+    }
+    let mut submitted = v.host.watch(v.id);
+    let (host, device, tenant) = (v.host.clone(), v.id, v.tenant);
+    crate::bridge::spawn(async move {
+        let mut count = 0u64;
+        while let Some(Submitted { number, at }) = submitted.next().await {
+            count += 1;
+            host.done_through(number - 1).await;
+            let start = clock::now().map_or(at, |now| now.max(at));
+            let done = host.done_through(number);
+            let deadline = clock::until(start.saturating_add(limit.0));
+            if let Either::Left(_) = select(pin!(done), pin!(deadline)).await {
+                continue;
+            }
+            if host.done() >= number {
+                continue;
+            }
+            let Some(v) = get(device) else { return };
+            let message = format!(
+                "webgpu-virt: the device's submission {count} ran on the GPU for longer than max-submission-time \
+                 ({limit}): the device is lost"
+            );
+            crate::console::write(&format!("{}{message}", config::guest_prefix(tenant)));
+            // What it ran so far is its guest's GPU time (when it ends, if ever, nothing more).
+            host.charge_now(number);
+            gpu_time::overdue(tenant);
+            v.lose(Lost { reason: exp::GpuDeviceLostReason::Unknown, message });
+            return;
+        }
+    });
+}
