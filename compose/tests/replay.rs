@@ -45,7 +45,9 @@ fn rewrite(trace: &[u8], mut edit: impl FnMut(usize, &Record<'_>) -> Option<Vec<
             Record::Call { function, .. } => Record::Call { function, args: &bytes },
             Record::Return { call, .. } => Record::Return { call, value: &bytes },
             Record::Resolve { handle, .. } => Record::Resolve { handle, value: &bytes },
-            Record::Drop { .. } | Record::Guest { .. } | Record::Tenant { .. } | Record::End { .. } => panic!("rewrite changes values, not drops, guests or ends"),
+            Record::Drop { .. } | Record::Guest { .. } | Record::Tenant { .. } | Record::End { .. } | Record::GpuTime { .. } => {
+                panic!("rewrite changes values, not drops, guests, ends or GPU times")
+            }
         };
         push(&mut out, &changed);
     }

@@ -37,6 +37,7 @@
 //! | 6 | [`Record::Guest`] | the guest's name, UTF-8, to the end of the payload (version 2) |
 //! | 7 | [`Record::Tenant`] | `guest: uleb` (version 2) |
 //! | 8 | [`Record::End`] | `calls: uleb`, the number of `Call` records before it (version 3) |
+//! | 9 | [`Record::GpuTime`] | `call: uleb`, `ns: uleb` (version 4) |
 //!
 //! A recorder writes records as the calls happen, several writes in flight at once, each at its
 //! own place in the file. A run that is killed can therefore leave a gap of zero bytes where a
@@ -91,8 +92,9 @@ use core::fmt;
 pub const MAGIC: [u8; 8] = *b"WGVTRACE";
 
 /// The format version this crate writes: 2 added the guests of a pod ([`Record::Guest`],
-/// [`Record::Tenant`]); 3 the end of a finished run ([`Record::End`]) and XXH3-128 for blobs.
-pub const VERSION: u16 = 3;
+/// [`Record::Tenant`]); 3 the end of a finished run ([`Record::End`]) and XXH3-128 for blobs;
+/// 4 the GPU time of queue operations ([`Record::GpuTime`]).
+pub const VERSION: u16 = 4;
 
 /// The oldest version this crate reads.
 pub const OLDEST: u16 = 1;
@@ -132,6 +134,8 @@ pub enum Kind {
     Tenant = 7,
     /// The application finished.
     End = 8,
+    /// How long a queue operation ran on the GPU.
+    GpuTime = 9,
 }
 
 impl Kind {
@@ -145,6 +149,7 @@ impl Kind {
             6 => Self::Guest,
             7 => Self::Tenant,
             8 => Self::End,
+            9 => Self::GpuTime,
             _ => return None,
         })
     }
@@ -200,6 +205,16 @@ pub enum Record<'a> {
     End {
         /// How many `Call` records come before it.
         calls: u64,
+    },
+    /// The queue operation (a submission or a write) that call number `call` made ran `ns`
+    /// nanoseconds on the GPU, as the virt measured it (`webgpu-virt plug --gpu-time`). Written
+    /// when the operation is done, or when its device was lost for it (the time it had run). A
+    /// measurement, not a result: replay does not check it.
+    GpuTime {
+        /// The call that made the operation.
+        call: u64,
+        /// Its GPU time.
+        ns: u64,
     },
 }
 
@@ -257,6 +272,8 @@ impl EndWatch {
                 return Ok(());
             }
             Record::Call { .. } => self.calls += 1,
+            // Work that a run's last calls left on the GPU may be timed after its end.
+            Record::GpuTime { .. } => return Ok(()),
             _ => {}
         }
         self.end = None;

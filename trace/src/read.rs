@@ -126,6 +126,9 @@ impl<'a> Records<'a> {
         if kind == Kind::End && self.version < 3 {
             return Err(corrupt(start, "an end record in a trace of a version before 3"));
         }
+        if kind == Kind::GpuTime && self.version < 4 {
+            return Err(corrupt(start, "a GPU time record in a trace of a version before 4"));
+        }
         let len = d.uleb().map_err(|e| if e.why == "the data ends early" { truncated.clone() } else { corrupt(start + e.at, e.why) })?;
         if len > MAX_RECORD {
             return Err(corrupt(start + 1, "a record longer than the format allows"));
@@ -168,6 +171,13 @@ impl<'a> Records<'a> {
                     return Err(corrupt(payload_at + p.offset(), "bytes after the end of an end record"));
                 }
                 Record::End { calls }
+            }
+            Kind::GpuTime => {
+                let (call, ns) = (p.uleb().map_err(fail)?, p.uleb().map_err(fail)?);
+                if !p.is_empty() {
+                    return Err(corrupt(payload_at + p.offset(), "bytes after the end of a GPU time record"));
+                }
+                Record::GpuTime { call, ns }
             }
         };
         self.at = payload_at + payload.len();

@@ -36,6 +36,7 @@ pub fn push(out: &mut Vec<u8>, record: &Record<'_>) {
         Record::Guest { name } => (Kind::Guest, &[], name.as_bytes()),
         Record::Tenant { guest } => (Kind::Tenant, &[*guest], &[]),
         Record::End { calls } => (Kind::End, &[*calls], &[]),
+        Record::GpuTime { call, ns } => (Kind::GpuTime, &[*call, *ns], &[]),
     };
     let mut numbers = Encoder::new();
     for n in head {

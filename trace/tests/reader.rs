@@ -184,9 +184,32 @@ fn older_versions_still_read_with_their_hash() {
     // Read as version 3, the same blob fails its check.
     bytes[8..10].copy_from_slice(&3u16.to_le_bytes());
     assert!(matches!(read_all(&bytes), Err(TraceError::Corrupt { why: "a blob whose data does not match its hash", .. })));
-    bytes[8..10].copy_from_slice(&4u16.to_le_bytes());
-    assert_eq!(Reader::new(&bytes).unwrap_err(), TraceError::UnsupportedVersion(4));
-    assert_eq!(TraceError::UnsupportedVersion(4).to_string(), "trace format version 4 is not supported (this reader reads versions 1 to 3)");
+    bytes[8..10].copy_from_slice(&5u16.to_le_bytes());
+    assert_eq!(Reader::new(&bytes).unwrap_err(), TraceError::UnsupportedVersion(5));
+    assert_eq!(TraceError::UnsupportedVersion(5).to_string(), "trace format version 5 is not supported (this reader reads versions 1 to 4)");
+}
+
+#[test]
+fn gpu_time_is_read_from_version_4_and_never_ends_a_run() {
+    let (mut bytes, mut expected) = sample();
+    push(&mut bytes, &Record::End { calls: 2 });
+    push(&mut bytes, &Record::GpuTime { call: 1, ns: 123_456 });
+    expected.extend([Record::End { calls: 2 }, Record::GpuTime { call: 1, ns: 123_456 }]);
+    assert_eq!(read_all(&bytes).unwrap(), expected);
+    // Work the last calls left on the GPU may be timed after the end: the run still finished.
+    let mut end = webgpu_virt_trace::EndWatch::default();
+    for (offset, record) in Reader::new(&bytes).unwrap().records().map(Result::unwrap) {
+        end.see(offset, &record).unwrap();
+    }
+    assert_eq!(end.ending(4), webgpu_virt_trace::Ending::Finished { calls: 2 });
+    // No GPU time in a trace of version 3; nothing after its two numbers.
+    let mut old = header(&Header { package: "p".into(), wit_hash: [0; 32] });
+    push(&mut old, &Record::GpuTime { call: 0, ns: 1 });
+    old[8..10].copy_from_slice(&3u16.to_le_bytes());
+    assert!(matches!(read_all(&old), Err(TraceError::Corrupt { why: "a GPU time record in a trace of a version before 4", .. })));
+    let mut long = header(&Header { package: "p".into(), wit_hash: [0; 32] });
+    long.extend([9, 3, 0, 1, 7]);
+    assert!(matches!(read_all(&long), Err(TraceError::Corrupt { why: "bytes after the end of a GPU time record", .. })));
 }
 
 #[test]

@@ -40,6 +40,10 @@ pub trait Policies {
 
     /// The application dropped object `object`.
     fn dropped(&self, object: u64);
+
+    /// The queue operation that call number `call` made ran `ns` nanoseconds on the GPU (as
+    /// far as the virt could tell: `crate::device::gpu_time`).
+    fn gpu_time(&self, call: u64, ns: u64);
 }
 
 /// Refuses nothing and observes nothing.
@@ -61,6 +65,8 @@ impl Policies for Nothing {
     fn resolved(&self, _: u64, _: &dyn Recorded) {}
 
     fn dropped(&self, _: u64) {}
+
+    fn gpu_time(&self, _: u64, _: u64) {}
 }
 
 thread_local! {
@@ -98,4 +104,8 @@ pub fn resolved(call: u64, value: &dyn Recorded) {
 
 pub fn dropped(object: u64) {
     policies().dropped(object);
+}
+
+pub fn gpu_time(call: u64, ns: u64) {
+    policies().gpu_time(call, ns);
 }

@@ -15,7 +15,8 @@ pub enum Trace {
     Stats {
         /// The trace.
         trace: PathBuf,
-        /// Also draw the GPU memory held over time (per guest, for a pod) as an SVG chart.
+        /// Also draw the GPU memory held over time (per guest, for a pod) as an SVG chart, and
+        /// under it the GPU time, when the trace records it.
         #[arg(long, value_name = "FILE.svg")]
         plot: Option<PathBuf>,
     },
@@ -46,6 +47,16 @@ fn read(path: &PathBuf) -> anyhow::Result<Decoded> {
 fn over_time(m: &webgpu_virt::trace::Memory) -> String {
     let points: Vec<String> = m.over_time(16).iter().map(|(calls, bytes)| format!("{calls}: {bytes}")).collect();
     if points.is_empty() { "none".into() } else { points.join(", ") }
+}
+
+/// Nanoseconds as milliseconds, `12.345 ms`.
+fn millis(ns: u64) -> String {
+    format!("{:.3} ms", ns as f64 / 1e6)
+}
+
+/// At most 16 points of GPU time as it grew (calls made: milliseconds in all).
+fn gpu_over_time(g: &webgpu_virt::trace::GpuTime) -> String {
+    g.over_time(16).iter().map(|(calls, ns)| format!("{calls}: {:.3}", *ns as f64 / 1e6)).collect::<Vec<_>>().join(", ")
 }
 
 /// Says where a cut trace ends (its records up to there were read), and whether the
@@ -81,7 +92,7 @@ impl Trace {
                 let d = read(&trace)?;
                 if let Some(svg) = &plot {
                     let title = trace.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-                    webgpu_virt::trace::plot_memory(&d, &title, svg).map_err(|e| anyhow::anyhow!("drawing {}: {e}", svg.display()))?;
+                    webgpu_virt::trace::plot(&d, &title, svg).map_err(|e| anyhow::anyhow!("drawing {}: {e}", svg.display()))?;
                 }
                 let calls: u64 = d.calls.values().sum();
                 let mut text = format!("calls: {calls}\nend: {}\nobjects: {}\n", d.ending, d.objects);
@@ -94,6 +105,10 @@ impl Trace {
                     m.peak.0, m.peak.1, m.held
                 );
                 text += &format!("memory over time (calls made: bytes held): {}\n", over_time(m));
+                if d.gpu.operations > 0 {
+                    text += &format!("gpu time (as the virt measured it): {} in {} queue operations\n", millis(d.gpu.ns), d.gpu.operations);
+                    text += &format!("gpu time over time (calls made: ms in all): {}\n", gpu_over_time(&d.gpu));
+                }
                 for g in &d.guests {
                     text += &format!(
                         "guest {}: {} calls, {} bytes of data, memory peak {} bytes after {} calls, {} bytes held at the end\n  memory over time: {}\n",
@@ -105,6 +120,9 @@ impl Trace {
                         g.memory.held,
                         over_time(&g.memory)
                     );
+                    if g.gpu.operations > 0 {
+                        text += &format!("  gpu time: {} in {} queue operations; over time: {}\n", millis(g.gpu.ns), g.gpu.operations, gpu_over_time(&g.gpu));
+                    }
                 }
                 text += "calls by function:\n";
                 let mut by_count: Vec<_> = d.calls.iter().collect();

@@ -381,6 +381,36 @@ pub struct Decoded {
     pub guests: Vec<Guest>,
     /// Whether the application finished.
     pub ending: Ending,
+    /// The GPU time the virt measured, if it did (`plug --gpu-time`).
+    pub gpu: GpuTime,
+}
+
+/// GPU time a trace records ([`Record::GpuTime`]): in all, and as it grew.
+#[derive(Default, Clone)]
+pub struct GpuTime {
+    /// Nanoseconds in all.
+    pub ns: u64,
+    /// Queue operations timed.
+    pub operations: u64,
+    /// After how many calls made, how many nanoseconds in all: one point per record.
+    pub changes: Vec<(u64, u64)>,
+}
+
+impl GpuTime {
+    fn add(&mut self, calls_made: u64, ns: u64) {
+        self.ns += ns;
+        self.operations += 1;
+        self.changes.push((calls_made, self.ns));
+    }
+
+    /// At most `n` points of the GPU time as it grew, evenly spread, the last included.
+    pub fn over_time(&self, n: usize) -> Vec<(u64, u64)> {
+        let len = self.changes.len();
+        if len <= n {
+            return self.changes.clone();
+        }
+        (1..=n).map(|i| self.changes[i * len / n - 1]).collect()
+    }
 }
 
 /// One guest of a pod's trace, and what its calls did.
@@ -394,6 +424,8 @@ pub struct Guest {
     pub data_bytes: u64,
     /// The GPU memory its calls held, over time (calls counted over the whole trace).
     pub memory: Memory,
+    /// The GPU time of its queue operations.
+    pub gpu: GpuTime,
 }
 
 /// Decodes a trace: the whole of it, or up to where it is cut off or damaged (a cut trace is
@@ -445,6 +477,7 @@ fn decode_with(catalog: &Catalog, bytes: &[u8], by_content: bool) -> Result<Deco
     let mut tenant = 0usize;
     let mut tenants: Vec<usize> = Vec::new();
     let mut end = EndWatch::default();
+    let mut gpu = GpuTime::default();
     for record in reader.records() {
         let (offset, record) = match record {
             Ok(r) => r,
@@ -533,6 +566,17 @@ fn decode_with(catalog: &Catalog, bytes: &[u8], by_content: bool) -> Result<Deco
                     .map(|v| show_all(&[v], &mut cx))?;
                 lines.push(format!("#{handle} produced {text}"));
             }
+            Record::GpuTime { call, ns } => {
+                let Some(&tenant) = tenants.get(call as usize) else {
+                    return Err(TraceToolError::Value { offset, why: format!("the GPU time of call #{call}, which the trace has not made") });
+                };
+                let made = functions.len() as u64;
+                gpu.add(made, ns);
+                if let Some(g) = guests.get_mut(tenant) {
+                    g.gpu.add(made, ns);
+                }
+                lines.push(format!("#{call} ran {:.3} ms on the GPU", ns as f64 / 1e6));
+            }
         }
     }
     if stream_cut && cut.is_none() {
@@ -543,55 +587,73 @@ fn decode_with(catalog: &Catalog, bytes: &[u8], by_content: bool) -> Result<Deco
     guests.iter_mut().for_each(|g| g.memory.finish());
     let Cx { blobs, data_bytes, objects, .. } = cx;
     let ending = end.ending(reader.version);
-    Ok(Decoded { lines, each, calls, blobs, data_bytes, objects, bytes: size, cut, memory, guests, ending })
+    Ok(Decoded { lines, each, calls, blobs, data_bytes, objects, bytes: size, cut, memory, guests, ending, gpu })
 }
 
-/// Draws the GPU memory the calls held over time as an SVG chart at `path`: one line per guest
-/// of a pod's trace, else one for the whole trace; calls made across, MiB held up.
-pub fn plot_memory(decoded: &Decoded, title: &str, path: &std::path::Path) -> Result<(), String> {
+/// Draws the GPU memory the calls held over time as an SVG chart at `path`, and under it, when
+/// the trace records GPU time, the GPU time as it grew: one line per guest of a pod's trace,
+/// else one for the whole trace; calls made across.
+pub fn plot(decoded: &Decoded, title: &str, path: &std::path::Path) -> Result<(), String> {
     use plotters::prelude::*;
-    let series: Vec<(&str, &Memory)> = match decoded.guests.is_empty() {
-        true => vec![("all calls", &decoded.memory)],
-        false => decoded.guests.iter().map(|g| (g.name.as_str(), &g.memory)).collect(),
-    };
-    let calls = decoded.each.len().max(1) as f64;
-    let mib = |bytes: u64| bytes as f64 / f64::from(1 << 20);
-    let top = series.iter().map(|(_, m)| mib(m.peak.0)).fold(0.0, f64::max).max(1.0 / 1024.0) * 1.1;
-    let root = SVGBackend::new(path, (960, 540)).into_drawing_area();
     let fail = |e: &dyn std::fmt::Display| e.to_string();
-    root.fill(&WHITE).map_err(|e| fail(&e))?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(format!("GPU memory held, {title}"), ("sans-serif", 22))
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(70)
-        .build_cartesian_2d(0.0..calls, 0.0..top)
-        .map_err(|e| fail(&e))?;
-    chart
-        .configure_mesh()
-        .x_desc("calls made")
-        .y_desc("MiB held")
-        .x_label_formatter(&|v| format!("{v:.0}"))
-        .y_label_formatter(&|v| if *v >= 1e5 { format!("{v:.1e}") } else { format!("{v:.2}") })
-        .draw()
-        .map_err(|e| fail(&e))?;
-    for (i, (name, memory)) in series.iter().enumerate() {
-        let color = Palette99::pick(i).to_rgba();
-        // A step line: each change holds until the next.
+    let calls = decoded.each.len().max(1) as f64;
+    let pod = !decoded.guests.is_empty();
+    let mib = |bytes: u64| bytes as f64 / f64::from(1 << 20);
+    // Each series as steps: a change holds until the next.
+    let steps = |changes: &[(u64, u64)], scale: &dyn Fn(u64) -> f64| {
         let mut points = vec![(0.0, 0.0)];
-        for &(at, bytes) in &memory.changes {
+        for &(at, value) in changes {
             let last = points.last().map_or(0.0, |p: &(f64, f64)| p.1);
             points.push((at as f64, last));
-            points.push((at as f64, mib(bytes)));
+            points.push((at as f64, scale(value)));
         }
         points.push((calls, points.last().map_or(0.0, |p| p.1)));
+        points
+    };
+    let memory: Vec<(String, Vec<(f64, f64)>)> = match pod {
+        false => vec![("all calls".into(), steps(&decoded.memory.changes, &mib))],
+        true => decoded.guests.iter().map(|g| (g.name.clone(), steps(&g.memory.changes, &mib))).collect(),
+    };
+    let ms = |ns: u64| ns as f64 / 1e6;
+    let gpu: Vec<(String, Vec<(f64, f64)>)> = match pod {
+        false => vec![("all calls".into(), steps(&decoded.gpu.changes, &ms))],
+        true => decoded.guests.iter().map(|g| (g.name.clone(), steps(&g.gpu.changes, &ms))).collect(),
+    };
+    let timed = decoded.gpu.operations > 0;
+    let root = SVGBackend::new(path, (960, if timed { 1000 } else { 540 })).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| fail(&e))?;
+    let (top, bottom) = if timed { root.split_vertically(500) } else { (root.clone(), root.clone()) };
+    let chart = |area: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>, caption: String, unit: &str, series: &[(String, Vec<(f64, f64)>)]| {
+        let high = series.iter().flat_map(|(_, p)| p.iter().map(|p| p.1)).fold(0.0, f64::max).max(1.0 / 1024.0) * 1.1;
+        let mut chart = ChartBuilder::on(area)
+            .caption(caption, ("sans-serif", 22))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(70)
+            .build_cartesian_2d(0.0..calls, 0.0..high)
+            .map_err(|e| fail(&e))?;
         chart
-            .draw_series(LineSeries::new(points, color.stroke_width(2)))
-            .map_err(|e| fail(&e))?
-            .label(name.to_string())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2)));
+            .configure_mesh()
+            .x_desc("calls made")
+            .y_desc(unit)
+            .x_label_formatter(&|v| format!("{v:.0}"))
+            .y_label_formatter(&|v| if *v >= 1e5 { format!("{v:.1e}") } else { format!("{v:.2}") })
+            .draw()
+            .map_err(|e| fail(&e))?;
+        for (i, (name, points)) in series.iter().enumerate() {
+            let color = Palette99::pick(i).to_rgba();
+            chart
+                .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
+                .map_err(|e| fail(&e))?
+                .label(name.clone())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2)));
+        }
+        chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().map_err(|e| fail(&e))
+    };
+    chart(&top, format!("GPU memory held, {title}"), "MiB held", &memory)?;
+    if timed {
+        chart(&bottom, format!("GPU time, {title}"), "ms of GPU time in all", &gpu)?;
     }
-    chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().map_err(|e| fail(&e))?;
     root.present().map_err(|e| fail(&e))
 }
 

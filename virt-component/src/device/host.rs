@@ -87,8 +87,9 @@ impl Host {
         })
     }
 
-    /// A queue operation of `device` was forwarded (a submission, or a write): its number.
-    pub fn forwarded(self: &Rc<Self>, device: DeviceId, submission: bool) -> u64 {
+    /// A queue operation of `device` was forwarded (a submission, or a write), made by the
+    /// application's call number `call`: its number.
+    pub fn forwarded(self: &Rc<Self>, device: DeviceId, submission: bool, call: u64) -> u64 {
         let n = self.submitted.get() + 1;
         self.submitted.set(n);
         {
@@ -100,7 +101,7 @@ impl Host {
         }
         if gpu_time::measured() {
             let at = clock::now().unwrap_or(0);
-            self.timed.borrow_mut().push_back(Timed { number: n, tenant: tenant::of(device), at, charged: false });
+            self.timed.borrow_mut().push_back(Timed { number: n, tenant: tenant::of(device), call, at, charged: false });
             if submission {
                 self.watchers.borrow_mut().retain(|(d, tx)| *d != device || tx.unbounded_send(Submitted { number: n, at }).is_ok());
             }
@@ -211,6 +212,8 @@ impl Host {
 struct Timed {
     number: u64,
     tenant: u32,
+    /// The application's call that made it.
+    call: u64,
     /// When it was forwarded.
     at: u64,
     /// Whether its time was charged before it was done ([`Host::charge_now`]).
@@ -240,6 +243,7 @@ impl Host {
         let share = now.saturating_sub(start) / ready.len() as u64;
         for t in ready.iter().filter(|t| !t.charged) {
             gpu_time::spent(t.tenant, share);
+            crate::hooks::gpu_time(t.call, share);
         }
         self.idle_since.set(now);
     }
@@ -252,7 +256,9 @@ impl Host {
         let Some(t) = timed.iter_mut().find(|t| t.number == n && !t.charged) else { return };
         t.charged = true;
         let now = clock::now().unwrap_or(0);
-        gpu_time::spent(t.tenant, now.saturating_sub(t.at.max(self.idle_since.get())));
+        let ran = now.saturating_sub(t.at.max(self.idle_since.get()));
+        gpu_time::spent(t.tenant, ran);
+        crate::hooks::gpu_time(t.call, ran);
     }
 }
 

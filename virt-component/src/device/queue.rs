@@ -39,11 +39,11 @@ pub async fn drained(device: DeviceId) {
     }
 }
 
-/// A queue operation of `device` reached the runtime (a submission, or a write): its host
-/// device numbers it.
+/// A queue operation of `device` reached the runtime (a submission, or a write), made by the
+/// call being made: its host device numbers it.
 fn forwarded(device: DeviceId, submission: bool) {
     if let Some(v) = get(device) {
-        v.host.forwarded(device, submission);
+        v.host.forwarded(device, submission, crate::ids::current_call());
     }
 }
 

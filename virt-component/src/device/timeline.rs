@@ -70,7 +70,8 @@ pub struct Timeline {
     forwarded: Cell<u64>,
     most_in_flight: Cell<u32>,
     submissions_held: Cell<u64>,
-    held: RefCell<VecDeque<(Mark, HeldCall)>>,
+    /// Each with the error scopes open and the application's call when it was made.
+    held: RefCell<VecDeque<(Mark, u64, HeldCall)>>,
     /// Calls held so far and calls forwarded from the held ones: a waiter waits for the second
     /// to reach the first as it was when it began to wait.
     counts: Cell<(u64, u64)>,
@@ -173,7 +174,7 @@ impl Timeline {
         if capped || self.host.uncovered(self.device_id) {
             self.hold(HeldCall::Submit(buffers));
         } else {
-            self.submit_now(&buffers);
+            self.submit_now(&buffers, crate::ids::current_call());
         }
     }
 
@@ -185,7 +186,7 @@ impl Timeline {
 
     /// Holds `call` back behind the calls held before it.
     pub fn hold(self: &Rc<Self>, call: HeldCall) {
-        self.held.borrow_mut().push_back((self.scopes.mark(), call));
+        self.held.borrow_mut().push_back((self.scopes.mark(), crate::ids::current_call(), call));
         let (held, forwarded) = self.counts.get();
         self.counts.set((held + 1, forwarded));
         self.watch();
@@ -254,15 +255,15 @@ impl Timeline {
         });
     }
 
-    /// Forwards a submission.
-    fn submit_now(self: &Rc<Self>, buffers: &[Rc<imp::GpuCommandBuffer>]) {
+    /// Forwards a submission that call number `by` made.
+    fn submit_now(self: &Rc<Self>, buffers: &[Rc<imp::GpuCommandBuffer>], by: u64) {
         let refs: Vec<&imp::GpuCommandBuffer> = buffers.iter().map(|b| &**b).collect();
         self.host.queue().submit(&refs);
-        let number = self.host.forwarded(self.device_id, true);
+        let number = self.host.forwarded(self.device_id, true, by);
         self.in_flight.borrow_mut().push_back(number);
         self.forwarded.set(self.forwarded.get() + 1);
         if let Some(pool) = &self.pool {
-            let holds_more = self.held.borrow().iter().any(|(_, call)| matches!(call, HeldCall::Submit(_)));
+            let holds_more = self.held.borrow().iter().any(|(_, _, call)| matches!(call, HeldCall::Submit(_)));
             pool.released(self.device_id, self.in_flight() >= u64::from(self.max) || !holds_more);
         }
         let in_flight = u32::try_from(self.in_flight()).unwrap_or(u32::MAX);
@@ -271,16 +272,16 @@ impl Timeline {
     /// Forwards held calls in order, as far as the cap lets submissions through.
     async fn drain(self: &Rc<Self>) {
         loop {
-            let submit_next = matches!(self.held.borrow().front(), Some((_, HeldCall::Submit(_))));
+            let submit_next = matches!(self.held.borrow().front(), Some((_, _, HeldCall::Submit(_))));
             let blocked = if submit_next { self.blocked() } else { None };
             let next = if blocked.is_some() { None } else { self.held.borrow_mut().pop_front() };
-            let queue_operation = matches!(next, Some((_, HeldCall::Submit(_) | HeldCall::WriteBuffer { .. } | HeldCall::WriteTexture { .. })));
+            let queue_operation = matches!(next, Some((_, _, HeldCall::Submit(_) | HeldCall::WriteBuffer { .. } | HeldCall::WriteTexture { .. })));
             if queue_operation {
                 // What was forwarded before this release is waited for without it (the
                 // writes matter only while GPU time is measured: `Host::uncovered` says).
                 self.host.cover(self.device_id).await;
             }
-            let Some((mark, call)) = next else {
+            let Some((mark, by, call)) = next else {
                 match blocked {
                     // Blocked by the pool (not by its own cap): it waits for its turn.
                     Some(Blocked::Pool) => {
@@ -295,7 +296,7 @@ impl Timeline {
                 self.watch();
                 return;
             };
-            self.forward(mark, call).await;
+            self.forward(mark, by, call).await;
             let (held, forwarded) = self.counts.get();
             self.counts.set((held, forwarded + 1));
             self.waiters.borrow_mut().retain(|(until, _)| *until > forwarded + 1);
@@ -318,7 +319,7 @@ impl Timeline {
     /// Makes a held call. When the application's error scopes are no longer those open when it
     /// made the call, scopes of the virt's own catch the call's errors, which then go where
     /// they belong.
-    async fn forward(self: &Rc<Self>, mark: Mark, call: HeldCall) {
+    async fn forward(self: &Rc<Self>, mark: Mark, by: u64, call: HeldCall) {
         const FILTERS: [exp::GpuErrorFilter; 3] =
             [exp::GpuErrorFilter::Validation, exp::GpuErrorFilter::OutOfMemory, exp::GpuErrorFilter::Internal];
         // Scopes of its own also when the device's scopes are virtual: then the runtime's
@@ -329,7 +330,7 @@ impl Timeline {
                 self.host.device.push_error_scope(filter);
             }
         }
-        self.make(call);
+        self.make(by, call);
         if moved {
             // All three pops start at the join's first poll, before any other call can reach
             // the runtime: the scopes hold this call's errors and nothing else.
@@ -341,20 +342,21 @@ impl Timeline {
         }
     }
 
-    fn make(self: &Rc<Self>, call: HeldCall) {
+    /// Makes held call `call`, which the application's call number `by` made.
+    fn make(self: &Rc<Self>, by: u64, call: HeldCall) {
         match call {
-            HeldCall::Submit(buffers) => self.submit_now(&buffers),
+            HeldCall::Submit(buffers) => self.submit_now(&buffers, by),
             HeldCall::WriteBuffer { buffer, offset, data, data_offset, size } => {
                 // The data's range was checked when the call was held: nothing is left to fail
                 // here but what goes to the error scopes.
                 let _ = self.host.queue().write_buffer_with_copy(&buffer, offset, &data, data_offset, size);
-                self.host.forwarded(self.device_id, false);
+                self.host.forwarded(self.device_id, false, by);
             }
             HeldCall::WriteTexture { texture, place, data, layout, size } => {
                 let TexturePlace { mip_level, origin, aspect } = place;
                 let destination = imp::GpuTexelCopyTextureInfo { texture: &texture, mip_level, origin, aspect };
                 self.host.queue().write_texture_with_copy(&destination, &data, layout, size);
-                self.host.forwarded(self.device_id, false);
+                self.host.forwarded(self.device_id, false, by);
             }
             HeldCall::Unmap(buffer) => {
                 let _ = buffer.unmap();

@@ -60,6 +60,11 @@ pub trait Policy {
         let _ = (call, value);
     }
 
+    /// The queue operation that call number `call` made ran `ns` nanoseconds on the GPU.
+    fn gpu_time(&mut self, call: u64, ns: u64) {
+        let _ = (call, ns);
+    }
+
     /// Writes out what the policy holds (in an async call: it may block).
     fn flush(&mut self) {}
 
@@ -162,6 +167,12 @@ impl hooks::Policies for Registered {
     fn resolved(&self, call: u64, value: &dyn Recorded) {
         if ACTIVE.get() == Some(true) {
             CHAIN.with_borrow_mut(|chain| chain.iter_mut().for_each(|p| p.resolved(call, value)));
+        }
+    }
+
+    fn gpu_time(&self, call: u64, ns: u64) {
+        if ACTIVE.get() == Some(true) {
+            CHAIN.with_borrow_mut(|chain| chain.iter_mut().for_each(|p| p.gpu_time(call, ns)));
         }
     }
 

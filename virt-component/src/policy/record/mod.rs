@@ -147,6 +147,11 @@ impl Policy for Recorder {
         self.hand_over();
     }
 
+    fn gpu_time(&mut self, call: u64, ns: u64) {
+        self.record(|_| Record::GpuTime { call, ns });
+        self.hand_over();
+    }
+
     fn counters(&self, out: &mut Vec<Counter>) {
         out.push(Counter { name: "records".into(), value: self.records });
         out.push(Counter { name: "blobs".into(), value: self.out.blobs.len() as u64 });
