@@ -39,17 +39,9 @@ pub(crate) async fn wait_on_gpu<R: Send + 'static>(
         }
         let d = device.clone();
         // After the first wait, the latest submission: the callback may hang on work wgpu
-        // submits itself (writes queued since `until`). A wait is cut into slices: wgpu holds
-        // the device's resource lock while it waits, and `destroy` of any of the device's
-        // objects waits for that lock, so work that runs for hours would stall the device's
-        // every other caller.
-        let index = until.clone();
-        let wait = wgpu::PollType::Wait { submission_index: index, timeout: Some(WAIT_SLICE) };
+        // submits itself (writes queued since `until`).
+        let wait = wgpu::PollType::Wait { submission_index: until.take(), timeout: None };
         let polled = tokio::task::spawn_blocking(move || d.poll(wait)).await;
-        if matches!(polled, Ok(Err(wgpu::PollError::Timeout))) {
-            continue;
-        }
-        until = None;
         match rx.try_recv() {
             Ok(Some(v)) => return Some(v),
             Err(_) => return None,
@@ -60,9 +52,6 @@ pub(crate) async fn wait_on_gpu<R: Send + 'static>(
         }
     }
 }
-
-/// The longest one blocking poll of a device waits for the GPU (see [`wait_on_gpu`]).
-const WAIT_SLICE: std::time::Duration = std::time::Duration::from_millis(10);
 
 /// Reads the pipeline constants record a descriptor owns (and removes it from the table).
 fn take_constants(

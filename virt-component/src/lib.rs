@@ -90,6 +90,8 @@ impl stats::Guest for Virt {
     }
 
     async fn flush() {
+        // The GPU time of the last submissions, for the stats and the trace.
+        device::host::settle().await;
         policy::flush();
     }
 }

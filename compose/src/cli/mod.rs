@@ -28,3 +28,13 @@ pub fn ended(outcome: &host_test::run::Outcome) -> i32 {
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_current_thread().enable_all().build()?)
 }
+
+/// Runs a component to its end on a runtime of its own, which is then left without waiting for
+/// its blocking threads: a wait on the GPU for work that never ends (a runaway's, which a
+/// watchdog gave up on) would keep it forever. ([`ended`] then says what was left running.)
+pub fn run_to_end<F: std::future::Future>(run: impl FnOnce() -> F) -> anyhow::Result<F::Output> {
+    let runtime = runtime()?;
+    let output = runtime.block_on(run());
+    runtime.shutdown_background();
+    Ok(output)
+}

@@ -55,7 +55,7 @@ impl Replay {
         let cache = if self.no_cache { None } else { super::cache::dir() };
         let component = super::cache::compile(&engine, webgpu_virt::REPLAYER, path, cache.as_deref())?;
         let options = RunOptions { args, preopens: vec![Preopen { host: dir, guest: ".".into() }], capture_stdout: true, ..RunOptions::default() };
-        let outcome = super::runtime()?.block_on(host_test::run::run(&engine, &component, path, &options))?;
+        let outcome = super::run_to_end(|| host_test::run::run(&engine, &component, path, &options))??;
         let report = String::from_utf8_lossy(outcome.stdout.as_deref().unwrap_or_default()).into_owned();
         print!("{report}");
         // The replayer names the call; the trace tools show it whole.

@@ -40,7 +40,7 @@ impl Run {
         let mut args = vec![self.component.display().to_string()];
         args.extend(self.args);
         let options = RunOptions { args, preopens: self.dirs, inherit_env: self.inherit_env, stats: self.stats, capture_stdout: false };
-        let outcome = super::runtime()?.block_on(host_test::run::run(&engine, &component, &self.component, &options))?;
+        let outcome = super::run_to_end(|| host_test::run::run(&engine, &component, &self.component, &options))??;
         report_guests(&outcome.guests);
         if self.stats {
             print_stats(outcome.stats.as_deref());

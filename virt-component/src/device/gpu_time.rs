@@ -1,16 +1,24 @@
 //! GPU time: how long each guest's work ran on the GPU, when the configuration measures it.
 //!
 //! The virt has no view into the GPU, and WebGPU gives it none that every runtime has. It sees
-//! the order of the host queue: each queue operation it forwards (a submission or a write) is
-//! numbered when it is forwarded (`super::host`), and while GPU time is measured, a wait on
-//! the queue is started right after each, so the virt hears when each is done. A queue runs its
-//! operations in order, so operation `n` ran from when it was forwarded or when operation `n-1`
-//! was done, whichever is later, until it was done: that interval is its GPU time.
+//! the order of the host queue: each queue operation it forwards is numbered (`super::host`),
+//! a wait on the queue is asked after each submission (it starts when the virt's pump runs
+//! next, so a burst of calls shares one), and every wait that completes says that everything
+//! up to some number is done. A queue runs its operations in order, so the
+//! submissions newly done ran from when the first of them was forwarded, or when the work
+//! before it was done, whichever is later, until the wait completed: that interval is their GPU
+//! time, shared evenly among them.
+//!
+//! Whose time it is: the virt never lets two guests' work share a wait (a timeline holds a
+//! submission until a wait covers another device's work before it), so an interval is always
+//! one guest's. A submission under a time limit is timed on its own (it is held until a wait
+//! covers its guest's submission before it).
 //!
 //! The estimate's error: the time between the GPU finishing and the virt hearing of it (the
-//! runtime's completion latency, tens of microseconds on the built-in host) lands in the
-//! operation's interval; when the virt hears of several at once, the interval is split evenly
-//! among them. Time the GPU is idle while the CPU prepares the next operation never counts.
+//! runtime's completion latency: tens of microseconds on the built-in host) is counted; a write
+//! is not timed apart (wgpu carries it out with the next submission, in whose time it lands);
+//! time the GPU is idle while the CPU prepares the next submission is never counted; and work
+//! of several host devices running side by side (a device per guest) is each counted whole.
 
 use crate::hooks::Counter;
 use crate::{clock, config};

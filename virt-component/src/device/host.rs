@@ -14,8 +14,13 @@ use futures::channel::{mpsc, oneshot};
 use std::cell::{Cell, OnceCell, RefCell};
 use std::collections::VecDeque;
 use std::future::Future;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::task::Poll;
+
+thread_local! {
+    /// Every host device, for a watchdog to wait on the work of the others (they share a GPU).
+    static HOSTS: RefCell<Vec<Weak<Host>>> = const { RefCell::new(Vec::new()) };
+}
 
 /// A device of the runtime, and what the virt keeps of its queue.
 pub struct Host {
@@ -39,9 +44,10 @@ pub struct Host {
     done: Cell<u64>,
     /// Who waits for a number to be done.
     waiters: RefCell<Vec<(u64, oneshot::Sender<()>)>>,
-    /// The number of each virtual device's last queue operation.
+    /// The number of each virtual device's last queue operation, and of its last submission.
     last: RefCell<Vec<(DeviceId, u64)>>,
-    /// While GPU time is measured: the operations not known done, and when the last known
+    last_submission: RefCell<Vec<(DeviceId, u64)>>,
+    /// While GPU time is measured: the submissions not known done, and when the last known
     /// done was heard of (`super::gpu_time`).
     timed: RefCell<VecDeque<Timed>>,
     idle_since: Cell<u64>,
@@ -54,7 +60,7 @@ pub struct Host {
 
 impl Host {
     pub fn new(device: Rc<imp::GpuDevice>, pooled: bool, key: Key, instant_pops: bool) -> Rc<Self> {
-        Rc::new(Self {
+        let host = Rc::new(Self {
             device,
             pooled,
             key,
@@ -66,12 +72,18 @@ impl Host {
             done: Cell::new(0),
             waiters: RefCell::default(),
             last: RefCell::default(),
+            last_submission: RefCell::default(),
             timed: RefCell::default(),
             idle_since: Cell::new(0),
             watchers: RefCell::default(),
             queue: OnceCell::new(),
             scratch: OnceCell::new(),
-        })
+        });
+        HOSTS.with_borrow_mut(|hosts| {
+            hosts.retain(|h| h.strong_count() > 0);
+            hosts.push(Rc::downgrade(&host));
+        });
+        host
     }
 
     /// Its queue (asked of the runtime when first needed).
@@ -92,26 +104,53 @@ impl Host {
     pub fn forwarded(self: &Rc<Self>, device: DeviceId, submission: bool, call: u64) -> u64 {
         let n = self.submitted.get() + 1;
         self.submitted.set(n);
-        {
-            let mut last = self.last.borrow_mut();
-            match last.iter_mut().find(|(d, _)| *d == device) {
-                Some((_, at)) => *at = n,
-                None => last.push((device, n)),
-            }
+        // What the GPU had to do before it, for a watchdog: the last operation of every other
+        // device, and its own last submission (a write of its own is part of its own work).
+        let before = {
+            let others = self.last.borrow().iter().filter(|(d, _)| *d != device).map(|(_, n)| *n).max().unwrap_or(0);
+            others.max(Self::number_of(&self.last_submission.borrow(), device))
+        };
+        Self::set(&mut self.last.borrow_mut(), device, n);
+        if !submission {
+            return n;
         }
+        Self::set(&mut self.last_submission.borrow_mut(), device, n);
         if gpu_time::measured() {
             let at = clock::now().unwrap_or(0);
             self.timed.borrow_mut().push_back(Timed { number: n, tenant: tenant::of(device), call, at, charged: false });
-            if submission {
-                self.watchers.borrow_mut().retain(|(d, tx)| *d != device || tx.unbounded_send(Submitted { number: n, at }).is_ok());
+            if self.watchers.borrow().iter().any(|(d, _)| *d == device) {
+                // On other host devices, everything forwarded so far (they share the GPU).
+                let mut behind = vec![(Rc::downgrade(self), before)];
+                HOSTS.with_borrow(|hosts| {
+                    for other in hosts.iter().filter_map(Weak::upgrade).filter(|h| !Rc::ptr_eq(h, self)) {
+                        if other.submitted.get() > other.done.get() {
+                            behind.push((Rc::downgrade(&other), other.submitted.get()));
+                        }
+                    }
+                });
+                let mut behind = Some(behind);
+                self.watchers.borrow_mut().retain(|(d, tx)| {
+                    *d != device || tx.unbounded_send(Submitted { number: n, at, behind: behind.take().unwrap_or_default() }).is_ok()
+                });
             }
-            // A wait for it, so that the virt hears when it is done. (It starts when the pump
-            // runs next: a synchronous call cannot start one. What is forwarded before then
-            // shares it, which is why timelines hold operations until a wait covers those
-            // before them: `Self::uncovered`.)
+            // A wait for it, so that its time is known even if the application never waits on
+            // the queue (a map waits on the runtime's own). It starts when the pump runs next (a
+            // synchronous call cannot start one): what the same guest forwards before then is
+            // covered by it too, and shares its time.
             crate::bridge::spawn(self.clone().ask());
         }
         n
+    }
+
+    fn set(list: &mut Vec<(DeviceId, u64)>, device: DeviceId, n: u64) {
+        match list.iter_mut().find(|(d, _)| *d == device) {
+            Some((_, at)) => *at = n,
+            None => list.push((device, n)),
+        }
+    }
+
+    fn number_of(list: &[(DeviceId, u64)], device: DeviceId) -> u64 {
+        list.iter().find(|(d, _)| *d == device).map_or(0, |(_, n)| *n)
     }
 
     /// The submissions of `device` forwarded from now on, with when (for a time limit:
@@ -124,12 +163,13 @@ impl Host {
 
     /// The number of `device`'s last queue operation (0: none).
     pub fn last_of(&self, device: DeviceId) -> u64 {
-        self.last.borrow().iter().find(|(d, _)| *d == device).map_or(0, |(_, n)| *n)
+        Self::number_of(&self.last.borrow(), device)
     }
 
     /// `device` is gone: its numbers need no keeping.
     pub fn leave(&self, device: DeviceId) {
         self.last.borrow_mut().retain(|(d, _)| *d != device);
+        self.last_submission.borrow_mut().retain(|(d, _)| *d != device);
         self.watchers.borrow_mut().retain(|(d, _)| *d != device);
     }
 
@@ -155,20 +195,19 @@ impl Host {
 
     /// Whether a queue operation was forwarded that no wait was asked for yet and that work
     /// `device` releases now must not share a wait with: another device's, so that no device
-    /// waits for work released after its own; and, while GPU time is measured, its own too, so
-    /// that each operation is timed on its own.
-    pub fn uncovered(&self, device: DeviceId) -> bool {
+    /// waits for work released after its own (and no guest's GPU time is mixed with another's);
+    /// and, when `own` (its submissions are timed against a limit), its own last submission, so
+    /// that each is timed on its own.
+    pub fn uncovered(&self, device: DeviceId, own: bool) -> bool {
         let asked = self.asked.get();
-        if gpu_time::measured() {
-            return self.submitted.get() > asked;
-        }
         self.last.borrow().iter().any(|(d, n)| *d != device && *n > asked)
+            || (own && Self::number_of(&self.last_submission.borrow(), device) > asked)
     }
 
     /// Starts a wait on the queue for everything forwarded so far, if [`Self::uncovered`]:
     /// made before `device` releases held work.
-    pub async fn cover(self: &Rc<Self>, device: DeviceId) {
-        if !self.uncovered(device) {
+    pub async fn cover(self: &Rc<Self>, device: DeviceId, own: bool) {
+        if !self.uncovered(device, own) {
             return;
         }
         // The runtime takes the queue's state when the call starts: start it now (the job's
@@ -208,7 +247,26 @@ impl Host {
     }
 }
 
-/// A queue operation whose GPU time is measured.
+/// How long `settle` waits at most for submissions still in flight.
+const SETTLE: u64 = 20_000_000;
+
+/// Waits, at most 20 ms, until every timed submission on every host device is done and its time
+/// known: called when the application is done, before the operator's stats are read and the
+/// trace is ended (work that runs on, a runaway's, is left to it).
+pub async fn settle() {
+    if !gpu_time::measured() {
+        return;
+    }
+    let Some(now) = clock::now() else { return };
+    let hosts: Vec<Rc<Host>> = HOSTS.with_borrow(|hosts| hosts.iter().filter_map(Weak::upgrade).collect());
+    for host in hosts {
+        let Some(last) = host.timed.borrow().back().map(|t| t.number) else { continue };
+        let done = host.done_through(last);
+        futures::future::select(std::pin::pin!(done), std::pin::pin!(clock::until(now + SETTLE))).await;
+    }
+}
+
+/// A submission whose GPU time is measured.
 struct Timed {
     number: u64,
     tenant: u32,
@@ -226,11 +284,15 @@ pub struct Submitted {
     pub number: u64,
     /// When it was forwarded (the monotonic clock's nanoseconds).
     pub at: u64,
+    /// What the GPU must finish before it can be said to run: a number on each host device
+    /// (this one's first), each covered by a wait already asked on this one.
+    pub behind: Vec<(Weak<Host>, u64)>,
 }
 
 impl Host {
-    /// The operations up to `n` are done, heard of now: each ran from when it was forwarded or
-    /// when the one before it was done, whichever is later (`super::gpu_time`).
+    /// The operations up to `n` are done, heard of now: the submissions among them ran from
+    /// when the first was forwarded or when the work before it was done, whichever is later,
+    /// until now, an even share each (`super::gpu_time`).
     fn time(&self, n: u64) {
         let ready: Vec<Timed> = {
             let mut timed = self.timed.borrow_mut();

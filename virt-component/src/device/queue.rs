@@ -18,11 +18,6 @@ pub fn holding(device: DeviceId) -> Option<Rc<Timeline>> {
     timeline(device).filter(|t| t.is_holding())
 }
 
-/// The device's timeline if a write on its queue must be held ([`Timeline::holds_writes`]).
-fn holding_writes(device: DeviceId) -> Option<Rc<Timeline>> {
-    timeline(device).filter(|t| t.holds_writes())
-}
-
 /// Makes a call on `device` now (`now`), or, while calls are held there, holds it behind them
 /// (`held` describes it).
 pub fn now_or_held(device: DeviceId, now: impl FnOnce(), held: impl FnOnce() -> HeldCall) {
@@ -115,7 +110,7 @@ pub fn write_buffer(
     if is_lost(queue.device) || foreign(queue.device, buffer.get::<GpuBuffer>().device) {
         return Ok(());
     }
-    match holding_writes(queue.device) {
+    match holding(queue.device) {
         Some(timeline) => hold_write_buffer(&timeline, buffer.get(), offset, data, data_offset, size),
         None => {
             queue.forward_write_buffer_with_copy(buffer, offset, data, data_offset, size)?;
@@ -136,7 +131,7 @@ pub fn write_texture(
     if is_lost(queue.device) || foreign(queue.device, destination.texture.get::<GpuTexture>().device) {
         return;
     }
-    match holding_writes(queue.device) {
+    match holding(queue.device) {
         Some(timeline) => hold_write_texture(&timeline, destination, data, layout, size),
         None => {
             queue.forward_write_texture_with_copy(destination, data, layout, size);

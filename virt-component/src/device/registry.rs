@@ -183,13 +183,45 @@ fn object_dropped(id: DeviceId) {
     drop(gone);
 }
 
+/// Destroys a lost device's memory objects that are still alive.
+fn destroy(memory: Vec<Memory>) {
+    for object in memory {
+        match object {
+            Memory::Buffer(b) => b.upgrade().iter().for_each(|b| b.destroy()),
+            Memory::Texture(t) => t.upgrade().iter().for_each(|t| t.destroy()),
+            Memory::QuerySet(q) => q.upgrade().iter().for_each(|q| q.destroy()),
+        }
+    }
+}
+
 impl VirtualDevice {
     /// The device is lost: its waiters hear why, its uncaptured-error streams end, what it took
     /// is released, its held work dropped and its memory objects destroyed.
     pub fn lose(&self, lost: Lost) {
+        if let Some(memory) = self.lose_keeping_memory(lost) {
+            destroy(memory);
+        }
+    }
+
+    /// As [`Self::lose`], for a device whose work still runs on the GPU and may never end (a
+    /// watchdog's loss): its memory objects are destroyed once its work is done, since a
+    /// runtime may make `destroy` wait for work in flight (wgpu's does, for a lock its waits
+    /// hold).
+    pub fn lose_while_running(&self, lost: Lost) {
+        let Some(memory) = self.lose_keeping_memory(lost) else { return };
+        let (host, last) = (self.host.clone(), self.host.last_of(self.id));
+        crate::bridge::spawn(async move {
+            host.done_through(last).await;
+            destroy(memory);
+        });
+    }
+
+    /// Loses the device but for its memory objects, which it hands back (`None`: it was lost
+    /// already).
+    fn lose_keeping_memory(&self, lost: Lost) -> Option<Vec<Memory>> {
         let waiters = match std::mem::replace(&mut *self.loss.borrow_mut(), Loss::Lost(lost.clone())) {
             Loss::Alive(waiters) => waiters,
-            Loss::Lost(_) => return,
+            Loss::Lost(_) => return None,
         };
         for waiter in waiters {
             let _ = waiter.send(lost.clone());
@@ -197,13 +229,7 @@ impl VirtualDevice {
         self.scopes.end();
         hooks::device_gone(self.id);
         self.forget_timeline();
-        for object in self.memory.take() {
-            match object {
-                Memory::Buffer(b) => b.upgrade().iter().for_each(|b| b.destroy()),
-                Memory::Texture(t) => t.upgrade().iter().for_each(|t| t.destroy()),
-                Memory::QuerySet(q) => q.upgrade().iter().for_each(|q| q.destroy()),
-            }
-        }
+        Some(self.memory.take())
     }
 
     /// Lets a lost device's timeline go (and its drainer end): nothing more runs on that device.

@@ -80,6 +80,9 @@ pub struct Timeline {
     wake: mpsc::UnboundedSender<()>,
     /// Whether a timer will wake the drainer when the guest's GPU budget allows again.
     budget_timer: Cell<bool>,
+    /// Whether its submissions are timed each on its own, against a time limit: each waits for
+    /// a wait to cover the one before ([`Host::uncovered`]).
+    limited: bool,
 }
 
 /// Why a submission may not be forwarded now.
@@ -117,6 +120,7 @@ impl Timeline {
             waiters: RefCell::default(),
             wake,
             budget_timer: Cell::new(false),
+            limited: gpu_time::measured() && crate::config::of_tenant(tenant::of(device_id)).max_submission_time.is_some(),
         });
         let drainer = timeline.clone();
         crate::bridge::spawn(async move {
@@ -158,10 +162,9 @@ impl Timeline {
         let _ = rx.await;
     }
 
-    /// `submit` of `buffers`: forwarded now, or held back past a cap. Also
-    /// held while work forwarded before it has no wait asked for that it must not share
-    /// ([`Host::uncovered`]): the drainer releases it after asking one (a synchronous call
-    /// cannot).
+    /// `submit` of `buffers`: forwarded now, or held back past a cap. Also held while work
+    /// forwarded before it has no wait asked for that it must not share ([`Host::uncovered`]):
+    /// the drainer releases it after asking one (a synchronous call cannot).
     pub fn submit(self: &Rc<Self>, buffers: Vec<Rc<imp::GpuCommandBuffer>>) {
         let blocked = self.blocked();
         if let Some(Blocked::Budget(_)) = blocked {
@@ -171,18 +174,13 @@ impl Timeline {
         if capped {
             self.submissions_held.set(self.submissions_held.get() + 1);
         }
-        if capped || self.host.uncovered(self.device_id) {
+        if capped || self.host.uncovered(self.device_id, self.limited) {
             self.hold(HeldCall::Submit(buffers));
         } else {
             self.submit_now(&buffers, crate::ids::current_call());
         }
     }
 
-    /// Whether a write on the queue must be held: behind held calls, or, while GPU time is
-    /// measured, until a wait covers the work before it.
-    pub fn holds_writes(&self) -> bool {
-        self.is_holding() || (super::gpu_time::measured() && self.host.uncovered(self.device_id))
-    }
 
     /// Holds `call` back behind the calls held before it.
     pub fn hold(self: &Rc<Self>, call: HeldCall) {
@@ -268,6 +266,7 @@ impl Timeline {
         }
         let in_flight = u32::try_from(self.in_flight()).unwrap_or(u32::MAX);
         self.most_in_flight.set(self.most_in_flight.get().max(in_flight));
+
     }
     /// Forwards held calls in order, as far as the cap lets submissions through.
     async fn drain(self: &Rc<Self>) {
@@ -275,11 +274,9 @@ impl Timeline {
             let submit_next = matches!(self.held.borrow().front(), Some((_, _, HeldCall::Submit(_))));
             let blocked = if submit_next { self.blocked() } else { None };
             let next = if blocked.is_some() { None } else { self.held.borrow_mut().pop_front() };
-            let queue_operation = matches!(next, Some((_, _, HeldCall::Submit(_) | HeldCall::WriteBuffer { .. } | HeldCall::WriteTexture { .. })));
-            if queue_operation {
-                // What was forwarded before this release is waited for without it (the
-                // writes matter only while GPU time is measured: `Host::uncovered` says).
-                self.host.cover(self.device_id).await;
+            if matches!(next, Some((_, _, HeldCall::Submit(_)))) {
+                // What was forwarded before this release is waited for without it.
+                self.host.cover(self.device_id, self.limited).await;
             }
             let Some((mark, by, call)) = next else {
                 match blocked {

@@ -3,9 +3,12 @@
 //! limit and the submission.
 //!
 //! Each limited device has a watchdog task that hears of its submissions as they are forwarded
-//! (`Host::watch`). A submission's time starts when everything forwarded before it on the host
-//! queue is done (waiting behind other guests' work is not its time) or when it was forwarded,
-//! whichever is later; if it is not done by the limit, the device is lost. Losing the device
+//! (`Host::watch`). A submission's time starts when the work before it is done (or when it was
+//! forwarded, if later): its own previous submission, every other device's work forwarded
+//! before it on its host device, and everything forwarded so far on the virt's other host
+//! devices, which share the GPU (with a device per guest, the driver runs them side by side).
+//! Waiting behind other guests' work is never its time. If it is not done by the limit, the
+//! device is lost. Losing the device
 //! resolves everything its guest waits on and drops its held work (`super::registry`); the
 //! other devices on the host device are not touched. What the runaway work still occupies on
 //! the GPU is not this file's: a lost device does not stop work already submitted.
@@ -29,9 +32,13 @@ pub fn start(v: &Rc<VirtualDevice>, limit: Duration) {
     let (host, device, tenant) = (v.host.clone(), v.id, v.tenant);
     crate::bridge::spawn(async move {
         let mut count = 0u64;
-        while let Some(Submitted { number, at }) = submitted.next().await {
+        while let Some(Submitted { number, at, behind }) = submitted.next().await {
             count += 1;
-            host.done_through(number - 1).await;
+            for (other, before) in behind {
+                if let Some(other) = other.upgrade() {
+                    other.done_through(before).await;
+                }
+            }
             let start = clock::now().map_or(at, |now| now.max(at));
             let done = host.done_through(number);
             let deadline = clock::until(start.saturating_add(limit.0));
@@ -50,7 +57,7 @@ pub fn start(v: &Rc<VirtualDevice>, limit: Duration) {
             // What it ran so far is its guest's GPU time (when it ends, if ever, nothing more).
             host.charge_now(number);
             gpu_time::overdue(tenant);
-            v.lose(Lost { reason: exp::GpuDeviceLostReason::Unknown, message });
+            v.lose_while_running(Lost { reason: exp::GpuDeviceLostReason::Unknown, message });
             return;
         }
     });
