@@ -104,23 +104,21 @@ impl Host {
     pub fn forwarded(self: &Rc<Self>, device: DeviceId, submission: bool, call: u64) -> u64 {
         let n = self.submitted.get() + 1;
         self.submitted.set(n);
-        // What the GPU had to do before it, for a watchdog: the last operation of every other
-        // device, and its own last submission (a write of its own is part of its own work).
-        let before = {
-            let others = self.last.borrow().iter().filter(|(d, _)| *d != device).map(|(_, n)| *n).max().unwrap_or(0);
-            others.max(Self::number_of(&self.last_submission.borrow(), device))
-        };
         Self::set(&mut self.last.borrow_mut(), device, n);
         if !submission {
             return n;
         }
+        let previous = Self::number_of(&self.last_submission.borrow(), device);
         Self::set(&mut self.last_submission.borrow_mut(), device, n);
         if gpu_time::measured() {
             let at = clock::now().unwrap_or(0);
             self.timed.borrow_mut().push_back(Timed { number: n, tenant: tenant::of(device), call, at, charged: false });
             if self.watchers.borrow().iter().any(|(d, _)| *d == device) {
-                // On other host devices, everything forwarded so far (they share the GPU).
-                let mut behind = vec![(Rc::downgrade(self), before)];
+                // What the GPU had to do before it: here, the last operation of every other
+                // device and its own previous submission (a write of its own is part of its own
+                // work); on other host devices, everything forwarded so far (they share the GPU).
+                let others = self.last.borrow().iter().filter(|(d, _)| *d != device).map(|(_, n)| *n).max().unwrap_or(0);
+                let mut behind = vec![(Rc::downgrade(self), others.max(previous))];
                 HOSTS.with_borrow(|hosts| {
                     for other in hosts.iter().filter_map(Weak::upgrade).filter(|h| !Rc::ptr_eq(h, self)) {
                         if other.submitted.get() > other.done.get() {

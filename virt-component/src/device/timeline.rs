@@ -1,9 +1,9 @@
-//! A device's queue timeline, when a cap on submissions in flight applies to it: the
-//! submissions in flight, and the calls held back behind one past the cap.
+//! A device's queue timeline, when a cap on submissions in flight applies to it or GPU time is
+//! measured: the submissions in flight, and the calls held back behind one past a cap.
 //!
 //! The caps are the configuration's (a guest's `max-in-flight`; the pod's `pool.max-in-flight`
-//! and its turns, [`super::fairness`]); holding work back and forwarding it in order is this
-//! file's.
+//! and who releases next, [`super::fairness`]; a guest's GPU budget, [`super::budget`]);
+//! holding work back and forwarding it in order is this file's.
 //!
 //! `submit` is a synchronous function, and a synchronous call cannot wait in the component
 //! model, so the virt keeps a submission past a cap and returns. From then on, every call that
