@@ -29,12 +29,17 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_current_thread().enable_all().build()?)
 }
 
-/// Runs a component to its end on a runtime of its own, which is then left without waiting for
-/// its blocking threads: a wait on the GPU for work that never ends (a runaway's, which a
-/// watchdog gave up on) would keep it forever. ([`ended`] then says what was left running.)
+/// How long a run waits, once the component is done, for its runtime's blocking threads: the
+/// writes of files the component handed over finish in that time (a trace a trapped
+/// application's recorder handed over, say); a wait on the GPU for work that never ends (a
+/// runaway's, which a watchdog gave up on) is left behind.
+const SHUTDOWN: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Runs a component to its end on a runtime of its own, then shuts the runtime down waiting at
+/// most [`SHUTDOWN`] for its blocking threads. ([`ended`] then says what was left running.)
 pub fn run_to_end<F: std::future::Future>(run: impl FnOnce() -> F) -> anyhow::Result<F::Output> {
     let runtime = runtime()?;
     let output = runtime.block_on(run());
-    runtime.shutdown_background();
+    runtime.shutdown_timeout(SHUTDOWN);
     Ok(output)
 }
