@@ -105,7 +105,9 @@ fn a_killed_run_leaves_what_reached_the_file() {
     child.wait().unwrap();
     let trace = std::fs::read(dir.path().join("trace.wgvt")).unwrap();
     let (calls, end, submits) = stats(&trace, "[method]gpu-queue.submit");
-    assert!(submits > 1000, "{submits} submissions in the trace");
+    // Each call's records are handed over before it returns: at least the thousand it printed
+    // after (more if the guest went on before the kill landed).
+    assert!(submits >= 1000, "{submits} submissions in the trace");
     assert_eq!(end, format!("the application did not finish (the recording stops after call #{})", calls - 1));
     // A kill may cut the last record: whole records before it replay.
     let (code, report) = replay(dir.path(), &trace);
