@@ -99,6 +99,7 @@ const STATE: &[(&str, &str, &str)] = &[
     ("gpu-texture", "quota", "crate::policy::quota::Held<crate::policy::quota::TextureSize>"),
     ("gpu-query-set", "quota", "crate::policy::quota::Held<u32>"),
     ("gpu-shader-module", "quota", "crate::policy::quota::Held<()>"),
+    ("gpu-shader-module", "bounded", "std::cell::OnceCell<imp::GpuShaderModule>"),
     ("gpu-command-encoder", "quota", "crate::policy::quota::Held<()>"),
     ("gpu-bind-group", "quota", "crate::policy::quota::Held<()>"),
     ("gpu-compute-pipeline", "quota", "crate::policy::quota::Held<()>"),
@@ -106,6 +107,11 @@ const STATE: &[(&str, &str, &str)] = &[
     ("gpu-device", "errors", "std::rc::Rc<crate::device::scopes::Scopes>"),
     ("gpu-device", "graveyard", "crate::policy::quota::pipelines::Graveyard"),
 ];
+
+/// Resources that another object's descriptor passes to the runtime as a handle of the virt's
+/// own making: (resource, the wrapper's method giving it). A shader module is compiled into
+/// pipelines as its loop-bounded twin, when it has one (`crate::device::bound`).
+const PASSED_AS: &[(&str, &str)] = &[("gpu-shader-module", "compiled")];
 
 /// Resources whose imported handle the wrapper shares (`Rc`), so that work the virt holds back
 /// (submissions over the in-flight cap and the queue operations behind them) can keep it after
@@ -212,8 +218,12 @@ impl<'a> Gen<'a> {
             (TypeDefKind::Handle(Handle::Borrow(r)), Dir::ToImport) => {
                 let r = self.t.resource(r);
                 assert!(!self.is_hand_written(r), "a hand-written resource passed by borrow: convert it by hand");
+                let name = self.t.type_name(r);
+                if let Some((_, method)) = PASSED_AS.iter().find(|(resource, _)| self.t.resolve.types[r].name.as_deref() == Some(*resource)) {
+                    return format!("{e}.get::<{name}>().{method}()");
+                }
                 let deref = if self.is_shared(r) { "*" } else { "" };
-                format!("&{deref}{e}.get::<{}>().inner", self.t.type_name(r))
+                format!("&{deref}{e}.get::<{name}>().inner")
             }
             (TypeDefKind::Handle(Handle::Own(r)), Dir::ToExport) => {
                 let r = self.t.resource(r);

@@ -164,6 +164,7 @@ unsupported feature: Err(RequestDeviceErrorKind::TypeError)
 record: keys=["a", "b"] values=[Some(3), None] a=Some(Some(3)) has-b=true has-c=false
 record after remove: [("b", None)]
 wgsl language feature known: true"#)(out);
+    loops => |out| expect("outer loop 30, inner loop 1200, barrier rounds 50 (arrivals 3200), steps of a returning loop 60")(out);
     flood => |out| expect("
 destroying a buffer the last submission used: no error
 16 submissions logged in order: true

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{guest, output_within, webgpu_virt};
+use common::{check, guest, output_within, webgpu_virt};
 
 #[test]
 fn a_run_that_leaves_work_running_on_the_gpu_ends_and_says_so() {
@@ -84,4 +84,28 @@ fn a_guest_over_the_time_limit_loses_its_device_and_its_neighbour_runs_on() {
     assert_eq!(common::stat(&stderr, "gpu-time a devices lost to max-submission-time"), 1);
     assert_eq!(common::stat(&stderr, "gpu-time b devices lost to max-submission-time"), 0);
     assert!(common::stat(&stderr, "gpu-time b queue operations timed") >= 1, "{stderr}");
+}
+
+#[test]
+fn a_loop_budget_ends_every_loop_and_keeps_loops_with_barriers_valid() {
+    let dir = tempfile::tempdir().unwrap();
+    // Each loop runs at most the budget's iterations per call of its function: the nested loop
+    // across all of its outer loop's iterations; a `loop` that can only return returns zero.
+    for (budget, want) in [
+        ("20", "outer loop 20, inner loop 20, barrier rounds 20 (arrivals 1280), steps of a returning loop 0"),
+        ("100", "outer loop 30, inner loop 100, barrier rounds 50 (arrivals 3200), steps of a returning loop 60"),
+        ("1200", "outer loop 30, inner loop 1200, barrier rounds 50 (arrivals 3200), steps of a returning loop 60"),
+    ] {
+        let bounded = dir.path().join(format!("loops.{budget}.wasm"));
+        let out = webgpu_virt().arg("plug").arg(guest("loops")).args(["--max-loop-iterations", budget, "-o"]).arg(&bounded).output().unwrap();
+        check(&out, "plug loops --max-loop-iterations");
+        let out = output_within(webgpu_virt().arg("run").arg(&bounded), 120);
+        check(&out, "loops under a loop budget");
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim_end(), want, "--max-loop-iterations {budget}");
+    }
+    // The runtime compiled the bounded shader; a trace holds the application's own.
+    let (output, _, trace) = common::record(guest("loops"), &["--max-loop-iterations", "20"]);
+    assert!(output.starts_with("outer loop 20,"), "{output}");
+    let has = |text: &str| trace.windows(text.len()).any(|w| w == text.as_bytes());
+    assert!(has("fn steps(to: u32) -> u32 {\n    var n = 0u;") && !has("wv_loop"));
 }

@@ -54,7 +54,7 @@ macro_rules! through_the_virt {
     };
 }
 
-through_the_virt!(compute, render, mapping, copies, textures, bundles, queries, errors, uncaptured, lost, labels, limits, invalid, flood, devices);
+through_the_virt!(compute, render, mapping, copies, textures, bundles, queries, errors, uncaptured, lost, labels, limits, invalid, flood, devices, loops);
 
 #[test]
 fn benchmark_guests_agree_through_the_virt() {
@@ -256,7 +256,7 @@ fn bad_configurations_are_named() {
         failure(&["configure".as_ref(), "--config".as_ref(), toml.as_os_str(), "-o".as_ref(), out.as_os_str()])
     };
     let e = configure("count-calls = true\nmax-memroy = 5\n");
-    assert!(e.contains("virt.toml:2:1: unknown field `max-memroy`, expected one of `noop`, `count-calls`, `max-memory`, `max-buffer-size`, `max-texture-dimension`, `max-objects`, `max-write-size`, `max-in-flight`, `record`, `record-batched`, `weight`, `deny-features`, `mask-adapter-info`, `log-errors`, `gpu-time`, `max-submission-time`, `max-gpu-share`, `pool`, `guests` (at `max-memroy = 5`)"), "{e}");
+    assert!(e.contains("virt.toml:2:1: unknown field `max-memroy`, expected one of `noop`, `count-calls`, `max-memory`, `max-buffer-size`, `max-texture-dimension`, `max-objects`, `max-write-size`, `max-in-flight`, `record`, `record-batched`, `weight`, `deny-features`, `mask-adapter-info`, `log-errors`, `gpu-time`, `max-submission-time`, `max-gpu-share`, `max-loop-iterations`, `pool`, `guests` (at `max-memroy = 5`)"), "{e}");
     let e = configure("count-calls = \"yes\"\n");
     assert!(e.contains("virt.toml:1:15: invalid type: string \"yes\", expected a boolean (at `count-calls = \"yes\"`)"), "{e}");
     let e = configure("count-calls = [");

@@ -89,6 +89,11 @@ pub struct Config {
     /// is over that share of the time passed (it may run ahead by its share of one second), its
     /// submissions are held back until it is under again, whether or not others want the GPU.
     pub max_gpu_share: Option<Fraction>,
+    /// The most iterations any loop of this guest's shaders runs per call of its function
+    /// (see [`Config::loop_budget`]): the virt compiles every shader module with its loops
+    /// ending there, so that a lost device's work on the GPU ends. With `max-submission-time`
+    /// and no value of its own, the limit over [`NS_PER_ITERATION`].
+    pub max_loop_iterations: Option<NonZeroU32>,
     /// Caps over all the guests of a pod together, and how they share the GPU.
     pub pool: Pool,
     /// A pod's guests, in order (a guest's number, its *tenant*, is its place here), each with
@@ -524,7 +529,14 @@ enum Tag {
     GpuTime = 19,
     MaxSubmissionTime = 20,
     MaxGpuShare = 21,
+    MaxLoopIterations = 22,
 }
+
+/// The loop budget of a guest with `max-submission-time` and no `max-loop-iterations` is its
+/// limit over this many nanoseconds (2 s: 31,250,000 iterations): a loop whose iteration takes
+/// this long runs about as long as the limit. (A loop of two dependent storage loads and a
+/// multiply-add takes 50 ns an iteration on an H200.)
+pub const NS_PER_ITERATION: u64 = 64;
 
 impl Config {
     /// Whether this configuration adds nothing to forwarding.
@@ -546,6 +558,16 @@ impl Config {
     /// clock that GPU time is measured with.
     pub fn needs_wasi(&self) -> bool {
         self.record.is_some() || self.log_errors || self.measures_gpu_time()
+    }
+
+    /// The loop budget of this policy's shaders: `max-loop-iterations`, or with a time limit
+    /// and none, the limit over [`NS_PER_ITERATION`]; `None` leaves shaders as they are.
+    pub fn loop_budget(&self) -> Option<u32> {
+        match (self.max_loop_iterations, self.max_submission_time) {
+            (Some(n), _) => Some(n.get()),
+            (None, Some(limit)) => Some(u32::try_from(limit.0 / NS_PER_ITERATION).unwrap_or(u32::MAX).max(1)),
+            (None, None) => None,
+        }
     }
 
     /// How many tenants the virt serves: one per guest of a pod, else one.
@@ -611,6 +633,7 @@ impl Config {
         flag(&mut out, Tag::GpuTime, self.gpu_time);
         number(&mut out, Tag::MaxSubmissionTime, self.max_submission_time.map(|d| d.0));
         number(&mut out, Tag::MaxGpuShare, self.max_gpu_share.map(|f| u64::from(f.0)));
+        number(&mut out, Tag::MaxLoopIterations, self.max_loop_iterations.map(|n| u64::from(n.get())));
         // A guest: its name, then its policy's own encoding.
         for guest in &self.guests {
             let policy = guest.policy.encode();
@@ -677,6 +700,10 @@ impl Config {
                 t if t == Tag::MaxGpuShare as u8 => {
                     let share = u32::try_from(u64()?).ok().filter(|m| (1..=Fraction::ONE).contains(m));
                     config.max_gpu_share = Some(Fraction(share.ok_or(malformed.clone())?));
+                }
+                t if t == Tag::MaxLoopIterations as u8 => {
+                    let n = u32::try_from(u64()?).ok().and_then(NonZeroU32::new);
+                    config.max_loop_iterations = Some(n.ok_or(malformed.clone())?)
                 }
                 t if t == Tag::PoolMaxMemory as u8 => config.pool.max_memory = Some(Size(u64()?)),
                 t if t == Tag::DevicePerGuest as u8 => flag(&mut config.pool.device_per_guest)?,
@@ -834,6 +861,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_time_limit_gives_a_loop_budget_of_its_own_unless_one_is_set() {
+        let limited = |ns| Config { max_submission_time: Some(Duration(ns)), ..Config::default() };
+        assert_eq!(Config::default().loop_budget(), None);
+        assert_eq!(limited(2_000_000_000).loop_budget(), Some(31_250_000));
+        assert_eq!(limited(10).loop_budget(), Some(1));
+        assert_eq!(limited(u64::MAX).loop_budget(), Some(u32::MAX));
+        let set = Config { max_loop_iterations: NonZeroU32::new(7), ..limited(2_000_000_000) };
+        assert_eq!(set.loop_budget(), Some(7));
+    }
+
+    #[test]
     fn round_trips() {
         for config in [
             Config::default(),
@@ -851,7 +889,7 @@ mod tests {
                 ..Config::default()
             },
             Config { max_memory: Some(Size(0)), ..Config::default() },
-            Config { gpu_time: true, max_submission_time: Some(Duration(2_000_000_000)), max_gpu_share: Some(Fraction(250_000)), ..Config::default() },
+            Config { gpu_time: true, max_submission_time: Some(Duration(2_000_000_000)), max_gpu_share: Some(Fraction(250_000)), max_loop_iterations: NonZeroU32::new(1000), ..Config::default() },
             Config { max_memory: Some(Size(u64::MAX)), count_calls: true, ..Config::default() },
             Config {
                 count_calls: true,

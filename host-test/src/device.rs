@@ -46,9 +46,14 @@ pub(crate) async fn wait_on_gpu<R: Send + 'static>(
             Ok(Some(v)) => return Some(v),
             Err(_) => return None,
             Ok(None) if !matches!(polled, Ok(Ok(_))) => return None,
-            // Everything submitted is done and the callback has not run yet: it runs on a
-            // later poll. Let other work go first.
-            Ok(None) => tokio::time::sleep(std::time::Duration::from_micros(200)).await,
+            // Everything submitted is done and the callback has not run yet: another wait's
+            // poll may be running it now (then this one wakes when it has run), else it runs on
+            // a later poll, after other work has gone first.
+            Ok(None) => match tokio::time::timeout(std::time::Duration::from_micros(200), &mut rx).await {
+                Ok(Ok(v)) => return Some(v),
+                Ok(Err(_)) => return None,
+                Err(_) => {}
+            },
         }
     }
 }

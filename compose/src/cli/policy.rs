@@ -3,7 +3,7 @@ use std::path::PathBuf;
 use webgpu_virt::{Config, Duration, Fraction, MaxObjects, Pool, Size};
 
 /// The ids of the policy flags (not `--config`, which replaces them all).
-pub const FLAGS: [&str; 19] = [
+pub const FLAGS: [&str; 20] = [
     "count_calls",
     "noop",
     "max_memory",
@@ -20,6 +20,7 @@ pub const FLAGS: [&str; 19] = [
     "gpu_time",
     "max_submission_time",
     "max_gpu_share",
+    "max_loop_iterations",
     "pool_max_memory",
     "pool_max_in_flight",
     "device_per_guest",
@@ -95,6 +96,12 @@ pub struct PolicyArgs {
     /// --gpu-time.
     #[arg(long, value_name = "FRACTION")]
     max_gpu_share: Option<Fraction>,
+    /// Let every loop of the application's shaders run at most N iterations per call of its
+    /// function: the virt rewrites each shader module so, and work on the GPU always ends (a
+    /// lost device's too). With --max-submission-time and no N, the limit over 64 ns (2s:
+    /// 31250000).
+    #[arg(long, value_name = "N")]
+    max_loop_iterations: Option<std::num::NonZeroU32>,
     /// In a pod: cap the GPU memory of all guests together (each guest's own quota applies
     /// too). The TOML key is `max-memory` in a `[pool]` table.
     #[arg(long, value_name = "SIZE")]
@@ -136,6 +143,7 @@ impl PolicyArgs {
             gpu_time: self.gpu_time,
             max_submission_time: self.max_submission_time,
             max_gpu_share: self.max_gpu_share,
+            max_loop_iterations: self.max_loop_iterations,
             weight: None,
             pool: Pool {
                 max_memory: self.pool_max_memory,

@@ -20,9 +20,10 @@
 //!   nothing, as a lost device does.
 //!
 //! Files, each using only those before it: `gpu_time`, `host`, `scopes`, `budget`,
-//! `fairness`; `timeline`; `registry`; `watchdog`; `share`; `queue`; this one (the device's own
-//! calls).
+//! `fairness`; `timeline`; `registry`; `bound` (loop budgets), `watchdog`; `share`; `queue`;
+//! this one (the device's own calls).
 
+pub mod bound;
 pub mod budget;
 pub mod fairness;
 pub mod gpu_time;
@@ -103,7 +104,15 @@ pub fn destroy(device: &GpuDevice) {
     }
     hooks::device_gone(device.device);
     match pooled(device.device) {
-        Some(v) => v.lose(Lost { reason: exp::GpuDeviceLostReason::Destroyed, message: "the device was destroyed".into() }),
+        // Behind the calls held before it: they are the application's, made before the destroy
+        // (their errors reach its scopes and streams before they end).
+        Some(v) => {
+            let destroyed = move || v.lose(Lost { reason: exp::GpuDeviceLostReason::Destroyed, message: "the device was destroyed".into() });
+            match queue::holding(device.device) {
+                Some(timeline) => timeline.hold(HeldCall::Run(Box::new(destroyed))),
+                None => destroyed(),
+            }
+        }
         None => queue::now_or_held(device.device, || device.inner.destroy(), || HeldCall::DestroyDevice),
     }
 }

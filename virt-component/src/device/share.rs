@@ -58,8 +58,13 @@ pub async fn place(
         let device = adapter.forward_request_device(descriptor).await?;
         // Under a GPU-time limit the virt may lose the device itself (`super::watchdog`): then
         // its loss, destroy and labels are the virt's, as on a pooled host device.
-        let owned = config::of_tenant(crate::tenant::of(adapter.device)).max_submission_time.is_some();
-        let host = Host::new(device.get::<GpuDevice>().inner.clone(), owned, Key::default(), false);
+        let policy = config::of_tenant(crate::tenant::of(adapter.device));
+        let owned = policy.max_submission_time.is_some();
+        let inner = device.get::<GpuDevice>().inner.clone();
+        // Loop budgets make shader modules' twins inside scopes of the virt's own, which must
+        // close at once (`super::bound`).
+        let instant_pops = policy.loop_budget().is_some() && pops_at_once(&inner).await;
+        let host = Host::new(inner, owned, Key::default(), instant_pops);
         return Ok((device, host));
     }
     let key = Key::of(descriptor.as_ref());

@@ -44,6 +44,8 @@ pub enum HeldCall {
     DestroyTexture(Rc<imp::GpuTexture>),
     DestroyQuerySet(Rc<imp::GpuQuerySet>),
     DestroyDevice,
+    /// What the virt does in the device's place (the destroy of a device whose loss it owns).
+    Run(Box<dyn FnOnce()>),
 }
 
 /// Where in a texture a held `write-texture` goes (its copy info without the texture).
@@ -78,6 +80,8 @@ pub struct Timeline {
     waiters: RefCell<Vec<(u64, oneshot::Sender<()>)>>,
     /// Wakes the drainer: work completed, or a call was held.
     wake: mpsc::UnboundedSender<()>,
+    /// Whether the drainer is forwarding a held call (its errors are still on their way).
+    forwarding: Cell<bool>,
     /// Whether a timer will wake the drainer when the guest's GPU budget allows again.
     budget_timer: Cell<bool>,
     /// Whether its submissions are timed each on its own, against a time limit: each waits for
@@ -119,6 +123,7 @@ impl Timeline {
             counts: Cell::new((0, 0)),
             waiters: RefCell::default(),
             wake,
+            forwarding: Cell::new(false),
             budget_timer: Cell::new(false),
             limited: gpu_time::measured() && crate::config::of_tenant(tenant::of(device_id)).max_submission_time.is_some(),
         });
@@ -151,7 +156,7 @@ impl Timeline {
     /// Whether calls are held back: then a call on the device's queue timeline must be held
     /// too ([`Self::hold`]), behind them.
     pub fn is_holding(&self) -> bool {
-        !self.held.borrow().is_empty()
+        !self.held.borrow().is_empty() || self.forwarding.get()
     }
 
     /// Waits until every call held back before now has been forwarded.
@@ -293,7 +298,9 @@ impl Timeline {
                 self.watch();
                 return;
             };
+            self.forwarding.set(true);
             self.forward(mark, by, call).await;
+            self.forwarding.set(false);
             let (held, forwarded) = self.counts.get();
             self.counts.set((held, forwarded + 1));
             self.waiters.borrow_mut().retain(|(until, _)| *until > forwarded + 1);
@@ -362,6 +369,7 @@ impl Timeline {
             HeldCall::DestroyTexture(texture) => texture.destroy(),
             HeldCall::DestroyQuerySet(query_set) => query_set.destroy(),
             HeldCall::DestroyDevice => self.host.device.destroy(),
+            HeldCall::Run(call) => call(),
         }
     }
 }

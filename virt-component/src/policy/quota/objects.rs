@@ -182,7 +182,20 @@ pub(super) fn counted<D, E>(
 }
 
 pub fn create_shader_module(device: &GpuDevice, descriptor: exp::GpuShaderModuleDescriptor) -> exp::GpuShaderModule {
-    let forward = |d| device.forward_create_shader_module(d);
+    use crate::device::bound;
+    let forward = |mut d: exp::GpuShaderModuleDescriptor| match bound::bounded(device, &d.code) {
+        Some(code) if bound::twins(device) => {
+            let label = d.label.clone();
+            let module = device.forward_create_shader_module(d);
+            bound::twin(device, &module, code, label);
+            module
+        }
+        Some(code) => {
+            d.code = code;
+            device.forward_create_shader_module(d)
+        }
+        None => device.forward_create_shader_module(d),
+    };
     counted(device, Kind::ShaderModule, descriptor, forward, |m| &m.get::<GpuShaderModule>().quota, |d| {
         // An empty module: any pipeline made with it lacks its entry point.
         let empty = imp::GpuShaderModuleDescriptor { code: String::new(), label: d.label, compilation_hints: None };
