@@ -72,11 +72,16 @@ fn benchmark_guests_agree_through_the_virt() {
         ("bench_infer", &["--hidden", "32", "--layers", "3", "--batch", "16", "--steps", "2"]),
     ] {
         let app = guest(name);
-        let composed = dir.path().join(format!("{name}.wasm"));
-        assert!(webgpu_virt().arg("plug").arg(app).arg("-o").arg(&composed).status().unwrap().success());
         let direct = results(app.as_ref(), args);
         assert_eq!(direct.len(), 1, "{name}");
-        assert_eq!(results(&composed, args), direct, "{name}");
+        // Through the plain virt, and with every GPU-time limit set generously (the matmul's and
+        // the inference-like job's loops are bounded then).
+        let limits = ["--max-submission-time", "60s", "--max-gpu-share", "100%"];
+        for (what, flags) in [("plain", &[][..]), ("limited", &limits[..])] {
+            let composed = dir.path().join(format!("{name}.{what}.wasm"));
+            assert!(webgpu_virt().arg("plug").arg(app).args(flags).arg("-o").arg(&composed).status().unwrap().success());
+            assert_eq!(results(&composed, args), direct, "{name}, {what}");
+        }
     }
     // The benchmarks' floor: the bare forwarder in front of the hop guest.
     let hop = std::fs::read(guest("bench_hop")).unwrap();
