@@ -14,10 +14,8 @@
 //! trace records it). A source the rewrite cannot follow does not compile, and is left as it is.
 
 use super::registry;
+use super::scopes::{FILTERS, at_once};
 use crate::{GpuDevice, GpuShaderModule, exp, imp, tenant};
-use std::future::Future;
-use std::pin::pin;
-use std::task::{Context, Waker};
 
 impl GpuShaderModule {
     /// What a pipeline compiles: the bounded twin, if the module has one.
@@ -40,14 +38,13 @@ pub fn twins(device: &GpuDevice) -> bool {
 
 /// Makes `module`'s twin from `code` (bounded) and `label`, its errors caught and dropped.
 pub fn twin(device: &GpuDevice, module: &exp::GpuShaderModule, code: String, label: Option<String>) {
-    const FILTERS: [exp::GpuErrorFilter; 3] = [exp::GpuErrorFilter::Validation, exp::GpuErrorFilter::OutOfMemory, exp::GpuErrorFilter::Internal];
     for filter in FILTERS {
         device.inner.push_error_scope(filter);
     }
     let twin = device.inner.create_shader_module(&imp::GpuShaderModuleDescriptor { code, label, compilation_hints: None });
     for _ in FILTERS {
         // What a scope caught is the original's error again: dropped.
-        let _ = pin!(device.inner.pop_error_scope()).poll(&mut Context::from_waker(Waker::noop()));
+        let _ = at_once(device.inner.pop_error_scope());
     }
     let _ = module.get::<GpuShaderModule>().bounded.set(twin);
 }

@@ -31,6 +31,20 @@ use crate::{GpuDevice, GpuError, config, exp, imp};
 use futures::channel::mpsc;
 use std::cell::{Cell, RefCell};
 
+/// One error scope of each filter, in the order the virt pushes them around a call of its own.
+pub const FILTERS: [exp::GpuErrorFilter; 3] = [exp::GpuErrorFilter::Validation, exp::GpuErrorFilter::OutOfMemory, exp::GpuErrorFilter::Internal];
+
+/// The value of a future that is ready at its first poll: a runtime's `pop-error-scope`, where it
+/// completes at once (see `Host::instant_pops`). A synchronous call may poll nothing else: an
+/// import's future that is pending there has no task to wait in.
+pub fn at_once<F: std::future::Future>(future: F) -> Option<F::Output> {
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match std::pin::pin!(future).poll(&mut cx) {
+        std::task::Poll::Ready(value) => Some(value),
+        std::task::Poll::Pending => None,
+    }
+}
+
 /// A device's error scopes and uncaptured-error listeners, as the application sees them.
 #[derive(Default)]
 pub struct Scopes {

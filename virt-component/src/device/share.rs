@@ -25,16 +25,15 @@
 
 use super::host::{Host, Key};
 use super::registry::{Lost, VirtualDevice, all, get, is_lost};
+use super::scopes::{FILTERS, at_once};
 use crate::ids::DeviceId;
 use crate::{GpuAdapter, GpuDevice, config, exp, imp};
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::pin;
 use std::rc::Rc;
-use std::task::{Context, Poll, Waker};
+use std::task::Poll;
 
-/// One filter of each kind, in the order a bracket pushes them.
-const FILTERS: [exp::GpuErrorFilter; 3] = [exp::GpuErrorFilter::Validation, exp::GpuErrorFilter::OutOfMemory, exp::GpuErrorFilter::Internal];
 
 thread_local! {
     /// The pooled host devices, to find one for a new virtual device.
@@ -168,14 +167,6 @@ impl Drop for Bracket {
         for error in caught.into_iter().rev() {
             super::scopes::report_to(&v.host.device, &v.scopes, None, error.kind(), error.message());
         }
-    }
-}
-
-/// The value of a future that is ready at its first poll (see [`Host::instant_pops`]).
-fn at_once<F: Future>(future: F) -> Option<F::Output> {
-    match pin!(future).poll(&mut Context::from_waker(Waker::noop())) {
-        Poll::Ready(value) => Some(value),
-        Poll::Pending => None,
     }
 }
 

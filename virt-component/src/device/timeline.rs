@@ -25,7 +25,7 @@
 use super::fairness::Pool;
 use super::host::Host;
 use super::{budget, gpu_time};
-use super::scopes::{Mark, Scopes};
+use super::scopes::{FILTERS, Mark, Scopes};
 use crate::ids::DeviceId;
 use crate::{clock, exp, imp, tenant};
 use futures::StreamExt;
@@ -324,8 +324,6 @@ impl Timeline {
     /// made the call, scopes of the virt's own catch the call's errors, which then go where
     /// they belong.
     async fn forward(self: &Rc<Self>, mark: Mark, by: u64, call: HeldCall) {
-        const FILTERS: [exp::GpuErrorFilter; 3] =
-            [exp::GpuErrorFilter::Validation, exp::GpuErrorFilter::OutOfMemory, exp::GpuErrorFilter::Internal];
         // Scopes of its own also when the device's scopes are virtual: then the runtime's
         // scopes never hold the application's.
         let moved = self.scopes.mark() != mark || self.scopes.is_virtual();
