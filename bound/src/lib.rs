@@ -1,4 +1,6 @@
-//! Loop budgets for WGSL: a source-to-source rewrite that makes every loop of a shader end.
+//! Source-to-source rewrites of WGSL that bound how long the GPU work of a shader runs: loop
+//! budgets ([`bound`]), so that every invocation ends, and dispatch chunks ([`chunked`]), so
+//! that a large dispatch can run as several smaller ones.
 //!
 //! [`bound`] gives every loop statement (`loop`, `for`, `while`) a counter of its own, a
 //! function-scope variable declared at the start of the loop's function and set to the budget.
@@ -20,13 +22,16 @@
 //! returns (the zero value of the function's return type): a `break` would let control fall off
 //! the end of a function that must return a value.
 //!
-//! **What it leaves alone.** Nothing is moved, renamed or removed: text is only inserted, right
+//! **What it leaves alone.** Nothing (in [`bound`]) is moved, renamed or removed: text is only inserted, right
 //! after an opening brace, so every line keeps its number and every token before an insertion
 //! on its line keeps its column. A source the rewrite cannot follow (unbalanced brackets, a
 //! loop whose body it cannot find) is left as it is: such a shader does not compile, and a
 //! pipeline needs a shader that does.
 
 use std::fmt::Write as _;
+
+mod chunk;
+pub use chunk::{Chunked, Entry, PLACE_BINDING, PLACE_SIZE, chunked};
 
 /// A shader after [`bound`]: its source and where text went in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +51,9 @@ pub enum Unfollowed {
     NoBody(usize),
     /// A function whose body does not follow its header, at this byte offset.
     NoFunctionBody(usize),
+    /// A builtin that differs between a dispatch's chunks, on a structure's member, at this
+    /// byte offset ([`chunked`]).
+    BuiltinInStruct(usize),
 }
 
 impl std::fmt::Display for Unfollowed {
@@ -54,6 +62,7 @@ impl std::fmt::Display for Unfollowed {
             Unfollowed::Unbalanced(at) => write!(f, "an unbalanced bracket at byte {at}"),
             Unfollowed::NoBody(at) => write!(f, "a loop without a body at byte {at}"),
             Unfollowed::NoFunctionBody(at) => write!(f, "a function without a body at byte {at}"),
+            Unfollowed::BuiltinInStruct(at) => write!(f, "a dispatch-wide builtin in a structure at byte {at}"),
         }
     }
 }

@@ -160,3 +160,112 @@ fn the_budget_bounds_the_runaway_loop_in_the_code() {
     assert_eq!(b.code.matches(&format!("= {}u;", u32::MAX)).count(), 2);
     valid(&b.code);
 }
+
+/// Chunks `source` (valid before) with the place in group 3, checks the result is valid and
+/// that every line keeps its number (the place is declared after the last).
+fn chunked3(source: &str) -> Chunked {
+    valid(source);
+    let c = chunked(source, 3).unwrap();
+    valid(&c.code);
+    assert_eq!(c.code.lines().take(source.lines().count()).count(), source.lines().count());
+    for (before, after) in source.lines().zip(c.code.lines()) {
+        // A line's text before its first edit is the same.
+        let same = before.chars().zip(after.chars()).take_while(|(a, b)| a == b).count();
+        assert!(same > 0 || before.is_empty(), "{before}\n{after}");
+    }
+    c
+}
+
+/// The place's group and binding, as naga reads them, and which entry points use it.
+fn place_users(code: &str) -> Vec<String> {
+    let module = naga::front::wgsl::parse_str(code).unwrap();
+    let (place, _) = module
+        .global_variables
+        .iter()
+        .find(|(_, g)| g.binding.as_ref().is_some_and(|b| b.group == 3 && b.binding == PLACE_BINDING))
+        .expect("the chunk's place at group 3");
+    let info = naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::all())
+        .validate(&module)
+        .unwrap();
+    module
+        .entry_points
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !info.get_entry_point(*i)[place].is_empty())
+        .map(|(_, e)| e.name.clone())
+        .collect()
+}
+
+#[test]
+fn an_entry_point_reading_no_dispatch_wide_builtin_is_left_as_it_is() {
+    let source = "@compute @workgroup_size(8) fn main(@builtin(local_invocation_index) l: u32) { _ = l; }";
+    let c = chunked(source, 3).unwrap();
+    assert_eq!(c.code, source);
+    assert_eq!(c.entries, [Entry { name: "main".into(), reads_place: false }]);
+}
+
+#[test]
+fn the_global_invocation_id_adds_the_chunks_start_times_the_workgroup_size() {
+    let c = chunked3(RUNAWAY.replace("local_invocation_index) l: u32", "global_invocation_id) id: vec3<u32>").replace("bounds[2u + l]", "bounds[2u + id.x]").replace("var x = l", "var x = id.y").as_str());
+    assert!(c.code.contains("@builtin(global_invocation_id) wv_chunk_id: vec3<u32>"), "{}", c.code);
+    assert!(c.code.contains("{ let id = wv_chunk_id + wv_chunk[0].xyz * vec3<u32>(u32(32), 1u, 1u);"), "{}", c.code);
+    assert!(c.code.ends_with("\n@group(3) @binding(0) var<uniform> wv_chunk: array<vec4<u32>, 2>;\n"), "{}", c.code);
+    assert_eq!(place_users(&c.code), ["main"]);
+}
+
+#[test]
+fn all_three_builtins_with_an_overridable_workgroup_size_in_a_bounded_barrier_loop() {
+    let source = "
+override side: u32 = 8;
+@group(0) @binding(0) var<storage, read_write> out: array<u32>;
+var<workgroup> tile: array<u32, 64>;
+@compute @workgroup_size(side, side / 2u)
+fn main(
+    @builtin(local_invocation_index) l: u32,
+    @builtin(workgroup_id) group: vec3<u32>, // a comment
+    @builtin(num_workgroups) n: vec3u,
+    @builtin(global_invocation_id) g: vec3<u32>,
+) {
+    for (var t = 0u; t < n.x; t++) {
+        tile[l] = group.x + t;
+        workgroupBarrier();
+        out[g.x + g.y * n.x * side] += tile[(l + 1u) % 32u];
+        workgroupBarrier();
+    }
+}
+";
+    let bounded = bound(source, 100).unwrap();
+    let c = chunked3(&bounded.code);
+    assert!(c.code.contains(
+        "let group = wv_chunk_group + wv_chunk[0].xyz; let n = max(wv_chunk_n, wv_chunk[1].xyz); \
+         let g = wv_chunk_g + wv_chunk[0].xyz * vec3<u32>(u32(side), u32(side / 2u), 1u);"
+    ), "{}", c.code);
+    assert_eq!(place_users(&c.code), ["main"]);
+}
+
+#[test]
+fn only_the_entry_points_that_read_a_dispatch_wide_builtin_use_the_place() {
+    let source = "
+struct Out { @builtin(position) p: vec4<f32> }
+@vertex fn vs(@builtin(vertex_index) v: u32) -> Out { var o: Out; o.p.x = f32(v); return o; }
+@compute @workgroup_size(4) fn plain() { }
+@workgroup_size(2, 2, 2) @compute fn wide(@builtin(workgroup_id) w: vec3<u32>) { _ = w; }
+";
+    let c = chunked3(source);
+    let entries: Vec<_> = c.entries.iter().map(|e| (e.name.as_str(), e.reads_place)).collect();
+    assert_eq!(entries, [("plain", false), ("wide", true)]);
+    assert_eq!(place_users(&c.code), ["wide"]);
+}
+
+#[test]
+fn a_dispatch_wide_builtin_in_a_structure_is_not_followed() {
+    let source = "struct In { @builtin(workgroup_id) w: vec3<u32> }\n@compute @workgroup_size(1) fn main(i: In) { _ = i.w; }";
+    assert_eq!(chunked(source, 3), Err(Unfollowed::BuiltinInStruct(12)));
+}
+
+#[test]
+fn a_shader_naming_the_places_prefix_gets_another_name() {
+    let source = "@compute @workgroup_size(1) fn main(@builtin(workgroup_id) wv_chunk: vec3<u32>) { _ = wv_chunk; }";
+    let c = chunked3(source);
+    assert!(c.code.contains("let wv_chunk = wv_chunk__wv_chunk + wv_chunk_[0].xyz;"), "{}", c.code);
+}
