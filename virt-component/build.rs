@@ -86,6 +86,20 @@ const BY_HAND: &[(&str, &str)] = &[
     ("[method]gpu-device.push-error-scope", "device"),
     ("[method]gpu-device.pop-error-scope", "device"),
     ("[method]gpu-device.on-uncaptured-error", "device"),
+    // Dispatch chunks: a compute pass remembers its state, so that a large dispatch can be cut
+    // out of it and run in chunks; a command buffer carries the parts cut from its encoder.
+    ("[method]gpu-device.create-pipeline-layout", "device::chunks"),
+    ("[method]gpu-command-encoder.begin-compute-pass", "device::chunks"),
+    ("[method]gpu-command-encoder.finish", "device::chunks"),
+    ("[method]gpu-command-encoder.push-debug-group", "device::chunks"),
+    ("[method]gpu-command-encoder.pop-debug-group", "device::chunks"),
+    ("[method]gpu-compute-pass-encoder.set-pipeline", "device::chunks"),
+    ("[method]gpu-compute-pass-encoder.set-bind-group", "device::chunks"),
+    ("[method]gpu-compute-pass-encoder.dispatch-workgroups", "device::chunks"),
+    ("[method]gpu-compute-pass-encoder.dispatch-workgroups-indirect", "device::chunks"),
+    ("[method]gpu-compute-pass-encoder.push-debug-group", "device::chunks"),
+    ("[method]gpu-compute-pass-encoder.pop-debug-group", "device::chunks"),
+    ("[method]gpu-compute-pass-encoder.end", "device::chunks"),
     // The cap on submissions in flight: a submit past it is held back with what follows it.
     ("[method]gpu-queue.submit", "device::queue"),
     ("[method]gpu-queue.on-submitted-work-done", "device::queue"),
@@ -100,6 +114,12 @@ const STATE: &[(&str, &str, &str)] = &[
     ("gpu-query-set", "quota", "crate::policy::quota::Held<u32>"),
     ("gpu-shader-module", "quota", "crate::policy::quota::Held<()>"),
     ("gpu-shader-module", "bounded", "std::cell::OnceCell<imp::GpuShaderModule>"),
+    ("gpu-shader-module", "chunks", "crate::device::chunks::ModuleChunks"),
+    ("gpu-pipeline-layout", "groups", "std::cell::RefCell<Vec<Option<std::rc::Rc<imp::GpuBindGroupLayout>>>>"),
+    ("gpu-compute-pipeline", "chunks", "std::cell::OnceCell<std::rc::Rc<crate::device::chunks::Chunkable>>"),
+    ("gpu-command-encoder", "parts", "crate::device::chunks::Parts"),
+    ("gpu-command-buffer", "parts", "crate::device::chunks::Parts"),
+    ("gpu-compute-pass-encoder", "pass", "crate::device::chunks::Pass"),
     ("gpu-command-encoder", "quota", "crate::policy::quota::Held<()>"),
     ("gpu-bind-group", "quota", "crate::policy::quota::Held<()>"),
     ("gpu-compute-pipeline", "quota", "crate::policy::quota::Held<()>"),
@@ -116,7 +136,24 @@ const PASSED_AS: &[(&str, &str)] = &[("gpu-shader-module", "compiled")];
 /// Resources whose imported handle the wrapper shares (`Rc`), so that work the virt holds back
 /// (submissions over the in-flight cap and the queue operations behind them) can keep it after
 /// the application drops its handle. A shared handle is never passed by ownership.
-const SHARED: &[&str] = &["gpu-buffer", "gpu-texture", "gpu-query-set", "gpu-command-buffer", "gpu-device"];
+///
+/// A pipeline, its bind groups and their layouts are shared too: a large dispatch runs later
+/// in chunks that the virt encodes (`crate::device::chunks`).
+const SHARED: &[&str] = &[
+    "gpu-buffer",
+    "gpu-texture",
+    "gpu-query-set",
+    "gpu-command-buffer",
+    "gpu-device",
+    "gpu-bind-group",
+    "gpu-bind-group-layout",
+    "gpu-compute-pipeline",
+];
+
+/// Resources whose imported handle the virt may swap for another while the application holds
+/// the wrapper (`Rc<RefCell<_>>`): a command encoder and a compute pass go on in a new encoder
+/// and pass after a large dispatch is cut out of them (`crate::device::chunks`).
+const SWAPPED: &[&str] = &["gpu-command-encoder", "gpu-compute-pass-encoder"];
 
 /// Functions that never make an error, so that a call of theirs on a shared host device needs no
 /// error scopes around it (getters need none either: see `Gen::bracketed`).
@@ -180,6 +217,10 @@ impl<'a> Gen<'a> {
         SHARED.contains(&self.t.resolve.types[resource].name.as_deref().unwrap_or(""))
     }
 
+    fn is_swapped(&self, resource: TypeId) -> bool {
+        SWAPPED.contains(&self.t.resolve.types[resource].name.as_deref().unwrap_or(""))
+    }
+
     /// The export side's Rust type (parameters and results of the exported traits).
     fn exp_ty(&mut self, ty: &Type) -> String {
         self.t.rust_type(ty, &Side::Export { module: "exp" })
@@ -222,6 +263,7 @@ impl<'a> Gen<'a> {
                 if let Some((_, method)) = PASSED_AS.iter().find(|(resource, _)| self.t.resolve.types[r].name.as_deref() == Some(*resource)) {
                     return format!("{e}.get::<{name}>().{method}()");
                 }
+                assert!(!self.is_swapped(r), "a swapped resource passed by borrow: convert it by hand");
                 let deref = if self.is_shared(r) { "*" } else { "" };
                 format!("&{deref}{e}.get::<{name}>().inner")
             }
@@ -341,9 +383,13 @@ impl<'a> Gen<'a> {
             let fields: String = state.iter().map(|(_, f, t)| format!("    pub(crate) {f}: {t},\n")).collect();
             let inits: String = state.iter().map(|(_, f, _)| format!(", {f}: Default::default()")).collect();
             writeln!(out, "/// `{wit_name}`: holds the imported handle and the device it belongs to.").unwrap();
-            let (inner, wrapped) = match self.is_shared(*r) {
-                true => (format!("std::rc::Rc<imp::{name}>"), "inner: std::rc::Rc::new(inner)"),
-                false => (format!("imp::{name}"), "inner"),
+            let (inner, wrapped) = match (self.is_shared(*r), self.is_swapped(*r)) {
+                (true, _) => (format!("std::rc::Rc<imp::{name}>"), "inner: std::rc::Rc::new(inner)"),
+                (_, true) => (
+                    format!("std::rc::Rc<std::cell::RefCell<imp::{name}>>"),
+                    "inner: std::rc::Rc::new(std::cell::RefCell::new(inner))",
+                ),
+                (false, false) => (format!("imp::{name}"), "inner"),
             };
             writeln!(
                 out,
@@ -488,6 +534,7 @@ impl<'a> Gen<'a> {
         });
 
         let target = match (method, resource) {
+            (true, Some(r)) if self.is_swapped(r) => format!("self.inner.borrow().{rust_name}"),
             (true, _) => format!("self.inner.{rust_name}"),
             (false, Some(r)) => format!("imp::{}::{rust_name}", self.t.type_name(r)),
             (false, None) => format!("imp::{rust_name}"),

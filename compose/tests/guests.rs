@@ -165,6 +165,12 @@ record: keys=["a", "b"] values=[Some(3), None] a=Some(Some(3)) has-b=true has-c=
 record after remove: [("b", None)]
 wgsl language feature known: true"#)(out);
     loops => |out| expect("outer loop 30, inner loop 1200, barrier rounds 50 (arrivals 3200), steps of a returning loop 60")(out);
+    chunks => |out| expect("
+automatic layout, [100, 3, 2] workgroups: 0 of 4800 invocations wrong, 4800 counted
+explicit layout, dynamic offset: 0 of 4800 invocations wrong, 9600 counted in all
+5000 workgroups of an entry point reading no id: 320000 invocations
+indirect, [10, 3, 2] workgroups: 0 of 480 invocations wrong
+in a debug group, [10, 3, 2] workgroups: 0 of 480 invocations wrong")(out);
     flood => |out| expect("
 destroying a buffer the last submission used: no error
 16 submissions logged in order: true

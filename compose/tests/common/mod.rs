@@ -16,9 +16,9 @@ pub fn webgpu_virt() -> Command {
 
 /// The guests that use the GPU and print what they saw (every guest but `cli`, the benchmarks
 /// and the sandboxing guests, whose output depends on the policy).
-pub const GPU_GUESTS: [&str; 16] = [
+pub const GPU_GUESTS: [&str; 17] = [
     "compute", "render", "mapping", "copies", "textures", "bundles", "queries", "errors", "uncaptured", "lost", "labels", "limits", "invalid", "flood",
-    "devices", "loops",
+    "devices", "loops", "chunks",
 ];
 
 /// A built guest's path.

@@ -34,6 +34,8 @@ pub struct Spent {
     pub overdue: u64,
     /// Times its work was held back for its `max-gpu-share` (`super::budget`).
     pub budget_holds: u64,
+    /// Chunks of its dispatches submitted, each a queue operation (`super::chunks`).
+    pub chunks: u64,
 }
 
 thread_local! {
@@ -65,6 +67,11 @@ pub fn spent(tenant: u32, ns: u64) {
 /// `tenant`'s work was held back for its GPU budget.
 pub fn budget_hold(tenant: u32) {
     with(tenant, |s| s.budget_holds += 1);
+}
+
+/// A chunk of a dispatch of `tenant` was submitted.
+pub fn chunk(tenant: u32) {
+    with(tenant, |s| s.chunks += 1);
 }
 
 /// A device of `tenant` was lost for a submission over its time limit.
@@ -102,6 +109,7 @@ pub fn counters() -> Vec<(&'static str, Counter)> {
         push("longest operation us", s.longest / 1_000);
         if config::of_tenant(tenant).max_submission_time.is_some() {
             push("devices lost to max-submission-time", s.overdue);
+            push("dispatch chunks", s.chunks);
         }
         if config::of_tenant(tenant).max_gpu_share.is_some() {
             push("held for max-gpu-share", s.budget_holds);

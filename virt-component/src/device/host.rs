@@ -56,6 +56,10 @@ pub struct Host {
     queue: OnceCell<imp::GpuQueue>,
     /// A small buffer of the virt's own, made when first needed (`super::share::Spoil`).
     scratch: OnceCell<imp::GpuBuffer>,
+    /// The bind group index reserved for a chunk's place (`super::chunks`), and the most
+    /// workgroups a dispatch may have per dimension: its limits, asked when first needed.
+    pub reserved_group: OnceCell<Option<u32>>,
+    max_workgroups: OnceCell<u32>,
 }
 
 impl Host {
@@ -78,6 +82,8 @@ impl Host {
             watchers: RefCell::default(),
             queue: OnceCell::new(),
             scratch: OnceCell::new(),
+            reserved_group: OnceCell::new(),
+            max_workgroups: OnceCell::new(),
         });
         HOSTS.with_borrow_mut(|hosts| {
             hosts.retain(|h| h.strong_count() > 0);
@@ -99,13 +105,18 @@ impl Host {
         })
     }
 
-    /// A queue operation of `device` was forwarded (a submission, or a write), made by the
-    /// application's call number `call`: its number.
-    pub fn forwarded(self: &Rc<Self>, device: DeviceId, submission: bool, call: u64) -> u64 {
+    /// The most workgroups a dispatch may have per dimension.
+    pub fn max_workgroups_per_dimension(&self) -> u32 {
+        *self.max_workgroups.get_or_init(|| self.device.limits().max_compute_workgroups_per_dimension())
+    }
+
+    /// A queue operation of `device` was forwarded, made by the application's call number
+    /// `call`: its number.
+    pub fn forwarded(self: &Rc<Self>, device: DeviceId, operation: Operation, call: u64) -> u64 {
         let n = self.submitted.get() + 1;
         self.submitted.set(n);
         Self::set(&mut self.last.borrow_mut(), device, n);
-        if !submission {
+        if operation == Operation::Write {
             return n;
         }
         let previous = Self::number_of(&self.last_submission.borrow(), device);
@@ -128,7 +139,7 @@ impl Host {
                 });
                 let mut behind = Some(behind);
                 self.watchers.borrow_mut().retain(|(d, tx)| {
-                    *d != device || tx.unbounded_send(Submitted { number: n, at, behind: behind.take().unwrap_or_default() }).is_ok()
+                    *d != device || tx.unbounded_send(Submitted { number: n, at, part: operation == Operation::Part, behind: behind.take().unwrap_or_default() }).is_ok()
                 });
             }
             // A wait for it, so that its time is known even if the application never waits on
@@ -264,6 +275,18 @@ pub async fn settle() {
     }
 }
 
+/// A queue operation the virt forwards.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    /// A write (`write-buffer`, `write-texture`).
+    Write,
+    /// A submission.
+    Submission,
+    /// A later part of a submission cut into parts (`super::chunks`): the runtime sees a
+    /// submission of its own, the limit on GPU time counts it with the one before.
+    Part,
+}
+
 /// A submission whose GPU time is measured.
 struct Timed {
     number: u64,
@@ -282,6 +305,8 @@ pub struct Submitted {
     pub number: u64,
     /// When it was forwarded (the monotonic clock's nanoseconds).
     pub at: u64,
+    /// Whether it is a later part of the submission before it (`super::chunks`).
+    pub part: bool,
     /// What the GPU must finish before it can be said to run: a number on each host device
     /// (this one's first), each covered by a wait already asked on this one.
     pub behind: Vec<(Weak<Host>, u64)>,

@@ -20,11 +20,12 @@
 //!   nothing, as a lost device does.
 //!
 //! Files, each using only those before it: `gpu_time`, `host`, `scopes`, `budget`,
-//! `fairness`; `timeline`; `registry`; `bound` (loop budgets), `watchdog`; `share`; `queue`;
-//! this one (the device's own calls).
+//! `fairness`; `timeline`; `registry`; `bound` (loop budgets), `chunks` (dispatch chunks, which
+//! `timeline` runs), `watchdog`; `share`; `queue`; this one (the device's own calls).
 
 pub mod bound;
 pub mod budget;
+pub mod chunks;
 pub mod fairness;
 pub mod gpu_time;
 pub mod host;

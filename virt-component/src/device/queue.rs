@@ -1,11 +1,13 @@
 //! A device's queue: the calls on its queue timeline (`submit`, writes, the wait for submitted
 //! work), forwarded at once or held back behind held work ([`super::timeline`]), and its label.
 
+use super::chunks::{self, Part};
+use super::host::Operation;
 use super::registry::{get, is_lost, pooled};
 use super::share::foreign;
 use super::timeline::{HeldCall, TexturePlace, Timeline};
 use crate::ids::DeviceId;
-use crate::{GpuBuffer, GpuCommandBuffer, GpuQueue, GpuTexture, exp};
+use crate::{GpuBuffer, GpuCommandBuffer, GpuQueue, GpuTexture, exp, imp};
 use std::rc::Rc;
 
 fn timeline(device: DeviceId) -> Option<Rc<Timeline>> {
@@ -38,7 +40,8 @@ pub async fn drained(device: DeviceId) {
 /// call being made: its host device numbers it.
 fn forwarded(device: DeviceId, submission: bool) {
     if let Some(v) = get(device) {
-        v.host.forwarded(device, submission, crate::ids::current_call());
+        let operation = if submission { Operation::Submission } else { Operation::Write };
+        v.host.forwarded(device, operation, crate::ids::current_call());
     }
 }
 
@@ -52,11 +55,55 @@ pub fn submit(queue: &GpuQueue, command_buffers: Vec<exp::GpuCommandBufferBorrow
         return;
     }
     match timeline(queue.device) {
-        Some(t) => t.submit(command_buffers.iter().map(|b| b.get::<GpuCommandBuffer>().inner.clone()).collect()),
+        Some(t) => match in_parts(&command_buffers) {
+            Some(calls) => t.submit_in_parts(calls),
+            None => t.submit(command_buffers.iter().map(|b| b.get::<GpuCommandBuffer>().inner.clone()).collect()),
+        },
         None => {
             queue.forward_submit(command_buffers);
             forwarded(queue.device, true);
         }
+    }
+}
+
+/// A submission of command buffers some of which have parts cut from them (`super::chunks`):
+/// the calls that make it, in order (`None` when none has parts). Command buffers known
+/// invalid are submitted as they are, alone with the others: the runtime refuses the whole
+/// submission, as WebGPU does, and nothing of their parts runs.
+fn in_parts(command_buffers: &[exp::GpuCommandBufferBorrow<'_>]) -> Option<Vec<HeldCall>> {
+    let taken: Vec<_> = command_buffers.iter().map(|b| chunks::take_parts(b.get())).collect();
+    if taken.iter().all(|(parts, _)| parts.is_empty()) {
+        return None;
+    }
+    let all = || command_buffers.iter().map(|b| b.get::<GpuCommandBuffer>().inner.clone()).collect();
+    if taken.iter().any(|(_, invalid)| *invalid) {
+        return Some(vec![HeldCall::Submit(all())]);
+    }
+    let mut calls = Vec::new();
+    let mut together = Vec::new();
+    for (b, (parts, _)) in command_buffers.iter().zip(taken) {
+        for part in parts {
+            match part {
+                Part::Commands(commands) => together.push(commands),
+                Part::Chunks(job) => {
+                    if !together.is_empty() {
+                        calls.push(submission(&calls, std::mem::take(&mut together)));
+                    }
+                    calls.push(HeldCall::Chunks(job));
+                }
+            }
+        }
+        together.push(b.get::<GpuCommandBuffer>().inner.clone());
+    }
+    calls.push(submission(&calls, together));
+    Some(calls)
+}
+
+/// The first call of a submission in parts submits; the others add parts to it.
+fn submission(calls: &[HeldCall], buffers: Vec<Rc<imp::GpuCommandBuffer>>) -> HeldCall {
+    match calls.is_empty() {
+        true => HeldCall::Submit(buffers),
+        false => HeldCall::Part(buffers),
     }
 }
 

@@ -204,7 +204,7 @@ impl Spoil for crate::GpuCommandEncoder {
         if let Some(v) = get(self.device).filter(|_| !is_lost(self.device)) {
             let scratch = v.host.scratch();
             let bracket = bracket(self.device);
-            self.inner.copy_buffer_to_buffer(scratch, Some(0), scratch, Some(0), Some(4));
+            self.inner.borrow().copy_buffer_to_buffer(scratch, Some(0), scratch, Some(0), Some(4));
             drop(bracket);
         }
     }
@@ -212,12 +212,12 @@ impl Spoil for crate::GpuCommandEncoder {
 
 /// A bind group set at an index past every device's `maxBindGroups`.
 macro_rules! spoil_by_bind_group_index {
-    ($($wrapper:ty),*) => {$(
+    ($($wrapper:ty => $($borrow:ident)?),*) => {$(
         impl Spoil for $wrapper {
             fn spoil(&self) {
                 if !is_lost(self.device) {
                     let bracket = bracket(self.device);
-                    let _ = self.inner.set_bind_group(u32::MAX, None, None, None, None);
+                    let _ = self.inner$(.$borrow())?.set_bind_group(u32::MAX, None, None, None, None);
                     drop(bracket);
                 }
             }
@@ -225,7 +225,8 @@ macro_rules! spoil_by_bind_group_index {
     )*};
 }
 
-spoil_by_bind_group_index!(crate::GpuComputePassEncoder, crate::GpuRenderPassEncoder, crate::GpuRenderBundleEncoder);
+// (A compute pass's handle may be swapped: `super::chunks`.)
+spoil_by_bind_group_index!(crate::GpuComputePassEncoder => borrow, crate::GpuRenderPassEncoder =>, crate::GpuRenderBundleEncoder =>);
 
 /// Reports that a call on an object of `device` used an object of another device.
 pub fn report_foreign(device: DeviceId, function: &str) {

@@ -23,7 +23,7 @@
 //! they caught to [`super::scopes::report_to`]).
 
 use super::fairness::Pool;
-use super::host::Host;
+use super::host::{Host, Operation};
 use super::{budget, gpu_time};
 use super::scopes::{FILTERS, Mark, Scopes};
 use crate::ids::DeviceId;
@@ -37,6 +37,11 @@ use std::rc::Rc;
 /// A call held back, with what it needs to be made later.
 pub enum HeldCall {
     Submit(Vec<Rc<imp::GpuCommandBuffer>>),
+    /// A dispatch cut into chunks (`super::chunks`): one chunk is submitted at a time, once
+    /// the device's work before it is done.
+    Chunks(Rc<dyn Chunks>),
+    /// A later part of a submission cut into parts: its time adds to that submission's.
+    Part(Vec<Rc<imp::GpuCommandBuffer>>),
     WriteBuffer { buffer: Rc<imp::GpuBuffer>, offset: u64, data: Vec<u8>, data_offset: Option<u64>, size: Option<u64> },
     WriteTexture { texture: Rc<imp::GpuTexture>, place: TexturePlace, data: Vec<u8>, layout: exp::GpuTexelCopyBufferLayout, size: exp::GpuExtent3D },
     Unmap(Rc<imp::GpuBuffer>),
@@ -46,6 +51,14 @@ pub enum HeldCall {
     DestroyDevice,
     /// What the virt does in the device's place (the destroy of a device whose loss it owns).
     Run(Box<dyn FnOnce()>),
+}
+
+/// Work submitted in chunks, one at a time (a dispatch cut by `super::chunks`).
+pub trait Chunks {
+    /// The next chunk's commands (`None`: every chunk was made).
+    fn next(&self) -> Option<imp::GpuCommandBuffer>;
+    /// Whether every chunk was made.
+    fn is_done(&self) -> bool;
 }
 
 /// Where in a texture a held `write-texture` goes (its copy info without the texture).
@@ -182,10 +195,19 @@ impl Timeline {
         if capped || self.host.uncovered(self.device_id, self.limited) {
             self.hold(HeldCall::Submit(buffers));
         } else {
-            self.submit_now(&buffers, crate::ids::current_call());
+            self.submit_now(&buffers, crate::ids::current_call(), Operation::Submission);
         }
     }
 
+
+    /// `submit` of a command buffer with parts (`super::chunks`): its calls, `Submit`s and
+    /// `Chunks`, each held, in order; the drainer forwards them.
+    pub fn submit_in_parts(self: &Rc<Self>, calls: Vec<HeldCall>) {
+        self.submissions_held.set(self.submissions_held.get() + 1);
+        for call in calls {
+            self.hold(call);
+        }
+    }
 
     /// Holds `call` back behind the calls held before it.
     pub fn hold(self: &Rc<Self>, call: HeldCall) {
@@ -197,7 +219,7 @@ impl Timeline {
     }
 
     /// The operator's figures: the most submissions in flight, how many were held back, how
-    /// many were forwarded.
+    /// many were forwarded (chunks of cut dispatches among them).
     pub fn counters(&self, mut push: impl FnMut(&'static str, u64)) {
         push("most in flight", self.most_in_flight.get().into());
         push("submissions held", self.submissions_held.get());
@@ -258,15 +280,15 @@ impl Timeline {
         });
     }
 
-    /// Forwards a submission that call number `by` made.
-    fn submit_now(self: &Rc<Self>, buffers: &[Rc<imp::GpuCommandBuffer>], by: u64) {
+    /// Forwards a submission (or a part of one) that call number `by` made.
+    fn submit_now(self: &Rc<Self>, buffers: &[Rc<imp::GpuCommandBuffer>], by: u64, operation: Operation) {
         let refs: Vec<&imp::GpuCommandBuffer> = buffers.iter().map(|b| &**b).collect();
         self.host.queue().submit(&refs);
-        let number = self.host.forwarded(self.device_id, true, by);
+        let number = self.host.forwarded(self.device_id, operation, by);
         self.in_flight.borrow_mut().push_back(number);
         self.forwarded.set(self.forwarded.get() + 1);
         if let Some(pool) = &self.pool {
-            let holds_more = self.held.borrow().iter().any(|(_, _, call)| matches!(call, HeldCall::Submit(_)));
+            let holds_more = self.held.borrow().iter().any(|(_, _, call)| matches!(call, HeldCall::Submit(_) | HeldCall::Part(_) | HeldCall::Chunks(_)));
             pool.released(self.device_id, self.in_flight() >= u64::from(self.max) || !holds_more);
         }
         let in_flight = u32::try_from(self.in_flight()).unwrap_or(u32::MAX);
@@ -276,10 +298,17 @@ impl Timeline {
     /// Forwards held calls in order, as far as the cap lets submissions through.
     async fn drain(self: &Rc<Self>) {
         loop {
-            let submit_next = matches!(self.held.borrow().front(), Some((_, _, HeldCall::Submit(_))));
+            let (submit_next, chunk_next) = match self.held.borrow().front() {
+                Some((_, _, HeldCall::Submit(_) | HeldCall::Part(_))) => (true, false),
+                Some((_, _, HeldCall::Chunks(_))) => (true, true),
+                _ => (false, false),
+            };
             let blocked = if submit_next { self.blocked() } else { None };
+            // A chunk goes once the device's work before it is done: then the virt can stop
+            // between chunks, and others' work runs in between.
+            let blocked = blocked.or_else(|| (chunk_next && self.in_flight() > 0).then_some(Blocked::Cap));
             let next = if blocked.is_some() { None } else { self.held.borrow_mut().pop_front() };
-            if matches!(next, Some((_, _, HeldCall::Submit(_)))) {
+            if submit_next && next.is_some() {
                 // What was forwarded before this release is waited for without it.
                 self.host.cover(self.device_id, self.limited).await;
             }
@@ -299,8 +328,13 @@ impl Timeline {
                 return;
             };
             self.forwarding.set(true);
-            self.forward(mark, by, call).await;
+            let left = self.forward(mark.clone(), by, call).await;
             self.forwarding.set(false);
+            if let Some(call) = left {
+                // The rest of a job, first in line again.
+                self.held.borrow_mut().push_front((mark, by, call));
+                continue;
+            }
             let (held, forwarded) = self.counts.get();
             self.counts.set((held, forwarded + 1));
             self.waiters.borrow_mut().retain(|(until, _)| *until > forwarded + 1);
@@ -323,7 +357,8 @@ impl Timeline {
     /// Makes a held call. When the application's error scopes are no longer those open when it
     /// made the call, scopes of the virt's own catch the call's errors, which then go where
     /// they belong.
-    async fn forward(self: &Rc<Self>, mark: Mark, by: u64, call: HeldCall) {
+    /// What is left of the call to make later (the rest of a job), if anything.
+    async fn forward(self: &Rc<Self>, mark: Mark, by: u64, call: HeldCall) -> Option<HeldCall> {
         // Scopes of its own also when the device's scopes are virtual: then the runtime's
         // scopes never hold the application's.
         let moved = self.scopes.mark() != mark || self.scopes.is_virtual();
@@ -332,7 +367,7 @@ impl Timeline {
                 self.host.device.push_error_scope(filter);
             }
         }
-        self.make(by, call);
+        let left = self.make(by, call);
         if moved {
             // All three pops start at the join's first poll, before any other call can reach
             // the runtime: the scopes hold this call's errors and nothing else.
@@ -342,23 +377,33 @@ impl Timeline {
                 super::scopes::report_to(&self.host.device, &self.scopes, Some(&mark), error.kind(), error.message());
             }
         }
+        left
     }
 
-    /// Makes held call `call`, which the application's call number `by` made.
-    fn make(self: &Rc<Self>, by: u64, call: HeldCall) {
+    /// Makes held call `call`, which the application's call number `by` made: what is left of
+    /// it to make later.
+    fn make(self: &Rc<Self>, by: u64, call: HeldCall) -> Option<HeldCall> {
         match call {
-            HeldCall::Submit(buffers) => self.submit_now(&buffers, by),
+            HeldCall::Submit(buffers) => self.submit_now(&buffers, by, Operation::Submission),
+            HeldCall::Part(buffers) => self.submit_now(&buffers, by, Operation::Part),
+            HeldCall::Chunks(job) => {
+                if let Some(chunk) = job.next() {
+                    self.submit_now(&[Rc::new(chunk)], by, Operation::Part);
+                    gpu_time::chunk(tenant::of(self.device_id));
+                }
+                return (!job.is_done()).then_some(HeldCall::Chunks(job));
+            }
             HeldCall::WriteBuffer { buffer, offset, data, data_offset, size } => {
                 // The data's range was checked when the call was held: nothing is left to fail
                 // here but what goes to the error scopes.
                 let _ = self.host.queue().write_buffer_with_copy(&buffer, offset, &data, data_offset, size);
-                self.host.forwarded(self.device_id, false, by);
+                self.host.forwarded(self.device_id, Operation::Write, by);
             }
             HeldCall::WriteTexture { texture, place, data, layout, size } => {
                 let TexturePlace { mip_level, origin, aspect } = place;
                 let destination = imp::GpuTexelCopyTextureInfo { texture: &texture, mip_level, origin, aspect };
                 self.host.queue().write_texture_with_copy(&destination, &data, layout, size);
-                self.host.forwarded(self.device_id, false, by);
+                self.host.forwarded(self.device_id, Operation::Write, by);
             }
             HeldCall::Unmap(buffer) => {
                 let _ = buffer.unmap();
@@ -369,6 +414,7 @@ impl Timeline {
             HeldCall::DestroyDevice => self.host.device.destroy(),
             HeldCall::Run(call) => call(),
         }
+        None
     }
 }
 

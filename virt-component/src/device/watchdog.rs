@@ -7,8 +7,9 @@
 //! forwarded, if later): its own previous submission, every other device's work forwarded
 //! before it on its host device, and everything forwarded so far on the virt's other host
 //! devices, which share the GPU (with a device per guest, the driver runs them side by side).
-//! Waiting behind other guests' work is never its time. If it is not done by the limit, the
-//! device is lost. Losing the device
+//! Waiting behind other guests' work is never its time. The parts of a submission cut into
+//! chunks (`super::chunks`) are timed together, the waits between them left out. If it is not
+//! done by the limit, the device is lost. Losing the device
 //! resolves everything its guest waits on and drops its held work (`super::registry`); the
 //! other devices on the host device are not touched. What the runaway work still occupies on
 //! the GPU is not this file's: a lost device does not stop work already submitted.
@@ -32,8 +33,13 @@ pub fn start(v: &Rc<VirtualDevice>, limit: Duration) {
     let (host, device, tenant) = (v.host.clone(), v.id, v.tenant);
     crate::bridge::spawn(async move {
         let mut count = 0u64;
-        while let Some(Submitted { number, at, behind }) = submitted.next().await {
-            count += 1;
+        // The time the parts of the application's submission ran so far.
+        let mut ran = 0u64;
+        while let Some(Submitted { number, at, part, behind }) = submitted.next().await {
+            if !part {
+                ran = 0;
+                count += 1;
+            }
             for (other, before) in behind {
                 if let Some(other) = other.upgrade() {
                     other.done_through(before).await;
@@ -41,8 +47,9 @@ pub fn start(v: &Rc<VirtualDevice>, limit: Duration) {
             }
             let start = clock::now().map_or(at, |now| now.max(at));
             let done = host.done_through(number);
-            let deadline = clock::until(start.saturating_add(limit.0));
+            let deadline = clock::until(start.saturating_add(limit.0.saturating_sub(ran)));
             if let Either::Left(_) = select(pin!(done), pin!(deadline)).await {
+                ran += clock::now().map_or(0, |now| now.saturating_sub(start));
                 continue;
             }
             if host.done() >= number {

@@ -183,10 +183,12 @@ pub(super) fn counted<D, E>(
 
 pub fn create_shader_module(device: &GpuDevice, descriptor: exp::GpuShaderModuleDescriptor) -> exp::GpuShaderModule {
     use crate::device::bound;
+    use crate::device::chunks;
     let forward = |mut d: exp::GpuShaderModuleDescriptor| match bound::bounded(device, &d.code) {
         Some(code) if bound::twins(device) => {
             let label = d.label.clone();
             let module = device.forward_create_shader_module(d);
+            chunks::remember(device, &module, &code);
             bound::twin(device, &module, code, label);
             module
         }
@@ -194,7 +196,14 @@ pub fn create_shader_module(device: &GpuDevice, descriptor: exp::GpuShaderModule
             d.code = code;
             device.forward_create_shader_module(d)
         }
-        None => device.forward_create_shader_module(d),
+        None => {
+            let code = chunks::on(device.device).then(|| d.code.clone());
+            let module = device.forward_create_shader_module(d);
+            if let Some(code) = code {
+                chunks::remember(device, &module, &code);
+            }
+            module
+        }
     };
     counted(device, Kind::ShaderModule, descriptor, forward, |m| &m.get::<GpuShaderModule>().quota, |d| {
         // An empty module: any pipeline made with it lacks its entry point.

@@ -54,9 +54,9 @@ fn graveyard(device: &GpuDevice) -> &GpuDevice {
 
 /// The same `create-*-pipeline` for compute and render pipelines.
 macro_rules! create {
-    ($sync:ident, $forward:ident, $async:ident, $forward_async:ident, $descriptor:ident, $pipeline:ident) => {
+    ($sync:ident, $forward:ident, $async:ident, $forward_async:ident, $descriptor:ident, $pipeline:ident, $chunked:path) => {
         pub fn $sync(device: &GpuDevice, descriptor: exp::$descriptor<'_>) -> exp::$pipeline {
-            let forward = |d| device.$forward(d);
+            let forward = |d| $chunked(device, &d).unwrap_or_else(|| device.$forward(d));
             super::objects::counted(device, Kind::Pipeline, descriptor, forward, |p| &p.get::<$pipeline>().quota, |d| {
                 graveyard(device).$forward(d)
             })
@@ -77,7 +77,10 @@ macro_rules! create {
             match Charge::new(device.device, Kind::Pipeline, 0) {
                 // Charged before the runtime is asked, so that creations in flight count too.
                 Ok(charge) => {
-                    let made = device.$forward_async(descriptor).await?;
+                    let made = match $chunked(device, &descriptor) {
+                        Some(made) => made,
+                        None => device.$forward_async(descriptor).await?,
+                    };
                     made.get::<$pipeline>().quota.charge.set(charge);
                     Ok(made)
                 }
@@ -97,7 +100,8 @@ create!(
     create_compute_pipeline_async,
     forward_create_compute_pipeline_async,
     GpuComputePipelineDescriptor,
-    GpuComputePipeline
+    GpuComputePipeline,
+    crate::device::chunks::create_compute_pipeline
 );
 create!(
     create_render_pipeline,
@@ -105,5 +109,11 @@ create!(
     create_render_pipeline_async,
     forward_create_render_pipeline_async,
     GpuRenderPipelineDescriptor,
-    GpuRenderPipeline
+    GpuRenderPipeline,
+    unchunked
 );
+
+/// Render pipelines are never made from chunked twins.
+fn unchunked(_: &GpuDevice, _: &exp::GpuRenderPipelineDescriptor<'_>) -> Option<exp::GpuRenderPipeline> {
+    None
+}

@@ -1,0 +1,176 @@
+//! Large dispatches whose shaders read `workgroup_id`, `global_invocation_id` and
+//! `num_workgroups`, checked invocation by invocation: under a time limit the virt runs them in
+//! chunks (`virt-component/src/device/chunks.rs`), and every invocation must still see the
+//! ids of the whole dispatch, run once, and in order with the commands around it.
+//!
+//! In one command encoder: a pass with an automatic layout (100 x 3 x 2 workgroups), a copy of
+//! the invocation count (in a debug group of the encoder), and a pass with an explicit layout
+//! and a dynamic offset (the same size); then dispatches of an entry point that reads no
+//! id (5000 workgroups), an indirect one, and one inside a pass's debug group. It prints what
+//! each saw.
+use guests::gpu::*;
+
+const SHADER: &str = "
+@group(0) @binding(0) var<storage, read_write> out: array<u32>;
+@group(0) @binding(1) var<storage, read_write> count: atomic<u32>;
+@group(1) @binding(0) var<uniform> salt: vec4<u32>;
+
+@compute @workgroup_size(4, 2)
+fn ids(@builtin(workgroup_id) w: vec3<u32>, @builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) n: vec3<u32>) {
+    let size = n * vec3<u32>(4u, 2u, 1u);
+    let i = 4u * (g.x + size.x * (g.y + size.y * g.z));
+    out[i] = w.x | (w.y << 10u) | (w.z << 20u);
+    out[i + 1u] = g.x + salt.x;
+    out[i + 2u] = g.y | (g.z << 16u);
+    out[i + 3u] = n.x | (n.y << 10u) | (n.z << 20u);
+    atomicAdd(&count, 1u);
+}
+
+@compute @workgroup_size(64)
+fn tally() {
+    atomicAdd(&count, 1u);
+}
+";
+
+const WHOLE: [u32; 3] = [100, 3, 2];
+const SIZE: [u32; 3] = [4, 2, 1];
+
+struct Command;
+
+/// The invocations whose four words in `out` are not what the ids of a dispatch of `whole`
+/// give (with `salt` added to the x of the global id).
+fn wrong(out: &[u32], whole: [u32; 3], salt: u32) -> usize {
+    let size = [whole[0] * SIZE[0], whole[1] * SIZE[1], whole[2] * SIZE[2]];
+    let mut wrong = 0;
+    for gz in 0..size[2] {
+        for gy in 0..size[1] {
+            for gx in 0..size[0] {
+                let i = 4 * (gx + size[0] * (gy + size[1] * gz)) as usize;
+                let w = [gx / SIZE[0], gy / SIZE[1], gz / SIZE[2]];
+                let want = [w[0] | (w[1] << 10) | (w[2] << 20), gx + salt, gy | (gz << 16), whole[0] | (whole[1] << 10) | (whole[2] << 20)];
+                if out[i..i + 4] != want {
+                    wrong += 1;
+                }
+            }
+        }
+    }
+    wrong
+}
+
+fn invocations(whole: [u32; 3]) -> u64 {
+    whole.iter().chain(SIZE.iter()).map(|&n| u64::from(n)).product()
+}
+
+impl guests::exports::wasi::cli::run::Guest for Command {
+    async fn run() -> Result<(), ()> {
+        let device = guests::device().await;
+        let module = guests::shader(&device, SHADER);
+        let storage = GpuBufferUsage::STORAGE | GpuBufferUsage::COPY_SRC;
+        let words = 4 * invocations(WHOLE);
+        let (out_auto, out_explicit) = (guests::buffer(&device, words * 4, storage), guests::buffer(&device, words * 4, storage));
+        let count = guests::buffer_with(&device, storage | GpuBufferUsage::COPY_DST, &[0; 4]);
+        let snapshot = guests::buffer(&device, 4, GpuBufferUsage::COPY_DST | GpuBufferUsage::COPY_SRC);
+        // The salt: 0 at offset 0, 7 at offset 256 (a dynamic offset picks it).
+        let mut salt = vec![0u8; 512];
+        salt[256] = 7;
+        let salt = guests::buffer_with(&device, GpuBufferUsage::UNIFORM, &salt);
+        let entry = |binding, buffer| GpuBindGroupEntry { binding, resource: GpuBindingResource::GpuBuffer(buffer) };
+        let salt_entry = |size| GpuBindGroupEntry {
+            binding: 0,
+            resource: GpuBindingResource::GpuBufferBinding(GpuBufferBinding { buffer: &salt, offset: Some(0), size: Some(size) }),
+        };
+
+        // The automatic layout.
+        let stage = |entry_point: &str| GpuProgrammableStage { module: &module, entry_point: Some(entry_point.into()), constants: None };
+        let auto = device.create_compute_pipeline(GpuComputePipelineDescriptor { compute: stage("ids"), layout: GpuLayoutMode::Auto, label: None });
+        let auto_groups = [
+            device.create_bind_group(&GpuBindGroupDescriptor { layout: &auto.get_bind_group_layout(0), entries: vec![entry(0, &out_auto), entry(1, &count)], label: None }),
+            device.create_bind_group(&GpuBindGroupDescriptor { layout: &auto.get_bind_group_layout(1), entries: vec![salt_entry(16)], label: None }),
+        ];
+
+        // An explicit layout, its salt at a dynamic offset.
+        let storage_entry = |binding| GpuBindGroupLayoutEntry {
+            binding,
+            visibility: GpuShaderStage::COMPUTE,
+            buffer: Some(GpuBufferBindingLayout { type_: Some(GpuBufferBindingType::Storage), has_dynamic_offset: None, min_binding_size: None }),
+            sampler: None,
+            texture: None,
+            storage_texture: None,
+        };
+        let layouts = [
+            device.create_bind_group_layout(&GpuBindGroupLayoutDescriptor { entries: vec![storage_entry(0), storage_entry(1)], label: None }),
+            device.create_bind_group_layout(&GpuBindGroupLayoutDescriptor {
+                entries: vec![GpuBindGroupLayoutEntry {
+                    buffer: Some(GpuBufferBindingLayout { type_: Some(GpuBufferBindingType::Uniform), has_dynamic_offset: Some(true), min_binding_size: None }),
+                    ..storage_entry(0)
+                }],
+                label: None,
+            }),
+        ];
+        let layout = device.create_pipeline_layout(&GpuPipelineLayoutDescriptor { bind_group_layouts: vec![Some(&layouts[0]), Some(&layouts[1])], immediate_size: None, label: None });
+        let explicit = device.create_compute_pipeline(GpuComputePipelineDescriptor { compute: stage("ids"), layout: GpuLayoutMode::Specific(&layout), label: None });
+        let explicit_groups = [
+            device.create_bind_group(&GpuBindGroupDescriptor { layout: &layouts[0], entries: vec![entry(0, &out_explicit), entry(1, &count)], label: None }),
+            device.create_bind_group(&GpuBindGroupDescriptor { layout: &layouts[1], entries: vec![salt_entry(16)], label: None }),
+        ];
+
+        let encoder = device.create_command_encoder(None);
+        let pass = encoder.begin_compute_pass(None);
+        pass.set_pipeline(&auto);
+        pass.set_bind_group(0, Some(&auto_groups[0]), None, None, None).expect("set-bind-group");
+        pass.set_bind_group(1, Some(&auto_groups[1]), None, None, None).expect("set-bind-group");
+        pass.dispatch_workgroups(WHOLE[0], Some(WHOLE[1]), Some(WHOLE[2]));
+        pass.end();
+        encoder.push_debug_group("snapshot".into());
+        encoder.copy_buffer_to_buffer(&count, Some(0), &snapshot, Some(0), Some(4));
+        encoder.pop_debug_group();
+        let pass = encoder.begin_compute_pass(None);
+        pass.set_pipeline(&explicit);
+        pass.set_bind_group(0, Some(&explicit_groups[0]), None, None, None).expect("set-bind-group");
+        pass.set_bind_group(1, Some(&explicit_groups[1]), Some(&[256]), None, None).expect("set-bind-group");
+        pass.dispatch_workgroups(WHOLE[0], Some(WHOLE[1]), Some(WHOLE[2]));
+        pass.end();
+        device.queue().submit(&[&encoder.finish(None)]);
+
+        let out = guests::u32s(&guests::read_buffer(&device, &out_auto, 0, words * 4).await);
+        let counted = guests::u32s(&guests::read_buffer(&device, &snapshot, 0, 4).await)[0];
+        println!("automatic layout, {WHOLE:?} workgroups: {} of {} invocations wrong, {counted} counted", wrong(&out, WHOLE, 0), invocations(WHOLE));
+        let out = guests::u32s(&guests::read_buffer(&device, &out_explicit, 0, words * 4).await);
+        let counted = guests::u32s(&guests::read_buffer(&device, &count, 0, 4).await)[0];
+        println!("explicit layout, dynamic offset: {} of {} invocations wrong, {counted} counted in all", wrong(&out, WHOLE, 7), invocations(WHOLE));
+
+        // An entry point that reads no id: each workgroup runs once.
+        let tally = device.create_compute_pipeline(GpuComputePipelineDescriptor { compute: stage("tally"), layout: GpuLayoutMode::Auto, label: None });
+        let tally_group = device.create_bind_group(&GpuBindGroupDescriptor { layout: &tally.get_bind_group_layout(0), entries: vec![entry(1, &count)], label: None });
+        let before = counted;
+        device.queue().submit(&[&guests::dispatch(&device, &tally, &tally_group, 5000)]);
+        let counted = guests::u32s(&guests::read_buffer(&device, &count, 0, 4).await)[0];
+        println!("5000 workgroups of an entry point reading no id: {} invocations", counted - before);
+
+        // An indirect dispatch, and one inside a pass's debug group, are made whole.
+        let small = [10, 3, 2];
+        let args = guests::buffer_with(&device, GpuBufferUsage::INDIRECT, &guests::bytes_of(&small));
+        for indirect in [true, false] {
+            let encoder = device.create_command_encoder(None);
+            let pass = encoder.begin_compute_pass(None);
+            pass.set_pipeline(&auto);
+            pass.set_bind_group(0, Some(&auto_groups[0]), None, None, None).expect("set-bind-group");
+            pass.set_bind_group(1, Some(&auto_groups[1]), None, None, None).expect("set-bind-group");
+            if indirect {
+                pass.dispatch_workgroups_indirect(&args, 0);
+            } else {
+                pass.push_debug_group("inside".into());
+                pass.dispatch_workgroups(small[0], Some(small[1]), Some(small[2]));
+                pass.pop_debug_group();
+            }
+            pass.end();
+            device.queue().submit(&[&encoder.finish(None)]);
+            let out = guests::u32s(&guests::read_buffer(&device, &out_auto, 0, 16 * invocations(small)).await);
+            let what = if indirect { "indirect" } else { "in a debug group" };
+            println!("{what}, {small:?} workgroups: {} of {} invocations wrong", wrong(&out, small, 0), invocations(small));
+        }
+        Ok(())
+    }
+}
+
+guests::export_command!(Command);

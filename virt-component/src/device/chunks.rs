@@ -1,0 +1,641 @@
+//! Dispatch chunks: a large compute dispatch of a guest under a time limit runs as a series of
+//! smaller dispatches, each a submission of its own, so that the virt regains control of the
+//! GPU between them.
+//!
+//! WebGPU gives no way to stop a dispatch that runs. Loop budgets (`super::bound`) make each
+//! invocation end, but a dispatch of many workgroups is still one piece of work that can run for
+//! hours, with every other guest of the host device waiting behind it. So the virt cuts it:
+//! - **Shaders.** A compute pipeline is compiled from a twin of its module whose entry points
+//!   read `workgroup_id`, `global_invocation_id` and `num_workgroups` of the whole dispatch
+//!   through a *place* in a reserved bind group (`webgpu_virt_bound::chunked`): the last group
+//!   the host device allows, added to the pipeline's layout (an explicit layout gets empty slots
+//!   up to it). A dispatch that is not cut binds a place of zeros.
+//! - **Encoding.** A compute pass remembers its pipeline and bind groups. A dispatch larger
+//!   than a chunk ends the runtime's pass and finishes the encoder so far (a *part* of the
+//!   application's command buffer), keeps the dispatch as a [`Job`], and goes on in a new
+//!   encoder and pass with the same state. The application's encoder and pass are the same
+//!   objects throughout: their imported handles are swapped (`build.rs`, `SWAPPED`).
+//! - **Submission.** A command buffer with parts is submitted part by part on the device's
+//!   timeline (`super::timeline`): a job's chunks one at a time, each once the work before it is
+//!   done. Between two chunks, other guests' work runs, and a device lost to its time limit
+//!   submits nothing more. The time limit counts the chunks of one submission together
+//!   (`super::watchdog`).
+//! - **Sizes.** A chunk is as many workgroups as ran in a slice of time ([`SLICE`]) before (measured per pipeline,
+//!   from submission to completion), at most four times the chunk before it; a pipeline not
+//!   measured yet starts at [`FIRST`] workgroups.
+//!
+//! Chunks are made only where the runtime's error scopes pop at once (`Host::instant_pops`), so
+//! that the virt can check its own work without the application seeing it: a twin or a
+//! dispatch that the runtime refuses is not used, and the application's own is made as asked.
+//! What is not cut: indirect dispatches, passes with timestamp writes, dispatches inside a debug
+//! group, entry points with a dispatch-wide builtin in a structure, and pipelines whose layout
+//! already uses the reserved group.
+
+use super::registry::{self, get};
+use super::scopes::{FILTERS, at_once};
+use super::timeline::Chunks;
+use crate::{
+    GpuCommandBuffer, GpuCommandEncoder, GpuComputePassEncoder, GpuComputePipeline, GpuDevice, GpuPipelineLayout, GpuShaderModule, clock,
+    exp, imp, tenant,
+};
+use std::cell::{Cell, OnceCell, RefCell};
+use std::rc::Rc;
+use webgpu_virt_bound::{PLACE_BINDING, PLACE_SIZE};
+
+/// How long a chunk should run at most, in nanoseconds: an eighth of the time limit, at least
+/// 1 ms and at most this (the longest that other guests wait behind a chunk, and that a lost
+/// device's last chunk runs on).
+pub const SLICE: u64 = 1_000_000_000;
+
+/// The workgroups of a pipeline's first chunk, before its time per workgroup is known.
+pub const FIRST: u64 = 64;
+
+/// Whether dispatches of `device` are cut: its guest has a time limit that the virt measures,
+/// and its runtime's scopes pop at once.
+pub fn on(device: crate::ids::DeviceId) -> bool {
+    tenant::policy(device).max_submission_time.is_some()
+        && super::gpu_time::measured()
+        && get(device).is_some_and(|v| v.host.instant_pops)
+}
+
+/// How long a chunk of `device` should run.
+fn slice(device: crate::ids::DeviceId) -> u64 {
+    let limit = tenant::policy(device).max_submission_time.map_or(SLICE, |l| l.0);
+    (limit / 8).clamp(1_000_000, SLICE)
+}
+
+/// Runs `make` inside error scopes of the virt's own (one of each filter), whose pops complete
+/// at once: what it made, and whether the runtime reported an error for it.
+fn checked<T>(device: &imp::GpuDevice, make: impl FnOnce() -> T) -> (T, Option<(exp::GpuErrorKind, String)>) {
+    for filter in FILTERS {
+        device.push_error_scope(filter);
+    }
+    let made = make();
+    let mut error = None;
+    for _ in FILTERS {
+        if let Some(Ok(Some(e))) = at_once(device.pop_error_scope()) {
+            error = error.or(Some((e.kind(), e.message())));
+        }
+    }
+    (made, error)
+}
+
+// ---- Shader modules and pipelines ----
+
+/// What a shader module keeps for its chunked twin: the code it was made from (loops bounded),
+/// and the twin once a pipeline asked for it.
+#[derive(Default)]
+pub struct ModuleChunks {
+    code: OnceCell<String>,
+    twin: OnceCell<Option<Rc<Twin>>>,
+}
+
+/// A module whose entry points read the place.
+struct Twin {
+    /// `None`: no entry point reads a dispatch-wide builtin, and the module compiles as it is.
+    module: Option<imp::GpuShaderModule>,
+    entries: Vec<webgpu_virt_bound::Entry>,
+}
+
+/// `module` of `device` is made from `code` (its loops bounded already, when they are).
+pub fn remember(device: &GpuDevice, module: &exp::GpuShaderModule, code: &str) {
+    if on(device.device) {
+        let _ = module.get::<GpuShaderModule>().chunks.code.set(code.to_string());
+    }
+}
+
+impl GpuShaderModule {
+    /// The twin whose entry points read the place in group `group`, made the first time.
+    fn twin(&self, device: &GpuDevice, group: u32) -> Option<Rc<Twin>> {
+        let code = self.chunks.code.get()?;
+        self.chunks
+            .twin
+            .get_or_init(|| {
+                let chunked = webgpu_virt_bound::chunked(code, group).ok()?;
+                if !chunked.entries.iter().any(|e| e.reads_place) {
+                    return Some(Rc::new(Twin { module: None, entries: chunked.entries }));
+                }
+                let descriptor = imp::GpuShaderModuleDescriptor { code: chunked.code, label: None, compilation_hints: None };
+                let (module, error) = checked(&device.inner, || device.inner.create_shader_module(&descriptor));
+                error.is_none().then(|| Rc::new(Twin { module: Some(module), entries: chunked.entries }))
+            })
+            .clone()
+    }
+}
+
+/// What a compute pipeline whose dispatches can be cut needs.
+pub struct Chunkable {
+    /// The reserved group and a place of zeros in it, if its entry point reads the place.
+    place: Option<Place>,
+    /// Its time per workgroup, as last measured (nanoseconds, at least 1).
+    per_workgroup: Cell<Option<u64>>,
+}
+
+struct Place {
+    group: u32,
+    layout: Rc<imp::GpuBindGroupLayout>,
+    zeros: imp::GpuBindGroup,
+}
+
+/// `gpu-device.create-pipeline-layout`: the layout remembers its bind group layouts, which a
+/// chunked pipeline's layout extends.
+pub fn create_pipeline_layout(device: &GpuDevice, descriptor: exp::GpuPipelineLayoutDescriptor<'_>) -> exp::GpuPipelineLayout {
+    let groups: Vec<Option<Rc<imp::GpuBindGroupLayout>>> = match on(device.device) {
+        true => descriptor.bind_group_layouts.iter().map(|l| l.as_ref().map(|l| l.get::<crate::GpuBindGroupLayout>().inner.clone())).collect(),
+        false => Vec::new(),
+    };
+    let layout = device.forward_create_pipeline_layout(descriptor);
+    *layout.get::<GpuPipelineLayout>().groups.borrow_mut() = groups;
+    layout
+}
+
+/// `create-compute-pipeline` on a device whose dispatches are cut: made from the module's
+/// chunked twin, if it has one that the runtime accepts with this descriptor (`None`: make it
+/// as asked).
+pub fn create_compute_pipeline(device: &GpuDevice, descriptor: &exp::GpuComputePipelineDescriptor<'_>) -> Option<exp::GpuComputePipeline> {
+    let (pipeline, chunkable) = on(device.device).then(|| chunked_pipeline(device, descriptor)).flatten()?;
+    let made = exp::GpuComputePipeline::new(GpuComputePipeline::wrap(pipeline, device.device));
+    let _ = made.get::<GpuComputePipeline>().chunks.set(Rc::new(chunkable));
+    Some(made)
+}
+
+/// The reserved group of `device`'s host device: the last it allows.
+fn reserved_group(device: &GpuDevice) -> Option<u32> {
+    let v = get(device.device)?;
+    *v.host.reserved_group.get_or_init(|| v.host.device.limits().max_bind_groups().checked_sub(1))
+}
+
+/// The pipeline from the module's chunked twin, made and checked, and what cutting its
+/// dispatches needs.
+fn chunked_pipeline(device: &GpuDevice, descriptor: &exp::GpuComputePipelineDescriptor<'_>) -> Option<(imp::GpuComputePipeline, Chunkable)> {
+    let group = reserved_group(device)?;
+    let module = descriptor.compute.module.get::<GpuShaderModule>();
+    let twin = module.twin(device, group)?;
+    let entry = match &descriptor.compute.entry_point {
+        Some(name) => twin.entries.iter().find(|e| e.name == *name)?,
+        None => match twin.entries.as_slice() {
+            [only] => only,
+            _ => return None,
+        },
+    };
+    let host = &device.inner;
+    // A place layout of the virt's own for an explicit layout (an automatic one has its own).
+    let place_layout = || {
+        let buffer = imp::GpuBufferBindingLayout { type_: Some(imp::GpuBufferBindingType::Uniform), has_dynamic_offset: None, min_binding_size: Some(PLACE_SIZE) };
+        let entry = imp::GpuBindGroupLayoutEntry {
+            binding: PLACE_BINDING,
+            visibility: imp::GpuShaderStage::COMPUTE,
+            buffer: Some(buffer),
+            sampler: None,
+            texture: None,
+            storage_texture: None,
+        };
+        Rc::new(host.create_bind_group_layout(&imp::GpuBindGroupLayoutDescriptor { entries: vec![entry], label: None }))
+    };
+    let (layout, own_place) = match (&descriptor.layout, entry.reads_place) {
+        (exp::GpuLayoutMode::Specific(layout), true) => {
+            let groups = layout.get::<GpuPipelineLayout>().groups.borrow().clone();
+            if groups.len() > group as usize {
+                return None;
+            }
+            let place = place_layout();
+            let mut all: Vec<Option<&imp::GpuBindGroupLayout>> = groups.iter().map(|g| g.as_deref()).collect();
+            all.resize(group as usize, None);
+            all.push(Some(&place));
+            let extended = host.create_pipeline_layout(&imp::GpuPipelineLayoutDescriptor { bind_group_layouts: all, immediate_size: None, label: None });
+            (Some(extended), Some(place))
+        }
+        _ => (None, None),
+    };
+    let constants = descriptor.compute.constants.as_ref().map(|c| {
+        let copy = imp::RecordGpuPipelineConstantValue::new();
+        for (key, value) in c.get::<crate::RecordGpuPipelineConstantValue>().inner.entries() {
+            copy.add(&key, value);
+        }
+        copy
+    });
+    let stage = imp::GpuProgrammableStage {
+        module: twin.module.as_ref().unwrap_or_else(|| module.compiled()),
+        entry_point: Some(entry.name.clone()),
+        constants,
+    };
+    let layout_mode = match (&layout, &descriptor.layout) {
+        (Some(extended), _) => imp::GpuLayoutMode::Specific(extended),
+        (None, exp::GpuLayoutMode::Specific(l)) => imp::GpuLayoutMode::Specific(&l.get::<GpuPipelineLayout>().inner),
+        (None, exp::GpuLayoutMode::Auto) => imp::GpuLayoutMode::Auto,
+    };
+    let made = imp::GpuComputePipelineDescriptor { compute: stage, layout: layout_mode, label: descriptor.label.clone() };
+    let (place, error) = checked(host, || {
+        let pipeline = host.create_compute_pipeline(made);
+        let place = entry.reads_place.then(|| {
+            let layout = own_place.unwrap_or_else(|| Rc::new(pipeline.get_bind_group_layout(group)));
+            let zeros = make_place(host, &layout, [0; 3], [0; 3]);
+            Place { group, layout, zeros }
+        });
+        (pipeline, place)
+    });
+    let (pipeline, place) = place;
+    error.is_none().then_some((pipeline, Chunkable { place, per_workgroup: Cell::new(None) }))
+}
+
+/// A bind group of `layout` holding a chunk's place: where it starts and the whole dispatch's
+/// size.
+fn make_place(device: &imp::GpuDevice, layout: &imp::GpuBindGroupLayout, start: [u32; 3], whole: [u32; 3]) -> imp::GpuBindGroup {
+    let usage = imp::GpuBufferUsage::UNIFORM;
+    let buffer = device.create_buffer(&imp::GpuBufferDescriptor { size: PLACE_SIZE, usage, mapped_at_creation: Some(true), label: None });
+    let values = [start[0], start[1], start[2], 0, whole[0], whole[1], whole[2], 0];
+    let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let _ = buffer.get_mapped_range_set_with_copy(&bytes, None, None);
+    let _ = buffer.unmap();
+    let entry = imp::GpuBindGroupEntry { binding: PLACE_BINDING, resource: imp::GpuBindingResource::GpuBuffer(&buffer) };
+    device.create_bind_group(&imp::GpuBindGroupDescriptor { layout, entries: vec![entry], label: None })
+}
+
+// ---- Encoding ----
+
+/// What a command encoder (and the command buffer it finishes) holds besides its runtime
+/// encoder: the parts cut before it.
+#[derive(Default, Clone)]
+pub struct Parts(Rc<RefCell<Cut>>);
+
+#[derive(Default)]
+struct Cut {
+    parts: Vec<Part>,
+    /// Debug groups open on the encoder (a part cannot be finished inside one).
+    debug_groups: u32,
+    finished: bool,
+    /// An error the runtime reported when a part was finished: the encoder was invalid already,
+    /// and its `finish` reports it.
+    invalid: Option<(exp::GpuErrorKind, String)>,
+}
+
+/// A part of a command buffer.
+pub enum Part {
+    Commands(Rc<imp::GpuCommandBuffer>),
+    Chunks(Rc<Job>),
+}
+
+/// What a compute pass remembers, on a device whose dispatches are cut.
+#[derive(Default)]
+pub struct Pass(RefCell<Option<PassState>>);
+
+struct PassState {
+    encoder: Rc<RefCell<imp::GpuCommandEncoder>>,
+    parts: Parts,
+    label: Option<String>,
+    /// No timestamp writes (they cannot be split across passes).
+    cuttable: bool,
+    ended: bool,
+    debug_groups: u32,
+    pipeline: Option<(Rc<imp::GpuComputePipeline>, Option<Rc<Chunkable>>)>,
+    groups: Vec<Option<Group>>,
+}
+
+/// A bind group set in a pass, with its dynamic offsets, as the application set it.
+#[derive(Clone)]
+struct Group {
+    bind_group: Option<Rc<imp::GpuBindGroup>>,
+    offsets: Option<Vec<u32>>,
+    start: Option<u64>,
+    length: Option<u32>,
+}
+
+fn set(pass: &imp::GpuComputePassEncoder, index: u32, g: &Group) {
+    let _ = pass.set_bind_group(index, g.bind_group.as_deref(), g.offsets.as_deref(), g.start, g.length);
+}
+
+pub fn begin_compute_pass(encoder: &GpuCommandEncoder, descriptor: Option<exp::GpuComputePassDescriptor<'_>>) -> exp::GpuComputePassEncoder {
+    let remembered = on(encoder.device).then(|| {
+        let label = descriptor.as_ref().and_then(|d| d.label.clone());
+        let cuttable = descriptor.as_ref().is_none_or(|d| d.timestamp_writes.is_none());
+        (label, cuttable)
+    });
+    let pass = encoder.forward_begin_compute_pass(descriptor);
+    if let Some((label, cuttable)) = remembered {
+        *pass.get::<GpuComputePassEncoder>().pass.0.borrow_mut() = Some(PassState {
+            encoder: encoder.inner.clone(),
+            parts: encoder.parts.clone(),
+            label,
+            cuttable,
+            ended: false,
+            debug_groups: 0,
+            pipeline: None,
+            groups: Vec::new(),
+        });
+    }
+    pass
+}
+
+pub fn set_pipeline(pass: &GpuComputePassEncoder, pipeline: exp::GpuComputePipelineBorrow<'_>) {
+    if let Some(state) = pass.pass.0.borrow_mut().as_mut() {
+        let p = pipeline.get::<GpuComputePipeline>();
+        state.pipeline = Some((p.inner.clone(), p.chunks.get().cloned()));
+    }
+    pass.forward_set_pipeline(pipeline);
+}
+
+pub fn set_bind_group(
+    pass: &GpuComputePassEncoder,
+    index: u32,
+    bind_group: Option<exp::GpuBindGroupBorrow<'_>>,
+    offsets: Option<Vec<u32>>,
+    start: Option<u64>,
+    length: Option<u32>,
+) -> Result<(), exp::SetBindGroupError> {
+    let group = pass.pass.0.borrow().is_some().then(|| Group {
+        bind_group: bind_group.as_ref().map(|b| b.get::<crate::GpuBindGroup>().inner.clone()),
+        offsets: offsets.clone(),
+        start,
+        length,
+    });
+    let result = pass.forward_set_bind_group(index, bind_group, offsets, start, length);
+    if let (Some(group), Ok(())) = (group, &result)
+        && let Some(state) = pass.pass.0.borrow_mut().as_mut()
+    {
+        let i = index as usize;
+        if state.groups.len() <= i {
+            state.groups.resize(i + 1, None);
+        }
+        state.groups[i] = Some(group);
+    }
+    result
+}
+
+pub fn end(pass: &GpuComputePassEncoder) {
+    if let Some(state) = pass.pass.0.borrow_mut().as_mut() {
+        state.ended = true;
+    }
+    pass.forward_end();
+}
+
+/// An indirect dispatch is not cut; a pipeline reading the place reads zeros.
+pub fn dispatch_workgroups_indirect(pass: &GpuComputePassEncoder, buffer: exp::GpuBufferBorrow<'_>, offset: u64) {
+    let restore = zero_place(pass);
+    pass.forward_dispatch_workgroups_indirect(buffer, offset);
+    restore_group(pass, restore);
+}
+
+/// Binds the place of zeros, if the pass's pipeline reads the place: the group the application
+/// had set at that index, to set again after the dispatch.
+fn zero_place(pass: &GpuComputePassEncoder) -> Option<(u32, Option<Group>)> {
+    let state = pass.pass.0.borrow();
+    let state = state.as_ref()?;
+    let (_, Some(chunkable)) = state.pipeline.as_ref()? else { return None };
+    let place = chunkable.place.as_ref()?;
+    let _ = pass.inner.borrow().set_bind_group(place.group, Some(&place.zeros), None, None, None);
+    Some((place.group, state.groups.get(place.group as usize).cloned().flatten()))
+}
+
+fn restore_group(pass: &GpuComputePassEncoder, restore: Option<(u32, Option<Group>)>) {
+    if let Some((index, Some(group))) = restore {
+        set(&pass.inner.borrow(), index, &group);
+    }
+}
+
+/// `dispatch-workgroups`: cut into chunks when larger than one, else made with the place of
+/// zeros (when the pipeline reads it).
+pub fn dispatch_workgroups(pass: &GpuComputePassEncoder, x: u32, y: Option<u32>, z: Option<u32>) {
+    let whole = [x, y.unwrap_or(1), z.unwrap_or(1)];
+    if !cut(pass, whole) {
+        let restore = zero_place(pass);
+        pass.forward_dispatch_workgroups(x, y, z);
+        restore_group(pass, restore);
+    }
+}
+
+/// Cuts the dispatch of `whole` workgroups out of the pass, if it is larger than a chunk and
+/// can be cut: whether it did.
+fn cut(pass: &GpuComputePassEncoder, whole: [u32; 3]) -> bool {
+    let mut state = pass.pass.0.borrow_mut();
+    let Some(state) = state.as_mut() else { return false };
+    let Some((pipeline, Some(chunkable))) = state.pipeline.clone() else { return false };
+    let Some(v) = get(pass.device).filter(|_| !registry::is_lost(pass.device)) else { return false };
+    let workgroups: u64 = whole.iter().map(|&n| u64::from(n)).product();
+    let slice = slice(pass.device);
+    let chunk = chunkable.per_workgroup.get().map_or(FIRST, |ns| (slice / ns).max(1));
+    let cut_open = state.cuttable && !state.ended && state.debug_groups == 0 && {
+        let parts = state.parts.0.borrow();
+        parts.debug_groups == 0 && !parts.finished
+    };
+    let max = v.host.max_workgroups_per_dimension();
+    if workgroups <= chunk || !cut_open || whole.iter().any(|&n| n > max) {
+        return false;
+    }
+    let job = Rc::new(Job {
+        device: v.host.device.clone(),
+        pipeline: pipeline.clone(),
+        chunkable,
+        groups: state.groups.clone(),
+        label: state.label.clone(),
+        whole,
+        cursor: Cell::new(Some([0; 3])),
+        first_chunk: RefCell::new(None),
+        last: Cell::new(None),
+        slice,
+    });
+    // The first chunk, made now: if the runtime refuses it, the dispatch is invalid as it
+    // stands, and is made as asked (its error is the application's).
+    let (first, error) = checked(&v.host.device, || job.encode(chunk));
+    if error.is_some() {
+        return false;
+    }
+    *job.first_chunk.borrow_mut() = Some(first);
+    // The work so far becomes a part; a new encoder and pass go on with the same state.
+    let host = &v.host.device;
+    let encoder_label = state.encoder.borrow().label();
+    let ((), invalid) = checked(host, || {
+        pass.inner.borrow().end();
+        let so_far = state.encoder.borrow().finish(None);
+        state.parts.0.borrow_mut().parts.push(Part::Commands(Rc::new(so_far)));
+    });
+    state.parts.0.borrow_mut().parts.push(Part::Chunks(job));
+    let encoder = host.create_command_encoder(Some(&imp::GpuCommandEncoderDescriptor { label: Some(encoder_label) }));
+    let next = encoder.begin_compute_pass(Some(&imp::GpuComputePassDescriptor { timestamp_writes: None, label: state.label.clone() }));
+    next.set_pipeline(&pipeline);
+    for (index, group) in state.groups.iter().enumerate() {
+        if let Some(group) = group {
+            set(&next, index as u32, group);
+        }
+    }
+    *state.encoder.borrow_mut() = encoder;
+    *pass.inner.borrow_mut() = next;
+    if let Some(invalid) = invalid {
+        state.parts.0.borrow_mut().invalid.get_or_insert(invalid);
+    }
+    true
+}
+
+/// Debug groups open on an encoder or a pass: work cannot be cut inside one (a part finished
+/// inside it would be invalid).
+pub trait DebugGroups {
+    /// Adds `by` (1 or -1) to the count of open groups.
+    fn count(&self, by: i32);
+    fn forward_push(&self, label: String);
+    fn forward_pop(&self);
+}
+
+impl DebugGroups for GpuCommandEncoder {
+    fn count(&self, by: i32) {
+        let mut cut = self.parts.0.borrow_mut();
+        cut.debug_groups = cut.debug_groups.saturating_add_signed(by);
+    }
+    fn forward_push(&self, label: String) {
+        self.forward_push_debug_group(label);
+    }
+    fn forward_pop(&self) {
+        self.forward_pop_debug_group();
+    }
+}
+
+impl DebugGroups for GpuComputePassEncoder {
+    fn count(&self, by: i32) {
+        if let Some(state) = self.pass.0.borrow_mut().as_mut() {
+            state.debug_groups = state.debug_groups.saturating_add_signed(by);
+        }
+    }
+    fn forward_push(&self, label: String) {
+        self.forward_push_debug_group(label);
+    }
+    fn forward_pop(&self) {
+        self.forward_pop_debug_group();
+    }
+}
+
+pub fn push_debug_group(this: &impl DebugGroups, label: String) {
+    this.count(1);
+    this.forward_push(label);
+}
+
+pub fn pop_debug_group(this: &impl DebugGroups) {
+    this.count(-1);
+    this.forward_pop();
+}
+
+/// `gpu-command-encoder.finish`: the command buffer takes the parts cut from the encoder. If
+/// finishing one showed the encoder invalid, its error is reported now, where WebGPU reports
+/// it, and the command buffer is made invalid too.
+pub fn finish(encoder: &GpuCommandEncoder, descriptor: Option<exp::GpuCommandBufferDescriptor>) -> exp::GpuCommandBuffer {
+    let invalid = {
+        let mut cut = encoder.parts.0.borrow_mut();
+        cut.finished = true;
+        cut.invalid.take()
+    };
+    let buffer = match (&invalid, get(encoder.device)) {
+        (Some((kind, message)), Some(v)) => {
+            // The runtime's own finish would report a second error: its finish of an encoder
+            // made invalid on purpose is the virt's to drop.
+            super::scopes::report_to(&v.host.device, &v.scopes, None, *kind, message.clone());
+            let scratch = v.host.scratch();
+            checked(&v.host.device, || {
+                encoder.inner.borrow().copy_buffer_to_buffer(scratch, Some(0), scratch, Some(0), Some(4));
+                encoder.forward_finish(descriptor)
+            })
+            .0
+        }
+        _ => encoder.forward_finish(descriptor),
+    };
+    let parts = std::mem::take(&mut encoder.parts.0.borrow_mut().parts);
+    let cut = &buffer.get::<GpuCommandBuffer>().parts;
+    cut.0.borrow_mut().parts = parts;
+    cut.0.borrow_mut().invalid = invalid;
+    buffer
+}
+
+/// The parts of `buffer` to submit before its own commands, taken (a command buffer is
+/// submitted once), and whether it is known invalid.
+pub fn take_parts(buffer: &GpuCommandBuffer) -> (Vec<Part>, bool) {
+    let mut cut = buffer.parts.0.borrow_mut();
+    (std::mem::take(&mut cut.parts), cut.invalid.is_some())
+}
+
+// ---- Jobs ----
+
+/// A dispatch cut out of a command buffer, run chunk by chunk.
+pub struct Job {
+    device: Rc<imp::GpuDevice>,
+    pipeline: Rc<imp::GpuComputePipeline>,
+    chunkable: Rc<Chunkable>,
+    groups: Vec<Option<Group>>,
+    label: Option<String>,
+    whole: [u32; 3],
+    /// Where the next chunk starts (`None`: every chunk was made).
+    cursor: Cell<Option<[u32; 3]>>,
+    /// The first chunk, made when the dispatch was cut, and its workgroups.
+    first_chunk: RefCell<Option<(imp::GpuCommandBuffer, u64)>>,
+    /// When the last chunk was submitted, and its workgroups.
+    last: Cell<Option<(u64, u64)>>,
+    slice: u64,
+}
+
+impl Chunks for Job {
+    fn is_done(&self) -> bool {
+        self.cursor.get().is_none()
+    }
+
+    /// The next chunk's commands, made once the one before it is done: its time measured,
+    /// this one is sized by it.
+    fn next(&self) -> Option<imp::GpuCommandBuffer> {
+        let first = self.first_chunk.borrow_mut().take();
+        if first.is_none() && self.is_done() {
+            return None;
+        }
+        let now = clock::now();
+        let mut size = FIRST;
+        if let (Some((at, workgroups)), Some(now)) = (self.last.get(), now) {
+            let per_workgroup = (now.saturating_sub(at) / workgroups.max(1)).max(1);
+            self.chunkable.per_workgroup.set(Some(per_workgroup));
+            size = (self.slice / per_workgroup).clamp(1, workgroups.saturating_mul(4));
+        }
+        let (commands, workgroups) = first.unwrap_or_else(|| self.encode(size));
+        if let Some(now) = now {
+            self.last.set(Some((now, workgroups)));
+        }
+        Some(commands)
+    }
+}
+
+impl Job {
+    /// Encodes the chunk of at most `size` workgroups at the cursor (and how many it has), and
+    /// moves the cursor on.
+    fn encode(&self, size: u64) -> (imp::GpuCommandBuffer, u64) {
+        let [x, y, z] = self.whole.map(u64::from);
+        let [ox, oy, oz] = self.cursor.get().unwrap_or([0; 3]).map(u64::from);
+        // Whole slices of z, whole rows of y within one slice, or part of one row.
+        let (count, next) = if ox == 0 && oy == 0 && x * y <= size {
+            let k = (size / (x * y)).min(z - oz);
+            ([x, y, k], [0, 0, oz + k])
+        } else if ox == 0 && x <= size {
+            let k = (size / x).min(y - oy);
+            ([x, k, 1], [0, oy + k, oz])
+        } else {
+            let k = size.min(x - ox);
+            ([k, 1, 1], [ox + k, oy, oz])
+        };
+        let next = match next {
+            [nx, ny, nz] if nx == x => [0, ny + 1, nz],
+            n => n,
+        };
+        let next = match next {
+            [nx, ny, nz] if ny == y => [nx, 0, nz + 1],
+            n => n,
+        };
+        let start = [ox, oy, oz].map(|n| n as u32);
+        self.cursor.set((next[2] < z).then(|| next.map(|n| n as u32)));
+        let encoder = self.device.create_command_encoder(None);
+        let pass = encoder.begin_compute_pass(Some(&imp::GpuComputePassDescriptor { timestamp_writes: None, label: self.label.clone() }));
+        pass.set_pipeline(&self.pipeline);
+        for (index, group) in self.groups.iter().enumerate() {
+            if let Some(group) = group {
+                set(&pass, index as u32, group);
+            }
+        }
+        if let Some(place) = &self.chunkable.place {
+            let group = make_place(&self.device, &place.layout, start, self.whole);
+            let _ = pass.set_bind_group(place.group, Some(&group), None, None, None);
+        }
+        let [cx, cy, cz] = count.map(|n| n as u32);
+        pass.dispatch_workgroups(cx, Some(cy), Some(cz));
+        pass.end();
+        (encoder.finish(None), count.iter().product())
+    }
+}
