@@ -20,9 +20,10 @@
 //!   done. Between two chunks, other guests' work runs, and a device lost to its time limit
 //!   submits nothing more. The time limit counts the chunks of one submission together
 //!   (`super::watchdog`).
-//! - **Sizes.** A chunk is as many workgroups as ran in a slice of time ([`SLICE`]) before (measured per pipeline,
-//!   from submission to completion), at most four times the chunk before it; a pipeline not
-//!   measured yet starts at [`FIRST`] workgroups.
+//! - **Sizes.** A chunk is as many workgroups as ran in a slice of time ([`SLICE`]) before
+//!   (the least time per workgroup measured for its pipeline, from submission to completion),
+//!   at most four times the chunk before it; a pipeline not measured yet starts at [`FIRST`]
+//!   workgroups.
 //!
 //! Chunks are made only where the runtime's error scopes pop at once (`Host::instant_pops`), so
 //! that the virt can check its own work without the application seeing it: a twin or a
@@ -127,7 +128,7 @@ impl GpuShaderModule {
 pub struct Chunkable {
     /// The reserved group and a place of zeros in it, if its entry point reads the place.
     place: Option<Place>,
-    /// Its time per workgroup, as last measured (nanoseconds, at least 1).
+    /// Its time per workgroup: the least measured (nanoseconds, at least 1).
     per_workgroup: Cell<Option<u64>>,
 }
 
@@ -582,7 +583,10 @@ impl Chunks for Job {
         let now = clock::now();
         let mut size = FIRST;
         if let (Some((at, workgroups)), Some(now)) = (self.last.get(), now) {
-            let per_workgroup = (now.saturating_sub(at) / workgroups.max(1)).max(1);
+            // The time from submission to completion counts the runtime's latency too, which a
+            // small chunk does not amortise: the least time per workgroup seen is the estimate.
+            let measured = (now.saturating_sub(at) / workgroups.max(1)).max(1);
+            let per_workgroup = self.chunkable.per_workgroup.get().map_or(measured, |seen| seen.min(measured));
             self.chunkable.per_workgroup.set(Some(per_workgroup));
             size = (self.slice / per_workgroup).clamp(1, workgroups.saturating_mul(4));
         }
