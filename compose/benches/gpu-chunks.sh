@@ -4,17 +4,7 @@
 # device and with a device per guest, and alone; the chunks guest direct and under a limit; and
 # what the limits cost the 1024x1024 matmul and the inference-like job. Set up as for
 # gpu-time.sh.
-set -u
-for f in .gl/*.deb; do dpkg -x $f /; done; ldconfig
-export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
-export MESA_SHADER_CACHE_DIR=/tmp/mesa XDG_RUNTIME_DIR=/tmp
-W=.bench/webgpu-virt; G=.bench
-nvidia-smi --query-gpu=name,driver_version --format=csv,noheader
-$W adapter
-ts() { date +%s.%N; }
-sub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a - b }'; }
-section() { echo; echo "=== $*"; }
-quiet() { grep -v "^  quota\|^  host\|^  calls"; }
+. "$(dirname "$0")/gpu-setup.sh"
 
 section "0. compute alone"
 s=$(ts); $W run $G/compute.wasm; echo "wall=$(sub $(ts) $s)"

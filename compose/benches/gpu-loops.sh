@@ -2,14 +2,7 @@
 # Loop budgets on a GPU machine (docs/gpu-time.md): how long the bounded never-ending loop runs,
 # and the pods under a 2 s limit with budgets of 2 s over 128, 64 and 32 ns. Set up as for
 # gpu-time.sh.
-set -u
-for f in .gl/*.deb; do dpkg -x $f /; done; ldconfig
-export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
-export MESA_SHADER_CACHE_DIR=/tmp/mesa XDG_RUNTIME_DIR=/tmp
-W=.bench/webgpu-virt; G=.bench
-ts() { date +%s.%N; }
-sub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a - b }'; }
-section() { echo; echo "=== $*"; }
+. "$(dirname "$0")/gpu-setup.sh"
 quiet() { grep -v "^  quota\|^  host\|^  calls\|queue operations\|longest"; }
 $W run $G/compute.wasm >/dev/null 2>&1
 for b in 15625000 31250000 62500000; do

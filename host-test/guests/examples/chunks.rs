@@ -6,8 +6,8 @@
 //! In one command encoder: a pass with an automatic layout (100 x 3 x 2 workgroups), a copy of
 //! the invocation count (in a debug group of the encoder), and a pass with an explicit layout
 //! and a dynamic offset (the same size); then dispatches of an entry point that reads no
-//! id (5000 workgroups), an indirect one, and one inside a pass's debug group. It prints what
-//! each saw.
+//! id (5000 workgroups), an indirect one, one inside a pass's debug group, and one in an encoder
+//! made invalid before it. It prints what each saw.
 use guests::gpu::*;
 
 const SHADER: &str = "
@@ -169,6 +169,26 @@ impl guests::exports::wasi::cli::run::Guest for Command {
             let what = if indirect { "indirect" } else { "in a debug group" };
             println!("{what}, {small:?} workgroups: {} of {} invocations wrong", wrong(&out, small, 0), invocations(small));
         }
+
+        // An encoder made invalid before a large dispatch (a copy at a misaligned offset): its
+        // finish reports the error and its submission another, and nothing of it runs.
+        let fresh = device.create_compute_pipeline(GpuComputePipelineDescriptor { compute: stage("tally"), layout: GpuLayoutMode::Auto, label: None });
+        let fresh_group = device.create_bind_group(&GpuBindGroupDescriptor { layout: &fresh.get_bind_group_layout(0), entries: vec![entry(1, &count)], label: None });
+        let before = guests::u32s(&guests::read_buffer(&device, &count, 0, 4).await)[0];
+        let (commands, finish) = guests::caught(&device, || {
+            let encoder = device.create_command_encoder(None);
+            encoder.copy_buffer_to_buffer(&count, Some(0), &snapshot, Some(1), Some(4));
+            let pass = encoder.begin_compute_pass(None);
+            pass.set_pipeline(&fresh);
+            pass.set_bind_group(0, Some(&fresh_group), None, None, None).expect("set-bind-group");
+            pass.dispatch_workgroups(5000, None, None);
+            pass.end();
+            encoder.finish(None)
+        })
+        .await;
+        let ((), submit) = guests::caught(&device, || device.queue().submit(&[&commands])).await;
+        let counted = guests::u32s(&guests::read_buffer(&device, &count, 0, 4).await)[0];
+        println!("an invalid encoder's large dispatch: finish {finish}, submit {submit}, {} invocations ran", counted - before);
         Ok(())
     }
 }

@@ -14,7 +14,9 @@
 //!   than a chunk ends the runtime's pass and finishes the encoder so far (a *part* of the
 //!   application's command buffer), keeps the dispatch as a [`Job`], and goes on in a new
 //!   encoder and pass with the same state. The application's encoder and pass are the same
-//!   objects throughout: their imported handles are swapped (`build.rs`, `SWAPPED`).
+//!   objects throughout: their imported handles are swapped (`build.rs`, `SWAPPED`). A part the
+//!   runtime refuses to finish shows the encoder invalid already: the application's `finish`
+//!   reports that error, and its `submit` submits that part, refused in the runtime's words.
 //! - **Submission.** A command buffer with parts is submitted part by part on the device's
 //!   timeline (`super::timeline`): a job's chunks one at a time, each once the work before it is
 //!   done. Between two chunks, other guests' work runs, and a device lost to its time limit
@@ -265,9 +267,16 @@ struct Cut {
     /// Debug groups open on the encoder (a part cannot be finished inside one).
     debug_groups: u32,
     finished: bool,
-    /// An error the runtime reported when a part was finished: the encoder was invalid already,
-    /// and its `finish` reports it.
-    invalid: Option<(exp::GpuErrorKind, String)>,
+    /// An error the runtime reported when a part was finished, and that part: the encoder was
+    /// invalid already. Its `finish` reports the error, and a `submit` of its command buffer
+    /// submits that part in its place, for the runtime to refuse in its own words.
+    invalid: Option<Invalid>,
+}
+
+struct Invalid {
+    kind: exp::GpuErrorKind,
+    message: String,
+    part: Rc<imp::GpuCommandBuffer>,
 }
 
 /// A part of a command buffer.
@@ -444,12 +453,20 @@ fn cut(pass: &GpuComputePassEncoder, whole: [u32; 3]) -> bool {
     // The work so far becomes a part; a new encoder and pass go on with the same state.
     let host = &v.host.device;
     let encoder_label = state.encoder.borrow().label();
-    let ((), invalid) = checked(host, || {
+    let (so_far, invalid) = checked(host, || {
         pass.inner.borrow().end();
-        let so_far = state.encoder.borrow().finish(None);
-        state.parts.0.borrow_mut().parts.push(Part::Commands(Rc::new(so_far)));
+        Rc::new(state.encoder.borrow().finish(None))
     });
-    state.parts.0.borrow_mut().parts.push(Part::Chunks(job));
+    {
+        let mut cut = state.parts.0.borrow_mut();
+        if let Some((kind, message)) = invalid
+            && cut.invalid.is_none()
+        {
+            cut.invalid = Some(Invalid { kind, message, part: so_far.clone() });
+        }
+        cut.parts.push(Part::Commands(so_far));
+        cut.parts.push(Part::Chunks(job));
+    }
     let encoder = host.create_command_encoder(Some(&imp::GpuCommandEncoderDescriptor { label: Some(encoder_label) }));
     let next = encoder.begin_compute_pass(Some(&imp::GpuComputePassDescriptor { timestamp_writes: None, label: state.label.clone() }));
     next.set_pipeline(&pipeline);
@@ -460,9 +477,6 @@ fn cut(pass: &GpuComputePassEncoder, whole: [u32; 3]) -> bool {
     }
     *state.encoder.borrow_mut() = encoder;
     *pass.inner.borrow_mut() = next;
-    if let Some(invalid) = invalid {
-        state.parts.0.borrow_mut().invalid.get_or_insert(invalid);
-    }
     true
 }
 
@@ -513,8 +527,8 @@ pub fn pop_debug_group(this: &impl DebugGroups) {
 }
 
 /// `gpu-command-encoder.finish`: the command buffer takes the parts cut from the encoder. If
-/// finishing one showed the encoder invalid, its error is reported now, where WebGPU reports
-/// it, and the command buffer is made invalid too.
+/// finishing one showed the encoder invalid, that error is the one reported now, where WebGPU
+/// reports it (an encoder reports its first error only).
 pub fn finish(encoder: &GpuCommandEncoder, descriptor: Option<exp::GpuCommandBufferDescriptor>) -> exp::GpuCommandBuffer {
     let invalid = {
         let mut cut = encoder.parts.0.borrow_mut();
@@ -522,16 +536,9 @@ pub fn finish(encoder: &GpuCommandEncoder, descriptor: Option<exp::GpuCommandBuf
         cut.invalid.take()
     };
     let buffer = match (&invalid, get(encoder.device)) {
-        (Some((kind, message)), Some(v)) => {
-            // The runtime's own finish would report a second error: its finish of an encoder
-            // made invalid on purpose is the virt's to drop.
-            super::scopes::report_to(&v.host.device, &v.scopes, None, *kind, message.clone());
-            let scratch = v.host.scratch();
-            checked(&v.host.device, || {
-                encoder.inner.borrow().copy_buffer_to_buffer(scratch, Some(0), scratch, Some(0), Some(4));
-                encoder.forward_finish(descriptor)
-            })
-            .0
+        (Some(invalid), Some(v)) => {
+            super::scopes::report_to(&v.host.device, &v.scopes, None, invalid.kind, invalid.message.clone());
+            checked(&v.host.device, || encoder.forward_finish(descriptor)).0
         }
         _ => encoder.forward_finish(descriptor),
     };
@@ -543,10 +550,10 @@ pub fn finish(encoder: &GpuCommandEncoder, descriptor: Option<exp::GpuCommandBuf
 }
 
 /// The parts of `buffer` to submit before its own commands, taken (a command buffer is
-/// submitted once), and whether it is known invalid.
-pub fn take_parts(buffer: &GpuCommandBuffer) -> (Vec<Part>, bool) {
+/// submitted once), and its invalid part if it is known invalid.
+pub fn take_parts(buffer: &GpuCommandBuffer) -> (Vec<Part>, Option<Rc<imp::GpuCommandBuffer>>) {
     let mut cut = buffer.parts.0.borrow_mut();
-    (std::mem::take(&mut cut.parts), cut.invalid.is_some())
+    (std::mem::take(&mut cut.parts), cut.invalid.take().map(|i| i.part))
 }
 
 // ---- Jobs ----

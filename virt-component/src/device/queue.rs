@@ -67,17 +67,17 @@ pub fn submit(queue: &GpuQueue, command_buffers: Vec<exp::GpuCommandBufferBorrow
 }
 
 /// A submission of command buffers some of which have parts cut from them (`super::chunks`):
-/// the calls that make it, in order (`None` when none has parts). Command buffers known
-/// invalid are submitted as they are, alone with the others: the runtime refuses the whole
-/// submission, as WebGPU does, and nothing of their parts runs.
+/// the calls that make it, in order (`None` when none has parts). A command buffer known
+/// invalid is submitted as its invalid part, with the others whole: the runtime refuses the
+/// whole submission in its own words, as WebGPU does, and nothing of it runs.
 fn in_parts(command_buffers: &[exp::GpuCommandBufferBorrow<'_>]) -> Option<Vec<HeldCall>> {
     let taken: Vec<_> = command_buffers.iter().map(|b| chunks::take_parts(b.get())).collect();
     if taken.iter().all(|(parts, _)| parts.is_empty()) {
         return None;
     }
-    let all = || command_buffers.iter().map(|b| b.get::<GpuCommandBuffer>().inner.clone()).collect();
-    if taken.iter().any(|(_, invalid)| *invalid) {
-        return Some(vec![HeldCall::Submit(all())]);
+    if taken.iter().any(|(_, invalid)| invalid.is_some()) {
+        let refused = command_buffers.iter().zip(&taken).map(|(b, (_, invalid))| invalid.clone().unwrap_or_else(|| b.get::<GpuCommandBuffer>().inner.clone()));
+        return Some(vec![HeldCall::Submit(refused.collect())]);
     }
     let mut calls = Vec::new();
     let mut together = Vec::new();
