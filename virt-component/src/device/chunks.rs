@@ -23,9 +23,9 @@
 //!   submits nothing more. The time limit counts the chunks of one submission together
 //!   (`super::watchdog`).
 //! - **Sizes.** A chunk is as many workgroups as ran in a slice of time ([`SLICE`]) before
-//!   (the least time per workgroup measured for its pipeline, from submission to completion),
-//!   at most four times the chunk before it; a pipeline not measured yet starts at [`FIRST`]
-//!   workgroups.
+//!   (the least time per workgroup measured for its pipeline, from submission to completion: a
+//!   small chunk's time is mostly the runtime's latency, an overestimate); a pipeline not
+//!   measured yet starts at [`FIRST`] workgroups.
 //!
 //! Chunks are made only where the runtime's error scopes pop at once (`Host::instant_pops`), so
 //! that the virt can check its own work without the application seeing it: a twin or a
@@ -595,7 +595,7 @@ impl Chunks for Job {
             let measured = (now.saturating_sub(at) / workgroups.max(1)).max(1);
             let per_workgroup = self.chunkable.per_workgroup.get().map_or(measured, |seen| seen.min(measured));
             self.chunkable.per_workgroup.set(Some(per_workgroup));
-            size = (self.slice / per_workgroup).clamp(1, workgroups.saturating_mul(4));
+            size = (self.slice / per_workgroup).max(1);
         }
         let (commands, workgroups) = first.unwrap_or_else(|| self.encode(size));
         if let Some(now) = now {
