@@ -299,6 +299,9 @@ struct PassState {
     debug_groups: u32,
     pipeline: Option<(Rc<imp::GpuComputePipeline>, Option<Rc<Chunkable>>)>,
     groups: Vec<Option<Group>>,
+    /// The pipeline whose place of zeros is bound now (at its group, where the application set
+    /// none): it stays bound from one dispatch to the next.
+    zeros: Option<Rc<Chunkable>>,
 }
 
 /// A bind group set in a pass, with its dynamic offsets, as the application set it.
@@ -331,6 +334,7 @@ pub fn begin_compute_pass(encoder: &GpuCommandEncoder, descriptor: Option<exp::G
             debug_groups: 0,
             pipeline: None,
             groups: Vec::new(),
+            zeros: None,
         });
     }
     pass
@@ -367,6 +371,9 @@ pub fn set_bind_group(
             state.groups.resize(i + 1, None);
         }
         state.groups[i] = Some(group);
+        if state.zeros.as_ref().and_then(|z| z.place.as_ref()).is_some_and(|p| p.group == index) {
+            state.zeros = None;
+        }
     }
     result
 }
@@ -385,19 +392,24 @@ pub fn dispatch_workgroups_indirect(pass: &GpuComputePassEncoder, buffer: exp::G
     restore_group(pass, restore);
 }
 
-/// Binds the place of zeros, if the pass's pipeline reads the place: the group the application
-/// had set at that index, to set again after the dispatch.
-fn zero_place(pass: &GpuComputePassEncoder) -> Option<(u32, Option<Group>)> {
-    let state = pass.pass.0.borrow();
-    let state = state.as_ref()?;
+/// Binds the place of zeros, if the pass's pipeline reads the place and it is not bound
+/// already: the group the application had set at that index, to set again after the dispatch.
+fn zero_place(pass: &GpuComputePassEncoder) -> Option<(u32, Group)> {
+    let mut state = pass.pass.0.borrow_mut();
+    let state = state.as_mut()?;
     let (_, Some(chunkable)) = state.pipeline.as_ref()? else { return None };
     let place = chunkable.place.as_ref()?;
+    let theirs = state.groups.get(place.group as usize).cloned().flatten();
+    if theirs.is_none() && state.zeros.as_ref().is_some_and(|z| Rc::ptr_eq(z, chunkable)) {
+        return None;
+    }
     let _ = pass.inner.borrow().set_bind_group(place.group, Some(&place.zeros), None, None, None);
-    Some((place.group, state.groups.get(place.group as usize).cloned().flatten()))
+    state.zeros = theirs.is_none().then(|| chunkable.clone());
+    theirs.map(|group| (place.group, group))
 }
 
-fn restore_group(pass: &GpuComputePassEncoder, restore: Option<(u32, Option<Group>)>) {
-    if let Some((index, Some(group))) = restore {
+fn restore_group(pass: &GpuComputePassEncoder, restore: Option<(u32, Group)>) {
+    if let Some((index, group)) = restore {
         set(&pass.inner.borrow(), index, &group);
     }
 }
@@ -477,6 +489,7 @@ fn cut(pass: &GpuComputePassEncoder, whole: [u32; 3]) -> bool {
     }
     *state.encoder.borrow_mut() = encoder;
     *pass.inner.borrow_mut() = next;
+    state.zeros = None;
     true
 }
 
