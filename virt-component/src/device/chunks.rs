@@ -228,7 +228,7 @@ fn chunked_pipeline(device: &GpuDevice, descriptor: &exp::GpuComputePipelineDesc
         (None, exp::GpuLayoutMode::Auto) => imp::GpuLayoutMode::Auto,
     };
     let made = imp::GpuComputePipelineDescriptor { compute: stage, layout: layout_mode, label: descriptor.label.clone() };
-    let (place, error) = checked(host, || {
+    let ((pipeline, place), error) = checked(host, || {
         let pipeline = host.create_compute_pipeline(made);
         let place = entry.reads_place.then(|| {
             let layout = own_place.unwrap_or_else(|| Rc::new(pipeline.get_bind_group_layout(group)));
@@ -237,7 +237,6 @@ fn chunked_pipeline(device: &GpuDevice, descriptor: &exp::GpuComputePipelineDesc
         });
         (pipeline, place)
     });
-    let (pipeline, place) = place;
     error.is_none().then_some((pipeline, Chunkable { place, per_workgroup: Cell::new(None) }))
 }
 
