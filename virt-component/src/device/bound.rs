@@ -14,7 +14,7 @@
 //! trace records it). A source the rewrite cannot follow does not compile, and is left as it is.
 
 use super::registry;
-use super::scopes::{FILTERS, at_once};
+use super::scopes::caught;
 use crate::{GpuDevice, GpuShaderModule, exp, imp, tenant};
 
 impl GpuShaderModule {
@@ -38,13 +38,7 @@ pub fn twins(device: &GpuDevice) -> bool {
 
 /// Makes `module`'s twin from `code` (bounded) and `label`, its errors caught and dropped.
 pub fn twin(device: &GpuDevice, module: &exp::GpuShaderModule, code: String, label: Option<String>) {
-    for filter in FILTERS {
-        device.inner.push_error_scope(filter);
-    }
-    let twin = device.inner.create_shader_module(&imp::GpuShaderModuleDescriptor { code, label, compilation_hints: None });
-    for _ in FILTERS {
-        // What a scope caught is the original's error again: dropped.
-        let _ = at_once(device.inner.pop_error_scope());
-    }
+    // What the scopes catch is the original's error again: dropped.
+    let (twin, _) = caught(&device.inner, || device.inner.create_shader_module(&imp::GpuShaderModuleDescriptor { code, label, compilation_hints: None }));
     let _ = module.get::<GpuShaderModule>().bounded.set(twin);
 }

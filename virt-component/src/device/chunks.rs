@@ -35,7 +35,7 @@
 //! already uses the reserved group.
 
 use super::registry::{self, get};
-use super::scopes::{FILTERS, at_once};
+use super::scopes::caught;
 use super::timeline::Chunks;
 use crate::{
     GpuCommandBuffer, GpuCommandEncoder, GpuComputePassEncoder, GpuComputePipeline, GpuDevice, GpuPipelineLayout, GpuShaderModule, clock,
@@ -65,22 +65,6 @@ pub fn on(device: crate::ids::DeviceId) -> bool {
 fn slice(device: crate::ids::DeviceId) -> u64 {
     let limit = tenant::policy(device).max_submission_time.map_or(SLICE, |l| l.0);
     (limit / 8).clamp(1_000_000, SLICE)
-}
-
-/// Runs `make` inside error scopes of the virt's own (one of each filter), whose pops complete
-/// at once: what it made, and whether the runtime reported an error for it.
-fn checked<T>(device: &imp::GpuDevice, make: impl FnOnce() -> T) -> (T, Option<(exp::GpuErrorKind, String)>) {
-    for filter in FILTERS {
-        device.push_error_scope(filter);
-    }
-    let made = make();
-    let mut error = None;
-    for _ in FILTERS {
-        if let Some(Ok(Some(e))) = at_once(device.pop_error_scope()) {
-            error = error.or(Some((e.kind(), e.message())));
-        }
-    }
-    (made, error)
 }
 
 // ---- Shader modules and pipelines ----
@@ -119,7 +103,7 @@ impl GpuShaderModule {
                     return Some(Rc::new(Twin { module: None, entries: chunked.entries }));
                 }
                 let descriptor = imp::GpuShaderModuleDescriptor { code: chunked.code, label: None, compilation_hints: None };
-                let (module, error) = checked(&device.inner, || device.inner.create_shader_module(&descriptor));
+                let (module, error) = caught(&device.inner, || device.inner.create_shader_module(&descriptor));
                 error.is_none().then(|| Rc::new(Twin { module: Some(module), entries: chunked.entries }))
             })
             .clone()
@@ -228,7 +212,7 @@ fn chunked_pipeline(device: &GpuDevice, descriptor: &exp::GpuComputePipelineDesc
         (None, exp::GpuLayoutMode::Auto) => imp::GpuLayoutMode::Auto,
     };
     let made = imp::GpuComputePipelineDescriptor { compute: stage, layout: layout_mode, label: descriptor.label.clone() };
-    let ((pipeline, place), error) = checked(host, || {
+    let ((pipeline, place), error) = caught(host, || {
         let pipeline = host.create_compute_pipeline(made);
         let place = entry.reads_place.then(|| {
             let layout = own_place.unwrap_or_else(|| Rc::new(pipeline.get_bind_group_layout(group)));
@@ -456,7 +440,7 @@ fn cut(pass: &GpuComputePassEncoder, whole: [u32; 3]) -> bool {
     });
     // The first chunk, made now: if the runtime refuses it, the dispatch is invalid as it
     // stands, and is made as asked (its error is the application's).
-    let (first, error) = checked(&v.host.device, || job.encode(chunk));
+    let (first, error) = caught(&v.host.device, || job.encode(chunk));
     if error.is_some() {
         return false;
     }
@@ -464,7 +448,7 @@ fn cut(pass: &GpuComputePassEncoder, whole: [u32; 3]) -> bool {
     // The work so far becomes a part; a new encoder and pass go on with the same state.
     let host = &v.host.device;
     let encoder_label = state.encoder.borrow().label();
-    let (so_far, invalid) = checked(host, || {
+    let (so_far, invalid) = caught(host, || {
         pass.inner.borrow().end();
         Rc::new(state.encoder.borrow().finish(None))
     });
@@ -550,7 +534,7 @@ pub fn finish(encoder: &GpuCommandEncoder, descriptor: Option<exp::GpuCommandBuf
     let buffer = match (&invalid, get(encoder.device)) {
         (Some(invalid), Some(v)) => {
             super::scopes::report_to(&v.host.device, &v.scopes, None, invalid.kind, invalid.message.clone());
-            checked(&v.host.device, || encoder.forward_finish(descriptor)).0
+            caught(&v.host.device, || encoder.forward_finish(descriptor)).0
         }
         _ => encoder.forward_finish(descriptor),
     };

@@ -45,6 +45,23 @@ pub fn at_once<F: std::future::Future>(future: F) -> Option<F::Output> {
     }
 }
 
+/// Runs `make` inside error scopes of the virt's own on `device` (one of each filter), whose
+/// pops must complete at once (`Host::instant_pops`): what it made, and the first error the
+/// runtime reported for it.
+pub fn caught<T>(device: &imp::GpuDevice, make: impl FnOnce() -> T) -> (T, Option<(exp::GpuErrorKind, String)>) {
+    for filter in FILTERS {
+        device.push_error_scope(filter);
+    }
+    let made = make();
+    let mut error = None;
+    for _ in FILTERS {
+        if let Some(Ok(Some(e))) = at_once(device.pop_error_scope()) {
+            error = error.or(Some((e.kind(), e.message())));
+        }
+    }
+    (made, error)
+}
+
 /// A device's error scopes and uncaptured-error listeners, as the application sees them.
 #[derive(Default)]
 pub struct Scopes {
