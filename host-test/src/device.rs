@@ -5,6 +5,7 @@ use crate::bindings::wasi::webgpu::webgpu as w;
 use crate::convert;
 use crate::objects::*;
 use crate::state::{DeviceState, ErrorValue, Listener};
+use crate::wait::wait_on_gpu;
 use crate::{WebGpu, WebGpuCtxView, WebGpuView, shield};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -14,49 +15,6 @@ use wasmtime::component::{
     Access, Accessor, Destination, FutureProducer, FutureReader, Resource, ResourceTable, StreamProducer,
     StreamReader, StreamResult,
 };
-
-/// Waits, off the async executor, until wgpu has called the callback that feeds `rx`.
-///
-/// wgpu runs map and work-done callbacks while the device is polled; a blocking poll waits for
-/// the GPU, up to submission `until` (else the latest one when it polls: work submitted after
-/// the call that waits is then waited for too). `None` when the callback was dropped unanswered
-/// (the device is gone).
-///
-/// Like a WebGPU promise, the wait never completes within the call that started it, even when
-/// wgpu answered at once: the guest gets control back first (so that, for example, an `unmap`
-/// right after `map-async` always aborts the map, as it does in a browser).
-pub(crate) async fn wait_on_gpu<R: Send + 'static>(
-    device: &wgpu::Device,
-    mut rx: futures::channel::oneshot::Receiver<R>,
-    mut until: Option<wgpu::SubmissionIndex>,
-) -> Option<R> {
-    tokio::task::yield_now().await;
-    loop {
-        match rx.try_recv() {
-            Ok(Some(v)) => return Some(v),
-            Ok(None) => {}
-            Err(_) => return None,
-        }
-        let d = device.clone();
-        // After the first wait, the latest submission: the callback may hang on work wgpu
-        // submits itself (writes queued since `until`).
-        let wait = wgpu::PollType::Wait { submission_index: until.take(), timeout: None };
-        let polled = tokio::task::spawn_blocking(move || d.poll(wait)).await;
-        match rx.try_recv() {
-            Ok(Some(v)) => return Some(v),
-            Err(_) => return None,
-            Ok(None) if !matches!(polled, Ok(Ok(_))) => return None,
-            // Everything submitted is done and the callback has not run yet: another wait's
-            // poll may be running it now (then this one wakes when it has run), else it runs on
-            // a later poll, after other work has gone first.
-            Ok(None) => match tokio::time::timeout(std::time::Duration::from_micros(200), &mut rx).await {
-                Ok(Ok(v)) => return Some(v),
-                Ok(Err(_)) => return None,
-                Err(_) => {}
-            },
-        }
-    }
-}
 
 /// Reads the pipeline constants record a descriptor owns (and removes it from the table).
 fn take_constants(
@@ -704,8 +662,11 @@ impl w::HostGpuQueue for WebGpuCtxView<'_> {
         for cb in &command_buffers {
             buffers.extend(self.table.get_mut(cb)?.buffer.take());
         }
-        if let Some(index) = shield(&state, "submit", || queue.submit(buffers)) {
-            state.submitted(index);
+        // Only a submission wgpu took is one to wait for: wgpu refuses a wait for another.
+        match state.capture(|| shield(&state, "submit", || queue.submit(buffers))) {
+            (Some(index), None) => state.submitted(index),
+            (_, Some(error)) => state.report(error),
+            (None, None) => {}
         }
         Ok(())
     }
@@ -780,9 +741,9 @@ impl w::HostGpuQueue for WebGpuCtxView<'_> {
 
 impl<T: WebGpuView + 'static> w::HostGpuQueueWithStore<T> for WebGpu {
     async fn on_submitted_work_done(accessor: &Accessor<T, Self>, this: Resource<Queue>) -> wasmtime::Result<()> {
-        let (device, queue, state) = accessor.with(|mut a| {
+        let (queue, state) = accessor.with(|mut a| {
             let q = a.get().table.get(&this)?;
-            wasmtime::Result::<_>::Ok((q.device.clone(), q.queue.clone(), q.state.clone()))
+            wasmtime::Result::<_>::Ok((q.queue.clone(), q.state.clone()))
         })?;
         let (tx, rx) = futures::channel::oneshot::channel();
         queue.on_submitted_work_done(move || {
@@ -790,7 +751,7 @@ impl<T: WebGpuView + 'static> w::HostGpuQueueWithStore<T> for WebGpu {
         });
         // The work submitted so far, not what others submit while this waits. A lost device has
         // no work left to wait for: resolve either way, as WebGPU does.
-        wait_on_gpu(&device, rx, state.last_submission()).await;
+        wait_on_gpu(&state, rx, state.last_submission()).await;
         Ok(())
     }
 }

@@ -71,6 +71,7 @@ mod resources;
 pub mod run;
 mod shader;
 mod state;
+mod wait;
 
 use bindings::wasi::webgpu::webgpu as w;
 use std::sync::Arc;

@@ -4,9 +4,9 @@
 
 use crate::bindings::wasi::webgpu::webgpu as w;
 use crate::convert;
-use crate::device::wait_on_gpu;
 use crate::objects::*;
-use crate::state::{ErrorValue, lock};
+use crate::state::{DeviceState, ErrorValue, lock};
+use crate::wait::wait_on_gpu;
 use crate::{WebGpu, WebGpuCtxView, WebGpuView, shield};
 use wasmtime::component::{Accessor, Resource};
 
@@ -204,12 +204,13 @@ impl<T: WebGpuView + 'static> w::HostGpuBufferWithStore<T> for WebGpu {
             let b = a.get().table.get(&this)?;
             wasmtime::Result::<_>::Ok(start_map(b, mode, offset, size))
         })?;
-        let (buffer, device, map, attempt, offset, size, write, rx) = match started {
+        let (buffer, state, map, attempt, offset, size, write, rx) = match started {
             Ok(s) => s,
             Err(e) => return Ok(Err(e)),
         };
         let result = match rx {
-            Some(rx) => wait_on_gpu(&device, rx, None).await,
+            // The buffer's work was submitted by now (or is queued for wgpu's next submission).
+            Some(rx) => wait_on_gpu(&state, rx, state.last_submission()).await,
             None => {
                 // A zero-size map has nothing to wait for, but resolves later all the same.
                 tokio::task::yield_now().await;
@@ -240,7 +241,7 @@ impl<T: WebGpuView + 'static> w::HostGpuBufferWithStore<T> for WebGpu {
 
 type Started = (
     wgpu::Buffer,
-    wgpu::Device,
+    std::sync::Arc<DeviceState>,
     std::sync::Arc<std::sync::Mutex<MapState>>,
     u64,
     u64,
@@ -314,7 +315,7 @@ fn start_map(b: &Buffer, mode: w::GpuMapMode, offset: Option<u64>, size: Option<
         }
         Some(rx)
     };
-    Ok((b.buffer.clone(), b.device.clone(), b.map.clone(), attempt, offset, size, write, rx))
+    Ok((b.buffer.clone(), b.state.clone(), b.map.clone(), attempt, offset, size, write, rx))
 }
 
 impl w::HostGpuTexture for WebGpuCtxView<'_> {

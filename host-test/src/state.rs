@@ -13,6 +13,7 @@
 //! the context's [`Lingering`] devices instead, let go once their work is done.
 
 use crate::bindings::wasi::webgpu::webgpu as w;
+use crate::wait::{Submitted, Waits};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::task::Waker;
@@ -112,7 +113,7 @@ impl Listener {
 #[derive(Default)]
 struct Inner {
     /// The device's latest submission: what `on-submitted-work-done` waits for.
-    last_submission: Option<wgpu::SubmissionIndex>,
+    last_submission: Option<Submitted>,
     scopes: Vec<Scope>,
     listeners: Vec<Weak<Listener>>,
     lost: Option<LostValue>,
@@ -128,6 +129,7 @@ pub struct DeviceState {
     handles: OnceLock<Handles>,
     /// Where its handles go if it still runs work when it goes.
     lingering: OnceLock<Arc<Lingering>>,
+    waits: Waits,
 }
 
 /// A device's wgpu handles.
@@ -162,7 +164,7 @@ impl Lingering {
 
 impl Drop for DeviceState {
     fn drop(&mut self) {
-        let Some(index) = self.last_submission() else { return };
+        let Some(Submitted { index, .. }) = self.last_submission() else { return };
         let (Some(handles), Some(lingering)) = (self.handles.take(), self.lingering.get()) else { return };
         if !handles.done_by(&index, Instant::now()) {
             lock(&lingering.0).push((handles, index));
@@ -284,19 +286,30 @@ impl DeviceState {
 
     /// The queue submitted work: `index` is now its latest submission.
     pub fn submitted(&self, index: wgpu::SubmissionIndex) {
-        lock(&self.inner).last_submission = Some(index);
+        let mut inner = lock(&self.inner);
+        let number = inner.last_submission.as_ref().map_or(1, |s| s.number + 1);
+        inner.last_submission = Some(Submitted { number, index });
     }
 
     /// Whether work submitted to the device still runs after waiting for it until `deadline`
     /// (a device that is lost, or whose wait fails, has nothing more to say).
     pub fn unfinished(&self, deadline: Instant) -> bool {
-        let (Some(handles), Some(index)) = (self.handles.get(), self.last_submission()) else { return false };
-        !handles.done_by(&index, deadline)
+        let (Some(handles), Some(last)) = (self.handles.get(), self.last_submission()) else { return false };
+        !handles.done_by(&last.index, deadline)
     }
 
     /// The latest submission so far, if any.
-    pub fn last_submission(&self) -> Option<wgpu::SubmissionIndex> {
+    pub fn last_submission(&self) -> Option<Submitted> {
         lock(&self.inner).last_submission.clone()
+    }
+
+    /// The wgpu device (`None` only before [`DeviceState::install`]).
+    pub fn device(&self) -> Option<wgpu::Device> {
+        self.handles.get().map(|h| h.device.clone())
+    }
+
+    pub fn waits(&self) -> &Waits {
+        &self.waits
     }
 
     pub fn is_lost(&self) -> bool {
