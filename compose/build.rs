@@ -20,8 +20,10 @@ fn main() {
         println!("cargo::rerun-if-changed={}", virt.join(p).display());
         println!("cargo::rerun-if-changed={}", replayer.join(p).display());
     }
-    println!("cargo::rerun-if-changed={}", root.join("trace").display());
-    println!("cargo::rerun-if-changed={}", root.join("config").display());
+    // The crates of this workspace the virt and the replayer are built from.
+    for dependency in ["trace", "config", "bound", "wit/codegen"] {
+        println!("cargo::rerun-if-changed={}", root.join(dependency).display());
+    }
     println!("cargo::rerun-if-changed={}", webgpu_virt_wit::WIT_DIR);
     println!("cargo::rerun-if-changed=build.rs");
 

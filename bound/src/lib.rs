@@ -17,6 +17,18 @@
 //! a loop. A shared counter (a `var<private>`, always non-uniform in the analysis) would break
 //! both.
 //!
+//! **Loops that end anyway** get no counter: a `for` loop whose header is `for (var k = A; k < B;
+//! k++)` (or `<=`, `k += 1`, `k = k + 1`), where `A` and `B` are integer literals or names
+//! declared once, as `const NAME = LITERAL;`, and whose body never writes `k` (no assignment,
+//! no `++` or `--`, no `&k`), runs at most `B - A` iterations (`B` below 2^30, so that `k` cannot
+//! wrap). Such a loop, the inner loop of a tiled matmul say, costs nothing more. Its iterations
+//! are charged to the nearest loop around it that has a counter: each iteration of that loop
+//! takes from its counter as many as the loops inside it can run per iteration (the largest of
+//! them, the product of the trip counts down a nest), so that, as before, no loop runs more than
+//! the budget's iterations per call of its function. Where that would not fit (a step above the
+//! budget, or a nest with no counted loop around it running more than the budget), every loop of
+//! the function has a counter as above.
+//!
 //! **How a spent loop ends.** `for` and `while` loops `break`, as does a `loop` that can
 //! `break` anyway. A `loop` with no `break` of its own can only end by returning, so a spent one
 //! returns (the zero value of the function's return type): a `break` would let control fall off
@@ -28,6 +40,7 @@
 //! loop whose body it cannot find) is left as it is: such a shader does not compile, and a
 //! pipeline needs a shader that does.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 mod chunk;
@@ -40,6 +53,9 @@ pub struct Bounded {
     pub code: String,
     /// How many loops have a budget now.
     pub loops: usize,
+    /// How many loops end anyway and have no counter (their iterations are charged to the loop
+    /// around them, if any).
+    pub exempt: usize,
 }
 
 /// Why a source was left as it is.
@@ -70,20 +86,26 @@ impl std::fmt::Display for Unfollowed {
 impl std::error::Error for Unfollowed {}
 
 /// Gives every loop of `source` a budget of `budget` iterations per call of its function.
-/// `Ok` with the source unchanged (and `loops` 0) when it has no loop.
+/// `Ok` with the source unchanged (and `loops` 0) when it has no loop that needs a counter.
 pub fn bound(source: &str, budget: u32) -> Result<Bounded, Unfollowed> {
     let tokens = lex(source);
     let pairs = pair(&tokens)?;
+    let constants = constants(&tokens);
     let counter = unused_name(&tokens, "wv_loop");
     // Insertions: (byte offset, text), each right after an opening brace.
     let mut insertions: Vec<(usize, String)> = Vec::new();
-    let mut loops = 0usize;
+    let (mut loops, mut exempt) = (0usize, 0usize);
     let mut i = 0;
     while i < tokens.len() {
         if tokens[i].is_ident("fn") {
             let function = Function::at(&tokens, &pairs, i)?;
             let mut declarations = String::new();
-            for site in function.loops(&tokens, &pairs)? {
+            let sites = function.loops(&tokens, &pairs, &constants)?;
+            for (site, step) in sites.iter().zip(steps(&sites, &pairs, budget)) {
+                let Some(step) = step else {
+                    exempt += 1;
+                    continue;
+                };
                 let name = format!("{counter}{loops}");
                 loops += 1;
                 let _ = write!(declarations, "var {name}: u32 = {budget}u; ");
@@ -94,7 +116,8 @@ pub fn bound(source: &str, budget: u32) -> Result<Bounded, Unfollowed> {
                         None => "return;".to_string(),
                     },
                 };
-                insertions.push((tokens[site.open].end, format!(" if {name} == 0u {{ {spent} }} {name} -= 1u;")));
+                let test = if step == 1 { format!("{name} == 0u") } else { format!("{name} < {step}u") };
+                insertions.push((tokens[site.open].end, format!(" if {test} {{ {spent} }} {name} -= {step}u;")));
             }
             if !declarations.is_empty() {
                 insertions.push((tokens[function.open].end, format!(" {}", declarations.trim_end())));
@@ -113,7 +136,7 @@ pub fn bound(source: &str, budget: u32) -> Result<Bounded, Unfollowed> {
         from = *at;
     }
     code.push_str(&source[from..]);
-    Ok(Bounded { code, loops })
+    Ok(Bounded { code, loops, exempt })
 }
 
 /// A token: an identifier (or keyword), a number, or one punctuation character. Comments and
@@ -235,10 +258,12 @@ enum Ending {
     Return,
 }
 
-/// A loop statement: the index of its body's opening brace, and how it ends when spent.
+/// A loop statement: the index of its body's opening brace, how it ends when spent, and at most
+/// how many iterations it runs if that is a constant of the source (see [`trips`]).
 struct Site {
     open: usize,
     ends: Ending,
+    trips: Option<u64>,
 }
 
 impl Function {
@@ -268,7 +293,7 @@ impl Function {
     }
 
     /// The loop statements of the function's body, in order.
-    fn loops(&self, tokens: &[Token<'_>], pairs: &[usize]) -> Result<Vec<Site>, Unfollowed> {
+    fn loops(&self, tokens: &[Token<'_>], pairs: &[usize], constants: &Constants<'_>) -> Result<Vec<Site>, Unfollowed> {
         let mut sites = Vec::new();
         for i in self.open + 1..self.close {
             let t = &tokens[i];
@@ -283,10 +308,137 @@ impl Function {
                 return Err(Unfollowed::NoBody(t.start));
             }
             let ends = if t.text == "loop" && !breaks(tokens, pairs, open) { Ending::Return } else { Ending::Break };
-            sites.push(Site { open, ends });
+            let trips = if t.text == "for" { trips(tokens, pairs, i, open, constants) } else { None };
+            sites.push(Site { open, ends, trips });
         }
         Ok(sites)
     }
+}
+
+/// How much each iteration of each loop of a function takes from its counter, `None` for a loop
+/// with no counter: a loop with a constant trip count needs none where its iterations can be
+/// charged to the loop around it (or fit the budget when no loop with a counter is around it).
+/// The result keeps every loop's count within the budget per call of the function.
+fn steps(sites: &[Site], pairs: &[usize], budget: u32) -> Vec<Option<u64>> {
+    let budget = u64::from(budget);
+    let mut steps: Vec<Option<u64>> = sites.iter().map(|s| if s.trips.is_some() { None } else { Some(1) }).collect();
+    // For each loop with no counter: how many iterations it runs per iteration of the nearest
+    // counted loop around it (`owner`), or per call of the function if none is around it.
+    let mut runs = vec![0u64; sites.len()];
+    let mut owner: Vec<Option<usize>> = vec![None; sites.len()];
+    for j in 0..sites.len() {
+        let Some(trips) = sites[j].trips else { continue };
+        // The innermost loop around this one: sites come in order, and nests are nested ranges.
+        let parent = (0..j).rev().find(|&p| sites[j].open < pairs[sites[p].open]);
+        (runs[j], owner[j]) = match parent {
+            Some(p) if steps[p].is_none() => (runs[p].saturating_mul(trips), owner[p]),
+            parent => (trips, parent),
+        };
+        let fits = match owner[j] {
+            Some(o) => {
+                let step = steps[o].get_or_insert(1);
+                *step = (*step).max(runs[j]);
+                *step <= budget
+            }
+            None => runs[j] <= budget,
+        };
+        if !fits {
+            return vec![Some(1); sites.len()];
+        }
+    }
+    steps
+}
+
+/// At most how many iterations the `for` loop at token `keyword` (its body opening at token
+/// `open`) runs: `Some` if its header is `for (var k [: u32|i32] = A; k < B; k++)` (or `k <= B`,
+/// `k += 1`, `k = k + 1`) with `A` and `B` constants of the source, `B` below 2^30, and its body
+/// never writes `k` ([`written`]).
+fn trips(tokens: &[Token<'_>], pairs: &[usize], keyword: usize, open: usize, constants: &Constants<'_>) -> Option<u64> {
+    let header: Vec<&str> = tokens[keyword + 2..pairs[keyword + 1]].iter().map(|t| t.text).collect();
+    let (name, rest) = match header.as_slice() {
+        ["var", name, ":", "u32" | "i32", "=", rest @ ..] | ["var", name, "=", rest @ ..] => (*name, rest),
+        _ => return None,
+    };
+    let [start, ";", tested, "<", rest @ ..] = rest else { return None };
+    let (inclusive, rest) = match rest {
+        ["=", rest @ ..] => (true, rest),
+        rest => (false, rest),
+    };
+    let [end, ";", step @ ..] = rest else { return None };
+    let one = |text: &str| literal(text) == Some(1);
+    let by_one = match step {
+        [k, "+", "+"] => *k == name,
+        [k, "+", "=", by] => *k == name && one(by),
+        [k, "=", k2, "+", by] => *k == name && *k2 == name && one(by),
+        _ => false,
+    };
+    let (start, end) = (constant(start, constants)?, constant(end, constants)?);
+    if *tested != name || !by_one || end >= 1 << 30 || written(tokens, pairs, open, name) {
+        return None;
+    }
+    Some(if inclusive { (end + 1).saturating_sub(start) } else { end.saturating_sub(start) })
+}
+
+/// Names declared once in the source, as `const NAME [: u32|i32] = LITERAL;` (their value), or
+/// declared otherwise or more than once (`None`: such a name may mean something else).
+type Constants<'a> = BTreeMap<&'a str, Option<u64>>;
+
+fn constants<'a>(tokens: &[Token<'a>]) -> Constants<'a> {
+    let mut named = Constants::new();
+    for (j, t) in tokens.iter().enumerate() {
+        let before = j.checked_sub(1).map(|b| tokens[b].text);
+        let declares = matches!(before, Some("let" | "var" | "const" | "override" | "fn" | "struct" | "alias"))
+            || tokens.get(j + 1).is_some_and(|n| n.is(':'));
+        if !t.is_word() || !declares {
+            continue;
+        }
+        let value = match tokens[j + 1..].iter().take(5).map(|t| t.text).collect::<Vec<_>>().as_slice() {
+            [":", "u32" | "i32", "=", value, ";"] | ["=", value, ";", ..] if before == Some("const") => literal(value),
+            _ => None,
+        };
+        named.entry(t.text).and_modify(|v| *v = None).or_insert(value);
+    }
+    named
+}
+
+/// The value of a constant of the source: an integer literal, or a name of [`constants`].
+fn constant(text: &str, constants: &Constants<'_>) -> Option<u64> {
+    literal(text).or_else(|| constants.get(text).copied().flatten())
+}
+
+/// The value of a decimal or hexadecimal integer literal (with or without its `u` or `i`).
+fn literal(text: &str) -> Option<u64> {
+    let digits = text.strip_suffix(['u', 'i']).unwrap_or(text);
+    match digits.strip_prefix("0x").or_else(|| digits.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(hex, 16).ok(),
+        None if digits.starts_with(|c: char| c.is_ascii_digit()) => digits.parse().ok(),
+        None => None,
+    }
+}
+
+/// Whether the body opening at token `open` may write the variable `name`: it assigns it (`=`
+/// or a compound assignment, also through parentheses), increments or decrements it, or takes
+/// its address. Conservative: a name declared anew in the body counts as written too if that
+/// one is.
+fn written(tokens: &[Token<'_>], pairs: &[usize], open: usize, name: &str) -> bool {
+    let text = |k: usize| tokens.get(k).map_or("", |t| t.text);
+    (open + 1..pairs[open]).filter(|&j| tokens[j].text == name).any(|j| {
+        // `(k)` is `k` too on the left of an assignment.
+        let (mut first, mut last) = (j, j);
+        while text(first - 1) == "(" && text(last + 1) == ")" && pairs[first - 1] == last + 1 {
+            (first, last) = (first - 1, last + 1);
+        }
+        let after = [text(last + 1), text(last + 2), text(last + 3)];
+        let assigned = match after {
+            ["=", next, _] => next != "=",
+            ["+" | "-" | "*" | "/" | "%" | "&" | "|" | "^", "=", _] | ["+", "+", _] | ["-", "-", _] => true,
+            ["<", "<", "="] | [">", ">", "="] => true,
+            _ => false,
+        };
+        // `&k` is its address unless `&` is a binary operator, after an operand.
+        let operand = |t: &str| t == ")" || t == "]" || t.starts_with(|c: char| c == '_' || c.is_alphanumeric());
+        assigned || (text(first - 1) == "&" && !operand(text(first - 2)))
+    })
 }
 
 /// Skips attributes (`@name` or `@name(...)`) from token `i`.

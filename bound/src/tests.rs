@@ -35,7 +35,7 @@ fn main(@builtin(local_invocation_index) l: u32) {
 #[test]
 fn a_shader_without_loops_is_left_as_it_is() {
     let source = "@compute @workgroup_size(1) fn main() { }";
-    assert_eq!(bound(source, 10).unwrap(), Bounded { code: source.to_string(), loops: 0 });
+    assert_eq!(bound(source, 10).unwrap(), Bounded { code: source.to_string(), loops: 0, exempt: 0 });
 }
 
 #[test]
@@ -66,10 +66,11 @@ fn main(@builtin(local_invocation_index) l: u32) {
 }
 ";
     let b = bounded(source);
-    assert_eq!(b.loops, 2);
-    // The counters are function-scope variables (uniform where their loops are), never a
-    // module-scope one (never uniform).
+    assert_eq!((b.loops, b.exempt), (1, 1));
+    // The counter is a function-scope variable (uniform where its loop is), never a module-scope
+    // one (never uniform); each round takes the inner loop's 64 iterations from it.
     assert!(!b.code.contains("var<private>"));
+    assert!(b.code.contains("t++) { if wv_loop0 < 64u { break; } wv_loop0 -= 64u;"), "{}", b.code);
 }
 
 #[test]
@@ -139,8 +140,8 @@ struct Out { @builtin(position) p: vec4<f32> }
 fn a_shader_naming_the_counters_own_prefix_gets_other_counters() {
     let source = "
 @compute @workgroup_size(1) fn main() {
-    var wv_loop0 = 0u;
-    for (var i = 0u; i < 3u; i++) { wv_loop0 += i; }
+    var wv_loop0 = 3u;
+    for (var i = 0u; i < wv_loop0; i++) { }
 }
 ";
     let b = bounded(source);
@@ -159,6 +160,102 @@ fn the_budget_bounds_the_runaway_loop_in_the_code() {
     let b = bound(RUNAWAY, u32::MAX).unwrap();
     assert_eq!(b.code.matches(&format!("= {}u;", u32::MAX)).count(), 2);
     valid(&b.code);
+}
+
+/// The tiled matmul of the benchmarks: its inner loop's bound is a module constant.
+const TILED: &str = "
+override n: u32;
+const TILE: u32 = 0x10u;
+@group(0) @binding(0) var<storage, read> a: array<f32>;
+@group(0) @binding(1) var<storage, read_write> c: array<f32>;
+var<workgroup> ta: array<array<f32, 16>, 16>;
+@compute @workgroup_size(16, 16)
+fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>) {
+    var sum = 0.0;
+    for (var t = 0u; t < n / TILE; t++) {
+        ta[l.y][l.x] = a[g.y * n + t * TILE + l.x];
+        workgroupBarrier();
+        for (var k = 0u; k < TILE; k++) { sum += ta[l.y][k] * ta[k][l.x]; }
+        workgroupBarrier();
+    }
+    c[g.y * n + g.x] = sum;
+}
+";
+
+#[test]
+fn a_loop_with_a_constant_trip_count_has_no_counter_and_charges_the_loop_around_it() {
+    let b = bounded(TILED);
+    assert_eq!((b.loops, b.exempt), (1, 1));
+    assert!(b.code.contains("t++) { if wv_loop0 < 16u { break; } wv_loop0 -= 16u;"), "{}", b.code);
+    assert!(b.code.contains("k++) { sum"), "{}", b.code);
+}
+
+#[test]
+fn a_nest_of_constant_loops_charges_its_largest_product_and_fits_the_budget_or_is_counted() {
+    let source = "
+@group(0) @binding(0) var<storage, read_write> data: array<u32>;
+const SIDE = 8;
+@compute @workgroup_size(1)
+fn main() {
+    var x = 0u;
+    while x < data[0] {
+        for (var i: i32 = 0; i <= 3; i = i + 1) {
+            for (var j = 2; j < SIDE; j += 1i) { x += 1u; }
+        }
+        for (var k = 0u; k < 20u; k++) { x ^= k; }
+    }
+    for (var i = 0u; i < 30u; i++) { for (var j = 0u; j < 30u; j++) { x += j & i; } }
+    data[1] = x;
+}
+";
+    // Per round of the `while`: 4 rounds of 6, and 20: the step is the largest, 24.
+    let b = bounded(source);
+    assert_eq!((b.loops, b.exempt), (1, 5));
+    assert!(b.code.contains("data[0] { if wv_loop0 < 24u { break; } wv_loop0 -= 24u;"), "{}", b.code);
+    // The nest at the end runs 900 iterations: above a budget of 800, every loop is counted.
+    let b = bound(source, 800).unwrap();
+    valid(&b.code);
+    assert_eq!((b.loops, b.exempt), (6, 0));
+    assert!(b.code.contains("data[0] { if wv_loop0 == 0u { break; } wv_loop0 -= 1u;"), "{}", b.code);
+    // A step above the budget (24 > 20) counts every loop too.
+    assert_eq!(bound(source, 20).unwrap().exempt, 0);
+}
+
+#[test]
+fn a_loop_whose_trip_count_may_change_keeps_its_counter() {
+    let each = [
+        // Its variable written in the body, in every way WGSL can.
+        "for (var i = 0u; i < 8u; i++) { i = i + 1u; }",
+        "for (var i = 0u; i < 8u; i++) { i *= 2u; }",
+        "for (var i = 0u; i < 8u; i++) { i <<= 1u; }",
+        "for (var i = 0u; i < 8u; i++) { (i)++; }",
+        "for (var i = 0u; i < 8u; i++) { i--; }",
+        "for (var i = 0u; i < 8u; i++) { let p = &i; *p = 0u; }",
+        "for (var i = 0u; i < 8u; i++) { reset(&i); }",
+        // Its bound or start not a constant of the source, or too large to be sure of.
+        "for (var i = 0u; i < m; i++) { }",
+        "for (var i = 0u; i < N; i++) { let N = 1u; _ = N; }",
+        "for (var i = 0u; i < 8u + 1u; i++) { }",
+        "for (var i = v; i < 8u; i++) { }",
+        "for (var i = 0u; i <= 0x40000000u; i++) { }",
+        // A header of another shape.
+        "for (var i = 8u; i > 0u; i--) { }",
+        "for (var i = 0u; i < 8u; i += 2u) { }",
+        "for (var i = 0u; 8u > i; i++) { }",
+        "for (var i = 0u; i < 8u; ) { i++; }",
+    ];
+    for body in each {
+        let source = format!(
+            "override m: u32 = 4u;\nconst N = 8u;\nfn reset(p: ptr<function, u32>) {{ *p = 0u; }}\n\
+             @compute @workgroup_size(1) fn main() {{ var v = 0u; {body} }}"
+        );
+        let b = bounded(&source);
+        assert_eq!((b.loops, b.exempt), (1, 0), "{body}");
+    }
+    // Read, compared, and used with a binary `&` only: no counter.
+    let b = bounded("@compute @workgroup_size(1) fn main() { var x = 0u; for (var i = 0u; i <= 7u; i++) { x += x & i; if i <= x { x = (i); } } }");
+    assert_eq!((b.loops, b.exempt), (0, 1));
+    assert!(!b.code.contains("wv_loop"));
 }
 
 /// Chunks `source` (valid before) with the place in group 3, checks the result is valid and

@@ -49,3 +49,24 @@ for i in 1 2 3 4 5 6 7; do
     echo "$(basename $c) $($W run $c $ARGS 2>/dev/null | grep 'bench infer')"
   done
 done
+
+section "8. inference-like job, 200 steps (ms a step): direct / every new limit / each part of it alone (3 alternating runs)"
+$W plug $G/bench_infer.wasm --gpu-time --max-loop-iterations 937500000 -o /tmp/infer.loops.wasm
+$W plug $G/bench_infer.wasm --max-gpu-share 100% -o /tmp/infer.share.wasm
+$W plug $G/bench_infer.wasm --max-submission-time 60s -o /tmp/infer.time.wasm
+for i in 1 2 3; do
+  for c in $G/bench_infer.wasm /tmp/infer.limited.wasm /tmp/infer.timed.wasm /tmp/infer.loops.wasm /tmp/infer.share.wasm /tmp/infer.time.wasm; do
+    echo "$(basename $c) $($W run $c $ARGS --steps 200 2>/dev/null | grep 'bench infer')"
+  done
+done
+
+section "9. light and heavy flooders (10x per submission), pool cap 2: light guest's share of GPU time while both had work, weights 1:1 and 2:1"
+for weights in "1:1|" "2:1|[guests.a]
+weight = 2"; do
+  printf '[pool]\nmax-in-flight = 2\n%s\n' "${weights#*|}" > /tmp/pod.toml
+  $W plug --guest a=$G/bench_flood.wasm --guest b=$G/bench_flood_heavy.wasm --config /tmp/pod.toml -o /tmp/flood.wasm
+  for work in 4096 65536; do
+    $W run --stats /tmp/flood.wasm --ms 2500 --work $work 2>&1 >/dev/null \
+      | awk -v w="${weights%%|*}" -v k=$work '/quota pool a gpu time us while contended/ { a = $NF } /quota pool b gpu time us while contended/ { b = $NF } END { printf "weights %s, --work %s: share %.3f (a %d us, b %d us)\n", w, k, a / (a + b), a, b }'
+  done
+done

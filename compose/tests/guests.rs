@@ -164,7 +164,7 @@ unsupported feature: Err(RequestDeviceErrorKind::TypeError)
 record: keys=["a", "b"] values=[Some(3), None] a=Some(Some(3)) has-b=true has-c=false
 record after remove: [("b", None)]
 wgsl language feature known: true"#)(out);
-    loops => |out| expect("outer loop 30, inner loop 1200, barrier rounds 50 (arrivals 3200), steps of a returning loop 60")(out);
+    loops => |out| expect("outer loop 30 (its loop of 4: 120), inner loop 1200, barrier rounds 50 (arrivals 3200), steps of a returning loop 60")(out);
     chunks => |out| expect("
 automatic layout, [100, 3, 2] workgroups: 0 of 4800 invocations wrong, 4800 counted
 explicit layout, dynamic offset: 0 of 4800 invocations wrong, 9600 counted in all
