@@ -93,17 +93,29 @@ impl Waits {
             }
         };
         let (number, index) = target.unzip();
-        match device.poll(wgpu::PollType::Wait { submission_index: index, timeout }) {
-            Ok(_) => {
-                if let Some(number) = number {
-                    let mut wanted = lock(&self.state);
-                    wanted.done = wanted.done.max(number);
+        let Some(slice) = timeout else {
+            return match device.poll(wgpu::PollType::Wait { submission_index: index, timeout: None }) {
+                Ok(_) => {
+                    if let Some(number) = number {
+                        let mut wanted = lock(&self.state);
+                        wanted.done = wanted.done.max(number);
+                    }
+                    Polled::Done { number }
                 }
-                Polled::Done { number }
-            }
-            Err(wgpu::PollError::Timeout) => Polled::Slice,
-            // Not a submission wgpu took: nothing to wait for (and nothing learnt of others).
-            Err(wgpu::PollError::WrongSubmissionIndex(..)) => Polled::Done { number },
+                // Not a submission wgpu took: nothing to wait for (and nothing learnt of others).
+                Err(wgpu::PollError::WrongSubmissionIndex(..)) => Polled::Done { number },
+                Err(wgpu::PollError::Timeout) => Polled::Slice,
+            };
+        };
+        // A slice is a sleep and a poll that does not wait. A wait that may end before its
+        // submission is done races wgpu's own upkeep: a submit on another thread can retire the
+        // submission between the wait's look at the fence and its look at the queue, and an
+        // assertion in wgpu-core 30 then panics ("If the queue is empty, the current submission
+        // index (108) should be at least the wait submission index (109)", seen in a pod).
+        std::thread::sleep(slice);
+        match device.poll(wgpu::PollType::Poll) {
+            Ok(wgpu::PollStatus::QueueEmpty) => Polled::Done { number: None },
+            _ => Polled::Slice,
         }
     }
 }
