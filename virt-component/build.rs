@@ -35,6 +35,7 @@ const BY_HAND: &[(&str, &str)] = &[
     ("[method]gpu-buffer.map-async", "mapping"),
     ("[method]gpu-buffer.unmap", "mapping"),
     ("[method]gpu-buffer.destroy", "mapping"),
+    ("[method]gpu-buffer.map-state", "mapping"),
     // Quota: charged before forwarding, refused without the runtime, released exactly once.
     ("[method]gpu-device.create-buffer", "policy::quota::objects"),
     ("[method]gpu-device.create-texture", "policy::quota::objects"),
@@ -96,7 +97,6 @@ const BY_HAND: &[(&str, &str)] = &[
     ("[method]gpu-compute-pass-encoder.set-pipeline", "device::chunks"),
     ("[method]gpu-compute-pass-encoder.set-bind-group", "device::chunks"),
     ("[method]gpu-compute-pass-encoder.dispatch-workgroups", "device::chunks"),
-    ("[method]gpu-compute-pass-encoder.dispatch-workgroups-indirect", "device::chunks"),
     ("[method]gpu-compute-pass-encoder.push-debug-group", "device::chunks"),
     ("[method]gpu-compute-pass-encoder.pop-debug-group", "device::chunks"),
     ("[method]gpu-compute-pass-encoder.end", "device::chunks"),
@@ -114,9 +114,10 @@ const STATE: &[(&str, &str, &str)] = &[
     ("gpu-query-set", "quota", "crate::policy::quota::Held<u32>"),
     ("gpu-shader-module", "quota", "crate::policy::quota::Held<()>"),
     ("gpu-shader-module", "bounded", "std::cell::OnceCell<imp::GpuShaderModule>"),
-    ("gpu-shader-module", "chunks", "crate::device::chunks::ModuleChunks"),
+    ("gpu-shader-module", "chunks", "std::rc::Rc<crate::device::chunks::ModuleChunks>"),
     ("gpu-pipeline-layout", "groups", "std::cell::RefCell<Vec<Option<std::rc::Rc<imp::GpuBindGroupLayout>>>>"),
     ("gpu-compute-pipeline", "chunks", "std::cell::OnceCell<std::rc::Rc<crate::device::chunks::Chunkable>>"),
+    ("gpu-bind-group", "chunks", "std::cell::OnceCell<std::rc::Rc<crate::device::chunks::Remembered>>"),
     ("gpu-command-encoder", "parts", "crate::device::chunks::Parts"),
     ("gpu-command-buffer", "parts", "crate::device::chunks::Parts"),
     ("gpu-compute-pass-encoder", "pass", "crate::device::chunks::Pass"),
@@ -138,7 +139,8 @@ const PASSED_AS: &[(&str, &str)] = &[("gpu-shader-module", "compiled")];
 /// the application drops its handle. A shared handle is never passed by ownership.
 ///
 /// A pipeline, its bind groups and their layouts are shared too: a large dispatch runs later
-/// in chunks that the virt encodes (`crate::device::chunks`).
+/// in chunks that the virt encodes (`crate::device::chunks`); so are samplers and texture
+/// views, which a bind group's twin for a chunk binds again.
 const SHARED: &[&str] = &[
     "gpu-buffer",
     "gpu-texture",
@@ -148,6 +150,8 @@ const SHARED: &[&str] = &[
     "gpu-bind-group",
     "gpu-bind-group-layout",
     "gpu-compute-pipeline",
+    "gpu-sampler",
+    "gpu-texture-view",
 ];
 
 /// Resources whose imported handle the virt may swap for another while the application holds

@@ -110,9 +110,11 @@ fn large_dispatches_run_in_chunks_that_see_the_whole_dispatchs_ids() {
     // Every invocation saw the ids of the whole dispatch, ran once, and in order with the
     // commands around it (the guest checks each; `guests.rs` checks what it prints).
     assert_eq!(String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&direct.stdout), "{stderr}");
-    // Both passes of 600 workgroups and the 5000 workgroups of a pipeline not measured yet were
-    // cut (the first chunk of a pipeline has 64 workgroups); the indirect dispatch and the one
-    // inside a debug group were not.
+    // Both passes of 600 workgroups (automatic layout and explicit), the 5000 workgroups of a
+    // pipeline not measured yet and the invalid encoder's were cut (the first chunk of a
+    // pipeline has 64 workgroups); the indirect dispatch and the one inside a debug group were
+    // not.
+    assert_eq!(common::stat(&stderr, "gpu-time dispatches cut"), 4, "{stderr}");
     let chunks = common::stat(&stderr, "gpu-time dispatch chunks");
     assert!(chunks >= 6, "{chunks} chunks\n{stderr}");
 }

@@ -22,6 +22,9 @@ pub struct MapTracker {
     attempts: Cell<u64>,
     pending: Cell<Option<u64>>,
     own: RefCell<Option<OwnMapping>>,
+    /// The map state the application made while the runtime's is behind: a map waiting for
+    /// held calls to go first, or an unmap or destroy held behind them.
+    ahead: Cell<Option<exp::GpuBufferMapState>>,
 }
 
 /// A mapping the virt holds itself. WebGPU maps a buffer asked `mapped-at-creation` even when
@@ -120,8 +123,19 @@ pub async fn map_async(
     let attempt = t.attempts.get() + 1;
     t.attempts.set(attempt);
     t.pending.set(Some(attempt));
-    // A map sees the work the application submitted before it, even work held back.
-    queue::drained(buffer.device).await;
+    // While calls are held, the map starts on the runtime in its turn: after the calls held
+    // before it (it sees the work they submit), before those held after it (an `unmap`).
+    let mut turn = None;
+    if let Some(timeline) = queue::holding(buffer.device) {
+        let (tx, rx) = futures::channel::oneshot::channel();
+        t.ahead.set(Some(exp::GpuBufferMapState::Pending));
+        timeline.hold(HeldCall::Turn(tx));
+        // `None`: the held calls were dropped (the device is lost).
+        turn = rx.await.ok();
+        if t.ahead.get() == Some(exp::GpuBufferMapState::Pending) {
+            t.ahead.set(None);
+        }
+    }
     if crate::device::is_lost(buffer.device) {
         if t.pending.get() == Some(attempt) {
             t.pending.set(None);
@@ -135,7 +149,17 @@ pub async fn map_async(
     let mut map = Box::pin(async move { inner.map_async(mode, offset, size).await });
     let started = std::future::poll_fn(|cx| std::task::Poll::Ready(map.as_mut().poll(cx))).await;
     drop(bracket);
+    // The drainer goes on.
+    drop(turn);
     let result = match started {
+        // Refused as it started: that is its answer, even if an `unmap` came while it waited
+        // for its turn (the runtime sees the map first).
+        std::task::Poll::Ready(Err(refused)) => {
+            if t.pending.get() == Some(attempt) {
+                t.pending.set(None);
+            }
+            return Err(refused);
+        }
         std::task::Poll::Ready(result) => result,
         std::task::Poll::Pending => match crate::device::pooled(buffer.device) {
             // The virt owns the device's loss: a map that waits on work that never ends
@@ -177,14 +201,26 @@ pub fn unmap(buffer: &GpuBuffer) -> Result<(), exp::UnmapError> {
     }
     if let Some(timeline) = queue::holding(buffer.device) {
         timeline.hold(HeldCall::Unmap(buffer.inner.clone()));
+        buffer.mapping.ahead.set(Some(exp::GpuBufferMapState::Unmapped));
         return Ok(());
     }
     buffer.inner.unmap()
+}
+
+/// `map-state`: the runtime's, unless the application's calls are ahead of it (held back).
+pub fn map_state(buffer: &GpuBuffer) -> exp::GpuBufferMapState {
+    buffer.mapping.ahead.get().unwrap_or_else(|| buffer.forward_map_state())
 }
 
 pub fn destroy(buffer: &GpuBuffer) {
     buffer.mapping.pending.set(None);
     buffer.mapping.own.take();
     buffer.quota.release();
-    queue::now_or_held(buffer.device, || buffer.inner.destroy(), || HeldCall::DestroyBuffer(buffer.inner.clone()));
+    match queue::holding(buffer.device) {
+        Some(timeline) => {
+            timeline.hold(HeldCall::DestroyBuffer(buffer.inner.clone()));
+            buffer.mapping.ahead.set(Some(exp::GpuBufferMapState::Unmapped));
+        }
+        None => buffer.inner.destroy(),
+    }
 }

@@ -5,11 +5,15 @@
 //! WebGPU gives no way to stop a dispatch that runs. Loop budgets (`super::bound`) make each
 //! invocation end, but a dispatch of many workgroups is still one piece of work that can run for
 //! hours, with every other guest of the host device waiting behind it. So the virt cuts it:
-//! - **Shaders.** A compute pipeline is compiled from a twin of its module whose entry points
-//!   read `workgroup_id`, `global_invocation_id` and `num_workgroups` of the whole dispatch
-//!   through a *place* in a reserved bind group (`webgpu_virt_bound::chunked`): the last group
-//!   the host device allows, added to the pipeline's layout (an explicit layout gets empty slots
-//!   up to it). A dispatch that is not cut binds a place of zeros.
+//! - **Shaders.** A chunk runs on a *twin* of its pipeline, made with the pipeline. The twin's
+//!   module reads `workgroup_id`,
+//!   `global_invocation_id` and `num_workgroups` of the whole dispatch through a *place* in a
+//!   reserved bind group (`webgpu_virt_bound::chunked`): the last group the host device allows,
+//!   added to the pipeline's layout (an explicit layout gets empty slots up to it). Dispatches
+//!   that are not cut run on the application's pipeline as it made it, so that they cost what
+//!   they cost without the virt. The bind groups of an automatic layout fit only their own
+//!   pipeline: a chunk uses twins of them, made from the entries that each bind group
+//!   remembers ([`Remembered`]).
 //! - **Encoding.** A compute pass remembers its pipeline and bind groups. A dispatch larger
 //!   than a chunk ends the runtime's pass and finishes the encoder so far (a *part* of the
 //!   application's command buffer), keeps the dispatch as a [`Job`], and goes on in a new
@@ -28,21 +32,21 @@
 //!   measured yet starts at [`FIRST`] workgroups.
 //!
 //! Chunks are made only where the runtime's error scopes pop at once (`Host::instant_pops`), so
-//! that the virt can check its own work without the application seeing it: a twin or a
-//! dispatch that the runtime refuses is not used, and the application's own is made as asked.
-//! What is not cut: indirect dispatches, passes with timestamp writes, dispatches inside a debug
-//! group, entry points with a dispatch-wide builtin in a structure, and pipelines whose layout
-//! already uses the reserved group.
+//! that the virt can check its own work without the application seeing it: a twin, a twin's
+//! bind group or a dispatch that the runtime refuses is not used, and the dispatch is made as
+//! asked. What is not cut: indirect dispatches, passes with timestamp writes, dispatches inside
+//! a debug group, entry points with a dispatch-wide builtin in a structure, and pipelines whose
+//! layout already uses the reserved group.
 
 use super::registry::{self, get};
 use super::scopes::caught;
 use super::timeline::Chunks;
 use crate::{
-    GpuCommandBuffer, GpuCommandEncoder, GpuComputePassEncoder, GpuComputePipeline, GpuDevice, GpuPipelineLayout, GpuShaderModule, clock,
-    exp, imp, tenant,
+    GpuBindGroup, GpuCommandBuffer, GpuCommandEncoder, GpuComputePassEncoder, GpuComputePipeline, GpuDevice, GpuPipelineLayout, GpuShaderModule,
+    clock, exp, imp, tenant,
 };
 use std::cell::{Cell, OnceCell, RefCell};
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use webgpu_virt_bound::{PLACE_BINDING, PLACE_SIZE};
 
 /// How long a chunk should run at most, in nanoseconds: an eighth of the time limit, at least
@@ -70,7 +74,8 @@ fn slice(device: crate::ids::DeviceId) -> u64 {
 // ---- Shader modules and pipelines ----
 
 /// What a shader module keeps for its chunked twin: the code it was made from (loops bounded),
-/// and the twin once a pipeline asked for it.
+/// and the twin once a chunk asked for it. Shared with the pipelines made from the module,
+/// which may outlive it.
 #[derive(Default)]
 pub struct ModuleChunks {
     code: OnceCell<String>,
@@ -91,41 +96,50 @@ pub fn remember(device: &GpuDevice, module: &exp::GpuShaderModule, code: &str) {
     }
 }
 
-impl GpuShaderModule {
+impl ModuleChunks {
     /// The twin whose entry points read the place in group `group`, made the first time.
-    fn twin(&self, device: &GpuDevice, group: u32) -> Option<Rc<Twin>> {
-        let code = self.chunks.code.get()?;
-        self.chunks
-            .twin
+    fn twin(&self, device: &imp::GpuDevice, group: u32) -> Option<Rc<Twin>> {
+        let code = self.code.get()?;
+        self.twin
             .get_or_init(|| {
                 let chunked = webgpu_virt_bound::chunked(code, group).ok()?;
                 if !chunked.entries.iter().any(|e| e.reads_place) {
                     return Some(Rc::new(Twin { module: None, entries: chunked.entries }));
                 }
                 let descriptor = imp::GpuShaderModuleDescriptor { code: chunked.code, label: None, compilation_hints: None };
-                let (module, error) = caught(&device.inner, || device.inner.create_shader_module(&descriptor));
+                let (module, error) = caught(device, || device.create_shader_module(&descriptor));
                 error.is_none().then(|| Rc::new(Twin { module: Some(module), entries: chunked.entries }))
             })
             .clone()
     }
 }
 
-/// What a compute pipeline whose dispatches can be cut needs.
+/// What a compute pipeline whose dispatches can be cut keeps: what its twin is made from, the
+/// twin once made, and its time per workgroup.
 pub struct Chunkable {
-    /// The reserved group and a place of zeros in it, if its entry point reads the place.
-    place: Option<Place>,
+    module: Rc<ModuleChunks>,
+    entry_point: Option<String>,
+    constants: Vec<(String, f64)>,
+    /// The bind group layouts of its explicit layout (`None`: an automatic layout).
+    explicit: Option<Vec<Option<Rc<imp::GpuBindGroupLayout>>>>,
+    label: Option<String>,
+    twin: OnceCell<Option<Rc<TwinPipeline>>>,
     /// Its time per workgroup: the least measured (nanoseconds, at least 1).
     per_workgroup: Cell<Option<u64>>,
 }
 
-struct Place {
-    group: u32,
-    layout: Rc<imp::GpuBindGroupLayout>,
-    zeros: imp::GpuBindGroup,
+/// The pipeline that a pipeline's chunks run on.
+struct TwinPipeline {
+    pipeline: Rc<imp::GpuComputePipeline>,
+    /// The reserved group and its layout, if the entry point reads the place.
+    place: Option<(u32, Rc<imp::GpuBindGroupLayout>)>,
+    /// Whether it has a layout of its own (automatic): the application's bind groups do not fit
+    /// it, their twins do.
+    own_layout: bool,
 }
 
 /// `gpu-device.create-pipeline-layout`: the layout remembers its bind group layouts, which a
-/// chunked pipeline's layout extends.
+/// twin's layout extends.
 pub fn create_pipeline_layout(device: &GpuDevice, descriptor: exp::GpuPipelineLayoutDescriptor<'_>) -> exp::GpuPipelineLayout {
     let groups: Vec<Option<Rc<imp::GpuBindGroupLayout>>> = match on(device.device) {
         true => descriptor.bind_group_layouts.iter().map(|l| l.as_ref().map(|l| l.get::<crate::GpuBindGroupLayout>().inner.clone())).collect(),
@@ -136,92 +150,112 @@ pub fn create_pipeline_layout(device: &GpuDevice, descriptor: exp::GpuPipelineLa
     layout
 }
 
-/// `create-compute-pipeline` on a device whose dispatches are cut: made from the module's
-/// chunked twin, if it has one that the runtime accepts with this descriptor (`None`: make it
-/// as asked).
-pub fn create_compute_pipeline(device: &GpuDevice, descriptor: &exp::GpuComputePipelineDescriptor<'_>) -> Option<exp::GpuComputePipeline> {
-    let (pipeline, chunkable) = on(device.device).then(|| chunked_pipeline(device, descriptor)).flatten()?;
-    let made = exp::GpuComputePipeline::new(GpuComputePipeline::wrap(pipeline, device.device));
-    let _ = made.get::<GpuComputePipeline>().chunks.set(Rc::new(chunkable));
-    Some(made)
+/// What a compute pipeline about to be made needs for its dispatches to be cut, if they can be.
+pub struct Pending(Option<Chunkable>);
+
+/// Taken from the descriptor of a compute pipeline of `device` before it is made.
+pub fn compute_pipeline(device: &GpuDevice, descriptor: &exp::GpuComputePipelineDescriptor<'_>) -> Pending {
+    let chunkable = on(device.device).then(|| {
+        let module = descriptor.compute.module.get::<GpuShaderModule>();
+        module.chunks.code.get()?;
+        let constants = descriptor.compute.constants.as_ref().map_or_else(Vec::new, |c| c.get::<crate::RecordGpuPipelineConstantValue>().inner.entries());
+        let explicit = match &descriptor.layout {
+            exp::GpuLayoutMode::Specific(layout) => Some(layout.get::<GpuPipelineLayout>().groups.borrow().clone()),
+            exp::GpuLayoutMode::Auto => None,
+        };
+        Some(Chunkable {
+            module: module.chunks.clone(),
+            entry_point: descriptor.compute.entry_point.clone(),
+            constants,
+            explicit,
+            label: descriptor.label.clone(),
+            twin: OnceCell::new(),
+            per_workgroup: Cell::new(None),
+        })
+    });
+    Pending(chunkable.flatten())
+}
+
+impl Pending {
+    /// The pipeline is made: it keeps what its chunks need, and its twin is made with it.
+    /// Compiling is what making a pipeline costs, and a pipeline with large dispatches needs
+    /// its twin at the first of them (cut to measure its time per workgroup), mid-encoding.
+    pub fn made(self, pipeline: &exp::GpuComputePipeline) {
+        if let Some(chunkable) = self.0 {
+            let p = pipeline.get::<GpuComputePipeline>();
+            if let Some(v) = get(p.device) {
+                chunkable.twin(p.device, &v.host.device, &p.inner);
+            }
+            let _ = p.chunks.set(Rc::new(chunkable));
+        }
+    }
 }
 
 /// The reserved group of `device`'s host device: the last it allows.
-fn reserved_group(device: &GpuDevice) -> Option<u32> {
-    let v = get(device.device)?;
+fn reserved_group(device: crate::ids::DeviceId) -> Option<u32> {
+    let v = get(device)?;
     *v.host.reserved_group.get_or_init(|| v.host.device.limits().max_bind_groups().checked_sub(1))
 }
 
-/// The pipeline from the module's chunked twin, made and checked, and what cutting its
-/// dispatches needs.
-fn chunked_pipeline(device: &GpuDevice, descriptor: &exp::GpuComputePipelineDescriptor<'_>) -> Option<(imp::GpuComputePipeline, Chunkable)> {
-    let group = reserved_group(device)?;
-    let module = descriptor.compute.module.get::<GpuShaderModule>();
-    let twin = module.twin(device, group)?;
-    let entry = match &descriptor.compute.entry_point {
-        Some(name) => twin.entries.iter().find(|e| e.name == *name)?,
-        None => match twin.entries.as_slice() {
-            [only] => only,
-            _ => return None,
-        },
-    };
-    let host = &device.inner;
-    // A place layout of the virt's own for an explicit layout (an automatic one has its own).
-    let place_layout = || {
-        let buffer = imp::GpuBufferBindingLayout { type_: Some(imp::GpuBufferBindingType::Uniform), has_dynamic_offset: None, min_binding_size: Some(PLACE_SIZE) };
-        let entry = imp::GpuBindGroupLayoutEntry {
-            binding: PLACE_BINDING,
-            visibility: imp::GpuShaderStage::COMPUTE,
-            buffer: Some(buffer),
-            sampler: None,
-            texture: None,
-            storage_texture: None,
+impl Chunkable {
+    /// The pipeline that chunks of `pipeline` (the application's, made from `self`) run on,
+    /// made and checked the first time (`None`: its dispatches are not cut).
+    fn twin(&self, device: crate::ids::DeviceId, host: &imp::GpuDevice, pipeline: &Rc<imp::GpuComputePipeline>) -> Option<Rc<TwinPipeline>> {
+        self.twin.get_or_init(|| self.make_twin(device, host, pipeline).map(Rc::new)).clone()
+    }
+
+    fn make_twin(&self, device: crate::ids::DeviceId, host: &imp::GpuDevice, pipeline: &Rc<imp::GpuComputePipeline>) -> Option<TwinPipeline> {
+        let group = reserved_group(device)?;
+        let twin = self.module.twin(host, group)?;
+        let entry = match &self.entry_point {
+            Some(name) => twin.entries.iter().find(|e| e.name == *name)?,
+            None => match twin.entries.as_slice() {
+                [only] => only,
+                _ => return None,
+            },
         };
-        Rc::new(host.create_bind_group_layout(&imp::GpuBindGroupLayoutDescriptor { entries: vec![entry], label: None }))
-    };
-    let (layout, own_place) = match (&descriptor.layout, entry.reads_place) {
-        (exp::GpuLayoutMode::Specific(layout), true) => {
-            let groups = layout.get::<GpuPipelineLayout>().groups.borrow().clone();
-            if groups.len() > group as usize {
-                return None;
-            }
-            let place = place_layout();
+        let Some(module) = twin.module.as_ref().filter(|_| entry.reads_place) else {
+            // Its chunks see the ids of the chunk alone, as the pipeline itself does.
+            return Some(TwinPipeline { pipeline: pipeline.clone(), place: None, own_layout: false });
+        };
+        // An explicit layout, extended with empty slots and a place layout of the virt's own.
+        let place = self.explicit.as_ref().map(|groups| {
+            let buffer = imp::GpuBufferBindingLayout { type_: Some(imp::GpuBufferBindingType::Uniform), has_dynamic_offset: None, min_binding_size: Some(PLACE_SIZE) };
+            let entry = imp::GpuBindGroupLayoutEntry {
+                binding: PLACE_BINDING,
+                visibility: imp::GpuShaderStage::COMPUTE,
+                buffer: Some(buffer),
+                sampler: None,
+                texture: None,
+                storage_texture: None,
+            };
+            let place = Rc::new(host.create_bind_group_layout(&imp::GpuBindGroupLayoutDescriptor { entries: vec![entry], label: None }));
+            (groups, place)
+        });
+        if place.as_ref().is_some_and(|(groups, _)| groups.len() > group as usize) {
+            return None;
+        }
+        let extended = place.as_ref().map(|(groups, place)| {
             let mut all: Vec<Option<&imp::GpuBindGroupLayout>> = groups.iter().map(|g| g.as_deref()).collect();
             all.resize(group as usize, None);
-            all.push(Some(&place));
-            let extended = host.create_pipeline_layout(&imp::GpuPipelineLayoutDescriptor { bind_group_layouts: all, immediate_size: None, label: None });
-            (Some(extended), Some(place))
-        }
-        _ => (None, None),
-    };
-    let constants = descriptor.compute.constants.as_ref().map(|c| {
-        let copy = imp::RecordGpuPipelineConstantValue::new();
-        for (key, value) in c.get::<crate::RecordGpuPipelineConstantValue>().inner.entries() {
-            copy.add(&key, value);
-        }
-        copy
-    });
-    let stage = imp::GpuProgrammableStage {
-        module: twin.module.as_ref().unwrap_or_else(|| module.compiled()),
-        entry_point: Some(entry.name.clone()),
-        constants,
-    };
-    let layout_mode = match (&layout, &descriptor.layout) {
-        (Some(extended), _) => imp::GpuLayoutMode::Specific(extended),
-        (None, exp::GpuLayoutMode::Specific(l)) => imp::GpuLayoutMode::Specific(&l.get::<GpuPipelineLayout>().inner),
-        (None, exp::GpuLayoutMode::Auto) => imp::GpuLayoutMode::Auto,
-    };
-    let made = imp::GpuComputePipelineDescriptor { compute: stage, layout: layout_mode, label: descriptor.label.clone() };
-    let ((pipeline, place), error) = caught(host, || {
-        let pipeline = host.create_compute_pipeline(made);
-        let place = entry.reads_place.then(|| {
-            let layout = own_place.unwrap_or_else(|| Rc::new(pipeline.get_bind_group_layout(group)));
-            let zeros = make_place(host, &layout, [0; 3], [0; 3]);
-            Place { group, layout, zeros }
+            all.push(Some(place));
+            host.create_pipeline_layout(&imp::GpuPipelineLayoutDescriptor { bind_group_layouts: all, immediate_size: None, label: None })
         });
-        (pipeline, place)
-    });
-    error.is_none().then_some((pipeline, Chunkable { place, per_workgroup: Cell::new(None) }))
+        let constants = imp::RecordGpuPipelineConstantValue::new();
+        for (key, value) in &self.constants {
+            constants.add(key, *value);
+        }
+        let stage = imp::GpuProgrammableStage { module, entry_point: Some(entry.name.clone()), constants: Some(constants) };
+        let layout = extended.as_ref().map_or(imp::GpuLayoutMode::Auto, imp::GpuLayoutMode::Specific);
+        let descriptor = imp::GpuComputePipelineDescriptor { compute: stage, layout, label: self.label.clone() };
+        let (made, error) = caught(host, || {
+            let pipeline = host.create_compute_pipeline(descriptor);
+            let layout = place.map_or_else(|| Rc::new(pipeline.get_bind_group_layout(group)), |(_, place)| place);
+            (pipeline, layout)
+        });
+        let (pipeline, layout) = made;
+        error.is_none().then(|| TwinPipeline { pipeline: Rc::new(pipeline), place: Some((group, layout)), own_layout: extended.is_none() })
+    }
 }
 
 /// A bind group of `layout` holding a chunk's place: where it starts and the whole dispatch's
@@ -235,6 +269,81 @@ fn make_place(device: &imp::GpuDevice, layout: &imp::GpuBindGroupLayout, start: 
     let _ = buffer.unmap();
     let entry = imp::GpuBindGroupEntry { binding: PLACE_BINDING, resource: imp::GpuBindingResource::GpuBuffer(&buffer) };
     device.create_bind_group(&imp::GpuBindGroupDescriptor { layout, entries: vec![entry], label: None })
+}
+
+// ---- Bind groups ----
+
+/// What a bind group of a device whose dispatches are cut remembers: its entries, from which
+/// its twin for a pipeline's twin of automatic layout is made, and that twin once made (a bind
+/// group of an automatic layout fits one pipeline only, so one twin).
+pub struct Remembered {
+    entries: Vec<(u32, Resource)>,
+    twin: RefCell<Option<(Weak<TwinPipeline>, Rc<imp::GpuBindGroup>)>>,
+}
+
+/// A resource of a bind group entry.
+enum Resource {
+    Buffer(Rc<imp::GpuBuffer>),
+    BufferBinding(Rc<imp::GpuBuffer>, Option<u64>, Option<u64>),
+    Sampler(Rc<imp::GpuSampler>),
+    Texture(Rc<imp::GpuTexture>),
+    TextureView(Rc<imp::GpuTextureView>),
+}
+
+/// `gpu-device.create-bind-group`, forwarded; the bind group remembers its entries on a device
+/// whose dispatches are cut.
+pub fn create_bind_group(device: &GpuDevice, descriptor: exp::GpuBindGroupDescriptor<'_>) -> exp::GpuBindGroup {
+    let remembered = on(device.device).then(|| {
+        let entries = descriptor.entries.iter().map(|e| {
+            let resource = match &e.resource {
+                exp::GpuBindingResource::GpuBuffer(b) => Resource::Buffer(b.get::<crate::GpuBuffer>().inner.clone()),
+                exp::GpuBindingResource::GpuBufferBinding(b) => {
+                    Resource::BufferBinding(b.buffer.get::<crate::GpuBuffer>().inner.clone(), b.offset, b.size)
+                }
+                exp::GpuBindingResource::GpuSampler(s) => Resource::Sampler(s.get::<crate::GpuSampler>().inner.clone()),
+                exp::GpuBindingResource::GpuTexture(t) => Resource::Texture(t.get::<crate::GpuTexture>().inner.clone()),
+                exp::GpuBindingResource::GpuTextureView(v) => Resource::TextureView(v.get::<crate::GpuTextureView>().inner.clone()),
+            };
+            (e.binding, resource)
+        });
+        Rc::new(Remembered { entries: entries.collect(), twin: RefCell::new(None) })
+    });
+    let group = device.forward_create_bind_group(descriptor);
+    if let Some(remembered) = remembered {
+        let _ = group.get::<GpuBindGroup>().chunks.set(remembered);
+    }
+    group
+}
+
+impl Remembered {
+    /// The bind group's twin at `index` of `twin`'s layout, made the first time (`None`: the
+    /// runtime refused it, and the dispatch is not cut).
+    fn twin(&self, host: &imp::GpuDevice, twin: &Rc<TwinPipeline>, index: u32) -> Option<Rc<imp::GpuBindGroup>> {
+        if let Some((of, group)) = self.twin.borrow().as_ref()
+            && of.upgrade().is_some_and(|of| Rc::ptr_eq(&of, twin))
+        {
+            return Some(group.clone());
+        }
+        let entries = self.entries.iter().map(|(binding, resource)| {
+            let resource = match resource {
+                Resource::Buffer(b) => imp::GpuBindingResource::GpuBuffer(b),
+                Resource::BufferBinding(b, offset, size) => {
+                    imp::GpuBindingResource::GpuBufferBinding(imp::GpuBufferBinding { buffer: b, offset: *offset, size: *size })
+                }
+                Resource::Sampler(s) => imp::GpuBindingResource::GpuSampler(s),
+                Resource::Texture(t) => imp::GpuBindingResource::GpuTexture(t),
+                Resource::TextureView(v) => imp::GpuBindingResource::GpuTextureView(v),
+            };
+            imp::GpuBindGroupEntry { binding: *binding, resource }
+        });
+        let (group, error) = caught(host, || {
+            let layout = twin.pipeline.get_bind_group_layout(index);
+            host.create_bind_group(&imp::GpuBindGroupDescriptor { layout: &layout, entries: entries.collect(), label: None })
+        });
+        let group = Rc::new(error.is_none().then_some(group)?);
+        *self.twin.borrow_mut() = Some((Rc::downgrade(twin), group.clone()));
+        Some(group)
+    }
 }
 
 // ---- Encoding ----
@@ -282,15 +391,13 @@ struct PassState {
     debug_groups: u32,
     pipeline: Option<(Rc<imp::GpuComputePipeline>, Option<Rc<Chunkable>>)>,
     groups: Vec<Option<Group>>,
-    /// The pipeline whose place of zeros is bound now (at its group, where the application set
-    /// none): it stays bound from one dispatch to the next.
-    zeros: Option<Rc<Chunkable>>,
 }
 
 /// A bind group set in a pass, with its dynamic offsets, as the application set it.
 #[derive(Clone)]
 struct Group {
     bind_group: Option<Rc<imp::GpuBindGroup>>,
+    remembered: Option<Rc<Remembered>>,
     offsets: Option<Vec<u32>>,
     start: Option<u64>,
     length: Option<u32>,
@@ -317,7 +424,6 @@ pub fn begin_compute_pass(encoder: &GpuCommandEncoder, descriptor: Option<exp::G
             debug_groups: 0,
             pipeline: None,
             groups: Vec::new(),
-            zeros: None,
         });
     }
     pass
@@ -339,11 +445,15 @@ pub fn set_bind_group(
     start: Option<u64>,
     length: Option<u32>,
 ) -> Result<(), exp::SetBindGroupError> {
-    let group = pass.pass.0.borrow().is_some().then(|| Group {
-        bind_group: bind_group.as_ref().map(|b| b.get::<crate::GpuBindGroup>().inner.clone()),
-        offsets: offsets.clone(),
-        start,
-        length,
+    let group = pass.pass.0.borrow().is_some().then(|| {
+        let wrapper = bind_group.as_ref().map(|b| b.get::<GpuBindGroup>());
+        Group {
+            bind_group: wrapper.map(|g| g.inner.clone()),
+            remembered: wrapper.and_then(|g| g.chunks.get().cloned()),
+            offsets: offsets.clone(),
+            start,
+            length,
+        }
     });
     let result = pass.forward_set_bind_group(index, bind_group, offsets, start, length);
     if let (Some(group), Ok(())) = (group, &result)
@@ -354,9 +464,6 @@ pub fn set_bind_group(
             state.groups.resize(i + 1, None);
         }
         state.groups[i] = Some(group);
-        if state.zeros.as_ref().and_then(|z| z.place.as_ref()).is_some_and(|p| p.group == index) {
-            state.zeros = None;
-        }
     }
     result
 }
@@ -368,43 +475,10 @@ pub fn end(pass: &GpuComputePassEncoder) {
     pass.forward_end();
 }
 
-/// An indirect dispatch is not cut; a pipeline reading the place reads zeros.
-pub fn dispatch_workgroups_indirect(pass: &GpuComputePassEncoder, buffer: exp::GpuBufferBorrow<'_>, offset: u64) {
-    let restore = zero_place(pass);
-    pass.forward_dispatch_workgroups_indirect(buffer, offset);
-    restore_group(pass, restore);
-}
-
-/// Binds the place of zeros, if the pass's pipeline reads the place and it is not bound
-/// already: the group the application had set at that index, to set again after the dispatch.
-fn zero_place(pass: &GpuComputePassEncoder) -> Option<(u32, Group)> {
-    let mut state = pass.pass.0.borrow_mut();
-    let state = state.as_mut()?;
-    let (_, Some(chunkable)) = state.pipeline.as_ref()? else { return None };
-    let place = chunkable.place.as_ref()?;
-    let theirs = state.groups.get(place.group as usize).cloned().flatten();
-    if theirs.is_none() && state.zeros.as_ref().is_some_and(|z| Rc::ptr_eq(z, chunkable)) {
-        return None;
-    }
-    let _ = pass.inner.borrow().set_bind_group(place.group, Some(&place.zeros), None, None, None);
-    state.zeros = theirs.is_none().then(|| chunkable.clone());
-    theirs.map(|group| (place.group, group))
-}
-
-fn restore_group(pass: &GpuComputePassEncoder, restore: Option<(u32, Group)>) {
-    if let Some((index, group)) = restore {
-        set(&pass.inner.borrow(), index, &group);
-    }
-}
-
-/// `dispatch-workgroups`: cut into chunks when larger than one, else made with the place of
-/// zeros (when the pipeline reads it).
+/// `dispatch-workgroups`: cut into chunks when larger than one, else forwarded.
 pub fn dispatch_workgroups(pass: &GpuComputePassEncoder, x: u32, y: Option<u32>, z: Option<u32>) {
-    let whole = [x, y.unwrap_or(1), z.unwrap_or(1)];
-    if !cut(pass, whole) {
-        let restore = zero_place(pass);
+    if !cut(pass, [x, y.unwrap_or(1), z.unwrap_or(1)]) {
         pass.forward_dispatch_workgroups(x, y, z);
-        restore_group(pass, restore);
     }
 }
 
@@ -426,11 +500,25 @@ fn cut(pass: &GpuComputePassEncoder, whole: [u32; 3]) -> bool {
     if workgroups <= chunk || !cut_open || whole.iter().any(|&n| n > max) {
         return false;
     }
+    let host = &v.host.device;
+    let Some(twin) = chunkable.twin(pass.device, host, &pipeline) else { return false };
+    // The bind groups the chunks set: the application's, or their twins for a twin of its own
+    // layout. A group with nothing remembered (a stand-in for one the quota refused) stays: the
+    // first chunk is then refused, and the dispatch made as asked.
+    let mut groups = state.groups.clone();
+    if twin.own_layout {
+        for (index, group) in groups.iter_mut().enumerate() {
+            if let Some(Group { bind_group: bind_group @ Some(_), remembered: Some(remembered), .. }) = group {
+                let Some(made) = remembered.twin(host, &twin, index as u32) else { return false };
+                *bind_group = Some(made);
+            }
+        }
+    }
     let job = Rc::new(Job {
         device: v.host.device.clone(),
-        pipeline: pipeline.clone(),
+        pipeline: twin,
         chunkable,
-        groups: state.groups.clone(),
+        groups,
         label: state.label.clone(),
         whole,
         cursor: Cell::new(Some([0; 3])),
@@ -440,13 +528,12 @@ fn cut(pass: &GpuComputePassEncoder, whole: [u32; 3]) -> bool {
     });
     // The first chunk, made now: if the runtime refuses it, the dispatch is invalid as it
     // stands, and is made as asked (its error is the application's).
-    let (first, error) = caught(&v.host.device, || job.encode(chunk));
+    let (first, error) = caught(host, || job.encode(chunk));
     if error.is_some() {
         return false;
     }
     *job.first_chunk.borrow_mut() = Some(first);
     // The work so far becomes a part; a new encoder and pass go on with the same state.
-    let host = &v.host.device;
     let encoder_label = state.encoder.borrow().label();
     let (so_far, invalid) = caught(host, || {
         pass.inner.borrow().end();
@@ -472,7 +559,7 @@ fn cut(pass: &GpuComputePassEncoder, whole: [u32; 3]) -> bool {
     }
     *state.encoder.borrow_mut() = encoder;
     *pass.inner.borrow_mut() = next;
-    state.zeros = None;
+    super::gpu_time::cut(tenant::of(pass.device));
     true
 }
 
@@ -557,7 +644,7 @@ pub fn take_parts(buffer: &GpuCommandBuffer) -> (Vec<Part>, Option<Rc<imp::GpuCo
 /// A dispatch cut out of a command buffer, run chunk by chunk.
 pub struct Job {
     device: Rc<imp::GpuDevice>,
-    pipeline: Rc<imp::GpuComputePipeline>,
+    pipeline: Rc<TwinPipeline>,
     chunkable: Rc<Chunkable>,
     groups: Vec<Option<Group>>,
     label: Option<String>,
@@ -579,19 +666,24 @@ impl Chunks for Job {
     /// The next chunk's commands, made once the one before it is done: its time measured,
     /// this one is sized by it.
     fn next(&self) -> Option<imp::GpuCommandBuffer> {
-        let first = self.first_chunk.borrow_mut().take();
+        let mut first = self.first_chunk.borrow_mut().take();
         if first.is_none() && self.is_done() {
             return None;
         }
         let now = clock::now();
-        let mut size = FIRST;
         if let (Some((at, workgroups)), Some(now)) = (self.last.get(), now) {
             // The time from submission to completion counts the runtime's latency too, which a
             // small chunk does not amortise: the least time per workgroup seen is the estimate.
             let measured = (now.saturating_sub(at) / workgroups.max(1)).max(1);
             let per_workgroup = self.chunkable.per_workgroup.get().map_or(measured, |seen| seen.min(measured));
             self.chunkable.per_workgroup.set(Some(per_workgroup));
-            size = (self.slice / per_workgroup).max(1);
+        }
+        let size = self.chunkable.per_workgroup.get().map_or(FIRST, |ns| (self.slice / ns).max(1));
+        // The first chunk was made when the dispatch was cut. If another job of the pipeline
+        // measured it since, a chunk of the size measured takes its place.
+        if first.as_ref().is_some_and(|(_, workgroups)| size > *workgroups) {
+            first = None;
+            self.cursor.set(Some([0; 3]));
         }
         let (commands, workgroups) = first.unwrap_or_else(|| self.encode(size));
         if let Some(now) = now {
@@ -630,15 +722,15 @@ impl Job {
         self.cursor.set((next[2] < z).then(|| next.map(|n| n as u32)));
         let encoder = self.device.create_command_encoder(None);
         let pass = encoder.begin_compute_pass(Some(&imp::GpuComputePassDescriptor { timestamp_writes: None, label: self.label.clone() }));
-        pass.set_pipeline(&self.pipeline);
+        pass.set_pipeline(&self.pipeline.pipeline);
         for (index, group) in self.groups.iter().enumerate() {
             if let Some(group) = group {
                 set(&pass, index as u32, group);
             }
         }
-        if let Some(place) = &self.chunkable.place {
-            let group = make_place(&self.device, &place.layout, start, self.whole);
-            let _ = pass.set_bind_group(place.group, Some(&group), None, None, None);
+        if let Some((index, layout)) = &self.pipeline.place {
+            let group = make_place(&self.device, layout, start, self.whole);
+            let _ = pass.set_bind_group(*index, Some(&group), None, None, None);
         }
         let [cx, cy, cz] = count.map(|n| n as u32);
         pass.dispatch_workgroups(cx, Some(cy), Some(cz));

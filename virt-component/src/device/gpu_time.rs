@@ -34,7 +34,9 @@ pub struct Spent {
     pub overdue: u64,
     /// Times its work was held back for its `max-gpu-share` (`super::budget`).
     pub budget_holds: u64,
-    /// Chunks of its dispatches submitted, each a queue operation (`super::chunks`).
+    /// Dispatches of its cut into chunks (`super::chunks`).
+    pub cuts: u64,
+    /// Chunks of its dispatches submitted, each a queue operation.
     pub chunks: u64,
 }
 
@@ -67,6 +69,11 @@ pub fn spent(tenant: u32, ns: u64) {
 /// `tenant`'s work was held back for its GPU budget.
 pub fn budget_hold(tenant: u32) {
     with(tenant, |s| s.budget_holds += 1);
+}
+
+/// A dispatch of `tenant` was cut into chunks.
+pub fn cut(tenant: u32) {
+    with(tenant, |s| s.cuts += 1);
 }
 
 /// A chunk of a dispatch of `tenant` was submitted.
@@ -109,6 +116,7 @@ pub fn counters() -> Vec<(&'static str, Counter)> {
         push("longest operation us", s.longest / 1_000);
         if config::of_tenant(tenant).max_submission_time.is_some() {
             push("devices lost to max-submission-time", s.overdue);
+            push("dispatches cut", s.cuts);
             push("dispatch chunks", s.chunks);
         }
         if config::of_tenant(tenant).max_gpu_share.is_some() {

@@ -108,7 +108,18 @@ pub fn destroy(device: &GpuDevice) {
         // Behind the calls held before it: they are the application's, made before the destroy
         // (their errors reach its scopes and streams before they end).
         Some(v) => {
-            let destroyed = move || v.lose(Lost { reason: exp::GpuDeviceLostReason::Destroyed, message: "the device was destroyed".into() });
+            // A host device that is this device's own (no other shares it, now or later) is
+            // destroyed with it, as without the virt; the device's uncaptured-error streams then
+            // end with the runtime's, after the errors the runtime reported before the destroy
+            // (ending them at once would drop those still on their way).
+            let own = !share::sharing();
+            let destroyed = move || {
+                if own {
+                    v.scopes.end_with_runtime();
+                    v.host.device.destroy();
+                }
+                v.lose(Lost { reason: exp::GpuDeviceLostReason::Destroyed, message: "the device was destroyed".into() });
+            };
             match queue::holding(device.device) {
                 Some(timeline) => timeline.hold(HeldCall::Run(Box::new(destroyed))),
                 None => destroyed(),

@@ -66,12 +66,16 @@ pub fn caught<T>(device: &imp::GpuDevice, make: impl FnOnce() -> T) -> (T, Optio
 #[derive(Default)]
 pub struct Scopes {
     stack: RefCell<Vec<Scope>>,
-    listeners: RefCell<Vec<mpsc::UnboundedSender<exp::GpuError>>>,
+    /// Each with its number: how many listeners the device had before it.
+    listeners: RefCell<Vec<(u64, mpsc::UnboundedSender<exp::GpuError>)>>,
+    listened: Cell<u64>,
     pushed: Cell<u64>,
     /// Whether new scopes are virtual (the host device is shared).
     virtual_: Cell<bool>,
     /// Whether the device is lost: its streams have ended.
     ended: Cell<bool>,
+    /// Whether its streams end with the runtime's (its host device was destroyed with it).
+    with_runtime: Cell<bool>,
     /// The guest whose device it is (0 in front of one application).
     tenant: Cell<u32>,
 }
@@ -147,13 +151,17 @@ pub struct Scope {
     pub forwarded: bool,
 }
 
-/// The application's open scopes at one moment: where the errors of a call made then belong.
+/// The application's open scopes and its listeners at one moment: where the errors of a call
+/// made then belong (a listener added later does not hear of them).
 #[derive(Clone, PartialEq, Eq)]
-pub struct Mark(Vec<u64>);
+pub struct Mark {
+    scopes: Vec<u64>,
+    listeners: u64,
+}
 
 impl Scopes {
     pub fn mark(&self) -> Mark {
-        Mark(self.stack.borrow().iter().map(|s| s.id).collect())
+        Mark { scopes: self.stack.borrow().iter().map(|s| s.id).collect(), listeners: self.listened.get() }
     }
 
     /// The device is `tenant`'s.
@@ -190,7 +198,10 @@ impl Scopes {
     pub fn listen(&self, listener: mpsc::UnboundedSender<exp::GpuError>) {
         match self.ended.get() {
             true => listener.close_channel(),
-            false => self.listeners.borrow_mut().push(listener),
+            false => {
+                self.listeners.borrow_mut().push((self.listened.get(), listener));
+                self.listened.set(self.listened.get() + 1);
+            }
         }
     }
 
@@ -199,12 +210,23 @@ impl Scopes {
         self.ended.get()
     }
 
-    /// The device is lost: its uncaptured-error streams end.
+    /// The device is lost: its uncaptured-error streams end (or, once the runtime's device was
+    /// destroyed with it, each when the runtime's stream that feeds it ends).
     pub fn end(&self) {
         self.ended.set(true);
-        for listener in self.listeners.take() {
-            listener.close_channel();
+        let listeners = self.listeners.take();
+        if !self.with_runtime.get() {
+            for (_, listener) in listeners {
+                listener.close_channel();
+            }
         }
+    }
+
+    /// The runtime's device is destroyed with this one: each uncaptured-error stream (fed by the
+    /// runtime's, on a host device that is not shared) ends when the runtime's does, after the
+    /// errors it reported before the destroy.
+    pub fn end_with_runtime(&self) {
+        self.with_runtime.set(true);
     }
 }
 
@@ -226,7 +248,7 @@ pub fn report(device: &GpuDevice, kind: exp::GpuErrorKind, message: String) {
 pub fn report_to(runtime: &imp::GpuDevice, scopes: &Scopes, mark: Option<&Mark>, kind: exp::GpuErrorKind, message: String) {
     let filter = filter_of(kind);
     let mut stack = scopes.stack.borrow_mut();
-    let fits = |s: &Scope| s.filter == filter && mark.is_none_or(|m| m.0.contains(&s.id));
+    let fits = |s: &Scope| s.filter == filter && mark.is_none_or(|m| m.scopes.contains(&s.id));
     if let Some(at) = stack.iter().rposition(fits) {
         // Under a newer scope of the same filter, the runtime's errors go to that one: no split
         // is needed (nor possible) to keep this scope's later errors apart.
@@ -244,9 +266,13 @@ pub fn report_to(runtime: &imp::GpuDevice, scopes: &Scopes, mark: Option<&Mark>,
         return;
     }
     drop(stack);
-    // Uncaptured: every listener gets it; with none, it is undelivered.
+    // Uncaptured: every listener that was there when the call was made gets it; with none, it
+    // is undelivered.
     let mut delivered = false;
-    scopes.listeners.borrow_mut().retain(|l| {
+    scopes.listeners.borrow_mut().retain(|(number, l)| {
+        if mark.is_some_and(|m| *number >= m.listeners) {
+            return true;
+        }
         let error = exp::GpuError::new(GpuError::Local { kind, message: message.clone() });
         let sent = l.unbounded_send(error).is_ok();
         delivered |= sent;

@@ -42,8 +42,8 @@ thread_local! {
     static BRACKETING: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Whether a pod's guests share host devices.
-fn sharing() -> bool {
+/// Whether a pod's guests share host devices (if not, each host device is one device's own).
+pub fn sharing() -> bool {
     config::is_pod() && !config::pod().pool.device_per_guest
 }
 

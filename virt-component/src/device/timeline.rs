@@ -51,6 +51,10 @@ pub enum HeldCall {
     DestroyDevice,
     /// What the virt does in the device's place (the destroy of a device whose loss it owns).
     Run(Box<dyn FnOnce()>),
+    /// A call that the application's task makes itself, in its turn: the drainer hands it a
+    /// sender and goes on once that is dropped (a `map-async` starts on the runtime after the
+    /// calls held before it and before those held after it).
+    Turn(oneshot::Sender<oneshot::Sender<()>>),
 }
 
 /// Work submitted in chunks, one at a time (a dispatch cut by `super::chunks`).
@@ -367,7 +371,16 @@ impl Timeline {
                 self.host.device.push_error_scope(filter);
             }
         }
-        let left = self.make(by, call);
+        let left = match call {
+            HeldCall::Turn(turn) => {
+                let (made, making) = oneshot::channel();
+                if turn.send(made).is_ok() {
+                    let _ = making.await;
+                }
+                None
+            }
+            call => self.make(by, call),
+        };
         if moved {
             // All three pops start at the join's first poll, before any other call can reach
             // the runtime: the scopes hold this call's errors and nothing else.
@@ -413,6 +426,7 @@ impl Timeline {
             HeldCall::DestroyQuerySet(query_set) => query_set.destroy(),
             HeldCall::DestroyDevice => self.host.device.destroy(),
             HeldCall::Run(call) => call(),
+            HeldCall::Turn(_) => unreachable!("a turn is the application task's own (`forward`)"),
         }
         None
     }

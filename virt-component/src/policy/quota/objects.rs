@@ -223,7 +223,7 @@ pub fn create_command_encoder(device: &GpuDevice, descriptor: Option<exp::GpuCom
 }
 
 pub fn create_bind_group(device: &GpuDevice, descriptor: exp::GpuBindGroupDescriptor<'_>) -> exp::GpuBindGroup {
-    let forward = |d| device.forward_create_bind_group(d);
+    let forward = |d| crate::device::chunks::create_bind_group(device, d);
     counted(device, Kind::BindGroup, descriptor, forward, |g| &g.get::<GpuBindGroup>().quota, |d| {
         // An empty group of an empty layout: it fits no pipeline that uses its slot.
         let layout = device.inner.create_bind_group_layout(&imp::GpuBindGroupLayoutDescriptor { entries: Vec::new(), label: None });

@@ -56,7 +56,12 @@ fn graveyard(device: &GpuDevice) -> &GpuDevice {
 macro_rules! create {
     ($sync:ident, $forward:ident, $async:ident, $forward_async:ident, $descriptor:ident, $pipeline:ident, $chunked:path) => {
         pub fn $sync(device: &GpuDevice, descriptor: exp::$descriptor<'_>) -> exp::$pipeline {
-            let forward = |d| $chunked(device, &d).unwrap_or_else(|| device.$forward(d));
+            let forward = |d| {
+                let pending = $chunked(device, &d);
+                let made = device.$forward(d);
+                pending.made(&made);
+                made
+            };
             super::objects::counted(device, Kind::Pipeline, descriptor, forward, |p| &p.get::<$pipeline>().quota, |d| {
                 graveyard(device).$forward(d)
             })
@@ -77,10 +82,9 @@ macro_rules! create {
             match Charge::new(device.device, Kind::Pipeline, 0) {
                 // Charged before the runtime is asked, so that creations in flight count too.
                 Ok(charge) => {
-                    let made = match $chunked(device, &descriptor) {
-                        Some(made) => made,
-                        None => device.$forward_async(descriptor).await?,
-                    };
+                    let pending = $chunked(device, &descriptor);
+                    let made = device.$forward_async(descriptor).await?;
+                    pending.made(&made);
                     made.get::<$pipeline>().quota.charge.set(charge);
                     Ok(made)
                 }
@@ -101,7 +105,7 @@ create!(
     forward_create_compute_pipeline_async,
     GpuComputePipelineDescriptor,
     GpuComputePipeline,
-    crate::device::chunks::create_compute_pipeline
+    crate::device::chunks::compute_pipeline
 );
 create!(
     create_render_pipeline,
@@ -113,7 +117,13 @@ create!(
     unchunked
 );
 
-/// Render pipelines are never made from chunked twins.
-fn unchunked(_: &GpuDevice, _: &exp::GpuRenderPipelineDescriptor<'_>) -> Option<exp::GpuRenderPipeline> {
-    None
+/// Draws are never cut: a render pipeline keeps nothing for chunks.
+fn unchunked(_: &GpuDevice, _: &exp::GpuRenderPipelineDescriptor<'_>) -> Unchunked {
+    Unchunked
+}
+
+struct Unchunked;
+
+impl Unchunked {
+    fn made(self, _: &exp::GpuRenderPipeline) {}
 }
