@@ -663,7 +663,7 @@ impl w::HostGpuQueue for WebGpuCtxView<'_> {
             buffers.extend(self.table.get_mut(cb)?.buffer.take());
         }
         // Only a submission wgpu took is one to wait for: wgpu refuses a wait for another.
-        match state.capture(|| shield(&state, "submit", || queue.submit(buffers))) {
+        match state.capture(|| shield(&state, "submit", || state.waits().submitting(|| queue.submit(buffers)))) {
             (Some(index), None) => state.submitted(index),
             (_, Some(error)) => state.report(error),
             (None, None) => {}

@@ -34,6 +34,8 @@ pub struct Waits {
     state: Mutex<Wanted>,
     /// Held by the wait whose turn it is to poll.
     turn: Mutex<()>,
+    /// Held by a submit, and by a turn's poll while it may end before its submission is done.
+    submits: Mutex<()>,
 }
 
 #[derive(Default)]
@@ -71,6 +73,12 @@ enum Polled {
 }
 
 impl Waits {
+    /// Runs `submit`, the queue's submit, out of the way of a slice's poll.
+    pub fn submitting<R>(&self, submit: impl FnOnce() -> R) -> R {
+        let _submitting = lock(&self.submits);
+        submit()
+    }
+
     fn want(&self, s: &Submitted) -> Want<'_> {
         let mut wanted = lock(&self.state);
         wanted.submissions.entry(s.number).or_insert_with(|| (s.index.clone(), 0)).1 += 1;
@@ -93,29 +101,23 @@ impl Waits {
             }
         };
         let (number, index) = target.unzip();
-        let Some(slice) = timeout else {
-            return match device.poll(wgpu::PollType::Wait { submission_index: index, timeout: None }) {
-                Ok(_) => {
-                    if let Some(number) = number {
-                        let mut wanted = lock(&self.state);
-                        wanted.done = wanted.done.max(number);
-                    }
-                    Polled::Done { number }
+        // A wait that may end before its submission is done (a slice) races wgpu's upkeep in a
+        // submit on another thread: that can retire the submission between the wait's look at
+        // the fence and its look at the queue, and an assertion in wgpu-core 30 then panics ("If
+        // the queue is empty, the current submission index (108) should be at least the wait
+        // submission index (109)", seen in a pod). So submits wait for a slice to end.
+        let _no_submits = timeout.map(|_| lock(&self.submits));
+        match device.poll(wgpu::PollType::Wait { submission_index: index, timeout }) {
+            Ok(_) => {
+                if let Some(number) = number {
+                    let mut wanted = lock(&self.state);
+                    wanted.done = wanted.done.max(number);
                 }
-                // Not a submission wgpu took: nothing to wait for (and nothing learnt of others).
-                Err(wgpu::PollError::WrongSubmissionIndex(..)) => Polled::Done { number },
-                Err(wgpu::PollError::Timeout) => Polled::Slice,
-            };
-        };
-        // A slice is a sleep and a poll that does not wait. A wait that may end before its
-        // submission is done races wgpu's own upkeep: a submit on another thread can retire the
-        // submission between the wait's look at the fence and its look at the queue, and an
-        // assertion in wgpu-core 30 then panics ("If the queue is empty, the current submission
-        // index (108) should be at least the wait submission index (109)", seen in a pod).
-        std::thread::sleep(slice);
-        match device.poll(wgpu::PollType::Poll) {
-            Ok(wgpu::PollStatus::QueueEmpty) => Polled::Done { number: None },
-            _ => Polled::Slice,
+                Polled::Done { number }
+            }
+            Err(wgpu::PollError::Timeout) => Polled::Slice,
+            // Not a submission wgpu took: nothing to wait for (and nothing learnt of others).
+            Err(wgpu::PollError::WrongSubmissionIndex(..)) => Polled::Done { number },
         }
     }
 }
