@@ -663,15 +663,30 @@ impl Chunks for Job {
         self.cursor.get().is_none()
     }
 
-    /// The next chunk's commands, made once the one before it is done: its time measured,
-    /// this one is sized by it.
-    fn next(&self) -> Option<imp::GpuCommandBuffer> {
+    /// Whether the rest of the dispatch is one chunk of the measured size. The other chunks wait
+    /// for the work before them: a pipeline's first (so that its time is learnt before more of
+    /// it goes), and those of a dispatch longer than a slice (so that the virt can stop
+    /// between them).
+    fn fits(&self) -> bool {
+        let Some(ns) = self.chunkable.per_workgroup.get() else { return false };
+        let [x, y, z] = self.whole.map(u64::from);
+        let left = match (self.first_chunk.borrow().is_some(), self.cursor.get()) {
+            (true, _) => x * y * z,
+            (false, Some([ox, oy, oz])) => x * y * z - (u64::from(oz) * x * y + u64::from(oy) * x + u64::from(ox)),
+            (false, None) => 0,
+        };
+        left <= (self.slice / ns).max(1)
+    }
+
+    /// The next chunk's commands, made as it goes: sized by the least time per workgroup
+    /// measured, which the chunk before it adds to when it is known to be done (`settled`).
+    fn next(&self, settled: bool) -> Option<imp::GpuCommandBuffer> {
         let mut first = self.first_chunk.borrow_mut().take();
         if first.is_none() && self.is_done() {
             return None;
         }
         let now = clock::now();
-        if let (Some((at, workgroups)), Some(now)) = (self.last.get(), now) {
+        if let (Some((at, workgroups)), Some(now), true) = (self.last.get(), now, settled) {
             // The time from submission to completion counts the runtime's latency too, which a
             // small chunk does not amortise: the least time per workgroup seen is the estimate.
             let measured = (now.saturating_sub(at) / workgroups.max(1)).max(1);

@@ -59,10 +59,14 @@ pub enum HeldCall {
 
 /// Work submitted in chunks, one at a time (a dispatch cut by `super::chunks`).
 pub trait Chunks {
-    /// The next chunk's commands (`None`: every chunk was made).
-    fn next(&self) -> Option<imp::GpuCommandBuffer>;
+    /// The next chunk's commands (`None`: every chunk was made); `settled`: the device's work
+    /// before it is done (so the time since the chunk before it was submitted is that chunk's).
+    fn next(&self, settled: bool) -> Option<imp::GpuCommandBuffer>;
     /// Whether every chunk was made.
     fn is_done(&self) -> bool;
+    /// Whether the next chunk is known to fit a slice of time: then it need not wait for the
+    /// work before it (the virt learns nothing from that wait, and stops nothing).
+    fn fits(&self) -> bool;
 }
 
 /// Where in a texture a held `write-texture` goes (its copy info without the texture).
@@ -304,12 +308,13 @@ impl Timeline {
         loop {
             let (submit_next, chunk_next) = match self.held.borrow().front() {
                 Some((_, _, HeldCall::Submit(_) | HeldCall::Part(_))) => (true, false),
-                Some((_, _, HeldCall::Chunks(_))) => (true, true),
+                Some((_, _, HeldCall::Chunks(job))) => (true, !job.fits()),
                 _ => (false, false),
             };
             let blocked = if submit_next { self.blocked() } else { None };
             // A chunk goes once the device's work before it is done: then the virt can stop
-            // between chunks, and others' work runs in between.
+            // between chunks, and others' work runs in between (a chunk known to fit a slice
+            // goes as a part does).
             let blocked = blocked.or_else(|| (chunk_next && self.in_flight() > 0).then_some(Blocked::Cap));
             let next = if blocked.is_some() { None } else { self.held.borrow_mut().pop_front() };
             if submit_next && next.is_some() {
@@ -400,7 +405,7 @@ impl Timeline {
             HeldCall::Submit(buffers) => self.submit_now(&buffers, by, Operation::Submission),
             HeldCall::Part(buffers) => self.submit_now(&buffers, by, Operation::Part),
             HeldCall::Chunks(job) => {
-                if let Some(chunk) = job.next() {
+                if let Some(chunk) = job.next(self.in_flight() == 0) {
                     self.submit_now(&[Rc::new(chunk)], by, Operation::Part);
                     gpu_time::chunk(tenant::of(self.device_id));
                 }
