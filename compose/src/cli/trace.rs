@@ -1,6 +1,6 @@
 use anyhow::Context as _;
 use std::path::PathBuf;
-use webgpu_virt::trace::{Catalog, Decoded, Ending, compress, decode, diff};
+use webgpu_virt::trace::{Catalog, Choice, Decoded, Ending, compress, decode, diff, slice};
 
 /// Read a trace that a recording virt wrote (`configure --record`).
 #[derive(clap::Subcommand)]
@@ -28,6 +28,29 @@ pub enum Trace {
         #[arg(short, long)]
         output: PathBuf,
     },
+    /// Cut a trace down to chosen calls and every earlier call they depend on: a trace that
+    /// every tool reads and `replay` verifies.
+    #[command(group = clap::ArgGroup::new("choice").required(true))]
+    Slice {
+        /// The trace.
+        trace: PathBuf,
+        /// The call to keep, by number (as `trace dump` numbers them).
+        #[arg(long, group = "choice", value_name = "N")]
+        call: Option<u64>,
+        /// The calls to keep: `A..B` (B left out) or `A..=B`.
+        #[arg(long, group = "choice", value_name = "A..B", value_parser = parse_calls)]
+        calls: Option<(u64, u64)>,
+        /// The first call whose error was reported: in an error scope, to an uncaptured-error
+        /// listener, or as an error result.
+        #[arg(long, group = "choice")]
+        first_error: bool,
+        /// In a pod's trace, slice within this guest's calls.
+        #[arg(long, value_name = "NAME")]
+        guest: Option<String>,
+        /// Where to write the slice.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
     /// Compare two traces call by call: the first difference and how many calls differ (exit
     /// status 1 when they differ).
     Diff {
@@ -36,6 +59,22 @@ pub enum Trace {
         /// The other.
         b: PathBuf,
     },
+}
+
+/// `A..B` (B left out) or `A..=B`, as call numbers: the first and last call.
+fn parse_calls(text: &str) -> Result<(u64, u64), String> {
+    let (a, b, inclusive) = match (text.split_once("..="), text.split_once("..")) {
+        (Some((a, b)), _) => (a, b, true),
+        (None, Some((a, b))) => (a, b, false),
+        _ => return Err(format!("`{text}` is not a range of calls: write A..B or A..=B")),
+    };
+    let number = |s: &str| s.trim().parse::<u64>().map_err(|e| format!("`{s}` in `{text}` is not a call number: {e}"));
+    let (a, b) = (number(a)?, number(b)?);
+    match inclusive {
+        true => Ok((a, b)),
+        false if b > a => Ok((a, b - 1)),
+        false => Err(format!("`{text}` holds no call")),
+    }
 }
 
 fn read(path: &PathBuf) -> anyhow::Result<Decoded> {
@@ -138,6 +177,22 @@ impl Trace {
                 let packed = compress(&bytes).with_context(|| format!("compressing {}", trace.display()))?;
                 std::fs::write(&output, &packed).with_context(|| format!("writing {}", output.display()))?;
                 println!("{} bytes -> {} bytes", bytes.len(), packed.len());
+            }
+            Trace::Slice { trace, call, calls, first_error, guest, output } => {
+                let choice = match (call, calls) {
+                    (Some(n), _) => Choice::Call(n),
+                    (_, Some((a, b))) => Choice::Calls(a, b),
+                    _ if first_error => Choice::FirstError,
+                    _ => unreachable!("clap requires one of --call, --calls, --first-error"),
+                };
+                let bytes = std::fs::read(&trace).with_context(|| format!("reading {}", trace.display()))?;
+                let started = std::time::Instant::now();
+                let s = slice(&Catalog::built_in(), &bytes, &choice, guest.as_deref()).with_context(|| format!("slicing the trace {}", trace.display()))?;
+                let took = started.elapsed();
+                std::fs::write(&output, &s.trace).with_context(|| format!("writing {}", output.display()))?;
+                let share = 100.0 * s.kept as f64 / s.of.max(1) as f64;
+                println!("{}: {}", output.display(), s.chosen);
+                println!("kept {} of {} calls ({share:.1}%), {} bytes of {}, in {:.3} s", s.kept, s.of, s.trace.len(), bytes.len(), took.as_secs_f64());
             }
             Trace::Diff { a, b } => {
                 let bytes = |p: &PathBuf| std::fs::read(p).with_context(|| format!("reading {}", p.display()));

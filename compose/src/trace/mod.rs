@@ -6,8 +6,10 @@
 //! of `wasm-tools print`.
 
 mod memory;
+mod slice;
 
 pub use memory::Memory;
+pub use slice::{Choice, Slice, slice};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -41,6 +43,9 @@ pub enum TraceToolError {
         /// What was expected there.
         why: String,
     },
+    /// A slice asked for calls the trace cannot give (`trace slice`).
+    #[error("{0}")]
+    Choice(String),
 }
 
 /// The interface's WIT: how to read a trace's calls.
@@ -84,7 +89,7 @@ impl Catalog {
     }
 
     /// One value of type `ty`.
-    fn read(&self, d: &mut Decoder<'_>, ty: &Type) -> Result<Value<'_>, DecodeError> {
+    fn read(&self, d: &mut Decoder<'_>, ty: &Type, n: &mut Numbers) -> Result<Value<'_>, DecodeError> {
         Ok(match ty {
             Type::Bool => Value::Bool(d.byte()? != 0),
             Type::U8 => Value::Unsigned(u64::from(d.byte()?)),
@@ -93,26 +98,32 @@ impl Catalog {
             Type::F32 => Value::F32(d.f32()?),
             Type::F64 => Value::F64(d.f64()?),
             Type::Char => Value::Char(char::from_u32(d.uleb_as::<u32>()?).unwrap_or(char::REPLACEMENT_CHARACTER)),
-            Type::String => match d.string()? {
-                StringRef::Inline(s) => Value::Str(s.to_string()),
-                StringRef::Blob(b) => Value::Blob(b),
-            },
+            Type::String => {
+                let at = d.offset();
+                match d.string()? {
+                    StringRef::Inline(s) => Value::Str(s.to_string()),
+                    StringRef::Blob(b) => {
+                        n.note(at, d.offset(), Number::StringBlob(b));
+                        Value::Blob(b)
+                    }
+                }
+            }
             Type::ErrorContext => Value::Case("error-context", None),
-            Type::Id(id) => self.read_id(d, *id)?,
+            Type::Id(id) => self.read_id(d, *id, n)?,
         })
     }
 
-    fn read_id(&self, d: &mut Decoder<'_>, id: wit_parser::TypeId) -> Result<Value<'_>, DecodeError> {
+    fn read_id(&self, d: &mut Decoder<'_>, id: wit_parser::TypeId, n: &mut Numbers) -> Result<Value<'_>, DecodeError> {
         let def = &self.resolve.types[id];
         Ok(match &def.kind {
-            TypeDefKind::Type(t) => self.read(d, t)?,
-            TypeDefKind::Record(r) => Value::Record(r.fields.iter().map(|f| Ok((f.name.as_str(), self.read(d, &f.ty)?))).collect::<Result<_, _>>()?),
-            TypeDefKind::Tuple(t) => Value::Tuple(t.types.iter().map(|t| self.read(d, t)).collect::<Result<_, _>>()?),
+            TypeDefKind::Type(t) => self.read(d, t, n)?,
+            TypeDefKind::Record(r) => Value::Record(r.fields.iter().map(|f| Ok((f.name.as_str(), self.read(d, &f.ty, n)?))).collect::<Result<_, _>>()?),
+            TypeDefKind::Tuple(t) => Value::Tuple(t.types.iter().map(|t| self.read(d, t, n)).collect::<Result<_, _>>()?),
             TypeDefKind::Variant(v) => {
                 let at = d.offset();
                 let case = v.cases.get(d.uleb_as::<usize>()?).ok_or(DecodeError { at, why: "a variant case out of range" })?;
                 let payload = match &case.ty {
-                    Some(t) => Some(Box::new(self.read(d, t)?)),
+                    Some(t) => Some(Box::new(self.read(d, t, n)?)),
                     None => None,
                 };
                 Value::Case(&case.name, payload)
@@ -128,21 +139,26 @@ impl Catalog {
             }
             TypeDefKind::Option(t) => match d.byte()? {
                 0 => Value::Case("none", None),
-                _ => Value::Case("some", Some(Box::new(self.read(d, t)?))),
+                _ => Value::Case("some", Some(Box::new(self.read(d, t, n)?))),
             },
-            TypeDefKind::List(Type::U8) => Value::Blob(d.uleb()?),
+            TypeDefKind::List(Type::U8) => {
+                let at = d.offset();
+                let blob = d.uleb()?;
+                n.note(at, d.offset(), Number::Blob(blob));
+                Value::Blob(blob)
+            }
             TypeDefKind::List(t) => {
-                let n = d.uleb_as::<usize>()?;
+                let len = d.uleb_as::<usize>()?;
                 // Each element takes a byte at least: a count past the payload is damage.
-                if n > d.rest().len() {
+                if len > d.rest().len() {
                     return Err(DecodeError { at: d.offset(), why: "a list longer than its record" });
                 }
-                Value::List((0..n).map(|_| self.read(d, t)).collect::<Result<_, _>>()?)
+                Value::List((0..len).map(|_| self.read(d, t, n)).collect::<Result<_, _>>()?)
             }
             TypeDefKind::Result(r) => {
                 let (name, ty) = if d.byte()? == 0 { ("ok", &r.ok) } else { ("err", &r.err) };
                 let payload = match ty {
-                    Some(t) => Some(Box::new(self.read(d, t)?)),
+                    Some(t) => Some(Box::new(self.read(d, t, n)?)),
                     None => None,
                 };
                 Value::Case(name, payload)
@@ -158,38 +174,43 @@ impl Catalog {
                     "gpu-error" | "gpu-device-lost-info" => {
                         let kind = if name == "gpu-error" { "gpu-error-kind" } else { "gpu-device-lost-reason" };
                         let kind = match self.resolve.interfaces[self.iface].types.get(kind) {
-                            Some(k) => self.read_id(d, *k)?,
+                            Some(k) => self.read_id(d, *k, n)?,
                             None => Value::Unsigned(d.uleb()?),
                         };
-                        Value::Recorded(name, Box::new([kind, self.read(d, &Type::String)?]))
+                        Value::Recorded(name, Box::new([kind, self.read(d, &Type::String, n)?]))
                     }
                     _ => Value::Object(name, d.uleb()?),
                 }
             }
-            TypeDefKind::Future(_) => Value::Handle("future", d.uleb()?),
-            TypeDefKind::Stream(_) => Value::Handle("stream", d.uleb()?),
+            TypeDefKind::Future(_) | TypeDefKind::Stream(_) => {
+                let kind = if matches!(def.kind, TypeDefKind::Future(_)) { "future" } else { "stream" };
+                let at = d.offset();
+                let call = d.uleb()?;
+                n.note(at, d.offset(), Number::Handle(call));
+                Value::Handle(kind, call)
+            }
             _ => return Err(DecodeError { at: d.offset(), why: "a value of a type the trace tools do not read" }),
         })
     }
 
     /// A call's arguments.
-    fn args(&self, function: &Function, args: &[u8]) -> Result<Vec<Value<'_>>, DecodeError> {
+    fn args(&self, function: &Function, args: &[u8], n: &mut Numbers) -> Result<Vec<Value<'_>>, DecodeError> {
         let mut d = Decoder::new(args);
-        let values = function.params.iter().map(|p| self.read(&mut d, &p.ty)).collect::<Result<_, _>>()?;
+        let values = function.params.iter().map(|p| self.read(&mut d, &p.ty, n)).collect::<Result<_, _>>()?;
         finished(&d)?;
         Ok(values)
     }
 
     /// A call's result (`None` for a function that returns nothing).
-    fn result(&self, function: &Function, value: &[u8]) -> Result<Option<Value<'_>>, DecodeError> {
+    fn result(&self, function: &Function, value: &[u8], n: &mut Numbers) -> Result<Option<Value<'_>>, DecodeError> {
         let mut d = Decoder::new(value);
-        let result = function.result.as_ref().map(|t| self.read(&mut d, t)).transpose()?;
+        let result = function.result.as_ref().map(|t| self.read(&mut d, t, n)).transpose()?;
         finished(&d)?;
         Ok(result)
     }
 
     /// What the future or stream `function` returned produced.
-    fn resolved(&self, function: &Function, value: &[u8]) -> Result<Value<'_>, DecodeError> {
+    fn resolved(&self, function: &Function, value: &[u8], n: &mut Numbers) -> Result<Value<'_>, DecodeError> {
         let mut d = Decoder::new(value);
         let payload = match function.result {
             Some(Type::Id(id)) => match &self.resolve.types[id].kind {
@@ -199,9 +220,47 @@ impl Catalog {
             _ => None,
         };
         let Some(payload) = payload else { return Err(DecodeError { at: 0, why: "a value for a call that returned no future or stream" }) };
-        let value = self.read(&mut d, &payload)?;
+        let value = self.read(&mut d, &payload, n)?;
         finished(&d)?;
         Ok(value)
+    }
+}
+
+/// A number in a value that names another record: a blob, or the call that returned a future
+/// or stream. A trace cut out of another (`trace slice`) numbers them anew.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Number {
+    /// A `list<u8>`'s blob.
+    Blob(u64),
+    /// A long string's blob.
+    StringBlob(u64),
+    /// A future or stream, by the call that returned it.
+    Handle(u64),
+}
+
+/// Where a value's [`Number`]s are, when wanted: byte ranges of the payload.
+pub(crate) struct Numbers(Option<Vec<(usize, usize, Number)>>);
+
+impl Numbers {
+    /// Numbers not wanted.
+    fn none() -> Self {
+        Self(None)
+    }
+
+    /// Numbers wanted.
+    pub(crate) fn wanted() -> Self {
+        Self(Some(Vec::new()))
+    }
+
+    fn note(&mut self, start: usize, end: usize, number: Number) {
+        if let Some(found) = &mut self.0 {
+            found.push((start, end, number));
+        }
+    }
+
+    /// Those found since the last take.
+    pub(crate) fn take(&mut self) -> Vec<(usize, usize, Number)> {
+        self.0.as_mut().map(std::mem::take).unwrap_or_default()
     }
 }
 
@@ -509,7 +568,7 @@ fn decode_with(catalog: &Catalog, bytes: &[u8], by_content: bool) -> Result<Deco
                 functions.push(function);
                 tenants.push(tenant);
                 *calls.entry(f.name.clone()).or_default() += 1;
-                let values = catalog.args(f, args).map_err(|e| bad(e, payload_at(args)))?;
+                let values = catalog.args(f, args, &mut Numbers::none()).map_err(|e| bad(e, payload_at(args)))?;
                 memory.call(number, f, &values);
                 let data_before = cx.data_bytes;
                 let text = format!("{}({})", f.name, show_all(&values, &mut cx));
@@ -532,7 +591,7 @@ fn decode_with(catalog: &Catalog, bytes: &[u8], by_content: bool) -> Result<Deco
                     .get(call as usize)
                     .and_then(|f| catalog.function(*f))
                     .ok_or(TraceToolError::Value { offset, why: format!("a result of call #{call}, which the trace has not made") })?;
-                let result = catalog.result(f, value).map_err(|e| bad(e, payload_at(value)))?;
+                let result = catalog.result(f, value, &mut Numbers::none()).map_err(|e| bad(e, payload_at(value)))?;
                 let guest = tenants.get(call as usize).and_then(|t| guests.get_mut(*t));
                 let data_before = cx.data_bytes;
                 if let Some(result) = &result {
@@ -562,7 +621,7 @@ fn decode_with(catalog: &Catalog, bytes: &[u8], by_content: bool) -> Result<Deco
                 let f = functions.get(handle as usize).and_then(|f| catalog.function(*f));
                 let text = f
                     .ok_or(TraceToolError::Value { offset, why: format!("a value of call #{handle}'s future or stream, which the trace has not made") })
-                    .and_then(|f| catalog.resolved(f, value).map_err(|e| bad(e, payload_at(value))))
+                    .and_then(|f| catalog.resolved(f, value, &mut Numbers::none()).map_err(|e| bad(e, payload_at(value))))
                     .map(|v| show_all(&[v], &mut cx))?;
                 lines.push(format!("#{handle} produced {text}"));
             }
