@@ -136,6 +136,8 @@ fn read<'t, 'c>(catalog: &'c Catalog, bytes: &'t [u8]) -> Result<Trace<'t, 'c>, 
     let mut scopes: HashMap<u64, Vec<usize>> = HashMap::new();
     let mut end = EndWatch::default();
     let mut n = Numbers::wanted();
+    // The blobs so far, to describe the error chosen.
+    let mut cx = super::Cx::default();
     for record in reader.records() {
         let (offset, record) = match record {
             Ok(r) => r,
@@ -149,7 +151,8 @@ fn read<'t, 'c>(catalog: &'c Catalog, bytes: &'t [u8]) -> Result<Trace<'t, 'c>, 
         let bad = |e: webgpu_virt_trace::value::DecodeError, start: u64| TraceToolError::Value { offset: start + e.at as u64, why: e.why.into() };
         let unknown = |why: String| TraceToolError::Value { offset, why };
         match &record {
-            Record::Blob { .. } => {
+            Record::Blob { data, hash } => {
+                cx.blobs.push((data.len(), *hash));
                 t.blob_of.insert(at, blobs);
                 blobs += 1;
             }
@@ -211,7 +214,7 @@ fn read<'t, 'c>(catalog: &'c Catalog, bytes: &'t [u8]) -> Result<Trace<'t, 'c>, 
                 }
                 t.calls[c].result = Some(at);
                 if error && !t.first_errors.contains_key(&t.calls[c].tenant) {
-                    let text = result.as_ref().map(|v| super::show_all(std::slice::from_ref(v), &mut super::Cx::default())).unwrap_or_default();
+                    let text = result.as_ref().map(|v| super::show_all(std::slice::from_ref(v), &mut cx)).unwrap_or_default();
                     t.first_errors.insert(t.calls[c].tenant, (at, c, format!("call #{c} ({}) -> {text}", f.name)));
                 }
             }
@@ -225,7 +228,7 @@ fn read<'t, 'c>(catalog: &'c Catalog, bytes: &'t [u8]) -> Result<Trace<'t, 'c>, 
                 let (mut objects, mut error) = (Vec::new(), false);
                 walk(&v, &mut objects, &mut error);
                 if error && !t.first_errors.contains_key(&t.calls[c].tenant) {
-                    let text = super::show_all(&[v], &mut super::Cx::default());
+                    let text = super::show_all(&[v], &mut cx);
                     t.first_errors.insert(t.calls[c].tenant, (at, c, format!("the value {text} of call #{c} ({})", f.name)));
                 }
             }
