@@ -338,6 +338,8 @@ impl Trace<'_, '_> {
             }
             return;
         }
+        // Which of these calls change the object, the trace cannot tell (a bind group naming a
+        // buffer, whose passes may write it once submitted): every one is kept.
         for &c in mentions {
             self.keep(c, k, guest);
         }
