@@ -615,7 +615,7 @@ impl<'a> Gen<'a> {
         let call = if policy {{ crate::policy::before(device, &Args::{described}) }} else {{ 0 }};
         {foreign}let ret = {body};
         if policy {{
-            crate::policy::after(device, call, &Ret::{variant}(&ret));
+            crate::after(device, call, &Ret::{variant}(&ret));
         }}
         ret
     }}

@@ -185,7 +185,7 @@ mod tests {
         assert_eq!(parse_config("").unwrap(), Config::default());
         let (at, message) = parse_config("noop = true\ncount-cals = true\n").unwrap_err();
         assert_eq!(at, 12);
-        assert_eq!(message, "unknown field `count-cals`, expected one of `noop`, `count-calls`, `max-memory`, `max-buffer-size`, `max-texture-dimension`, `max-objects`, `max-write-size`, `max-in-flight`, `record`, `record-batched`, `weight`, `deny-features`, `mask-adapter-info`, `log-errors`, `gpu-time`, `max-submission-time`, `max-gpu-share`, `max-loop-iterations`, `pool`, `guests`");
+        assert_eq!(message, "unknown field `count-cals`, expected one of `noop`, `count-calls`, `max-memory`, `max-buffer-size`, `max-texture-dimension`, `max-objects`, `max-write-size`, `max-in-flight`, `record`, `record-batched`, `weight`, `deny-features`, `mask-adapter-info`, `log-errors`, `log-stats`, `gpu-time`, `max-submission-time`, `max-gpu-share`, `max-loop-iterations`, `pool`, `guests`");
         let (at, message) = parse_config("count-calls = 3").unwrap_err();
         assert_eq!((at, message.as_str()), (14, "invalid type: integer `3`, expected a boolean"));
         let (_, message) = parse_config("max-in-flight = 0").unwrap_err();

@@ -261,7 +261,7 @@ fn bad_configurations_are_named() {
         failure(&["configure".as_ref(), "--config".as_ref(), toml.as_os_str(), "-o".as_ref(), out.as_os_str()])
     };
     let e = configure("count-calls = true\nmax-memroy = 5\n");
-    assert!(e.contains("virt.toml:2:1: unknown field `max-memroy`, expected one of `noop`, `count-calls`, `max-memory`, `max-buffer-size`, `max-texture-dimension`, `max-objects`, `max-write-size`, `max-in-flight`, `record`, `record-batched`, `weight`, `deny-features`, `mask-adapter-info`, `log-errors`, `gpu-time`, `max-submission-time`, `max-gpu-share`, `max-loop-iterations`, `pool`, `guests` (at `max-memroy = 5`)"), "{e}");
+    assert!(e.contains("virt.toml:2:1: unknown field `max-memroy`, expected one of `noop`, `count-calls`, `max-memory`, `max-buffer-size`, `max-texture-dimension`, `max-objects`, `max-write-size`, `max-in-flight`, `record`, `record-batched`, `weight`, `deny-features`, `mask-adapter-info`, `log-errors`, `log-stats`, `gpu-time`, `max-submission-time`, `max-gpu-share`, `max-loop-iterations`, `pool`, `guests` (at `max-memroy = 5`)"), "{e}");
     let e = configure("count-calls = \"yes\"\n");
     assert!(e.contains("virt.toml:1:15: invalid type: string \"yes\", expected a boolean (at `count-calls = \"yes\"`)"), "{e}");
     let e = configure("count-calls = [");
@@ -738,4 +738,26 @@ fn refusals_nobody_catches_are_logged_with_log_errors() {
     let out = webgpu_virt().arg("run").arg(&limited).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("webgpu-virt: uncaptured out-of-memory-error: webgpu-virt quota: a buffer of "), "{stderr}");
+}
+
+#[test]
+fn with_log_stats_a_hit_limit_writes_the_counters_where_no_one_calls_the_stats_export() {
+    // `run` without `--stats` never calls the stats export, as most platforms never do: the
+    // operator still sees the quota's counters, once, after the first refusal of a burst.
+    let dir = tempfile::tempdir().unwrap();
+    let limited = dir.path().join("limited.wasm");
+    let out = webgpu_virt().arg("plug").arg(guest("compute")).args(["--max-memory", "16", "--log-stats", "-o"]).arg(&limited).output().unwrap();
+    check(&out, "plug --log-stats");
+    let out = webgpu_virt().arg("run").arg(&limited).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.matches("webgpu-virt: stats, after a quota refused a call:").count(), 1, "{stderr}");
+    let refused = stderr.lines().find(|l| l.starts_with("webgpu-virt:   quota device 1 refused  ")).unwrap_or_else(|| panic!("{stderr}"));
+    assert_eq!(refused, "webgpu-virt:   quota device 1 refused  1", "{stderr}");
+    assert!(stderr.contains("webgpu-virt:   quota memory limit  16\n"), "{stderr}");
+    // Nothing is written while no limit is hit.
+    let calm = dir.path().join("calm.wasm");
+    check(&webgpu_virt().arg("plug").arg(guest("compute")).args(["--max-memory", "64MiB", "--log-stats", "-o"]).arg(&calm).output().unwrap(), "plug");
+    let out = webgpu_virt().arg("run").arg(&calm).output().unwrap();
+    check(&out, "the calm run");
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("webgpu-virt: stats"));
 }

@@ -75,6 +75,11 @@ pub struct Config {
     /// console). Needs the build of the virt that imports WASI (`webgpu-virt configure` picks
     /// it); every build counts them in its stats.
     pub log_errors: bool,
+    /// Write every counter of the stats to `wasi:cli/stderr` when a limit is hit (a quota's
+    /// refusal, a device lost to `max-submission-time`, work held back for `max-gpu-share`),
+    /// after the call that hit it, at most once a second: for runtimes that never call the
+    /// stats export. Needs the build of the virt that imports WASI, like `log-errors`.
+    pub log_stats: bool,
     /// Measure the GPU time of each submission and report it per guest (`gpu-time` in
     /// `webgpu-virt run --stats`; in the trace when recording). Implied by
     /// `max-submission-time`. Needs the build of the virt that imports WASI (its monotonic
@@ -530,6 +535,7 @@ enum Tag {
     MaxSubmissionTime = 20,
     MaxGpuShare = 21,
     MaxLoopIterations = 22,
+    LogStats = 23,
 }
 
 /// The loop budget of a guest with `max-submission-time` and no `max-loop-iterations` is its
@@ -557,7 +563,7 @@ impl Config {
     /// Whether the virt needs the build that imports WASI: to record, to log errors, or for the
     /// clock that GPU time is measured with.
     pub fn needs_wasi(&self) -> bool {
-        self.record.is_some() || self.log_errors || self.measures_gpu_time()
+        self.record.is_some() || self.log_errors || self.log_stats || self.measures_gpu_time()
     }
 
     /// The loop budget of this policy's shaders: `max-loop-iterations`, or with a time limit
@@ -629,6 +635,7 @@ impl Config {
         }
         flag(&mut out, Tag::MaskAdapterInfo, self.mask_adapter_info);
         flag(&mut out, Tag::LogErrors, self.log_errors);
+        flag(&mut out, Tag::LogStats, self.log_stats);
         flag(&mut out, Tag::RecordBatched, self.record_batched);
         flag(&mut out, Tag::GpuTime, self.gpu_time);
         number(&mut out, Tag::MaxSubmissionTime, self.max_submission_time.map(|d| d.0));
@@ -688,6 +695,7 @@ impl Config {
                 }
                 t if t == Tag::MaskAdapterInfo as u8 => flag(&mut config.mask_adapter_info)?,
                 t if t == Tag::LogErrors as u8 => flag(&mut config.log_errors)?,
+                t if t == Tag::LogStats as u8 => flag(&mut config.log_stats)?,
                 t if t == Tag::RecordBatched as u8 => flag(&mut config.record_batched)?,
                 t if t == Tag::GpuTime as u8 => flag(&mut config.gpu_time)?,
                 t if t == Tag::MaxSubmissionTime as u8 => {
@@ -877,7 +885,7 @@ mod tests {
             Config::default(),
             Config { noop: true, ..Config::default() },
             Config { noop: true, count_calls: true, ..Config::default() },
-            Config { deny_features: alloc::vec!["timestamp-query".into(), "x".repeat(300)], mask_adapter_info: true, log_errors: true, ..Config::default() },
+            Config { deny_features: alloc::vec!["timestamp-query".into(), "x".repeat(300)], mask_adapter_info: true, log_errors: true, log_stats: true, ..Config::default() },
             Config {
                 max_buffer_size: Some(Size(1 << 20)),
                 max_texture_dimension: Some(4096),

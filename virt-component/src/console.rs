@@ -11,6 +11,36 @@ use std::cell::Cell;
 thread_local! {
     /// Lines cut for want of room in the stream.
     static CUT: Cell<u64> = const { Cell::new(0) };
+    /// A limit hit since the counters were last written (`log-stats`), in words.
+    static HIT: Cell<Option<&'static str>> = const { Cell::new(None) };
+    /// When the counters were last written (the monotonic clock's nanoseconds).
+    static WRITTEN: Cell<Option<u64>> = const { Cell::new(None) };
+}
+
+/// How long the counters wait after they were written before they are written again.
+const STATS_EVERY_NS: u64 = 1_000_000_000;
+
+/// A limit was hit (`what`, in words): with `log-stats`, the counters are written after the
+/// call ([`stats_due`]).
+pub fn limit_hit(what: &'static str) {
+    if crate::config::pod().log_stats && HIT.get().is_none() {
+        HIT.set(Some(what));
+    }
+}
+
+/// The limit hit that the counters are to be written for now: the first at once, later ones at
+/// most once a second (a burst of refusals writes them once).
+pub fn stats_due() -> Option<&'static str> {
+    let what = HIT.get()?;
+    let now = crate::clock::now();
+    if let (Some(last), Some(now)) = (WRITTEN.get(), now)
+        && now.saturating_sub(last) < STATS_EVERY_NS
+    {
+        return None;
+    }
+    HIT.set(None);
+    WRITTEN.set(now.or(WRITTEN.get()));
+    Some(what)
 }
 
 /// Writes `line` and a line break, as far as the stream has room now.

@@ -83,6 +83,18 @@ pub trait WitName {
 
 include!(concat!(env!("OUT_DIR"), "/forward.rs"));
 
+/// After a call that the policies saw: they see its result, and with `log-stats` the counters
+/// go to the operator's console if a limit was hit.
+fn after(device: ids::DeviceId, call: u64, ret: &Ret<'_>) {
+    policy::after(device, call, ret);
+    if let Some(hit) = console::stats_due() {
+        console::write(&format!("webgpu-virt: stats, after {hit}:"));
+        for c in <Virt as stats::Guest>::counters() {
+            console::write(&format!("webgpu-virt:   {} {}  {}", c.policy, c.name, c.value));
+        }
+    }
+}
+
 impl stats::Guest for Virt {
     fn counters() -> Vec<stats::Counter> {
         let counters = policy::counters().into_iter().chain(device::scopes::counters()).chain(device::gpu_time::counters());
@@ -104,7 +116,7 @@ impl tenancy::Guest for Virt {
         let call = if policy { policy::before(device, &Args::GetGpu) } else { 0 };
         let gpu = exp::Gpu::new(Gpu::wrap(imp::get_gpu(), device));
         if policy {
-            policy::after(device, call, &Ret::GetGpu(&gpu));
+            after(device, call, &Ret::GetGpu(&gpu));
         }
         gpu
     }

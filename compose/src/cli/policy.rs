@@ -3,7 +3,7 @@ use std::path::PathBuf;
 use webgpu_virt::{Config, Duration, Fraction, MaxObjects, Pool, Size};
 
 /// The ids of the policy flags (not `--config`, which replaces them all).
-pub const FLAGS: [&str; 20] = [
+pub const FLAGS: [&str; 21] = [
     "count_calls",
     "noop",
     "max_memory",
@@ -17,6 +17,7 @@ pub const FLAGS: [&str; 20] = [
     "deny_feature",
     "mask_adapter_info",
     "log_errors",
+    "log_stats",
     "gpu_time",
     "max_submission_time",
     "max_gpu_share",
@@ -82,6 +83,12 @@ pub struct PolicyArgs {
     /// (0.2); `run --stats` counts them either way.
     #[arg(long)]
     log_errors: bool,
+    /// Write every stats counter to stderr when a limit is hit (a quota's refusal, a device
+    /// lost to --max-submission-time, work held for --max-gpu-share), at most once a second:
+    /// for runtimes that never call the virt's stats export (`run --stats` does). Uses the
+    /// virt build that imports WASI, like --log-errors.
+    #[arg(long)]
+    log_stats: bool,
     /// Measure each submission's GPU time and report it per guest (`run --stats`, and the
     /// trace when recording). Uses the virt build that imports WASI (its monotonic clock).
     #[arg(long)]
@@ -140,6 +147,7 @@ impl PolicyArgs {
             deny_features: self.deny_feature.clone(),
             mask_adapter_info: self.mask_adapter_info,
             log_errors: self.log_errors,
+            log_stats: self.log_stats,
             gpu_time: self.gpu_time,
             max_submission_time: self.max_submission_time,
             max_gpu_share: self.max_gpu_share,

@@ -69,6 +69,7 @@ pub fn spent(tenant: u32, ns: u64) {
 /// `tenant`'s work was held back for its GPU budget.
 pub fn budget_hold(tenant: u32) {
     with(tenant, |s| s.budget_holds += 1);
+    crate::console::limit_hit("work was held back for max-gpu-share");
 }
 
 /// A dispatch of `tenant` was cut into chunks.
@@ -84,6 +85,7 @@ pub fn chunk(tenant: u32) {
 /// A device of `tenant` was lost for a submission over its time limit.
 pub fn overdue(tenant: u32) {
     with(tenant, |s| s.overdue += 1);
+    crate::console::limit_hit("a device was lost to max-submission-time");
 }
 
 fn with(tenant: u32, f: impl FnOnce(&mut Spent)) {

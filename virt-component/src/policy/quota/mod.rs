@@ -468,4 +468,5 @@ pub fn refused(device: DeviceId) {
         l.usage(device).denials += 1;
         l.tenant(device).denials += 1;
     });
+    crate::console::limit_hit("a quota refused a call");
 }
