@@ -70,8 +70,6 @@ struct Call<'c> {
     device: Option<u64>,
     /// Its result's record, if the trace has one.
     result: Option<usize>,
-    /// The values of its future or stream, by record.
-    values: Vec<usize>,
 }
 
 /// A trace's records, and what slicing learnt of them.
@@ -186,12 +184,11 @@ fn read<'t, 'c>(catalog: &'c Catalog, bytes: &'t [u8]) -> Result<Trace<'t, 'c>, 
                         _ => {}
                     }
                 }
-                t.calls.push(Call { record: at, name: &f.name, tenant, uses: objects.iter().map(|o| o.1).collect(), made: Vec::new(), device, result: None, values: Vec::new() });
+                t.calls.push(Call { record: at, name: &f.name, tenant, uses: objects.iter().map(|o| o.1).collect(), made: Vec::new(), device, result: None });
             }
             Record::Return { call, value } => {
                 let c = *call as usize;
-                let f = t.calls.get(c).and_then(|c| catalog.function(function_of(&t.records[c.record])));
-                let f = f.ok_or_else(|| unknown(format!("a result of call #{call}, which the trace has not made")))?;
+                let f = called(&t, catalog, c).ok_or_else(|| unknown(format!("a result of call #{call}, which the trace has not made")))?;
                 let result = catalog.result(f, value, &mut n).map_err(|e| bad(e, payload_at(value)))?;
                 t.numbers.insert(at, n.take());
                 let (mut objects, mut error) = (Vec::new(), false);
@@ -220,11 +217,9 @@ fn read<'t, 'c>(catalog: &'c Catalog, bytes: &'t [u8]) -> Result<Trace<'t, 'c>, 
             }
             Record::Resolve { handle, value } => {
                 let c = *handle as usize;
-                let f = t.calls.get(c).and_then(|c| catalog.function(function_of(&t.records[c.record])));
-                let f = f.ok_or_else(|| unknown(format!("a value of call #{handle}'s future or stream, which the trace has not made")))?;
+                let f = called(&t, catalog, c).ok_or_else(|| unknown(format!("a value of call #{handle}'s future or stream, which the trace has not made")))?;
                 let v = catalog.resolved(f, value, &mut n).map_err(|e| bad(e, payload_at(value)))?;
                 t.numbers.insert(at, n.take());
-                t.calls[c].values.push(at);
                 let (mut objects, mut error) = (Vec::new(), false);
                 walk(&v, &mut objects, &mut error);
                 if error && !t.first_errors.contains_key(&t.calls[c].tenant) {
@@ -243,10 +238,11 @@ fn read<'t, 'c>(catalog: &'c Catalog, bytes: &'t [u8]) -> Result<Trace<'t, 'c>, 
     Ok(t)
 }
 
-fn function_of(record: &Record<'_>) -> u32 {
-    match record {
-        Record::Call { function, .. } => *function,
-        _ => u32::MAX,
+/// The function of call number `call`, if the trace has made it.
+fn called<'c>(t: &Trace<'_, 'c>, catalog: &'c Catalog, call: usize) -> Option<&'c wit_parser::Function> {
+    match t.records.get(t.calls.get(call)?.record)? {
+        Record::Call { function, .. } => catalog.function(*function),
+        _ => None,
     }
 }
 

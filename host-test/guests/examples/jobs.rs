@@ -48,13 +48,7 @@ async fn job(device: &GpuDevice, j: u32, bad: bool) {
         },
         false => "",
     };
-    let encoder = device.create_command_encoder(None);
-    let pass = encoder.begin_compute_pass(None);
-    pass.set_pipeline(&pipeline);
-    pass.set_bind_group(0, Some(&group), None, None, None).expect("set-bind-group");
-    pass.dispatch_workgroups(N / 64, None, None);
-    pass.end();
-    device.queue().submit(&[&encoder.finish(None)]);
+    device.queue().submit(&[&guests::dispatch(device, &pipeline, &group, N / 64)]);
     let found = device.pop_error_scope().await.expect("pop-error-scope");
     let out = guests::u32s(&guests::read_buffer(device, &output, 0, size).await);
     let sum: u64 = out.iter().map(|v| u64::from(*v)).sum();
