@@ -164,6 +164,17 @@ unsupported feature: Err(RequestDeviceErrorKind::TypeError)
 record: keys=["a", "b"] values=[Some(3), None] a=Some(Some(3)) has-b=true has-c=false
 record after remove: [("b", None)]
 wgsl language feature known: true"#)(out);
+    jobs => |out| {
+        // Job j doubles 256 numbers from j and adds 1: 65536 + 512 j. Job 73's scope finds its
+        // write past the end of its buffer, which this host takes and reports there.
+        let want: Vec<String> = (0..100u64)
+            .map(|j| {
+                let found = if j == 73 { "validation-error, its write past the end taken" } else { "no error" };
+                format!("job {j}: {found}, sum {}", 65536 + 512 * j)
+            })
+            .collect();
+        assert_eq!(out.trim(), want.join("\n"));
+    };
     loops => |out| expect("outer loop 30 (its loop of 4: 120), inner loop 1200, barrier rounds 50 (arrivals 3200), steps of a returning loop 60")(out);
     chunks => |out| expect("
 automatic layout, [100, 3, 2] workgroups: 0 of 4800 invocations wrong, 4800 counted
