@@ -1,6 +1,7 @@
 //! Fetches the pinned WIT dependencies into `wit/deps/` (git-ignored): `wasi:webgpu` and the WASI
-//! 0.3 packages it and our worlds use. WASI 0.2's packages, which only the recording virt uses
-//! (to write files with `wasi:filesystem@0.2`), go to `wit/p2/` (git-ignored too), apart: with
+//! 0.3 packages it and our worlds use (`wasi:http` for services). WASI 0.2's packages, which only
+//! the recording virt uses (to write files with `wasi:filesystem@0.2`), go to `wit/p2/`
+//! (git-ignored too), apart: with
 //! two versions of `wasi:cli` in one WIT resolve, every binding of it would be named by version.
 //!
 //! The packages come from crates.io through cargo itself (`cargo info NAME@VERSION` puts the
@@ -50,6 +51,13 @@ const CRATES: &[Crate] = &[
             ("src/p2/wit/deps/random.wit", "p2/random.wit", "48578c40213d5cab6650980905fa146a0be8c39c4433ee5e7e00637b87dbe08f"),
             ("src/p2/wit/deps/sockets.wit", "p2/sockets.wit", "ad38dbf3b0bbdf34c0f2b608edcbfee04d71b443a63faff1f5e0053c3f84b377"),
         ],
+    },
+    // `wasi:http@0.3.0`, for services (`webgpu-virt serve`): what the host serves them with.
+    Crate {
+        name: "wasmtime-wasi-http",
+        version: "48.0.8",
+        sha256: "1ce402d792df4c6440de3a48b6fb34ebb06309584bd9777832d14ad7a486f762",
+        files: &[("src/p3/wit/deps/http.wit", "deps/http.wit", "905f68152b4ba133db28ad1283f5ab5e67af1c64b9d306b770a607f6076b03be")],
     },
 ];
 

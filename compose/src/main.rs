@@ -9,6 +9,7 @@ use clap::Parser;
 #[command(name = "webgpu-virt", version, about = "Run and virtualize wasi:webgpu components")]
 enum Command {
     Run(cli::run::Run),
+    Serve(cli::serve::Serve),
     Plug(cli::plug::Plug),
     Configure(cli::configure::Configure),
     Shim(cli::configure::Shim),
@@ -22,6 +23,7 @@ enum Command {
 fn main() {
     let result = match Command::parse() {
         Command::Run(c) => c.exec(),
+        Command::Serve(c) => c.exec(),
         Command::Plug(c) => c.exec(),
         Command::Configure(c) => c.exec(),
         Command::Shim(c) => c.exec(),

@@ -11,7 +11,8 @@
 //!
 //! Each guest's `wasi:webgpu/webgpu` import is an instance of its tenant shim ([`crate::shim`]),
 //! whose items are the virt's own but for `get-gpu`. The pod exports each guest's
-//! `wasi:cli/run@0.3.0` under the guest's name, every other export of the guests under its own
+//! `wasi:cli/run@0.3.0` (a command's) or `wasi:http/handler@0.3.0` (a service's) under the
+//! guest's name, every other export of the guests under its own
 //! name, and the virt's [`STATS`](crate::STATS). It imports what the guests import, and the
 //! runtime's `wasi:webgpu` for the virt.
 
@@ -19,12 +20,15 @@ use crate::{STATS, TENANCY, WEBGPU, imports};
 use wac_graph::types::Package;
 use wac_graph::{CompositionGraph, EncodeOptions, NodeId};
 
-/// The interface a pod runs each guest by.
+/// The interface a pod runs each command guest by.
 pub const RUN: &str = "wasi:cli/run@0.3.0";
+
+/// The interface a pod serves each service guest by.
+pub const HANDLER: &str = "wasi:http/handler@0.3.0";
 
 /// One guest of a pod: its name and its component's bytes.
 pub struct Guest<'a> {
-    /// Its name: the pod exports its `wasi:cli/run` under it.
+    /// Its name: the pod exports its `wasi:cli/run` (or its `wasi:http/handler`) under it.
     pub name: &'a str,
     /// Its component.
     pub component: &'a [u8],
@@ -61,8 +65,8 @@ pub enum PodError {
         /// The import.
         import: String,
     },
-    /// A guest that a pod cannot run.
-    #[error("guest `{0}` does not export {RUN}, so a pod cannot run it")]
+    /// A guest that a pod can neither run nor serve.
+    #[error("guest `{0}` exports neither {RUN} nor {HANDLER}, so a pod can neither run nor serve it")]
     NoRun(String),
     /// Two guests export one name (or a guest's export has another guest's name).
     #[error("guests `{first}` and `{second}` both export `{export}`")]
@@ -132,7 +136,7 @@ pub fn plug_pod(guests: &[Guest<'_>], virt: &[u8]) -> Result<Vec<u8>, PodError> 
         graph.set_instantiation_argument(app, WEBGPU, shim).map_err(|e| failed(name)(e.into()))?;
         for export in exports {
             let node = alias(&mut graph, app, &export, name)?;
-            let public = if export == RUN { name.to_string() } else { export };
+            let public = if export == RUN || export == HANDLER { name.to_string() } else { export };
             if let Some((first, _)) = exported.iter().find(|(owner, e)| *e == public && owner != name) {
                 return Err(PodError::DuplicateExport { first: first.clone(), second: name.to_string(), export: public });
             }
@@ -191,7 +195,7 @@ fn check(guests: &[Guest<'_>]) -> Result<(), PodError> {
         if let Some(import) = guest_imports.iter().find(|i| i.starts_with("webgpu-virt:")) {
             return Err(PodError::VirtImport { name, import: import.clone() });
         }
-        if !crate::exports(guest.component).map_err(|e| PodError::Compose { guest: name.clone(), error: e.into() })?.iter().any(|e| e == RUN) {
+        if !crate::exports(guest.component).map_err(|e| PodError::Compose { guest: name.clone(), error: e.into() })?.iter().any(|e| e == RUN || e == HANDLER) {
             return Err(PodError::NoRun(name));
         }
     }

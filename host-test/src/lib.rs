@@ -69,6 +69,7 @@ mod limits;
 pub mod objects;
 mod resources;
 pub mod run;
+pub mod serve;
 mod shader;
 mod state;
 mod wait;

@@ -41,11 +41,20 @@ impl std::str::FromStr for Preopen {
     }
 }
 
-/// Store data of a command run: WASI, `wasi:webgpu`, and their shared resource table.
+/// Store data of a command run or of a served request: WASI, `wasi:webgpu`, `wasi:http` (for
+/// services), and their shared resource table.
 pub struct HostState {
-    wasi: WasiCtx,
-    webgpu: WebGpuCtx,
-    table: ResourceTable,
+    pub(crate) wasi: WasiCtx,
+    pub(crate) webgpu: WebGpuCtx,
+    pub(crate) http: wasmtime_wasi_http::WasiHttpCtx,
+    pub(crate) hooks: crate::serve::NoOutgoing,
+    pub(crate) table: ResourceTable,
+}
+
+impl HostState {
+    pub(crate) fn new(wasi: WasiCtx, webgpu: WebGpuCtx) -> Self {
+        Self { wasi, webgpu, http: wasmtime_wasi_http::WasiHttpCtx::new(), hooks: crate::serve::NoOutgoing, table: ResourceTable::new() }
+    }
 }
 
 impl WasiView for HostState {
@@ -97,11 +106,17 @@ fn add_hop(linker: &mut Linker<HostState>) -> Result<()> {
 /// The guests of a pod: the instances `component` exports under plain names that hold a
 /// `run` function (each a guest's `wasi:cli/run@0.3.0`), in the order of its exports.
 pub fn pod_guests(engine: &Engine, component: &Component) -> Vec<String> {
+    pod_members(engine, component, "run")
+}
+
+/// The instances `component` exports under plain names that hold a function named `func`, in
+/// the order of its exports: a pod's guests that are commands (`run`) or services (`handle`).
+pub(crate) fn pod_members(engine: &Engine, component: &Component, func: &str) -> Vec<String> {
     let ty = component.component_type();
     ty.exports(engine)
         .filter(|(name, _)| !name.contains(':'))
         .filter(|(_, item)| match &item.ty {
-            ComponentItem::ComponentInstance(instance) => instance.exports(engine).any(|(n, i)| n == "run" && matches!(i.ty, ComponentItem::ComponentFunc(_))),
+            ComponentItem::ComponentInstance(instance) => instance.exports(engine).any(|(n, i)| n == func && matches!(i.ty, ComponentItem::ComponentFunc(_))),
             _ => false,
         })
         .map(|(name, _)| name.to_string())
@@ -115,6 +130,9 @@ pub fn check_command(engine: &Engine, component: &Component, path: &Path) -> Res
     let exports: Vec<String> = ty.exports(engine).map(|(name, _)| name.to_string()).collect();
     if exports.iter().any(|e| e == "wasi:cli/run@0.3.0") || !pod_guests(engine, component).is_empty() {
         return Ok(());
+    }
+    if exports.iter().any(|e| e == crate::serve::HANDLER) || !pod_members(engine, component, "handle").is_empty() {
+        bail!("{} is a service (it exports {}), not a command: serve it with `webgpu-virt serve`", path.display(), crate::serve::HANDLER);
     }
     if let Some(p2) = exports.iter().find(|e| e.starts_with("wasi:cli/run@0.2")) {
         bail!(
@@ -249,7 +267,7 @@ async fn run_budgetless(engine: &Engine, component: &Component, path: &Path, opt
         wasi.preopened_dir(&p.host, &p.guest, FsPerms::ReadWrite)
             .with_context(|| format!("preopening {} as {}", p.host.display(), p.guest))?;
     }
-    let state = HostState { wasi: wasi.build(), webgpu: WebGpuCtx::new(), table: ResourceTable::new() };
+    let state = HostState::new(wasi.build(), WebGpuCtx::new());
     let mut store = Store::new(engine, state);
     let instance = linker
         .instantiate_async(&mut store, component)

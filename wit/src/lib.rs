@@ -2,7 +2,8 @@
 //!
 //! `wasi:webgpu@0.3.0-rc.2` is not committed: this crate's build script takes it from the
 //! crates.io package `wasi-webgpu-wasmtime` (the only registry package that ships it), and
-//! `wasi:cli@0.3.0` with its siblings from `wasmtime-wasi`, both pinned by version and by the
+//! `wasi:cli@0.3.0` with its siblings from `wasmtime-wasi` (and `wasi:http@0.3.0` from
+//! `wasmtime-wasi-http`), all pinned by version and by the
 //! sha256 of every file, and writes them under `wit/deps/`. Depend on this crate (as a build
 //! dependency where a build script needs the WIT) and the files are there before you read them.
 

@@ -7,6 +7,7 @@ pub mod plug;
 pub mod policy;
 pub mod replay;
 pub mod run;
+pub mod serve;
 pub mod trace;
 
 /// The exit code of a run that ended with `code`. A run that left work running on the GPU

@@ -1,0 +1,268 @@
+//! Serving an HTTP component on this host: what `webgpu-virt serve` does.
+//!
+//! The component exports `wasi:http/handler@0.3.0` (a *service*), or it is a pod
+//! (`webgpu-virt plug --guest`) whose guests are services: the pod exports each guest's handler
+//! under the guest's name, and a request for `/NAME/rest` goes to guest `NAME` as `/rest`.
+//!
+//! **One instance per request**, as `wasmtime serve` does by default: each request gets a store
+//! and an instance of its own, so nothing of one request is seen by the next, and a virt's
+//! quota holds per request (a pod's pool quota: per request, over its guests). A request that
+//! traps its instance ends that instance only: it is answered 500 with the trap, and the server
+//! goes on. All requests share one wgpu instance (adapters are found once); each request's
+//! devices are its own.
+//!
+//! A served component gets WASI (stdio inherited), `wasi:webgpu` and `wasi:http@0.3.0`'s types;
+//! its outgoing requests (`wasi:http/client`) are refused with `HTTP-request-denied`.
+
+use crate::WebGpuCtx;
+use crate::run::{EXIT_GRACE, HostState, Preopen};
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use wasmtime::component::{Component, InstancePre, Resource};
+use wasmtime::error::Context as _;
+use wasmtime::{Engine, Result, Store, bail};
+use wasmtime_wasi::WasiCtx;
+use wasmtime_wasi_http::p3::bindings::http::types::ErrorCode;
+use wasmtime_wasi_http::p3::{Request, Response};
+use wasmtime_wasi_http::{WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
+
+/// The interface a service is served by.
+pub const HANDLER: &str = "wasi:http/handler@0.3.0";
+
+/// How the served component's requests reach the outside: they do not.
+pub(crate) struct NoOutgoing;
+
+impl WasiHttpHooks for NoOutgoing {
+    fn send_request(
+        &mut self,
+        _request: http::Request<wasmtime_wasi_http::WasiBody>,
+        _options: Option<wasmtime_wasi_http::RequestOptions>,
+        _fut: Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
+    ) -> Box<
+        dyn Future<
+                Output = Result<
+                    (http::Response<wasmtime_wasi_http::WasiBody>, Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>),
+                    wasmtime_wasi_http::Error,
+                >,
+            > + Send,
+    > {
+        Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) })
+    }
+}
+
+impl WasiHttpView for HostState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: &mut self.hooks }
+    }
+}
+
+/// What a served component gets besides its requests.
+#[derive(Clone, Debug, Default)]
+pub struct ServeOptions {
+    pub preopens: Vec<Preopen>,
+    pub inherit_env: bool,
+}
+
+/// Where a request goes.
+enum Routes {
+    /// The component's own `wasi:http/handler@0.3.0`.
+    Single,
+    /// A pod's guests, by name: `/NAME/...` goes to guest `NAME`.
+    Pod(Vec<String>),
+}
+
+/// A component ready to serve: checked, linked and pre-instantiated once.
+pub struct Service {
+    pre: InstancePre<HostState>,
+    routes: Routes,
+    gpu: Arc<wgpu::Instance>,
+    options: ServeOptions,
+    path: PathBuf,
+}
+
+/// `handle`'s signature: a request in, a response or an error code out.
+type Handle = wasmtime::component::TypedFunc<(Resource<Request>,), (Result<Resource<Response>, ErrorCode>,)>;
+
+/// The body every response of the server has: the whole of it, collected.
+pub type Body = Full<Bytes>;
+
+impl Service {
+    /// Checks that `component` is a service (or a pod of them) and prepares it. Refuses, naming
+    /// why, a component that exports no handler.
+    pub fn new(engine: &Engine, component: &Component, path: &Path, options: ServeOptions) -> Result<Self> {
+        let routes = routes(engine, component, path)?;
+        let mut linker = crate::run::linker(engine)?;
+        wasmtime_wasi_http::p3::add_to_linker(&mut linker)?;
+        let pre = linker.instantiate_pre(component).with_context(|| format!("linking {}", path.display()))?;
+        let gpu = Arc::new(wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env()));
+        Ok(Self { pre, routes, gpu, options, path: path.to_path_buf() })
+    }
+
+    /// The names of a pod's guests (each served under `/NAME/`); empty for a single service.
+    pub fn guests(&self) -> &[String] {
+        match &self.routes {
+            Routes::Single => &[],
+            Routes::Pod(names) => names,
+        }
+    }
+
+    /// Answers one request with a fresh instance of the component. Never fails: what goes
+    /// wrong (no such guest, a trap, an error code) is a response that says what.
+    pub async fn handle<B>(&self, request: http::Request<B>) -> http::Response<Body>
+    where
+        B: hyper::body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<wasmtime_wasi_http::Error>,
+    {
+        let what = format!("{} {}", request.method(), request.uri());
+        let (request, guest) = match self.route(request) {
+            Ok(routed) => routed,
+            Err(response) => return response,
+        };
+        match tokio::task::unconstrained(self.answer(request, guest.as_deref())).await {
+            Ok(Ok(response)) => response,
+            Ok(Err(code)) => {
+                let message = format!("{what}: {} answered with the error code {code:?}", self.who(guest.as_deref()));
+                eprintln!("webgpu-virt serve: {message}");
+                plain(http::StatusCode::INTERNAL_SERVER_ERROR, message)
+            }
+            Err(e) => {
+                // The log has the trap with its backtrace; the client, what the trap was.
+                let who = self.who(guest.as_deref());
+                eprintln!("webgpu-virt serve: {what}: {who} trapped: {e:#}");
+                plain(http::StatusCode::INTERNAL_SERVER_ERROR, format!("{what}: {who} trapped: {}", e.root_cause()))
+            }
+        }
+    }
+
+    /// The guest a request is for, and the request as that guest sees it (its path without the
+    /// guest's prefix); or the response for a request no guest is for.
+    fn route<B>(&self, request: http::Request<B>) -> Result<(http::Request<B>, Option<String>), http::Response<Body>> {
+        let Routes::Pod(guests) = &self.routes else { return Ok((request, None)) };
+        let (mut parts, body) = request.into_parts();
+        let target = parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
+        let rest = target.strip_prefix('/').unwrap_or(&target);
+        let (name, rest) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
+        let Some(guest) = guests.iter().find(|g| *g == name) else {
+            let list: Vec<String> = guests.iter().map(|g| format!("/{g}/")).collect();
+            return Err(plain(http::StatusCode::NOT_FOUND, format!("no guest serves {target}: this pod's guests are served under {}", list.join(", "))));
+        };
+        let rest = if rest.starts_with('/') { rest.to_string() } else { format!("/{rest}") };
+        let mut uri = parts.uri.into_parts();
+        uri.path_and_query = Some(rest.parse().map_err(|_| plain(http::StatusCode::BAD_REQUEST, format!("`{rest}` is not a path")))?);
+        parts.uri = http::Uri::from_parts(uri).map_err(|e| plain(http::StatusCode::BAD_REQUEST, format!("{e}")))?;
+        Ok((http::Request::from_parts(parts, body), Some(guest.clone())))
+    }
+
+    /// "the component" or "guest NAME", for messages.
+    fn who(&self, guest: Option<&str>) -> String {
+        match guest {
+            Some(name) => format!("guest `{name}` of {}", self.path.display()),
+            None => self.path.display().to_string(),
+        }
+    }
+
+    /// Instantiates the component in a store of its own and calls the handler of `guest` (the
+    /// component's own when `None`) with `request`. `Err` is a trap (or an instance that could
+    /// not be made).
+    async fn answer<B>(&self, request: http::Request<B>, guest: Option<&str>) -> Result<Result<http::Response<Body>, ErrorCode>>
+    where
+        B: hyper::body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<wasmtime_wasi_http::Error>,
+    {
+        let mut wasi = WasiCtx::builder();
+        wasi.inherit_stdio().args(&[self.path.display().to_string()]);
+        if self.options.inherit_env {
+            wasi.inherit_env();
+        }
+        for p in &self.options.preopens {
+            wasi.preopened_dir(&p.host, &p.guest, wasmtime_wasi::FsPerms::ReadWrite)
+                .with_context(|| format!("preopening {} as {}", p.host.display(), p.guest))?;
+        }
+        let state = HostState::new(wasi.build(), WebGpuCtx::with_instance(self.gpu.clone()));
+        let mut store = Store::new(self.pre.engine(), state);
+        let instance = self.pre.instantiate_async(&mut store).await.context("instantiating")?;
+        let interface = instance.get_export_index(&mut store, None, guest.unwrap_or(HANDLER)).context("the handler's export")?;
+        let index = instance.get_export_index(&mut store, Some(&interface), "handle").context("the handler's `handle`")?;
+        let handle: Handle = instance.get_typed_func(&mut store, index).context("`handle` is not `async func(request) -> result<response, error-code>`")?;
+        let (request, request_body) = Request::from_http(&mut store.data_mut().hooks, request);
+        let request = store.data_mut().table.push(request)?;
+        let answered = store
+            .run_concurrent(async move |s| {
+                let respond = async {
+                    let (result,) = handle.call_concurrent(s, (request,)).await?;
+                    let response = match result {
+                        Ok(response) => response,
+                        Err(code) => return wasmtime::error::Ok(Err(code)),
+                    };
+                    let response = s.with(|mut store| store.data_mut().table.delete(response))?;
+                    let response = s.with(|store| response.into_http(store, async { Ok(()) }))?;
+                    let (parts, body) = response.into_parts();
+                    let body = body.collect().await.context("reading the response body")?.to_bytes();
+                    Ok(Ok(http::Response::from_parts(parts, Full::new(body))))
+                };
+                let (response, ()) = futures::try_join!(respond, async { request_body.await.context("reading the request body") })?;
+                wasmtime::error::Ok(response)
+            })
+            .await;
+        let answered = answered.and_then(|r| r);
+        // A store whose devices still run work waits for it when dropped: off this thread, and
+        // left alone (not dropped) when the work outlasts the grace a run's end gives it.
+        tokio::task::spawn_blocking(move || {
+            if store.data().webgpu.unfinished(EXIT_GRACE) > 0 {
+                eprintln!("webgpu-virt serve: a request left work running on the GPU after {} s: its store is left", EXIT_GRACE.as_secs());
+                std::mem::forget(store);
+            }
+        });
+        answered
+    }
+}
+
+/// A text response.
+fn plain(status: http::StatusCode, message: String) -> http::Response<Body> {
+    let mut response = http::Response::new(Full::new(Bytes::from(message + "\n")));
+    *response.status_mut() = status;
+    response.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain; charset=utf-8"));
+    response
+}
+
+/// Where requests go in `component`, or why it cannot be served.
+fn routes(engine: &Engine, component: &Component, path: &Path) -> Result<Routes> {
+    let exports: Vec<String> = component.component_type().exports(engine).map(|(name, _)| name.to_string()).collect();
+    if exports.iter().any(|e| e == HANDLER) {
+        return Ok(Routes::Single);
+    }
+    let guests = crate::run::pod_members(engine, component, "handle");
+    if !guests.is_empty() {
+        return Ok(Routes::Pod(guests));
+    }
+    if let Some(p2) = exports.iter().find(|e| e.starts_with("wasi:http/incoming-handler@0.2")) {
+        bail!(
+            "{} exports `{p2}`, a wasi:http 0.2 handler, whose synchronous calls cannot wait on wasi:webgpu's async \
+             functions: export `{HANDLER}` instead (with wit-bindgen, implement its `async fn handle`)",
+            path.display()
+        );
+    }
+    if exports.iter().any(|e| e.starts_with("wasi:cli/run@")) || !crate::run::pod_guests(engine, component).is_empty() {
+        bail!("{} is a command (it exports wasi:cli/run), not a service: run it with `webgpu-virt run`", path.display());
+    }
+    bail!("{} exports no `{HANDLER}`, so there is nothing to serve (its exports: {})", path.display(), exports.join(", "));
+}
+
+/// Serves `service` on `listener` until the listener fails: HTTP/1.1, each connection a task of
+/// its own, so requests on different connections are answered concurrently.
+pub async fn serve(service: Arc<Service>, listener: tokio::net::TcpListener) -> Result<()> {
+    loop {
+        let (stream, _) = listener.accept().await.context("accepting a connection")?;
+        let service = service.clone();
+        tokio::spawn(async move {
+            let answer = hyper::service::service_fn(move |request| {
+                let service = service.clone();
+                async move { Ok::<_, std::convert::Infallible>(service.handle(request).await) }
+            });
+            // A client that goes away mid-request is its own business.
+            let _ = hyper::server::conn::http1::Builder::new().serve_connection(hyper_util::rt::TokioIo::new(stream), answer).await;
+        });
+    }
+}
