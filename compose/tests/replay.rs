@@ -66,8 +66,9 @@ fn find_call(trace: &[u8], what: &str) -> (usize, String) {
 fn every_guest_replays_with_no_divergence() {
     // The benchmarks replay in the benchmark run (`cargo bench`), where replay is timed; `cli`
     // does not use the GPU, `crash` does not finish, `churn` makes 10,000 devices (a pod's test
-    // of its own) and `runaway` leaves its work running (its own test).
-    let own = ["cli", "crash", "churn", "runaway"];
+    // of its own), `runaway` leaves its work running (its own test) and `service` is served, not
+    // run (`serve.rs`).
+    let own = ["cli", "crash", "churn", "runaway", "service"];
     let all = built_guests::ALL.iter().map(|(name, _)| *name).filter(|name| !name.starts_with("bench_") && !own.contains(name));
     for name in all {
         let (_, _, trace) = record(guest(name), &[]);

@@ -9,6 +9,9 @@ use std::sync::Arc;
 use crate::{WebGpu, WebGpuCtxView, WebGpuView, limits};
 use wasmtime::component::{Accessor, Resource};
 
+/// Held while wgpu enumerates adapters (see `request_adapter`).
+static ENUMERATING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 impl<T: WebGpuView + 'static> w::HostGpuWithStore<T> for WebGpu {
     async fn request_adapter(
         accessor: &Accessor<T, Self>,
@@ -36,7 +39,13 @@ impl<T: WebGpuView + 'static> w::HostGpuWithStore<T> for WebGpu {
             compatible_surface: None,
             apply_limit_buckets: false,
         };
-        let Ok(adapter) = instance.request_adapter(&request).await else {
+        // One thread at a time: wgpu-hal 30's EGL adapter enumeration makes its context current
+        // on the calling thread, and panics (`BadAccess`) when another thread does the same at
+        // once, as concurrent requests of `webgpu-virt serve` do.
+        let enumerating = ENUMERATING.lock().await;
+        let adapter = instance.request_adapter(&request).await;
+        drop(enumerating);
+        let Ok(adapter) = adapter else {
             return Ok(None);
         };
         accessor.with(|mut a| Ok(Some(a.get().table.push(Adapter { adapter })?)))

@@ -136,6 +136,22 @@ impl Service {
         }
     }
 
+    /// [`Self::handle`], with a panic of this host (a bug) answered 500 rather than dropping the
+    /// connection: the server goes on.
+    async fn answer_or_500(&self, request: http::Request<hyper::body::Incoming>) -> http::Response<Body> {
+        let what = format!("{} {}", request.method(), request.uri());
+        let handled = std::panic::AssertUnwindSafe(self.handle(request));
+        match futures::FutureExt::catch_unwind(handled).await {
+            Ok(response) => response,
+            Err(panic) => {
+                let why = panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned());
+                let message = format!("{what}: the host panicked: {}", why.as_deref().unwrap_or("(no message)"));
+                eprintln!("webgpu-virt serve: {message}");
+                plain(http::StatusCode::INTERNAL_SERVER_ERROR, message)
+            }
+        }
+    }
+
     /// The guest a request is for, and the request as that guest sees it (its path without the
     /// guest's prefix); or the response for a request no guest is for.
     fn route<B>(&self, request: http::Request<B>) -> Result<(http::Request<B>, Option<String>), http::Response<Body>> {
@@ -250,16 +266,24 @@ fn routes(engine: &Engine, component: &Component, path: &Path) -> Result<Routes>
     bail!("{} exports no `{HANDLER}`, so there is nothing to serve (its exports: {})", path.display(), exports.join(", "));
 }
 
-/// Serves `service` on `listener` until the listener fails: HTTP/1.1, each connection a task of
-/// its own, so requests on different connections are answered concurrently.
-pub async fn serve(service: Arc<Service>, listener: tokio::net::TcpListener) -> Result<()> {
+/// Serves `service` on `listener`, for ever: HTTP/1.1, each connection a task of its own, so
+/// requests on different connections are answered concurrently. A connection that cannot be
+/// accepted (out of file descriptors, say) is logged, and the server goes on.
+pub async fn serve(service: Arc<Service>, listener: tokio::net::TcpListener) -> ! {
     loop {
-        let (stream, _) = listener.accept().await.context("accepting a connection")?;
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                eprintln!("webgpu-virt serve: accepting a connection: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                continue;
+            }
+        };
         let service = service.clone();
         tokio::spawn(async move {
             let answer = hyper::service::service_fn(move |request| {
                 let service = service.clone();
-                async move { Ok::<_, std::convert::Infallible>(service.handle(request).await) }
+                async move { Ok::<_, std::convert::Infallible>(service.answer_or_500(request).await) }
             });
             // A client that goes away mid-request is its own business.
             let _ = hyper::server::conn::http1::Builder::new().serve_connection(hyper_util::rt::TokioIo::new(stream), answer).await;

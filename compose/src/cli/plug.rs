@@ -11,8 +11,8 @@ pub struct Plug {
     #[arg(required_unless_present = "guests", conflicts_with = "guests")]
     app: Option<PathBuf>,
     /// A guest of a pod, NAME=APP.wasm (repeat for each guest): the pod exports its
-    /// wasi:cli/run@0.3.0 as NAME. The policy flags apply to each guest; a --config file can
-    /// give a guest its own policy in a `[guests.NAME]` table.
+    /// wasi:cli/run@0.3.0 (or wasi:http/handler@0.3.0) as NAME. The policy flags apply to each
+    /// guest; a --config file can give a guest its own policy in a `[guests.NAME]` table.
     #[arg(long = "guest", value_name = "NAME=APP.wasm", conflicts_with = "virt")]
     guests: Vec<String>,
     /// The virt to use, as `configure` wrote it (default: the built-in virt, configured by the

@@ -49,8 +49,7 @@ impl Serve {
                     eprintln!("Serving HTTP on {}", list.join(" "));
                 }
             }
-            host_test::serve::serve(service, listener).await.map_err(anyhow::Error::from)
-        })?;
-        Ok(0)
+            host_test::serve::serve(service, listener).await
+        })
     }
 }

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod http;
+
 use built_guests as guests;
 use std::process::{Command, Output};
 
@@ -35,11 +37,11 @@ pub fn check(out: &Output, what: &str) {
 
 /// Whether a per-guest test list covers `name`: `cli` uses no GPU, and the benchmarks, the
 /// sandboxing guests (`quota`, `sandbox`, `caps`), the pods' noisy neighbour and device loss and
-/// the call-sequence fuzzer, the crashing application, the device churn and the runaway guest
-/// have tests of their own.
+/// the call-sequence fuzzer, the crashing application, the device churn, the runaway guest and
+/// the HTTP service (`serve.rs`) have tests of their own.
 pub fn covered(name: &str, tested: &[&str]) -> bool {
     tested.contains(&name)
-        || ["cli", "quota", "sandbox", "caps", "noisy", "loss", "fuzz", "crash", "churn", "runaway"].contains(&name)
+        || ["cli", "quota", "sandbox", "caps", "noisy", "loss", "fuzz", "crash", "churn", "runaway", "service"].contains(&name)
         || name.starts_with("bench_")
 }
 
