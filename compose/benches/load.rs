@@ -2,11 +2,12 @@
 //! with read-back per request), direct, through the plain virt, through a virt with a quota, and
 //! as a pod of two. Bounded in requests and in time.
 //!
-//! For each setting and each count of concurrent clients (`LOAD_CLIENTS`, default `1,8,64`),
-//! every client makes `LOAD_REQUESTS` requests (default 20) on a connection it keeps, each for
-//! `/squares?n=LOAD_N` (default 4096); a setting stops early after `LOAD_SECONDS` (default 60).
-//! Every answer is checked: nothing lost, nothing wrong. Printed: throughput, p50 and p99 latency,
-//! and throughput against direct, as a Markdown table.
+//! For each count of concurrent clients (`LOAD_CLIENTS`, default `1,8,64`), the settings take
+//! turns for `LOAD_ROUNDS` rounds (default 3); in each, every client makes `LOAD_REQUESTS`
+//! requests (default 20) on a connection it keeps, each for `/squares?n=LOAD_N` (default 4096),
+//! stopping early after `LOAD_SECONDS` (default 60). Every answer is checked: nothing lost,
+//! nothing wrong. Printed as a Markdown table: the median throughput of the rounds, p50 and p99
+//! latency over all of them, and throughput against direct.
 //!
 //! Then the quota under concurrency: a virt with `--max-memory 1MiB`, 8 clients asking in turn
 //! for a job that fits (4096 values, 32 KiB) and one that does not (200,000 values, 1.6 MB):
@@ -117,6 +118,7 @@ fn main() {
     let n: u32 = var("LOAD_N", 4096);
     let deadline = Duration::from_secs(var("LOAD_SECONDS", 60));
     let soak: usize = var("LOAD_SOAK", 10_000);
+    let rounds: usize = var("LOAD_ROUNDS", 3);
     let adapter = cli().arg("adapter").output().expect("webgpu-virt adapter");
     println!("adapter: {}", String::from_utf8_lossy(&adapter.stdout).trim());
     println!("cores: {}", std::thread::available_parallelism().map_or(0, |n| n.get()));
@@ -130,33 +132,42 @@ fn main() {
         ("pod of two (a, b)", plug(dir.path(), "pod", &["--guest".into(), format!("a={s}"), "--guest".into(), format!("b={s}")]), true),
     ];
 
-    println!("\n## Throughput and latency: /squares?n={n}, {requests} requests a client\n");
-    println!("| setting | clients | requests | req/s | p50 ms | p99 ms | req/s vs direct |");
-    println!("|---|---|---|---|---|---|---|");
-    let mut direct = vec![0.0; clients.len()];
-    for (name, component, pod) in &settings {
-        let server = Server::start(cli(), component.to_str().unwrap()).unwrap();
-        let path = |c: usize, r: usize| match pod {
+    println!("\n## Throughput and latency: /squares?n={n}, {requests} requests a client, {rounds} rounds\n");
+    // Every setting's server at once; the settings take turns, round after round, so that a
+    // drift of the machine reaches them all alike.
+    let servers: Vec<Server> = settings.iter().map(|(_, component, _)| Server::start(cli(), component.to_str().unwrap()).unwrap()).collect();
+    let path = |pod: bool| {
+        move |c: usize, r: usize| match pod {
             true => format!("/{}/squares?n={n}", if (c + r) % 2 == 0 { "a" } else { "b" }),
             false => format!("/squares?n={n}"),
-        };
+        }
+    };
+    for (server, (_, _, pod)) in servers.iter().zip(&settings) {
         // Warm: the first requests compile shaders and fill caches.
-        load(&server, 2, 5, deadline, path, right);
-        for (i, &c) in clients.iter().enumerate() {
-            let l = load(&server, c, requests, deadline, path, right);
-            if *name == "direct" {
-                direct[i] = l.throughput();
+        load(server, 2, 10, deadline, path(*pod), right);
+    }
+    println!("| setting | clients | requests | req/s (median of rounds) | p50 ms | p99 ms | req/s vs direct |");
+    println!("|---|---|---|---|---|---|---|");
+    for &c in &clients {
+        let mut runs: Vec<Vec<Load>> = settings.iter().map(|_| Vec::new()).collect();
+        for _ in 0..rounds {
+            for ((server, (_, _, pod)), runs) in servers.iter().zip(&settings).zip(&mut runs) {
+                runs.push(load(server, c, requests, deadline, path(*pod), right));
             }
-            println!(
-                "| {name} | {c} | {} | {:.1} | {:.1} | {:.1} | {:.2} |",
-                l.requests,
-                l.throughput(),
-                l.percentile(0.5),
-                l.percentile(0.99),
-                l.throughput() / direct[i]
-            );
+        }
+        let throughput = |runs: &[Load]| {
+            let mut t: Vec<f64> = runs.iter().map(Load::throughput).collect();
+            t.sort_by(f64::total_cmp);
+            t[t.len() / 2]
+        };
+        let direct = throughput(&runs[0]);
+        for ((name, _, _), runs) in settings.iter().zip(&runs) {
+            let all = Load { requests: runs.iter().map(|l| l.requests).sum(), seconds: 0.0, latencies: runs.iter().flat_map(|l| l.latencies.clone()).collect() };
+            let t = throughput(runs);
+            println!("| {name} | {c} | {} | {t:.1} | {:.1} | {:.1} | {:.2} |", all.requests, all.percentile(0.5), all.percentile(0.99), t / direct);
         }
     }
+    drop(servers);
 
     println!("\n## A quota under concurrency: --max-memory 1MiB, 8 clients, jobs of 32 KiB and 1.6 MB in turn\n");
     let limited = plug(dir.path(), "limited", &[s.clone(), "--max-memory".into(), "1MiB".into()]);
