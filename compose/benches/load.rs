@@ -2,7 +2,7 @@
 //! with read-back per request), direct, through the plain virt, through a virt with a quota, and
 //! as a pod of two. Bounded in requests and in time.
 //!
-//! For each count of concurrent clients (`LOAD_CLIENTS`, default `1,8,64`), the settings take
+//! For each count of concurrent clients (`LOAD_CLIENTS`, default `1,8,64`; empty: none), the settings take
 //! turns for `LOAD_ROUNDS` rounds (default 3); in each, every client makes `LOAD_REQUESTS`
 //! requests (default 20) on a connection it keeps, each for `/squares?n=LOAD_N` (default 4096),
 //! stopping early after `LOAD_SECONDS` (default 60). Every answer is checked: nothing lost,
@@ -15,7 +15,8 @@
 //! counted.
 //!
 //! Last the server's memory: resident set size after a warm-up of 200 requests and then after
-//! every 2,500 up to `LOAD_SOAK` (default 10,000), 8 clients, through the virt with a quota.
+//! every `LOAD_SOAK_STEP` (default 2,500) up to `LOAD_SOAK` (default 10,000), 8 clients, through
+//! the virt with a quota.
 //!
 //! `WEBGPU_VIRT_BIN` and `WEBGPU_VIRT_GUESTS` (a folder of guest `.wasm` files) override the
 //! paths built in, to run the same benchmark on another machine.
@@ -113,12 +114,19 @@ fn right(path: &str, status: u16, body: &str) {
 }
 
 fn main() {
-    let clients: Vec<usize> = std::env::var("LOAD_CLIENTS").unwrap_or("1,8,64".into()).split(',').map(|c| c.trim().parse().expect("LOAD_CLIENTS: numbers")).collect();
+    // An empty LOAD_CLIENTS skips the throughput table.
+    let clients: Vec<usize> = std::env::var("LOAD_CLIENTS")
+        .unwrap_or("1,8,64".into())
+        .split(',')
+        .filter(|c| !c.trim().is_empty())
+        .map(|c| c.trim().parse().expect("LOAD_CLIENTS: numbers joined by commas"))
+        .collect();
     let requests: usize = var("LOAD_REQUESTS", 20);
     let n: u32 = var("LOAD_N", 4096);
     let deadline = Duration::from_secs(var("LOAD_SECONDS", 60));
     let soak: usize = var("LOAD_SOAK", 10_000);
     let rounds: usize = var("LOAD_ROUNDS", 3);
+    let soak_step: usize = var("LOAD_SOAK_STEP", 2500);
     let adapter = cli().arg("adapter").output().expect("webgpu-virt adapter");
     println!("adapter: {}", String::from_utf8_lossy(&adapter.stdout).trim());
     println!("cores: {}", std::thread::available_parallelism().map_or(0, |n| n.get()));
@@ -202,7 +210,7 @@ fn main() {
     let start = Instant::now();
     let mut done = 0;
     while done < soak {
-        let step = 2500.min(soak - done);
+        let step = soak_step.min(soak - done);
         let l = load(&server, 8, step.div_ceil(8), Duration::MAX, path, right);
         done += l.requests;
         println!("| {} | {:.1} |", 200 + done, server.resident_bytes() as f64 / 1048576.0);
