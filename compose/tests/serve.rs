@@ -172,6 +172,16 @@ fn serve_refuses_what_is_not_a_service_with_the_reason() {
         let Err(said) = Server::start(webgpu_virt(), &component) else { panic!("{component} was served") };
         assert!(said.contains(reason) && said.contains("exited with exit status: 2"), "{component}: {said}");
     }
+    // A recording of a service is refused at plug time, alone or in a pod: every request's
+    // instance would write the same trace.
+    let service = guest("service");
+    for args in [vec![service.to_string()], vec!["--guest".into(), format!("a={service}")]] {
+        let out = webgpu_virt().arg("plug").args(&args).args(["--record", "t.wgvt", "-o"]).arg(dir.path().join("r.wasm")).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("is a service (it exports wasi:http/handler@0.3.0): recording one is not supported yet"), "{stderr}");
+        assert!(!dir.path().join("r.wasm").exists());
+    }
     // And `run` sends a service to `serve`.
     let out = webgpu_virt().arg("run").arg(guest("service")).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);

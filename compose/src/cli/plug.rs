@@ -45,6 +45,7 @@ impl Plug {
             None if self.policy.given() => self.policy.virt()?,
             None => webgpu_virt::VIRT.to_vec(),
         };
+        no_recorded_service(&virt, &app, &app_path.display().to_string())?;
         let composed = webgpu_virt::plug(&app, &virt).with_context(|| format!("plugging the virt into {}", app_path.display()))?;
         std::fs::write(&self.output, composed).with_context(|| format!("writing {}", self.output.display()))?;
         Ok(0)
@@ -62,9 +63,27 @@ impl Plug {
         // The names first: the configuration names its guests.
         webgpu_virt::pod::check_names(&names)?;
         let virt = self.policy.pod_virt(&names)?;
+        for (name, component) in names.iter().zip(&components) {
+            no_recorded_service(&virt, component, &format!("guest `{name}`"))?;
+        }
         let guests: Vec<_> = names.iter().zip(&components).map(|(name, component)| webgpu_virt::pod::Guest { name, component }).collect();
         let pod = webgpu_virt::pod::plug_pod(&guests, &virt).context("making the pod")?;
         std::fs::write(&self.output, pod).with_context(|| format!("writing {}", self.output.display()))?;
         Ok(0)
     }
+}
+
+/// Refuses to record a service: `serve` (and any server that makes an instance per request)
+/// would give each request a recorder of its own, and every one would write the same trace file.
+fn no_recorded_service(virt: &[u8], app: &[u8], what: &str) -> anyhow::Result<()> {
+    let records = webgpu_virt::configuration(virt).is_ok_and(|config| config.record.is_some());
+    let service = webgpu_virt::exports(app).is_ok_and(|exports| exports.iter().any(|e| e == webgpu_virt::pod::HANDLER));
+    if records && service {
+        anyhow::bail!(
+            "{what} is a service (it exports {}): recording one is not supported yet, because a server makes an \
+             instance for each request and every instance would write the same trace file; record a command instead",
+            webgpu_virt::pod::HANDLER
+        );
+    }
+    Ok(())
 }
