@@ -135,7 +135,7 @@ fn main() {
     let s = service.display().to_string();
     let settings: Vec<(&str, PathBuf, bool)> = vec![
         ("direct", service.clone(), false),
-        ("plain virt", plug(dir.path(), "plain", &[s.clone()]), false),
+        ("plain virt", plug(dir.path(), "plain", std::slice::from_ref(&s)), false),
         ("quota (64MiB, buffers=64)", plug(dir.path(), "quota", &[s.clone(), "--max-memory".into(), "64MiB".into(), "--max-objects".into(), "buffers=64".into()]), false),
         ("pod of two (a, b)", plug(dir.path(), "pod", &["--guest".into(), format!("a={s}"), "--guest".into(), format!("b={s}")]), true),
     ];
@@ -146,7 +146,7 @@ fn main() {
     let servers: Vec<Server> = settings.iter().map(|(_, component, _)| Server::start(cli(), component.to_str().unwrap()).unwrap()).collect();
     let path = |pod: bool| {
         move |c: usize, r: usize| match pod {
-            true => format!("/{}/squares?n={n}", if (c + r) % 2 == 0 { "a" } else { "b" }),
+            true => format!("/{}/squares?n={n}", if (c + r).is_multiple_of(2) { "a" } else { "b" }),
             false => format!("/squares?n={n}"),
         }
     };
@@ -186,7 +186,7 @@ fn main() {
         8,
         requests.max(10),
         deadline,
-        |c, r| format!("/squares?n={}", if (c + r) % 2 == 0 { 4096 } else { 200_000 }),
+        |c, r| format!("/squares?n={}", if (c + r).is_multiple_of(2) { 4096 } else { 200_000 }),
         |path, status, body| {
             if path.ends_with("n=200000") {
                 assert_eq!(status, 503, "GET {path}: {body}");

@@ -17,7 +17,7 @@ fn plug(dir: &Path, name: &str, args: &[&str]) -> PathBuf {
     let out = dir.join(format!("{name}.wasm"));
     let mut plug = webgpu_virt();
     plug.arg("plug");
-    if !args.iter().any(|a| *a == "--guest") {
+    if !args.contains(&"--guest") {
         plug.arg(guest("service"));
     }
     let done = plug.args(args).arg("-o").arg(&out).output().unwrap();

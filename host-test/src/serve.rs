@@ -118,7 +118,7 @@ impl Service {
         let what = format!("{} {}", request.method(), request.uri());
         let (request, guest) = match self.route(request) {
             Ok(routed) => routed,
-            Err(response) => return response,
+            Err((status, message)) => return plain(status, message),
         };
         match tokio::task::unconstrained(self.answer(request, guest.as_deref())).await {
             Ok(Ok(response)) => response,
@@ -153,8 +153,8 @@ impl Service {
     }
 
     /// The guest a request is for, and the request as that guest sees it (its path without the
-    /// guest's prefix); or the response for a request no guest is for.
-    fn route<B>(&self, request: http::Request<B>) -> Result<(http::Request<B>, Option<String>), http::Response<Body>> {
+    /// guest's prefix); or what to answer a request no guest is for.
+    fn route<B>(&self, request: http::Request<B>) -> Result<(http::Request<B>, Option<String>), (http::StatusCode, String)> {
         let Routes::Pod(guests) = &self.routes else { return Ok((request, None)) };
         let (mut parts, body) = request.into_parts();
         let target = parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
@@ -162,12 +162,12 @@ impl Service {
         let (name, rest) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
         let Some(guest) = guests.iter().find(|g| *g == name) else {
             let list: Vec<String> = guests.iter().map(|g| format!("/{g}/")).collect();
-            return Err(plain(http::StatusCode::NOT_FOUND, format!("no guest serves {target}: this pod's guests are served under {}", list.join(", "))));
+            return Err((http::StatusCode::NOT_FOUND, format!("no guest serves {target}: this pod's guests are served under {}", list.join(", "))));
         };
         let rest = if rest.starts_with('/') { rest.to_string() } else { format!("/{rest}") };
         let mut uri = parts.uri.into_parts();
-        uri.path_and_query = Some(rest.parse().map_err(|_| plain(http::StatusCode::BAD_REQUEST, format!("`{rest}` is not a path")))?);
-        parts.uri = http::Uri::from_parts(uri).map_err(|e| plain(http::StatusCode::BAD_REQUEST, format!("{e}")))?;
+        uri.path_and_query = Some(rest.parse().map_err(|_| (http::StatusCode::BAD_REQUEST, format!("`{rest}` is not a path")))?);
+        parts.uri = http::Uri::from_parts(uri).map_err(|e| (http::StatusCode::BAD_REQUEST, e.to_string()))?;
         Ok((http::Request::from_parts(parts, body), Some(guest.clone())))
     }
 

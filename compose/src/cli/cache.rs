@@ -28,6 +28,16 @@ pub fn dir() -> Option<PathBuf> {
     Some(base.join("webgpu-virt"))
 }
 
+/// The component at `path` compiled for `engine`: through the cache when `cached` (`run --cache`,
+/// `serve --cache`), else compiled here.
+pub fn load(engine: &Engine, path: &Path, cached: bool) -> anyhow::Result<Component> {
+    if !cached {
+        return host_test::run::load(engine, path).map_err(anyhow::Error::from);
+    }
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    compile(engine, &bytes, path, dir().as_deref())
+}
+
 /// `bytes` compiled for `engine`: from the entry in `dir` if a valid one is there, else
 /// compiled and written there. `what` names the component in errors.
 pub fn compile(engine: &Engine, bytes: &[u8], what: &Path, dir: Option<&Path>) -> anyhow::Result<Component> {

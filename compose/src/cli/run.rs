@@ -1,4 +1,3 @@
-use anyhow::Context as _;
 use host_test::run::{Counter, GuestEnd, Preopen, RunOptions, STATS};
 use std::path::PathBuf;
 
@@ -30,13 +29,7 @@ pub struct Run {
 impl Run {
     pub fn exec(self) -> anyhow::Result<i32> {
         let engine = host_test::run::engine().map_err(anyhow::Error::from)?;
-        let component = match self.cache {
-            true => {
-                let bytes = std::fs::read(&self.component).with_context(|| format!("reading {}", self.component.display()))?;
-                super::cache::compile(&engine, &bytes, &self.component, super::cache::dir().as_deref())?
-            }
-            false => host_test::run::load(&engine, &self.component)?,
-        };
+        let component = super::cache::load(&engine, &self.component, self.cache)?;
         let mut args = vec![self.component.display().to_string()];
         args.extend(self.args);
         let options = RunOptions { args, preopens: self.dirs, inherit_env: self.inherit_env, stats: self.stats, capture_stdout: false };

@@ -29,13 +29,7 @@ pub struct Serve {
 impl Serve {
     pub fn exec(self) -> anyhow::Result<i32> {
         let engine = host_test::run::engine().map_err(anyhow::Error::from)?;
-        let component = match self.cache {
-            true => {
-                let bytes = std::fs::read(&self.component).with_context(|| format!("reading {}", self.component.display()))?;
-                super::cache::compile(&engine, &bytes, &self.component, super::cache::dir().as_deref())?
-            }
-            false => host_test::run::load(&engine, &self.component)?,
-        };
+        let component = super::cache::load(&engine, &self.component, self.cache)?;
         let options = ServeOptions { preopens: self.dirs, inherit_env: self.inherit_env };
         let service = Arc::new(Service::new(&engine, &component, &self.component, options)?);
         let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;

@@ -109,10 +109,10 @@ impl Client {
             if header.is_empty() {
                 break;
             }
-            if let Some((name, value)) = header.split_once(':') {
-                if name.eq_ignore_ascii_case("content-length") {
-                    length = value.trim().parse::<usize>().ok();
-                }
+            if let Some((name, value)) = header.split_once(':')
+                && name.eq_ignore_ascii_case("content-length")
+            {
+                length = value.trim().parse::<usize>().ok();
             }
         }
         let length = length.ok_or_else(|| bad("a response without content-length".into()))?;
@@ -128,7 +128,7 @@ fn bad(message: String) -> std::io::Error {
 
 /// What the `service` guest answers to `/squares?n=N`, computed here.
 pub fn squares(n: u32) -> String {
-    let values = (0..n).map(|i| i.wrapping_mul(i).wrapping_add(1));
-    let sum: u64 = values.clone().map(u64::from).sum();
-    format!("n={n} sum={sum} last={}\n", values.last().unwrap())
+    let value = |i: u32| i.wrapping_mul(i).wrapping_add(1);
+    let sum: u64 = (0..n).map(|i| u64::from(value(i))).sum();
+    format!("n={n} sum={sum} last={}\n", value(n - 1))
 }
