@@ -172,6 +172,11 @@ fn serve_refuses_what_is_not_a_service_with_the_reason() {
         let Err(said) = Server::start(webgpu_virt(), &component) else { panic!("{component} was served") };
         assert!(said.contains(reason) && said.contains("exited with exit status: 2"), "{component}: {said}");
     }
+    // A directory that cannot be preopened is refused at start, not at each request.
+    let out = webgpu_virt().args(["serve", "--addr", "127.0.0.1:0", "--dir", "/no/such/dir", guest("service")]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.starts_with("error: preopening /no/such/dir as .: "), "{stderr}");
     // A recording of a service is refused at plug time, alone or in a pod: every request's
     // instance would write the same trace.
     let service = guest("service");

@@ -93,6 +93,8 @@ impl Service {
     /// why, a component that exports no handler.
     pub fn new(engine: &Engine, component: &Component, path: &Path, options: ServeOptions) -> Result<Self> {
         let routes = routes(engine, component, path)?;
+        // Each request preopens the directories again: a bad one is refused now, not per request.
+        wasi(&options, path)?;
         let mut linker = crate::run::linker(engine)?;
         wasmtime_wasi_http::p3::add_to_linker(&mut linker)?;
         let pre = linker.instantiate_pre(component).with_context(|| format!("linking {}", path.display()))?;
@@ -187,16 +189,7 @@ impl Service {
         B: hyper::body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<wasmtime_wasi_http::Error>,
     {
-        let mut wasi = WasiCtx::builder();
-        wasi.inherit_stdio().args(&[self.path.display().to_string()]);
-        if self.options.inherit_env {
-            wasi.inherit_env();
-        }
-        for p in &self.options.preopens {
-            wasi.preopened_dir(&p.host, &p.guest, wasmtime_wasi::FsPerms::ReadWrite)
-                .with_context(|| format!("preopening {} as {}", p.host.display(), p.guest))?;
-        }
-        let state = HostState::new(wasi.build(), WebGpuCtx::with_instance(self.gpu.clone()));
+        let state = HostState::new(wasi(&self.options, &self.path)?, WebGpuCtx::with_instance(self.gpu.clone()));
         let mut store = Store::new(self.pre.engine(), state);
         let instance = self.pre.instantiate_async(&mut store).await.context("instantiating")?;
         let interface = instance.get_export_index(&mut store, None, guest.unwrap_or(HANDLER)).context("the handler's export")?;
@@ -233,6 +226,21 @@ impl Service {
         });
         answered
     }
+}
+
+/// WASI for one request's instance: stdio inherited, `path` as `argv[0]`, the options' directories
+/// and environment.
+fn wasi(options: &ServeOptions, path: &Path) -> Result<WasiCtx> {
+    let mut wasi = WasiCtx::builder();
+    wasi.inherit_stdio().args(&[path.display().to_string()]);
+    if options.inherit_env {
+        wasi.inherit_env();
+    }
+    for p in &options.preopens {
+        wasi.preopened_dir(&p.host, &p.guest, wasmtime_wasi::FsPerms::ReadWrite)
+            .with_context(|| format!("preopening {} as {}", p.host.display(), p.guest))?;
+    }
+    Ok(wasi.build())
 }
 
 /// A text response.
