@@ -23,8 +23,8 @@ use wac_graph::{CompositionGraph, EncodeOptions, NodeId};
 /// The interface a pod runs each command guest by.
 pub const RUN: &str = "wasi:cli/run@0.3.0";
 
-/// The interface a pod serves each service guest by.
-pub const HANDLER: &str = "wasi:http/handler@0.3.0";
+/// The interface a pod serves each service guest by (what `webgpu-virt serve` serves).
+pub const HANDLER: &str = host_test::serve::HANDLER;
 
 /// One guest of a pod: its name and its component's bytes.
 pub struct Guest<'a> {
