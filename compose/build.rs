@@ -1,6 +1,7 @@
 //! Builds the virt component: `virt-component/` for `wasm32-unknown-unknown` (so the core module
 //! imports no WASI), made into a component with wit-component, at `$OUT_DIR/virt.wasm`; and its
-//! recording build at `$OUT_DIR/virt-record.wasm`; and the replayer (`replayer/`, a
+//! recording build at `$OUT_DIR/virt-record.wasm`; the router in front of a pod of services
+//! (`router/`, alike) at `$OUT_DIR/router.wasm`; and the replayer (`replayer/`, a
 //! `wasm32-wasip2` command component) at `$OUT_DIR/replayer.wasm`.
 
 use std::path::PathBuf;
@@ -16,9 +17,11 @@ fn main() {
     let root = manifest.parent().unwrap();
     let virt = root.join("virt-component");
     let replayer = manifest.join("replayer");
+    let router = manifest.join("router");
     for p in ["Cargo.toml", "Cargo.lock", "build.rs", "src"] {
-        println!("cargo::rerun-if-changed={}", virt.join(p).display());
-        println!("cargo::rerun-if-changed={}", replayer.join(p).display());
+        for component in [&virt, &replayer, &router] {
+            println!("cargo::rerun-if-changed={}", component.join(p).display());
+        }
     }
     // The crates of this workspace the virt and the replayer are built from.
     for dependency in ["trace", "config", "bound", "wit/codegen"] {
@@ -31,15 +34,21 @@ fn main() {
     // The virt, and its recording build (which also imports `wasi:filesystem`), in one target
     // directory: their dependencies are built once (only the virt's own crate differs).
     let target_dir = root.join("target").join("virt");
-    for (name, features) in [("virt", &[][..]), ("virt-record", &["--features", "record"][..])] {
-        webgpu_virt_wit::build::cargo_build(&virt.join("Cargo.toml"), TARGET, &target_dir, &[features, &SIMD[..]].concat());
-        let core = target_dir.join(TARGET).join("release").join("webgpu_virt_component.wasm");
+    // The router in front of a pod of services, alike, from its own crate.
+    let builds = [
+        ("virt", &virt, &[][..], "webgpu_virt_component"),
+        ("virt-record", &virt, &["--features", "record"][..], "webgpu_virt_component"),
+        ("router", &router, &[][..], "webgpu_virt_router"),
+    ];
+    for (name, crate_dir, features, core_name) in builds {
+        webgpu_virt_wit::build::cargo_build(&crate_dir.join("Cargo.toml"), TARGET, &target_dir, &[features, &SIMD[..]].concat());
+        let core = target_dir.join(TARGET).join("release").join(format!("{core_name}.wasm"));
         let module = std::fs::read(&core).unwrap_or_else(|e| panic!("reading {}: {e}", core.display()));
         let component = wit_component::ComponentEncoder::default()
             .module(&module)
             .and_then(|e| e.validate(true).encode())
             .unwrap_or_else(|e| panic!("making a component of {}: {e:?}", core.display()));
-        std::fs::write(out.join(format!("{name}.wasm")), component).expect("writing the virt");
+        std::fs::write(out.join(format!("{name}.wasm")), component).unwrap_or_else(|e| panic!("writing {name}.wasm: {e}"));
     }
     // The replayer: wasm32-wasip2, so that its standard library reads the trace through WASI.
     // It shares the virt's target directory, where its build scripts' dependencies (the

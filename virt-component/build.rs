@@ -385,7 +385,7 @@ impl<'a> Gen<'a> {
             }
             let state: Vec<_> = STATE.iter().filter(|(r, _, _)| *r == wit_name).collect();
             let fields: String = state.iter().map(|(_, f, t)| format!("    pub(crate) {f}: {t},\n")).collect();
-            let inits: String = state.iter().map(|(_, f, _)| format!(", {f}: Default::default()")).collect();
+            let inits: String = state.iter().map(|(_, f, _)| format!(", {f}: Default::default()")).chain([", invalid: Default::default()".to_string()]).collect();
             writeln!(out, "/// `{wit_name}`: holds the imported handle and the device it belongs to.").unwrap();
             let (inner, wrapped) = match (self.is_shared(*r), self.is_swapped(*r)) {
                 (true, _) => (format!("std::rc::Rc<imp::{name}>"), "inner: std::rc::Rc::new(inner)"),
@@ -397,7 +397,7 @@ impl<'a> Gen<'a> {
             };
             writeln!(
                 out,
-                "pub struct {name} {{\n    pub(crate) inner: {inner},\n    pub(crate) device: crate::ids::DeviceId,\n{fields}    /// The object's id, for the policies (never reused; dropping it tells them). The last\n    /// field, so that it drops last: the drop of the last object of a device retires it, after\n    /// what the object held of the quota is released.\n    pub(crate) id: crate::device::ObjectId,\n}}\n"
+                "pub struct {name} {{\n    pub(crate) inner: {inner},\n    pub(crate) device: crate::ids::DeviceId,\n{fields}    /// Whether the virt knows the object is invalid (`crate::device::invalid`; some kinds are\n    /// never used in work).\n    #[allow(dead_code)]\n    pub(crate) invalid: crate::device::invalid::Flag,\n    /// The object's id, for the policies (never reused; dropping it tells them). The last\n    /// field, so that it drops last: the drop of the last object of a device retires it, after\n    /// what the object held of the quota is released.\n    pub(crate) id: crate::device::ObjectId,\n}}\n"
             )
             .unwrap();
             let wrap_rc = match self.is_shared(*r) {
@@ -579,7 +579,8 @@ impl<'a> Gen<'a> {
         let mut foreign = String::new();
         if method {
             for p in params {
-                foreign += &self.foreign(&format!("&{}", ident(&p.name)), &p.ty);
+                let each = |o: &str, _: &str| format!("foreign |= crate::device::share::foreign(device, {o}.device); ");
+                foreign += &self.objects(&format!("&{}", ident(&p.name)), &p.ty, &each);
             }
         }
         if !foreign.is_empty() {
@@ -590,6 +591,28 @@ impl<'a> Gen<'a> {
                 _ => format!("crate::device::share::report_foreign(device, {:?})", f.name),
             };
             foreign = format!("let mut foreign = false;\n        {foreign}\n        if foreign {{ {on_foreign}; }}\n        ");
+        }
+        // Objects known invalid (`crate::device::invalid`): what a call on or with one makes is
+        // invalid, and an encoder recording a command with one becomes invalid (a pass is tied
+        // to the command encoder it was begun on).
+        let encoder = this.as_deref().is_some_and(|t| ENCODERS.contains(&t));
+        let (mut known, mut made) = (String::new(), String::new());
+        if method {
+            for p in params {
+                let each = |o: &str, _: &str| format!("known_invalid |= {o}.invalid.is(); ");
+                known += &self.objects(&format!("&{}", ident(&p.name)), &p.ty, &each);
+            }
+            if let (Some(t), false) = (f.result, constructor) {
+                let each = |o: &str, made: &str| match encoder && ENCODERS.contains(&made) {
+                    true => format!("{o}.invalid.within(&self.invalid); "),
+                    false => format!("if known_invalid {{ {o}.invalid.mark(); }} "),
+                };
+                made = self.objects("&ret", &t, &each);
+            }
+        }
+        if !known.is_empty() || !made.is_empty() {
+            let spoiled = if encoder && !known.is_empty() { "if known_invalid { self.invalid.mark(); } " } else { "" };
+            known = format!("let mut known_invalid = false; {known}{spoiled}known_invalid |= self.invalid.is();\n        ");
         }
         let body = match (self.bracketed(f, method, is_async), foreign.is_empty()) {
             (true, true) => format!("{{ let bracket = crate::device::share::bracket(device); let ret = {body}; drop(bracket); ret }}"),
@@ -602,19 +625,18 @@ impl<'a> Gen<'a> {
         // A call with another device's object that returns nothing is not made: in WebGPU it
         // would do nothing but fail. (One returning a value is made, to have the value; so is
         // an encoder's command, after the command that spoils the encoder: see `share::Spoil`.)
-        let encoder = this.as_deref().is_some_and(|t| ENCODERS.contains(&t));
         let body = match (!foreign.is_empty(), &f.result, constructor) {
             (true, None, false) if !encoder => format!("if foreign {{ }} else {{ {body} }}"),
             _ => body,
         };
         format!(
-            "    #[allow(unused_braces, unused_variables, clippy::all)]
+            "    #[allow(unused_braces, unused_variables, unused_assignments, clippy::all)]
     {async_}fn {rust_name}({sig}) -> {ret} {{
         {pump}let device = {device};
         let policy = crate::policy::active();
         let call = if policy {{ crate::policy::before(device, &Args::{described}) }} else {{ 0 }};
-        {foreign}let ret = {body};
-        if policy {{
+        {foreign}{known}let ret = {body};
+        {made}if policy {{
             crate::after(device, call, &Ret::{variant}(&ret));
         }}
         ret
@@ -640,48 +662,57 @@ impl Gen<'_> {
         !getter
     }
 
-    /// Statements setting `foreign` when `e` (a reference to an export-side value of type
-    /// `ty`) holds an object of another device than `device`'s; empty when it holds no object.
-    fn foreign(&mut self, e: &str, ty: &Type) -> String {
+    /// Statements doing `each(object, wrapper)` for every object (of a generated wrapper) that
+    /// `e`, a reference to an export-side value of type `ty`, holds; empty when it holds none.
+    fn objects(&mut self, e: &str, ty: &Type, each: &dyn Fn(&str, &str) -> String) -> String {
         if !self.t.info(ty).handles() {
             return String::new();
         }
         let Type::Id(id) = ty else { return String::new() };
         let kind = self.t.resolve.types[*id].kind.clone();
         match &kind {
-            TypeDefKind::Type(t) => {
-                let t = *t;
-                self.foreign(e, &t)
-            }
+            TypeDefKind::Type(t) => self.objects(e, t, each),
             TypeDefKind::Handle(Handle::Own(r) | Handle::Borrow(r)) => {
                 let r = self.t.resource(*r);
                 if self.is_hand_written(r) {
                     return String::new();
                 }
                 let name = self.t.type_name(r);
-                format!("foreign |= crate::device::share::foreign(device, ({e}).get::<{name}>().device); ")
+                each(&format!("({e}).get::<{name}>()"), &name)
             }
             TypeDefKind::Option(t) => {
-                let inner = self.foreign("x", t);
+                let inner = self.objects("x", t, each);
                 if inner.is_empty() { inner } else { format!("if let Some(x) = ({e}).as_ref() {{ {inner}}} ") }
             }
             TypeDefKind::List(t) => {
-                let inner = self.foreign("x", t);
+                let inner = self.objects("x", t, each);
                 if inner.is_empty() { inner } else { format!("for x in ({e}).iter() {{ {inner}}} ") }
             }
-            TypeDefKind::Record(rec) => rec.fields.iter().map(|f| self.foreign(&format!("&({e}).{}", ident(&f.name)), &f.ty)).collect::<Vec<_>>().concat(),
+            TypeDefKind::Record(rec) => {
+                rec.fields.iter().map(|f| self.objects(&format!("&({e}).{}", ident(&f.name)), &f.ty, each)).collect::<Vec<_>>().concat()
+            }
             TypeDefKind::Variant(var) => {
                 let name = self.t.type_name(*id);
                 let arms: Vec<String> = var
                     .cases
                     .iter()
                     .filter_map(|c| {
-                        let inner = c.ty.as_ref().map(|t| self.foreign("x", t)).unwrap_or_default();
+                        let inner = c.ty.as_ref().map(|t| self.objects("x", t, each)).unwrap_or_default();
                         (!inner.is_empty()).then(|| format!("exp::{name}::{}(x) => {{ {inner}}}", camel(&c.name)))
                     })
                     .collect();
                 let rest = if arms.len() < var.cases.len() { ", _ => {}" } else { "" };
                 if arms.is_empty() { String::new() } else { format!("match {e} {{ {}{rest} }} ", arms.join(", ")) }
+            }
+            TypeDefKind::Result(r) => {
+                let ok = r.ok.map(|t| self.objects("x", &t, each)).unwrap_or_default();
+                let err = r.err.map(|t| self.objects("x", &t, each)).unwrap_or_default();
+                match (ok.is_empty(), err.is_empty()) {
+                    (true, true) => String::new(),
+                    (false, true) => format!("if let Ok(x) = {e} {{ {ok}}} "),
+                    (true, false) => format!("if let Err(x) = {e} {{ {err}}} "),
+                    (false, false) => format!("match {e} {{ Ok(x) => {{ {ok}}}, Err(x) => {{ {err}}} }} "),
+                }
             }
             _ => String::new(),
         }

@@ -37,6 +37,12 @@ pub const VIRT_RECORD: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/virt-re
 /// `wasi:filesystem`. `webgpu-virt replay` runs it on the built-in host.
 pub const REPLAYER: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/replayer.wasm"));
 
+/// The router in front of a pod of services (the WIT world `router`): it exports
+/// `wasi:http/handler@0.3.0` and hands a request for `/NAME/...` to the guest NAME, whose handler
+/// is its import `guest-i` (`i` the guest's number); it takes the names from the virt's
+/// [`GUESTS`]. See [`pod`].
+pub const ROUTER: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/router.wasm"));
+
 /// The built-in virt that `config` needs: the WASI build if it records, logs errors or
 /// measures GPU time.
 pub fn virt_for(config: &Config) -> &'static [u8] {
@@ -53,6 +59,9 @@ pub const STATS: &str = "webgpu-virt:worlds/stats@0.1.0";
 
 /// The virt's interface for a pod's tenant shims (`get-gpu-for`).
 pub const TENANCY: &str = "webgpu-virt:worlds/tenancy@0.1.0";
+
+/// The virt's interface naming a pod's guests, for the [`ROUTER`].
+pub const GUESTS: &str = "webgpu-virt:worlds/guests@0.1.0";
 
 /// A component importing the virt's `wasi:webgpu` and `tenancy` (the WIT world `tenant-shim`),
 /// made by the build: a pod's tenant shims take their import types from it.

@@ -10,13 +10,17 @@
 //! ```
 //!
 //! Each guest's `wasi:webgpu/webgpu` import is an instance of its tenant shim ([`crate::shim`]),
-//! whose items are the virt's own but for `get-gpu`. The pod exports each guest's
-//! `wasi:cli/run@0.3.0` (a command's) or `wasi:http/handler@0.3.0` (a service's) under the
-//! guest's name, every other export of the guests under its own
-//! name, and the virt's [`STATS`](crate::STATS). It imports what the guests import, and the
-//! runtime's `wasi:webgpu` for the virt.
+//! whose items are the virt's own but for `get-gpu`. A pod's guests are all commands or all
+//! services:
+//! - a pod of commands exports each guest's `wasi:cli/run@0.3.0` under the guest's name;
+//! - a pod of services is a service: it exports `wasi:http/handler@0.3.0`, the
+//!   [`ROUTER`](crate::ROUTER)'s, which hands a request for `/NAME/...` to guest NAME's handler.
+//!
+//! It also exports every other export of the guests under its own name, and the virt's
+//! [`STATS`](crate::STATS). It imports what the guests import, and the runtime's `wasi:webgpu`
+//! for the virt.
 
-use crate::{STATS, TENANCY, WEBGPU, imports};
+use crate::{GUESTS, ROUTER, STATS, TENANCY, WEBGPU, imports};
 use wac_graph::types::Package;
 use wac_graph::{CompositionGraph, EncodeOptions, NodeId};
 
@@ -25,6 +29,9 @@ pub const RUN: &str = "wasi:cli/run@0.3.0";
 
 /// The interface a pod serves each service guest by (what `webgpu-virt serve` serves).
 pub const HANDLER: &str = host_test::serve::HANDLER;
+
+/// How many services the [`ROUTER`](crate::ROUTER) routes to: its imports `guest-0` to `guest-15`.
+pub const ROUTES: usize = 16;
 
 /// One guest of a pod: its name and its component's bytes.
 pub struct Guest<'a> {
@@ -68,6 +75,17 @@ pub enum PodError {
     /// A guest that a pod can neither run nor serve.
     #[error("guest `{0}` exports neither {RUN} nor {HANDLER}, so a pod can neither run nor serve it")]
     NoRun(String),
+    /// A command and a service in one pod, which is either run or served.
+    #[error("guest `{command}` is a command (it exports {RUN}) and guest `{service}` a service (it exports {HANDLER}): a pod's guests are all commands or all services")]
+    Mixed {
+        /// A command guest.
+        command: String,
+        /// A service guest.
+        service: String,
+    },
+    /// More services than the router has imports for.
+    #[error("a pod serves at most {ROUTES} services, and {0} were given")]
+    TooManyServices(usize),
     /// Two guests export one name (or a guest's export has another guest's name).
     #[error("guests `{first}` and `{second}` both export `{export}`")]
     DuplicateExport {
@@ -81,6 +99,9 @@ pub enum PodError {
     /// The virt is not one of ours.
     #[error("the virt does not export {TENANCY}: it cannot serve a pod")]
     NoTenancy,
+    /// The virt cannot name a pod's guests for the router.
+    #[error("the virt does not export {GUESTS}: it cannot serve a pod of services")]
+    NoGuestNames,
     /// A shim could not be made.
     #[error(transparent)]
     Shim(#[from] crate::shim::ShimError),
@@ -105,7 +126,7 @@ pub fn valid_name(name: &str) -> bool {
 /// pod, as `webgpu-virt plug --guest` does. Guest number `i` of the pod is tenant `i` of the
 /// virt.
 pub fn plug_pod(guests: &[Guest<'_>], virt: &[u8]) -> Result<Vec<u8>, PodError> {
-    check(guests)?;
+    let services = check(guests)?;
     let mut graph = CompositionGraph::new();
     let register = |graph: &mut CompositionGraph, name: &str, bytes: Vec<u8>, guest: &str| -> Result<_, PodError> {
         let package = Package::from_bytes(name, None, bytes, graph.types_mut()).map_err(failed(guest))?;
@@ -121,8 +142,13 @@ pub fn plug_pod(guests: &[Guest<'_>], virt: &[u8]) -> Result<Vec<u8>, PodError> 
     };
     let webgpu = alias(&mut graph, virt, WEBGPU, "virt")?;
     let tenancy = alias(&mut graph, virt, TENANCY, "virt")?;
+    if services && !graph.types()[graph[virt_package].ty()].exports.contains_key(GUESTS) {
+        return Err(PodError::NoGuestNames);
+    }
     // Who exports what, so that two guests' exports never meet under one name.
     let mut exported: Vec<(String, String)> = guests.iter().map(|g| (g.name.to_string(), g.name.to_string())).collect();
+    // The services' handlers, in the pod's order, for the router.
+    let mut handlers = Vec::new();
     for (tenant, guest) in guests.iter().enumerate() {
         let name = guest.name;
         let shim = shim(tenant as u32)?;
@@ -136,13 +162,30 @@ pub fn plug_pod(guests: &[Guest<'_>], virt: &[u8]) -> Result<Vec<u8>, PodError> 
         graph.set_instantiation_argument(app, WEBGPU, shim).map_err(|e| failed(name)(e.into()))?;
         for export in exports {
             let node = alias(&mut graph, app, &export, name)?;
-            let public = if export == RUN || export == HANDLER { name.to_string() } else { export };
+            if services && export == HANDLER {
+                handlers.push(node);
+                continue;
+            }
+            let public = if export == RUN { name.to_string() } else { export };
             if let Some((first, _)) = exported.iter().find(|(owner, e)| *e == public && owner != name) {
                 return Err(PodError::DuplicateExport { first: first.clone(), second: name.to_string(), export: public });
             }
             exported.push((name.to_string(), public.clone()));
             graph.export(node, &public).map_err(|e| failed(name)(e.into()))?;
         }
+    }
+    if services {
+        let router = register(&mut graph, "webgpu-virt:router", ROUTER.to_vec(), "router")?;
+        let router = graph.instantiate(router);
+        let names = alias(&mut graph, virt, GUESTS, "virt")?;
+        graph.set_instantiation_argument(router, GUESTS, names).map_err(|e| failed("router")(e.into()))?;
+        // The imports past the pod's guests are never called: guest 0's handler fills them.
+        for slot in 0..ROUTES {
+            let handler = handlers.get(slot).unwrap_or(&handlers[0]);
+            graph.set_instantiation_argument(router, &format!("guest-{slot}"), *handler).map_err(|e| failed("router")(e.into()))?;
+        }
+        let handler = alias(&mut graph, router, HANDLER, "router")?;
+        graph.export(handler, HANDLER).map_err(|e| failed("router")(e.into()))?;
     }
     if graph.types()[graph[virt_package].ty()].exports.contains_key(STATS) {
         let stats = alias(&mut graph, virt, STATS, "virt")?;
@@ -180,9 +223,10 @@ pub fn check_names(names: &[&str]) -> Result<(), PodError> {
     Ok(())
 }
 
-/// Checks the guests before composing: names, imports, exports.
-fn check(guests: &[Guest<'_>]) -> Result<(), PodError> {
+/// Checks the guests before composing: names, imports, exports. Whether they are services.
+fn check(guests: &[Guest<'_>]) -> Result<bool, PodError> {
     check_names(&guests.iter().map(|g| g.name).collect::<Vec<_>>())?;
+    let (mut command, mut service) = (None, None);
     for guest in guests {
         let name = guest.name.to_string();
         if !wasmparser::Parser::is_component(guest.component) {
@@ -195,11 +239,20 @@ fn check(guests: &[Guest<'_>]) -> Result<(), PodError> {
         if let Some(import) = guest_imports.iter().find(|i| i.starts_with("webgpu-virt:")) {
             return Err(PodError::VirtImport { name, import: import.clone() });
         }
-        if !crate::exports(guest.component).map_err(|e| PodError::Compose { guest: name.clone(), error: e.into() })?.iter().any(|e| e == RUN || e == HANDLER) {
+        let exports = crate::exports(guest.component).map_err(|e| PodError::Compose { guest: name.clone(), error: e.into() })?;
+        if exports.iter().any(|e| e == HANDLER) {
+            service.get_or_insert(name);
+        } else if exports.iter().any(|e| e == RUN) {
+            command.get_or_insert(name);
+        } else {
             return Err(PodError::NoRun(name));
         }
     }
-    Ok(())
+    match (command, service) {
+        (Some(command), Some(service)) => Err(PodError::Mixed { command, service }),
+        (None, Some(_)) if guests.len() > ROUTES => Err(PodError::TooManyServices(guests.len())),
+        (_, service) => Ok(service.is_some()),
+    }
 }
 
 /// Why a pod's configuration is not right.

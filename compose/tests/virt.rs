@@ -428,7 +428,9 @@ fn caps_refuse_one_past_each_limit() {
     let flags = ["--max-buffer-size", "64KiB", "--max-texture-dimension", "256", "--max-objects", caps, "--max-write-size", "1KiB"];
     let out = webgpu_virt().arg("plug").arg(guest("caps")).args(flags).arg("-o").arg(&capped).output().unwrap();
     check(&out, "plug");
-    let out = webgpu_virt().arg("run").arg("--stats").arg(&capped).output().unwrap();
+    // On a host that traps on invalid work (what the refused objects are used in never
+    // reaches it: see the next test).
+    let out = webgpu_virt().arg("run").arg("--stats").arg(&capped).env(TRAP_ON_INVALID_WORK, "1").output().unwrap();
     check(&out, "the caps guest");
     assert_eq!(
         String::from_utf8(out.stdout).unwrap(),
@@ -491,6 +493,33 @@ dispatching with it: no error
     // Direct, nothing is refused.
     let direct = run(guest("caps").as_ref());
     assert!(!direct.contains("-error") && !direct.contains("Err("), "{direct}");
+}
+
+/// The host's fault injection: it traps on invalid work (a submission, write or map that
+/// WebGPU refuses), as runtimes that fail on it do.
+const TRAP_ON_INVALID_WORK: &str = "WEBGPU_HOST_TRAP_ON_INVALID_WORK";
+
+#[test]
+fn work_made_with_refused_objects_never_reaches_the_runtime() {
+    // Apps that make only valid calls, on a host that traps on invalid work: direct, none traps.
+    // Through quotas that refuse their memory or their objects, what they make with the
+    // stand-ins and submit, write or map is answered by the virt with WebGPU's errors, and the
+    // host never sees it.
+    let dir = tempfile::tempdir().unwrap();
+    let quotas: [&[&str]; 2] = [&["--max-memory", "16"], &["--max-objects", "shader-modules=0,command-encoders=0,bind-groups=0,pipelines=0"]];
+    for name in ["compute", "render", "copies", "textures", "bundles", "queries", "loops", "bench_infer"] {
+        let direct = common::output_within(webgpu_virt().arg("run").arg(guest(name)).env(TRAP_ON_INVALID_WORK, "1"), 120);
+        check(&direct, &format!("{name} on a host that traps on invalid work"));
+        for (i, quota) in quotas.iter().enumerate() {
+            let limited = dir.path().join(format!("{name}.{i}.wasm"));
+            check(&webgpu_virt().arg("plug").arg(guest(name)).args(*quota).args(["--log-stats", "-o"]).arg(&limited).output().unwrap(), "plug");
+            let out = common::output_within(webgpu_virt().arg("run").arg(&limited).env(TRAP_ON_INVALID_WORK, "1"), 120);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            // (The app may stop at a refusal of its own accord: a trap of the guest's, not the host's.)
+            assert!(!stderr.contains("invalid work reached the host") && out.status.code() != Some(101), "{name} under {quota:?}:\n{stderr}");
+            assert!(stderr.contains("webgpu-virt: stats, after a quota refused a call:"), "{name} under {quota:?}: nothing was refused:\n{stderr}");
+        }
+    }
 }
 
 #[test]

@@ -655,8 +655,7 @@ impl w::HostGpuQueue for WebGpuCtxView<'_> {
             } else {
                 continue;
             };
-            state.report(ErrorValue::validation(format!("submit: command buffer {i} {wrong}")));
-            return Ok(());
+            return crate::invalid_work(&state, ErrorValue::validation(format!("submit: command buffer {i} {wrong}")));
         }
         let mut buffers = Vec::with_capacity(command_buffers.len());
         for cb in &command_buffers {
@@ -665,7 +664,7 @@ impl w::HostGpuQueue for WebGpuCtxView<'_> {
         // Only a submission wgpu took is one to wait for: wgpu refuses a wait for another.
         match state.capture(|| shield(&state, "submit", || state.waits().submitting(|| queue.submit(buffers)))) {
             (Some(index), None) => state.submitted(index),
-            (_, Some(error)) => state.report(error),
+            (_, Some(error)) => crate::invalid_work(&state, error)?,
             (None, None) => {}
         }
         Ok(())
@@ -699,8 +698,11 @@ impl w::HostGpuQueue for WebGpuCtxView<'_> {
         };
         let queue = self.table.get(&this)?;
         let target = self.table.get(&buffer)?;
-        shield(&queue.state, "write-buffer", || queue.queue.write_buffer(&target.buffer, buffer_offset, &data[range]));
-        Ok(Ok(()))
+        let (_, error) = queue.state.capture(|| shield(&queue.state, "write-buffer", || queue.queue.write_buffer(&target.buffer, buffer_offset, &data[range])));
+        match error {
+            Some(error) => crate::invalid_work(&queue.state, error).map(Ok),
+            None => Ok(Ok(())),
+        }
     }
 
     fn write_texture_with_copy(
@@ -720,8 +722,8 @@ impl w::HostGpuQueue for WebGpuCtxView<'_> {
             aspect: destination.aspect.map(convert::texture_aspect).unwrap_or_default(),
         };
         let layout = convert::buffer_layout(data_layout);
-        shield(&queue.state, "write-texture", || queue.queue.write_texture(info, &data, layout, convert::extent(size)));
-        Ok(())
+        let (_, error) = queue.state.capture(|| shield(&queue.state, "write-texture", || queue.queue.write_texture(info, &data, layout, convert::extent(size))));
+        error.map_or(Ok(()), |error| crate::invalid_work(&queue.state, error))
     }
 
     fn label(&mut self, this: Resource<Queue>) -> wasmtime::Result<String> {

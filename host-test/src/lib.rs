@@ -212,6 +212,18 @@ pub(crate) fn shield<R>(state: &state::DeviceState, what: &str, f: impl FnOnce()
     }
 }
 
+/// Fault injection, for testing that the virt never hands a runtime work it knows is invalid:
+/// with `WEBGPU_HOST_TRAP_ON_INVALID_WORK` set, a submission, write or map that WebGPU refuses
+/// with an error traps, as on runtimes that fail on invalid work (wasmCloud's host panics at a
+/// `submit` of an invalid command buffer). Unset, the error is reported as WebGPU does.
+pub(crate) fn invalid_work(state: &state::DeviceState, error: state::ErrorValue) -> wasmtime::Result<()> {
+    if std::env::var_os("WEBGPU_HOST_TRAP_ON_INVALID_WORK").is_some() {
+        wasmtime::bail!("invalid work reached the host (WEBGPU_HOST_TRAP_ON_INVALID_WORK is set): {}", error.message);
+    }
+    state.report(error);
+    Ok(())
+}
+
 thread_local! {
     static SHIELDED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }

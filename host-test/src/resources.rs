@@ -202,7 +202,10 @@ impl<T: WebGpuView + 'static> w::HostGpuBufferWithStore<T> for WebGpu {
     ) -> wasmtime::Result<Result<(), w::MapAsyncError>> {
         let started = accessor.with(|mut a| {
             let b = a.get().table.get(&this)?;
-            wasmtime::Result::<_>::Ok(start_map(b, mode, offset, size))
+            match b.state.capture(|| start_map(b, mode, offset, size)) {
+                (started, None) => wasmtime::Result::<_>::Ok(started),
+                (started, Some(error)) => crate::invalid_work(&b.state, error).map(|()| started),
+            }
         })?;
         let (buffer, state, map, attempt, offset, size, write, rx) = match started {
             Ok(s) => s,

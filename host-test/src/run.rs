@@ -103,20 +103,14 @@ fn add_hop(linker: &mut Linker<HostState>) -> Result<()> {
     Ok(())
 }
 
-/// The guests of a pod: the instances `component` exports under plain names that hold a
-/// `run` function (each a guest's `wasi:cli/run@0.3.0`), in the order of its exports.
+/// The guests of a pod of commands: the instances `component` exports under plain names that
+/// hold a `run` function (each a guest's `wasi:cli/run@0.3.0`), in the order of its exports.
 pub fn pod_guests(engine: &Engine, component: &Component) -> Vec<String> {
-    pod_members(engine, component, "run")
-}
-
-/// The instances `component` exports under plain names that hold a function named `func`, in
-/// the order of its exports: a pod's guests that are commands (`run`) or services (`handle`).
-pub(crate) fn pod_members(engine: &Engine, component: &Component, func: &str) -> Vec<String> {
     let ty = component.component_type();
     ty.exports(engine)
         .filter(|(name, _)| !name.contains(':'))
         .filter(|(_, item)| match &item.ty {
-            ComponentItem::ComponentInstance(instance) => instance.exports(engine).any(|(n, i)| n == func && matches!(i.ty, ComponentItem::ComponentFunc(_))),
+            ComponentItem::ComponentInstance(instance) => instance.exports(engine).any(|(n, i)| n == "run" && matches!(i.ty, ComponentItem::ComponentFunc(_))),
             _ => false,
         })
         .map(|(name, _)| name.to_string())
@@ -131,7 +125,7 @@ pub fn check_command(engine: &Engine, component: &Component, path: &Path) -> Res
     if exports.iter().any(|e| e == "wasi:cli/run@0.3.0") || !pod_guests(engine, component).is_empty() {
         return Ok(());
     }
-    if exports.iter().any(|e| e == crate::serve::HANDLER) || !pod_members(engine, component, "handle").is_empty() {
+    if exports.iter().any(|e| e == crate::serve::HANDLER) {
         bail!("{} is a service (it exports {}), not a command: serve it with `webgpu-virt serve`", path.display(), crate::serve::HANDLER);
     }
     if let Some(p2) = exports.iter().find(|e| e.starts_with("wasi:cli/run@0.2")) {

@@ -1,8 +1,8 @@
 //! Serving an HTTP component on this host: what `webgpu-virt serve` does.
 //!
-//! The component exports `wasi:http/handler@0.3.0` (a *service*), or it is a pod
-//! (`webgpu-virt plug --guest`) whose guests are services: the pod exports each guest's handler
-//! under the guest's name, and a request for `/NAME/rest` goes to guest `NAME` as `/rest`.
+//! The component exports `wasi:http/handler@0.3.0` (a *service*). A pod of services
+//! (`webgpu-virt plug --guest`) is one: its router hands a request for `/NAME/rest` to guest
+//! `NAME` as `/rest`, on this host as on any that serves `wasi:http`.
 //!
 //! **One instance per request**, as `wasmtime serve` does by default: each request gets a store
 //! and an instance of its own, so nothing of one request is seen by the next, and a virt's
@@ -65,18 +65,9 @@ pub struct ServeOptions {
     pub inherit_env: bool,
 }
 
-/// Where a request goes.
-enum Routes {
-    /// The component's own `wasi:http/handler@0.3.0`.
-    Single,
-    /// A pod's guests, by name: `/NAME/...` goes to guest `NAME`.
-    Pod(Vec<String>),
-}
-
 /// A component ready to serve: checked, linked and pre-instantiated once.
 pub struct Service {
     pre: InstancePre<HostState>,
-    routes: Routes,
     gpu: Arc<wgpu::Instance>,
     options: ServeOptions,
     path: PathBuf,
@@ -89,49 +80,37 @@ type Handle = wasmtime::component::TypedFunc<(Resource<Request>,), (Result<Resou
 pub type Body = Full<Bytes>;
 
 impl Service {
-    /// Checks that `component` is a service (or a pod of them) and prepares it. Refuses, naming
-    /// why, a component that exports no handler.
+    /// Checks that `component` is a service (or a pod of them, which routes requests to its
+    /// guests itself) and prepares it. Refuses, naming why, a component that exports no handler.
     pub fn new(engine: &Engine, component: &Component, path: &Path, options: ServeOptions) -> Result<Self> {
-        let routes = routes(engine, component, path)?;
+        check_service(engine, component, path)?;
         // Each request preopens the directories again: a bad one is refused now, not per request.
         wasi(&options, path)?;
         let mut linker = crate::run::linker(engine)?;
         wasmtime_wasi_http::p3::add_to_linker(&mut linker)?;
         let pre = linker.instantiate_pre(component).with_context(|| format!("linking {}", path.display()))?;
         let gpu = Arc::new(wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env()));
-        Ok(Self { pre, routes, gpu, options, path: path.to_path_buf() })
-    }
-
-    /// The names of a pod's guests (each served under `/NAME/`); empty for a single service.
-    pub fn guests(&self) -> &[String] {
-        match &self.routes {
-            Routes::Single => &[],
-            Routes::Pod(names) => names,
-        }
+        Ok(Self { pre, gpu, options, path: path.to_path_buf() })
     }
 
     /// Answers one request with a fresh instance of the component. Never fails: what goes
-    /// wrong (no such guest, a trap, an error code) is a response that says what.
+    /// wrong (a trap, an error code) is a response that says what.
     pub async fn handle<B>(&self, request: http::Request<B>) -> http::Response<Body>
     where
         B: hyper::body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<wasmtime_wasi_http::Error>,
     {
         let what = format!("{} {}", request.method(), request.uri());
-        let (request, guest) = match self.route(request) {
-            Ok(routed) => routed,
-            Err((status, message)) => return plain(status, message),
-        };
-        match tokio::task::unconstrained(self.answer(request, guest.as_deref())).await {
+        let who = self.path.display();
+        match tokio::task::unconstrained(self.answer(request)).await {
             Ok(Ok(response)) => response,
             Ok(Err(code)) => {
-                let message = format!("{what}: {} answered with the error code {code:?}", self.who(guest.as_deref()));
+                let message = format!("{what}: {who} answered with the error code {code:?}");
                 eprintln!("webgpu-virt serve: {message}");
                 plain(http::StatusCode::INTERNAL_SERVER_ERROR, message)
             }
             Err(e) => {
                 // The log has the trap with its backtrace; the client, what the trap was.
-                let who = self.who(guest.as_deref());
                 eprintln!("webgpu-virt serve: {what}: {who} trapped: {e:#}");
                 plain(http::StatusCode::INTERNAL_SERVER_ERROR, format!("{what}: {who} trapped: {}", e.root_cause()))
             }
@@ -154,37 +133,9 @@ impl Service {
         }
     }
 
-    /// The guest a request is for, and the request as that guest sees it (its path without the
-    /// guest's prefix); or what to answer a request no guest is for.
-    fn route<B>(&self, request: http::Request<B>) -> Result<(http::Request<B>, Option<String>), (http::StatusCode, String)> {
-        let Routes::Pod(guests) = &self.routes else { return Ok((request, None)) };
-        let (mut parts, body) = request.into_parts();
-        let target = parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
-        let rest = target.strip_prefix('/').unwrap_or(&target);
-        let (name, rest) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
-        let Some(guest) = guests.iter().find(|g| *g == name) else {
-            let list: Vec<String> = guests.iter().map(|g| format!("/{g}/")).collect();
-            return Err((http::StatusCode::NOT_FOUND, format!("no guest serves {target}: this pod's guests are served under {}", list.join(", "))));
-        };
-        let rest = if rest.starts_with('/') { rest.to_string() } else { format!("/{rest}") };
-        let mut uri = parts.uri.into_parts();
-        uri.path_and_query = Some(rest.parse().map_err(|_| (http::StatusCode::BAD_REQUEST, format!("`{rest}` is not a path")))?);
-        parts.uri = http::Uri::from_parts(uri).map_err(|e| (http::StatusCode::BAD_REQUEST, e.to_string()))?;
-        Ok((http::Request::from_parts(parts, body), Some(guest.clone())))
-    }
-
-    /// "the component" or "guest NAME", for messages.
-    fn who(&self, guest: Option<&str>) -> String {
-        match guest {
-            Some(name) => format!("guest `{name}` of {}", self.path.display()),
-            None => self.path.display().to_string(),
-        }
-    }
-
-    /// Instantiates the component in a store of its own and calls the handler of `guest` (the
-    /// component's own when `None`) with `request`. `Err` is a trap (or an instance that could
-    /// not be made).
-    async fn answer<B>(&self, request: http::Request<B>, guest: Option<&str>) -> Result<Result<http::Response<Body>, ErrorCode>>
+    /// Instantiates the component in a store of its own and calls its handler with `request`.
+    /// `Err` is a trap (or an instance that could not be made).
+    async fn answer<B>(&self, request: http::Request<B>) -> Result<Result<http::Response<Body>, ErrorCode>>
     where
         B: hyper::body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<wasmtime_wasi_http::Error>,
@@ -192,7 +143,7 @@ impl Service {
         let state = HostState::new(wasi(&self.options, &self.path)?, WebGpuCtx::with_instance(self.gpu.clone()));
         let mut store = Store::new(self.pre.engine(), state);
         let instance = self.pre.instantiate_async(&mut store).await.context("instantiating")?;
-        let interface = instance.get_export_index(&mut store, None, guest.unwrap_or(HANDLER)).context("the handler's export")?;
+        let interface = instance.get_export_index(&mut store, None, HANDLER).context("the handler's export")?;
         let index = instance.get_export_index(&mut store, Some(&interface), "handle").context("the handler's `handle`")?;
         let handle: Handle = instance.get_typed_func(&mut store, index).context("`handle` is not `async func(request) -> result<response, error-code>`")?;
         let (request, request_body) = Request::from_http(&mut store.data_mut().hooks, request);
@@ -251,15 +202,11 @@ fn plain(status: http::StatusCode, message: String) -> http::Response<Body> {
     response
 }
 
-/// Where requests go in `component`, or why it cannot be served.
-fn routes(engine: &Engine, component: &Component, path: &Path) -> Result<Routes> {
+/// Checks that `component` exports a handler, or says why it cannot be served.
+fn check_service(engine: &Engine, component: &Component, path: &Path) -> Result<()> {
     let exports: Vec<String> = component.component_type().exports(engine).map(|(name, _)| name.to_string()).collect();
     if exports.iter().any(|e| e == HANDLER) {
-        return Ok(Routes::Single);
-    }
-    let guests = crate::run::pod_members(engine, component, "handle");
-    if !guests.is_empty() {
-        return Ok(Routes::Pod(guests));
+        return Ok(());
     }
     if let Some(p2) = exports.iter().find(|e| e.starts_with("wasi:http/incoming-handler@0.2")) {
         bail!(

@@ -69,7 +69,7 @@ mod policy;
 mod tenant;
 
 use bindings::exports::wasi::webgpu::webgpu as exp;
-use bindings::exports::webgpu_virt::worlds::{stats, tenancy};
+use bindings::exports::webgpu_virt::worlds::{guests, stats, tenancy};
 use bindings::wasi::webgpu::webgpu as imp;
 pub use bridge::{GpuDeviceLostInfo, GpuError};
 
@@ -119,6 +119,13 @@ impl tenancy::Guest for Virt {
             after(device, call, &Ret::GetGpu(&gpu));
         }
         gpu
+    }
+}
+
+impl guests::Guest for Virt {
+    /// The pod's guests by number, for the router in front of a pod of services.
+    fn names() -> Vec<String> {
+        config::pod().guests.iter().map(|g| g.name.clone()).collect()
     }
 }
 

@@ -143,6 +143,15 @@ pub async fn map_async(
         let message = "the buffer's device is lost".to_string();
         return Err(exp::MapAsyncError { kind: exp::MapAsyncErrorKind::OperationError, message });
     }
+    // A buffer known invalid: WebGPU's validation error, and the map rejects.
+    if buffer.invalid.is() {
+        if t.pending.get() == Some(attempt) {
+            t.pending.set(None);
+        }
+        crate::device::invalid::report(buffer.device, "map-async", "the buffer");
+        let message = "map-async: the buffer is invalid".to_string();
+        return Err(exp::MapAsyncError { kind: exp::MapAsyncErrorKind::OperationError, message });
+    }
     // Its validation errors are made when the call starts: only that is bracketed.
     let bracket = crate::device::share::bracket(buffer.device);
     let inner = buffer.inner.clone();

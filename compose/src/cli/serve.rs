@@ -36,7 +36,7 @@ impl Serve {
         runtime.block_on(async {
             let listener = tokio::net::TcpListener::bind(self.addr).await.with_context(|| format!("listening on {}", self.addr))?;
             let addr = listener.local_addr()?;
-            match service.guests() {
+            match guests(&self.component).as_slice() {
                 [] => eprintln!("Serving HTTP on http://{addr}/"),
                 guests => {
                     let list: Vec<String> = guests.iter().map(|g| format!("http://{addr}/{g}/")).collect();
@@ -46,4 +46,11 @@ impl Serve {
             host_test::serve::serve(service, listener).await
         })
     }
+}
+
+/// The guests of a pod of services (each served under `/NAME/`), from the configuration baked
+/// into its virt; none for any other component.
+fn guests(component: &std::path::Path) -> Vec<String> {
+    let config = std::fs::read(component).ok().and_then(|bytes| webgpu_virt::configuration(&bytes).ok());
+    config.map(|c| c.guests.into_iter().map(|g| g.name).collect()).unwrap_or_default()
 }

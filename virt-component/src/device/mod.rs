@@ -19,9 +19,13 @@
 //! - a lost virtual device reports no errors, makes invalid memory objects, writes and submits
 //!   nothing, as a lost device does.
 //!
+//! Work the virt knows is invalid (made with an object it refused) never reaches the runtime:
+//! [`invalid`].
+//!
 //! Files, each using only those before it: `gpu_time`, `host`, `scopes`, `budget`,
-//! `fairness`; `timeline`; `registry`; `bound` (loop budgets), `chunks` (dispatch chunks, which
-//! `timeline` runs), `watchdog`; `share`; `queue`; this one (the device's own calls).
+//! `fairness`; `timeline`; `registry`; `invalid` (objects known invalid); `bound` (loop
+//! budgets), `chunks` (dispatch chunks, which `timeline` runs), `watchdog`; `share`; `queue`;
+//! this one (the device's own calls).
 
 pub mod bound;
 pub mod budget;
@@ -29,6 +33,7 @@ pub mod chunks;
 pub mod fairness;
 pub mod gpu_time;
 pub mod host;
+pub mod invalid;
 pub mod queue;
 pub mod registry;
 pub mod scopes;

@@ -3,6 +3,7 @@
 
 use super::chunks::{self, Part};
 use super::host::Operation;
+use super::invalid;
 use super::registry::{get, is_lost, pooled};
 use super::share::foreign;
 use super::timeline::{HeldCall, TexturePlace, Timeline};
@@ -53,6 +54,12 @@ pub fn submit(queue: &GpuQueue, command_buffers: Vec<exp::GpuCommandBufferBorrow
     // (The generated check has reported it.)
     if command_buffers.iter().any(|b| foreign(queue.device, b.get::<GpuCommandBuffer>().device)) {
         return;
+    }
+    // One known invalid: nothing of the submission runs, and every command buffer of it is
+    // used up, as in WebGPU.
+    if let Some(i) = command_buffers.iter().position(|b| b.get::<GpuCommandBuffer>().invalid.is()) {
+        command_buffers.iter().for_each(|b| b.get::<GpuCommandBuffer>().invalid.mark());
+        return invalid::report(queue.device, "submit", &format!("command buffer {i}"));
     }
     match timeline(queue.device) {
         Some(t) => match in_parts(&command_buffers) {
@@ -144,8 +151,8 @@ pub async fn on_submitted_work_done(queue: &GpuQueue) {
 }
 
 /// `write-buffer` on the device's queue timeline: nothing on a lost device (nor with a buffer
-/// of another device: the generated check reported it), held back behind held work, else
-/// forwarded.
+/// of another device: the generated check reported it), a validation error with a buffer known
+/// invalid, held back behind held work, else forwarded.
 pub fn write_buffer(
     queue: &GpuQueue,
     buffer: exp::GpuBufferBorrow<'_>,
@@ -155,6 +162,10 @@ pub fn write_buffer(
     size: Option<u64>,
 ) -> Result<(), exp::WriteBufferError> {
     if is_lost(queue.device) || foreign(queue.device, buffer.get::<GpuBuffer>().device) {
+        return Ok(());
+    }
+    if buffer.get::<GpuBuffer>().invalid.is() {
+        invalid::report(queue.device, "write-buffer", "the buffer");
         return Ok(());
     }
     match holding(queue.device) {
@@ -177,6 +188,9 @@ pub fn write_texture(
 ) {
     if is_lost(queue.device) || foreign(queue.device, destination.texture.get::<GpuTexture>().device) {
         return;
+    }
+    if destination.texture.get::<GpuTexture>().invalid.is() {
+        return invalid::report(queue.device, "write-texture", "the texture");
     }
     match holding(queue.device) {
         Some(timeline) => hold_write_texture(&timeline, destination, data, layout, size),

@@ -91,6 +91,14 @@ pub fn is_lost(id: DeviceId) -> bool {
     pooled(id).is_some_and(|v| matches!(*v.loss.borrow(), Loss::Lost(_)))
 }
 
+/// Reports an error of the virt's own on `device`: to the application's innermost error scope of
+/// its filter, else to its uncaptured-error streams. A lost device reports nothing, as in WebGPU.
+pub fn report(device: DeviceId, kind: exp::GpuErrorKind, message: String) {
+    if let Some(v) = get(device).filter(|_| !is_lost(device)) {
+        super::scopes::report_to(&v.host.device, &v.scopes, None, kind, message);
+    }
+}
+
 /// Whether the application destroyed `device`.
 pub fn is_destroyed(device: DeviceId) -> bool {
     get(device).is_some_and(|v| v.destroyed.get())

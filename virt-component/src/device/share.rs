@@ -230,9 +230,6 @@ spoil_by_bind_group_index!(crate::GpuComputePassEncoder => borrow, crate::GpuRen
 
 /// Reports that a call on an object of `device` used an object of another device.
 pub fn report_foreign(device: DeviceId, function: &str) {
-    if let Some(v) = get(device).filter(|_| !is_lost(device)) {
-        let message = format!("{function}: an object of another device was used");
-        super::scopes::report_to(&v.host.device, &v.scopes, None, exp::GpuErrorKind::ValidationError, message);
-    }
+    super::registry::report(device, exp::GpuErrorKind::ValidationError, format!("{function}: an object of another device was used"));
 }
 

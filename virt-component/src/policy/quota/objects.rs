@@ -5,13 +5,17 @@
 //! as WebGPU hands out an invalid object: the virt makes the smallest object of the same kind
 //! that no use can succeed with (a buffer of 0 bytes, a texture of one block or a query set of
 //! one query, each destroyed at once; an empty shader module; a finished command encoder; an
-//! empty bind group of an empty layout), so that any later use of it is the runtime's validation
-//! error. Its getters answer what the application asked for, and the error (out-of-memory over
-//! the quota or a count cap, validation above a size cap) goes to the application's error scope
-//! or uncaptured-error stream. None of these stand-ins makes an error of its own.
+//! empty bind group of an empty layout), so that any later use of it in a creation or a command
+//! is the runtime's validation error. The virt marks it known invalid
+//! (`crate::device::invalid`), so that work made with it (a submit, a write, a map) is answered
+//! by the virt and never reaches the runtime. Its getters answer what the application asked for,
+//! and the error (out-of-memory over the quota or a count cap, validation above a size cap) goes
+//! to the application's error scope or uncaptured-error stream. None of these stand-ins makes an
+//! error of its own.
 
 use super::{Charge, Held, Kind, Refusal, TextureSize, memory};
 use crate::device::Memory;
+use crate::device::invalid::Flag;
 use crate::device::queue::now_or_held;
 use crate::device::timeline::HeldCall;
 use std::rc::Rc;
@@ -78,8 +82,11 @@ pub fn create_buffer(device: &GpuDevice, descriptor: exp::GpuBufferDescriptor) -
         }
     };
     let mut buffer = GpuBuffer::wrap(inner, device.device);
-    if quota.refused.is_some() && descriptor.mapped_at_creation == Some(true) {
-        buffer.mapping.map_locally(descriptor.size);
+    if quota.refused.is_some() {
+        buffer.invalid.mark();
+        if descriptor.mapped_at_creation == Some(true) {
+            buffer.mapping.map_locally(descriptor.size);
+        }
     }
     crate::device::track(device.device, Memory::Buffer(Rc::downgrade(&buffer.inner)));
     buffer.quota = quota;
@@ -131,6 +138,9 @@ pub fn create_texture(device: &GpuDevice, descriptor: exp::GpuTextureDescriptor)
         }
     };
     let mut texture = GpuTexture::wrap(inner, device.device);
+    if quota.refused.is_some() {
+        texture.invalid.mark();
+    }
     crate::device::track(device.device, Memory::Texture(Rc::downgrade(&texture.inner)));
     texture.quota = quota;
     exp::GpuTexture::new(texture)
@@ -152,29 +162,45 @@ pub fn create_query_set(
         }
     };
     let mut query_set = GpuQuerySet::wrap(inner, device.device);
+    if quota.refused.is_some() {
+        query_set.invalid.mark();
+    }
     crate::device::track(device.device, Memory::QuerySet(Rc::downgrade(&query_set.inner)));
     query_set.quota = quota;
     Ok(exp::GpuQuerySet::new(query_set))
 }
 
+/// The quota and validity of a counted object of wrapper `$wrapper`, for [`counted`].
+macro_rules! parts {
+    ($wrapper:ty) => {
+        |made| {
+            let w = made.get::<$wrapper>();
+            (&w.quota, &w.invalid)
+        }
+    };
+}
+pub(super) use parts;
+
 /// A creation counted against its kind's cap (it takes no memory of its own): the descriptor
-/// goes to `forward` and the object is charged, or, refused, to `stand_in`.
+/// goes to `forward` and the object is charged, or, refused, to `stand_in` (whose object is
+/// known invalid). `parts` gives the object's quota and validity.
 pub(super) fn counted<D, E>(
     device: &GpuDevice,
     kind: Kind,
     descriptor: D,
     forward: impl FnOnce(D) -> E,
-    quota: impl Fn(&E) -> &Held<()>,
+    parts: impl Fn(&E) -> (&Held<()>, &Flag),
     stand_in: impl FnOnce(D) -> E,
 ) -> E {
     match Charge::new(device.device, kind, 0) {
         Ok(charge) => {
             let made = forward(descriptor);
-            quota(&made).charge.set(charge);
+            parts(&made).0.charge.set(charge);
             made
         }
         Err(refusal) => {
             let made = stand_in(descriptor);
+            parts(&made).1.mark();
             refuse(device, refusal);
             made
         }
@@ -205,7 +231,7 @@ pub fn create_shader_module(device: &GpuDevice, descriptor: exp::GpuShaderModule
             module
         }
     };
-    counted(device, Kind::ShaderModule, descriptor, forward, |m| &m.get::<GpuShaderModule>().quota, |d| {
+    counted(device, Kind::ShaderModule, descriptor, forward, parts!(GpuShaderModule), |d| {
         // An empty module: any pipeline made with it lacks its entry point.
         let empty = imp::GpuShaderModuleDescriptor { code: String::new(), label: d.label, compilation_hints: None };
         exp::GpuShaderModule::new(GpuShaderModule::wrap(device.inner.create_shader_module(&empty), device.device))
@@ -214,7 +240,7 @@ pub fn create_shader_module(device: &GpuDevice, descriptor: exp::GpuShaderModule
 
 pub fn create_command_encoder(device: &GpuDevice, descriptor: Option<exp::GpuCommandEncoderDescriptor>) -> exp::GpuCommandEncoder {
     let forward = |d| device.forward_create_command_encoder(d);
-    counted(device, Kind::CommandEncoder, descriptor, forward, |e| &e.get::<GpuCommandEncoder>().quota, |d| {
+    counted(device, Kind::CommandEncoder, descriptor, forward, parts!(GpuCommandEncoder), |d| {
         // A finished encoder: any further use of it is a validation error.
         let inner = device.inner.create_command_encoder(d.as_ref());
         drop(inner.finish(None));
@@ -224,7 +250,7 @@ pub fn create_command_encoder(device: &GpuDevice, descriptor: Option<exp::GpuCom
 
 pub fn create_bind_group(device: &GpuDevice, descriptor: exp::GpuBindGroupDescriptor<'_>) -> exp::GpuBindGroup {
     let forward = |d| crate::device::chunks::create_bind_group(device, d);
-    counted(device, Kind::BindGroup, descriptor, forward, |g| &g.get::<GpuBindGroup>().quota, |d| {
+    counted(device, Kind::BindGroup, descriptor, forward, parts!(GpuBindGroup), |d| {
         // An empty group of an empty layout: it fits no pipeline that uses its slot.
         let layout = device.inner.create_bind_group_layout(&imp::GpuBindGroupLayoutDescriptor { entries: Vec::new(), label: None });
         let empty = imp::GpuBindGroupDescriptor { layout: &layout, entries: Vec::new(), label: d.label };

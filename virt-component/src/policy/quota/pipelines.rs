@@ -62,7 +62,7 @@ macro_rules! create {
                 pending.made(&made);
                 made
             };
-            super::objects::counted(device, Kind::Pipeline, descriptor, forward, |p| &p.get::<$pipeline>().quota, |d| {
+            super::objects::counted(device, Kind::Pipeline, descriptor, forward, super::objects::parts!($pipeline), |d| {
                 graveyard(device).$forward(d)
             })
         }

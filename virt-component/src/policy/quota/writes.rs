@@ -1,8 +1,7 @@
 //! The cap on the bytes one call carries: `write-buffer`, `write-texture`, and copies into and
-//! out of mapped ranges. The bytes of a call over it do not reach the runtime: the functions with
-//! an error result return one (an `operation-error`) without calling it; `write-texture`, which
-//! has none, is forwarded with no data, which the runtime reports as the validation error it is
-//! (too little data for the copy) in the application's scope or stream.
+//! out of mapped ranges. A call over it does not reach the runtime: the functions with an error
+//! result return one (an `operation-error`); `write-texture`, which has none, is a validation
+//! error in the application's scope or stream.
 
 use crate::device::queue;
 use crate::ids::DeviceId;
@@ -45,11 +44,10 @@ pub fn write_texture_with_copy(
     data_layout: exp::GpuTexelCopyBufferLayout,
     size: exp::GpuExtent3D,
 ) {
-    let data = match check(queue.device, "write-texture", data.len() as u64) {
-        Ok(()) => data,
-        Err(_) => Vec::new(),
-    };
-    queue::write_texture(queue, destination, data, data_layout, size)
+    match check(queue.device, "write-texture", data.len() as u64) {
+        Ok(()) => queue::write_texture(queue, destination, data, data_layout, size),
+        Err(message) => crate::device::registry::report(queue.device, exp::GpuErrorKind::ValidationError, message),
+    }
 }
 
 pub fn get_mapped_range_get_with_copy(
