@@ -343,10 +343,10 @@ async fn run_pod(store: &mut Store<HostState>, instance: &Instance, guests: &[St
     let mut ends = std::rc::Rc::try_unwrap(ends).map(|e| e.into_inner()).unwrap_or_else(|e| e.borrow().clone());
     if let Err(e) = result {
         // The store ended without saying whose call trapped: the first guest not yet done.
-        if !ends.iter().any(|e| matches!(e, GuestEnd::Trapped(_))) {
-            if let Some(end) = ends.iter_mut().find(|e| **e == GuestEnd::Stopped) {
-                *end = GuestEnd::Trapped(format!("{e:#}"));
-            }
+        if !ends.iter().any(|e| matches!(e, GuestEnd::Trapped(_)))
+            && let Some(end) = ends.iter_mut().find(|e| **e == GuestEnd::Stopped)
+        {
+            *end = GuestEnd::Trapped(format!("{e:#}"));
         }
     }
     Ok(guests.iter().cloned().zip(ends).collect())

@@ -113,7 +113,7 @@ impl Account {
         if bytes > left {
             return Some(Refusal::out_of_memory(format!("{} of {bytes} bytes refused, {left} bytes of the {whose}memory quota left", kind.one())));
         }
-        if !self.max_objects[k].is_some_and(|max| self.objects[k] >= u64::from(max)) {
+        if self.max_objects[k].is_none_or(|max| self.objects[k] < u64::from(max)) {
             return None;
         }
         let message = format!("{} refused: {} {} live, the most {whose}allowed", kind.one(), self.objects[k], kind.name());
