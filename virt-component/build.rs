@@ -608,6 +608,9 @@ impl<'a> Gen<'a> {
                     false => format!("if known_invalid {{ {o}.invalid.mark(); }} "),
                 };
                 made = self.objects("&ret", &t, &each);
+                if !made.is_empty() {
+                    made += "\n        ";
+                }
             }
         }
         if !known.is_empty() || !made.is_empty() {

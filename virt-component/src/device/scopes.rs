@@ -250,9 +250,13 @@ pub fn report_to(runtime: &imp::GpuDevice, scopes: &Scopes, mark: Option<&Mark>,
     let mut stack = scopes.stack.borrow_mut();
     let fits = |s: &Scope| s.filter == filter && mark.is_none_or(|m| m.scopes.contains(&s.id));
     if let Some(at) = stack.iter().rposition(fits) {
-        // Under a newer scope of the same filter, the runtime's errors go to that one: no split
-        // is needed (nor possible) to keep this scope's later errors apart.
-        let innermost = !stack[at + 1..].iter().any(|s| s.filter == filter);
+        // A split goes on top of the runtime's stack, so only the innermost scope of all can
+        // have one. Under a newer scope of the same filter, the runtime's later errors go to
+        // that one: none is needed. Under a newer scope of another filter, none is possible (it
+        // would sit above that scope, whose pop would take it): the runtime's later errors of
+        // this filter join this scope, and the pop's first error, of this filter all the same,
+        // may be one of them.
+        let innermost = at + 1 == stack.len();
         let scope = &mut stack[at];
         if scope.reported.is_none() {
             // With virtual scopes the runtime's later errors are caught by the calls' brackets
