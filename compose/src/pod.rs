@@ -35,7 +35,8 @@ pub const ROUTES: usize = 16;
 
 /// One guest of a pod: its name and its component's bytes.
 pub struct Guest<'a> {
-    /// Its name: the pod exports its `wasi:cli/run` (or its `wasi:http/handler`) under it.
+    /// Its name: the pod exports its `wasi:cli/run` under it (a command's), or serves it under
+    /// `/NAME/` (a service's).
     pub name: &'a str,
     /// Its component.
     pub component: &'a [u8],
