@@ -129,6 +129,7 @@ fn bad_pods_are_refused_with_one_line_and_nothing_written() {
     let out_path = dir.path().join("pod.wasm");
     let cli = guest("cli");
     let compute = guest("compute");
+    let service = guest("service");
     let not_a_component = dir.path().join("junk.wasm");
     std::fs::write(&not_a_component, b"\0asm\x01\0\0\0").unwrap();
     let junk = not_a_component.to_str().unwrap();
@@ -139,6 +140,8 @@ fn bad_pods_are_refused_with_one_line_and_nothing_written() {
         (vec![format!("a={compute}"), format!("b={junk}")], "guest `b` is not a WebAssembly component".to_string()),
         (vec![format!("a={compute}"), format!("b={cli}")], "guest `b` does not import wasi:webgpu/webgpu@0.3.0-rc.2".to_string()),
         (vec![format!("a={compute}"), "b".to_string()], "`b` is not NAME=APP.wasm".to_string()),
+        (vec![format!("a={service}"), format!("b={compute}")], "guest `b` is a command (it exports wasi:cli/run@0.3.0) and guest `a` a service".to_string()),
+        ((0..17).map(|i| format!("s{i}={service}")).collect(), "a pod serves at most 16 services, and 17 were given".to_string()),
     ] {
         let mut cmd = webgpu_virt();
         cmd.arg("plug");
