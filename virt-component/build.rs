@@ -613,10 +613,14 @@ impl<'a> Gen<'a> {
                 }
             }
         }
-        if !known.is_empty() || !made.is_empty() {
-            let spoiled = if encoder && !known.is_empty() { "if known_invalid { self.invalid.mark(); } " } else { "" };
-            known = format!("let mut known_invalid = false; {known}{spoiled}known_invalid |= self.invalid.is();\n        ");
-        }
+        // Only an encoder's command or a call that makes objects needs to know (the calls that
+        // must not reach the runtime with such objects check by hand: `crate::device::invalid`).
+        let spoiled = if encoder && !known.is_empty() { "if known_invalid { self.invalid.mark(); } " } else { "" };
+        known = match (spoiled.is_empty() && made.is_empty(), known.is_empty()) {
+            (true, _) => String::new(),
+            (false, true) => "let known_invalid = self.invalid.is();\n        ".to_string(),
+            (false, false) => format!("let mut known_invalid = false; {known}{spoiled}known_invalid |= self.invalid.is();\n        "),
+        };
         let body = match (self.bracketed(f, method, is_async), foreign.is_empty()) {
             (true, true) => format!("{{ let bracket = crate::device::share::bracket(device); let ret = {body}; drop(bracket); ret }}"),
             // A call with another device's object is its one error (reported above).
