@@ -662,10 +662,8 @@ impl w::HostGpuQueue for WebGpuCtxView<'_> {
             buffers.extend(self.table.get_mut(cb)?.buffer.take());
         }
         // Only a submission wgpu took is one to wait for: wgpu refuses a wait for another.
-        match state.capture(|| shield(&state, "submit", || state.waits().submitting(|| queue.submit(buffers)))) {
-            (Some(index), None) => state.submitted(index),
-            (_, Some(error)) => crate::invalid_work(&state, error)?,
-            (None, None) => {}
+        if let Some(index) = crate::queue_work(&state, "submit", || state.waits().submitting(|| queue.submit(buffers)))? {
+            state.submitted(index);
         }
         Ok(())
     }
@@ -698,11 +696,8 @@ impl w::HostGpuQueue for WebGpuCtxView<'_> {
         };
         let queue = self.table.get(&this)?;
         let target = self.table.get(&buffer)?;
-        let (_, error) = queue.state.capture(|| shield(&queue.state, "write-buffer", || queue.queue.write_buffer(&target.buffer, buffer_offset, &data[range])));
-        match error {
-            Some(error) => crate::invalid_work(&queue.state, error).map(Ok),
-            None => Ok(Ok(())),
-        }
+        crate::queue_work(&queue.state, "write-buffer", || queue.queue.write_buffer(&target.buffer, buffer_offset, &data[range]))?;
+        Ok(Ok(()))
     }
 
     fn write_texture_with_copy(
@@ -722,8 +717,8 @@ impl w::HostGpuQueue for WebGpuCtxView<'_> {
             aspect: destination.aspect.map(convert::texture_aspect).unwrap_or_default(),
         };
         let layout = convert::buffer_layout(data_layout);
-        let (_, error) = queue.state.capture(|| shield(&queue.state, "write-texture", || queue.queue.write_texture(info, &data, layout, convert::extent(size))));
-        error.map_or(Ok(()), |error| crate::invalid_work(&queue.state, error))
+        crate::queue_work(&queue.state, "write-texture", || queue.queue.write_texture(info, &data, layout, convert::extent(size)))?;
+        Ok(())
     }
 
     fn label(&mut self, this: Resource<Queue>) -> wasmtime::Result<String> {

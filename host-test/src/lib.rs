@@ -224,6 +224,15 @@ pub(crate) fn invalid_work(state: &state::DeviceState, error: state::ErrorValue)
     Ok(())
 }
 
+/// Runs queue work `f` ([`shield`]ed) with its errors captured: its result if it made none;
+/// else `None`, its error gone to [`invalid_work`].
+pub(crate) fn queue_work<R>(state: &state::DeviceState, what: &str, f: impl FnOnce() -> R) -> wasmtime::Result<Option<R>> {
+    match state.capture(|| shield(state, what, f)) {
+        (made, None) => Ok(made),
+        (_, Some(error)) => invalid_work(state, error).map(|()| None),
+    }
+}
+
 thread_local! {
     static SHIELDED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }

@@ -136,20 +136,19 @@ pub async fn map_async(
             t.ahead.set(None);
         }
     }
-    if crate::device::is_lost(buffer.device) {
+    // On a lost device the map rejects; with a buffer known invalid too, after WebGPU's
+    // validation error.
+    let lost = crate::device::is_lost(buffer.device);
+    if lost || buffer.invalid.is() {
         if t.pending.get() == Some(attempt) {
             t.pending.set(None);
         }
-        let message = "the buffer's device is lost".to_string();
-        return Err(exp::MapAsyncError { kind: exp::MapAsyncErrorKind::OperationError, message });
-    }
-    // A buffer known invalid: WebGPU's validation error, and the map rejects.
-    if buffer.invalid.is() {
-        if t.pending.get() == Some(attempt) {
-            t.pending.set(None);
-        }
-        crate::device::invalid::report(buffer.device, "map-async", "the buffer");
-        let message = "map-async: the buffer is invalid".to_string();
+        let message = if lost {
+            "the buffer's device is lost".to_string()
+        } else {
+            crate::device::invalid::report(buffer.device, "map-async", "the buffer");
+            "map-async: the buffer is invalid".to_string()
+        };
         return Err(exp::MapAsyncError { kind: exp::MapAsyncErrorKind::OperationError, message });
     }
     // Its validation errors are made when the call starts: only that is bracketed.
