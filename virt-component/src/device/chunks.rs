@@ -24,8 +24,10 @@
 //! - **Submission.** A command buffer with parts is submitted part by part on the device's
 //!   timeline (`super::timeline`): a job's chunks one at a time, each once the work before it is
 //!   done. Between two chunks, other guests' work runs, and a device lost to its time limit
-//!   submits nothing more. The time limit counts the chunks of one submission together
-//!   (`super::watchdog`).
+//!   submits nothing more. A chunk that holds the rest of its dispatch and is known to fit a
+//!   slice waits for nothing, and goes in one runtime submission with the parts after it that
+//!   wait for nothing either (up to a slice of such chunks). The time limit counts the chunks
+//!   of one submission together (`super::watchdog`).
 //! - **Sizes.** A chunk is as many workgroups as ran in a slice of time ([`SLICE`]) before
 //!   (the least time per workgroup measured for its pipeline, from submission to completion: a
 //!   small chunk's time is mostly the runtime's latency, an overestimate); a pipeline not
@@ -663,19 +665,23 @@ impl Chunks for Job {
         self.cursor.get().is_none()
     }
 
-    /// Whether the rest of the dispatch is one chunk of the measured size. The other chunks wait
-    /// for the work before them: a pipeline's first (so that its time is learnt before more of
-    /// it goes), and those of a dispatch longer than a slice (so that the virt can stop
-    /// between them).
-    fn fits(&self) -> bool {
-        let Some(ns) = self.chunkable.per_workgroup.get() else { return false };
+    /// The time the rest of the dispatch runs, when it is one chunk of the measured size. The
+    /// other chunks wait for the work before them: a pipeline's first (so that its time is
+    /// learnt before more of it goes), and those of a dispatch longer than a slice (so that the
+    /// virt can stop between them).
+    fn rest(&self) -> Option<u64> {
+        let ns = self.chunkable.per_workgroup.get()?;
         let [x, y, z] = self.whole.map(u64::from);
         let left = match (self.first_chunk.borrow().is_some(), self.cursor.get()) {
             (true, _) => x * y * z,
             (false, Some([ox, oy, oz])) => x * y * z - (u64::from(oz) * x * y + u64::from(oy) * x + u64::from(ox)),
             (false, None) => 0,
         };
-        left <= (self.slice / ns).max(1)
+        (left <= (self.slice / ns).max(1)).then(|| left * ns)
+    }
+
+    fn slice(&self) -> u64 {
+        self.slice
     }
 
     /// The next chunk's commands, made as it goes: sized by the least time per workgroup

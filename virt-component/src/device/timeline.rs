@@ -64,9 +64,12 @@ pub trait Chunks {
     fn next(&self, settled: bool) -> Option<imp::GpuCommandBuffer>;
     /// Whether every chunk was made.
     fn is_done(&self) -> bool;
-    /// Whether the next chunk is known to fit a slice of time: then it need not wait for the
-    /// work before it (the virt learns nothing from that wait, and stops nothing).
-    fn fits(&self) -> bool;
+    /// The time the rest is expected to run, when it is one chunk known to fit a slice of time:
+    /// then it need not wait for the work before it (the virt learns nothing from that wait,
+    /// and stops nothing).
+    fn rest(&self) -> Option<u64>;
+    /// The most time a chunk may run.
+    fn slice(&self) -> u64;
 }
 
 /// Where in a texture a held `write-texture` goes (its copy info without the texture).
@@ -301,14 +304,46 @@ impl Timeline {
         }
         let in_flight = u32::try_from(self.in_flight()).unwrap_or(u32::MAX);
         self.most_in_flight.set(self.most_in_flight.get().max(in_flight));
-
     }
+
+    /// Adds to `buffers`, a part of the submission that the application's call `by` made, the
+    /// parts held after it that need no wait of their own: its commands, and its cut dispatches
+    /// whose rest is known to fit, as long as those run a slice at most together (`spent`: what
+    /// `buffers` holds of them). The runtime gets one submission where the application made
+    /// one, unless a chunk must wait.
+    fn join_parts(&self, by: u64, buffers: &mut Vec<Rc<imp::GpuCommandBuffer>>, mut spent: u64) {
+        let mut joined = 0;
+        loop {
+            let Some((mark, made_by, call)) = self.held.borrow_mut().pop_front() else { break };
+            match call {
+                HeldCall::Part(part) if made_by == by => buffers.extend(part),
+                HeldCall::Chunks(job) if made_by == by && job.rest().is_some_and(|time| spent + time <= job.slice()) => {
+                    spent += job.rest().unwrap_or(0);
+                    if let Some(chunk) = job.next(false) {
+                        gpu_time::chunk(tenant::of(self.device_id));
+                        buffers.push(Rc::new(chunk));
+                    }
+                    if !job.is_done() {
+                        self.held.borrow_mut().push_front((mark, made_by, HeldCall::Chunks(job)));
+                        break;
+                    }
+                }
+                call => {
+                    self.held.borrow_mut().push_front((mark, made_by, call));
+                    break;
+                }
+            }
+            joined += 1;
+        }
+        self.count_forwarded(joined);
+    }
+
     /// Forwards held calls in order, as far as the cap lets submissions through.
     async fn drain(self: &Rc<Self>) {
         loop {
             let (submit_next, chunk_next) = match self.held.borrow().front() {
                 Some((_, _, HeldCall::Submit(_) | HeldCall::Part(_))) => (true, false),
-                Some((_, _, HeldCall::Chunks(job))) => (true, !job.fits()),
+                Some((_, _, HeldCall::Chunks(job))) => (true, job.rest().is_none()),
                 _ => (false, false),
             };
             let blocked = if submit_next { self.blocked() } else { None };
@@ -344,10 +379,15 @@ impl Timeline {
                 self.held.borrow_mut().push_front((mark, by, call));
                 continue;
             }
-            let (held, forwarded) = self.counts.get();
-            self.counts.set((held, forwarded + 1));
-            self.waiters.borrow_mut().retain(|(until, _)| *until > forwarded + 1);
+            self.count_forwarded(1);
         }
+    }
+
+    /// `n` more of the held calls were forwarded: who waited for them goes on.
+    fn count_forwarded(&self, n: u64) {
+        let (held, forwarded) = self.counts.get();
+        self.counts.set((held, forwarded + n));
+        self.waiters.borrow_mut().retain(|(until, _)| *until > forwarded + n);
     }
 
     /// Wakes the drainer at `until`, a mark on the monotonic clock (once, however often asked).
@@ -402,12 +442,23 @@ impl Timeline {
     /// it to make later.
     fn make(self: &Rc<Self>, by: u64, call: HeldCall) -> Option<HeldCall> {
         match call {
-            HeldCall::Submit(buffers) => self.submit_now(&buffers, by, Operation::Submission),
-            HeldCall::Part(buffers) => self.submit_now(&buffers, by, Operation::Part),
+            HeldCall::Submit(mut buffers) => {
+                self.join_parts(by, &mut buffers, 0);
+                self.submit_now(&buffers, by, Operation::Submission);
+            }
+            HeldCall::Part(mut buffers) => {
+                self.join_parts(by, &mut buffers, 0);
+                self.submit_now(&buffers, by, Operation::Part);
+            }
             HeldCall::Chunks(job) => {
+                let rest = job.rest();
                 if let Some(chunk) = job.next(self.in_flight() == 0) {
-                    self.submit_now(&[Rc::new(chunk)], by, Operation::Part);
                     gpu_time::chunk(tenant::of(self.device_id));
+                    let mut buffers = vec![Rc::new(chunk)];
+                    if let Some(spent) = rest.filter(|_| job.is_done()) {
+                        self.join_parts(by, &mut buffers, spent);
+                    }
+                    self.submit_now(&buffers, by, Operation::Part);
                 }
                 return (!job.is_done()).then_some(HeldCall::Chunks(job));
             }

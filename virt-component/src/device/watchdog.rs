@@ -20,7 +20,8 @@ use super::registry::{Lost, VirtualDevice, get};
 use crate::{clock, config, exp};
 use futures::StreamExt;
 use futures::future::{Either, select};
-use std::pin::pin;
+use std::future::Future;
+use std::pin::{Pin, pin};
 use std::rc::Rc;
 use webgpu_virt_config::Duration;
 
@@ -33,6 +34,7 @@ pub fn start(v: &Rc<VirtualDevice>, limit: Duration) {
     let (host, device, tenant) = (v.host.clone(), v.id, v.tenant);
     crate::bridge::spawn(async move {
         let mut count = 0u64;
+        let mut alarm: Option<Alarm> = None;
         // The time the parts of the application's submission ran so far.
         let mut ran = 0u64;
         while let Some(Submitted { number, at, part, behind }) = submitted.next().await {
@@ -46,9 +48,24 @@ pub fn start(v: &Rc<VirtualDevice>, limit: Duration) {
                 }
             }
             let start = clock::now().map_or(at, |now| now.max(at));
-            let done = host.done_through(number);
-            let deadline = clock::until(start.saturating_add(limit.0.saturating_sub(ran)));
-            if let Either::Left(_) = select(pin!(done), pin!(deadline)).await {
+            let deadline = start.saturating_add(limit.0.saturating_sub(ran));
+            let mut done = pin!(host.done_through(number));
+            let in_time = loop {
+                let alarm = match &mut alarm {
+                    Some(alarm) if alarm.mark <= deadline => alarm,
+                    slot => slot.insert(Alarm::at(deadline)),
+                };
+                if let Either::Left(_) = select(done.as_mut(), alarm.ring.as_mut()).await {
+                    break true;
+                }
+                // It rang: at the deadline, or at an earlier one that this submission outlived.
+                let rang = alarm.mark;
+                alarm.mark = u64::MAX;
+                if rang >= deadline {
+                    break false;
+                }
+            };
+            if in_time {
                 ran += clock::now().map_or(0, |now| now.saturating_sub(start));
                 continue;
             }
@@ -68,4 +85,20 @@ pub fn start(v: &Rc<VirtualDevice>, limit: Duration) {
             return;
         }
     });
+}
+
+/// A wake-up at a mark on the monotonic clock, kept from one submission to the next. Most
+/// submissions end long before their deadline, and a timer started and cancelled for each is a
+/// runtime call each way; an alarm set for an earlier deadline serves a later one (when it rings
+/// first, a new one is set), so a device that submits steadily sets one per limit's length.
+struct Alarm {
+    /// When it rings (`u64::MAX` once it rang: it serves no deadline).
+    mark: u64,
+    ring: Pin<Box<dyn Future<Output = ()>>>,
+}
+
+impl Alarm {
+    fn at(mark: u64) -> Self {
+        Self { mark, ring: Box::pin(clock::until(mark)) }
+    }
 }
