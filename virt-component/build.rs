@@ -97,6 +97,7 @@ const BY_HAND: &[(&str, &str)] = &[
     ("[method]gpu-compute-pass-encoder.set-pipeline", "device::chunks"),
     ("[method]gpu-compute-pass-encoder.set-bind-group", "device::chunks"),
     ("[method]gpu-compute-pass-encoder.dispatch-workgroups", "device::chunks"),
+    ("[method]gpu-compute-pass-encoder.dispatch-workgroups-indirect", "device::chunks"),
     ("[method]gpu-compute-pass-encoder.push-debug-group", "device::chunks"),
     ("[method]gpu-compute-pass-encoder.pop-debug-group", "device::chunks"),
     ("[method]gpu-compute-pass-encoder.end", "device::chunks"),

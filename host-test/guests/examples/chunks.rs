@@ -6,8 +6,8 @@
 //! In one command encoder: a pass with an automatic layout (100 x 3 x 2 workgroups), a copy of
 //! the invocation count (in a debug group of the encoder), and a pass with an explicit layout
 //! and a dynamic offset (the same size); then dispatches of an entry point that reads no
-//! id (5000 workgroups), an indirect one, one inside a pass's debug group, and one in an encoder
-//! made invalid before it. It prints what each saw.
+//! id (5000 workgroups), an indirect one, one inside a pass's debug group, one in an encoder
+//! made invalid before it and one in an encoder made invalid after it. It prints what each saw.
 use guests::gpu::*;
 
 const SHADER: &str = "
@@ -189,6 +189,24 @@ impl guests::exports::wasi::cli::run::Guest for Command {
         let ((), submit) = guests::caught(&device, || device.queue().submit(&[&commands])).await;
         let counted = guests::u32s(&guests::read_buffer(&device, &count, 0, 4).await)[0];
         println!("an invalid encoder's large dispatch: finish {finish}, submit {submit}, {} invocations ran", counted - before);
+
+        // An encoder made invalid after a large dispatch: the same, though the dispatch came first.
+        let later = device.create_compute_pipeline(GpuComputePipelineDescriptor { compute: stage("tally"), layout: GpuLayoutMode::Auto, label: None });
+        let later_group = device.create_bind_group(&GpuBindGroupDescriptor { layout: &later.get_bind_group_layout(0), entries: vec![entry(1, &count)], label: None });
+        let (commands, finish) = guests::caught(&device, || {
+            let encoder = device.create_command_encoder(None);
+            let pass = encoder.begin_compute_pass(None);
+            pass.set_pipeline(&later);
+            pass.set_bind_group(0, Some(&later_group), None, None, None).expect("set-bind-group");
+            pass.dispatch_workgroups(5000, None, None);
+            pass.end();
+            encoder.copy_buffer_to_buffer(&count, Some(0), &snapshot, Some(1), Some(4));
+            encoder.finish(None)
+        })
+        .await;
+        let ((), submit) = guests::caught(&device, || device.queue().submit(&[&commands])).await;
+        let after = guests::u32s(&guests::read_buffer(&device, &count, 0, 4).await)[0];
+        println!("an encoder made invalid after a large dispatch: finish {finish}, submit {submit}, {} invocations ran", after - counted);
         Ok(())
     }
 }

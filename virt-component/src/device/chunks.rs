@@ -17,7 +17,10 @@
 //! - **Encoding.** A compute pass remembers its pipeline and bind groups. A dispatch larger
 //!   than a chunk ends the runtime's pass and finishes the encoder so far (a *part* of the
 //!   application's command buffer), keeps the dispatch as a [`Job`], and goes on in a new
-//!   encoder and pass with the same state. The application's encoder and pass are the same
+//!   encoder and pass with the same state; an encoder that holds nothing of the application's
+//!   but pass state since the last cut goes on instead, the job its next part. Its first chunk
+//!   is made at once to check it, and let go (chunks are made as they go, on the runtime's
+//!   encoders that such checks hand back). The application's encoder and pass are the same
 //!   objects throughout: their imported handles are swapped (`build.rs`, `SWAPPED`). A part the
 //!   runtime refuses to finish shows the encoder invalid already: the application's `finish`
 //!   reports that error, and its `submit` submits that part, refused in the runtime's words.
@@ -391,6 +394,10 @@ struct PassState {
     cuttable: bool,
     ended: bool,
     debug_groups: u32,
+    /// Whether the runtime's encoder holds work of the application's: a dispatch, or whatever
+    /// it held before the pass began. One that a cut made holds none until a dispatch goes
+    /// through: a cut then needs no part of its own.
+    busy: bool,
     pipeline: Option<(Rc<imp::GpuComputePipeline>, Option<Rc<Chunkable>>)>,
     groups: Vec<Option<Group>>,
 }
@@ -424,6 +431,7 @@ pub fn begin_compute_pass(encoder: &GpuCommandEncoder, descriptor: Option<exp::G
             cuttable,
             ended: false,
             debug_groups: 0,
+            busy: true,
             pipeline: None,
             groups: Vec::new(),
         });
@@ -480,7 +488,21 @@ pub fn end(pass: &GpuComputePassEncoder) {
 /// `dispatch-workgroups`: cut into chunks when larger than one, else forwarded.
 pub fn dispatch_workgroups(pass: &GpuComputePassEncoder, x: u32, y: Option<u32>, z: Option<u32>) {
     if !cut(pass, [x, y.unwrap_or(1), z.unwrap_or(1)]) {
+        busy(pass);
         pass.forward_dispatch_workgroups(x, y, z);
+    }
+}
+
+/// `dispatch-workgroups-indirect`: forwarded (never cut: its size is on the GPU).
+pub fn dispatch_workgroups_indirect(pass: &GpuComputePassEncoder, buffer: exp::GpuBufferBorrow<'_>, offset: u64) {
+    busy(pass);
+    pass.forward_dispatch_workgroups_indirect(buffer, offset);
+}
+
+/// The runtime's encoder of `pass` holds work now.
+fn busy(pass: &GpuComputePassEncoder) {
+    if let Some(state) = pass.pass.0.borrow_mut().as_mut() {
+        state.busy = true;
     }
 }
 
@@ -524,17 +546,23 @@ fn cut(pass: &GpuComputePassEncoder, whole: [u32; 3]) -> bool {
         label: state.label.clone(),
         whole,
         cursor: Cell::new(Some([0; 3])),
-        first_chunk: RefCell::new(None),
         last: Cell::new(None),
         slice,
     });
-    // The first chunk, made now: if the runtime refuses it, the dispatch is invalid as it
-    // stands, and is made as asked (its error is the application's).
-    let (first, error) = caught(host, || job.encode(chunk));
+    // Its first chunk, made now and let go: if the runtime refuses it, the dispatch is invalid
+    // as it stands, and is made as asked (its error is the application's). The chunks are made
+    // when they go, on the runtime's encoders that such checks hand back.
+    let (_, error) = caught(host, || job.commands([0; 3], job.span([0; 3], chunk).0));
     if error.is_some() {
         return false;
     }
-    *job.first_chunk.borrow_mut() = Some(first);
+    if !state.busy {
+        // Nothing of the application's is in the runtime's encoder since the last cut (state
+        // only): it goes on, and the job is the next part.
+        state.parts.0.borrow_mut().parts.push(Part::Chunks(job));
+        super::gpu_time::cut(tenant::of(pass.device));
+        return true;
+    }
     // The work so far becomes a part; a new encoder and pass go on with the same state.
     let encoder_label = state.encoder.borrow().label();
     let (so_far, invalid) = caught(host, || {
@@ -561,6 +589,7 @@ fn cut(pass: &GpuComputePassEncoder, whole: [u32; 3]) -> bool {
     }
     *state.encoder.borrow_mut() = encoder;
     *pass.inner.borrow_mut() = next;
+    state.busy = false;
     super::gpu_time::cut(tenant::of(pass.device));
     true
 }
@@ -613,19 +642,29 @@ pub fn pop_debug_group(this: &impl DebugGroups) {
 
 /// `gpu-command-encoder.finish`: the command buffer takes the parts cut from the encoder. If
 /// finishing one showed the encoder invalid, that error is the one reported now, where WebGPU
-/// reports it (an encoder reports its first error only).
+/// reports it (an encoder reports its first error only). If the runtime refuses to finish the
+/// rest of an encoder with parts, the command buffer is known invalid too: a submit of it then
+/// runs none of its parts, as in WebGPU.
 pub fn finish(encoder: &GpuCommandEncoder, descriptor: Option<exp::GpuCommandBufferDescriptor>) -> exp::GpuCommandBuffer {
-    let invalid = {
+    let (invalid, cut_before) = {
         let mut cut = encoder.parts.0.borrow_mut();
         cut.finished = true;
-        cut.invalid.take()
+        (cut.invalid.take(), !cut.parts.is_empty())
     };
-    let buffer = match (&invalid, get(encoder.device)) {
+    let (buffer, invalid) = match (invalid, get(encoder.device)) {
         (Some(invalid), Some(v)) => {
             super::scopes::report_to(&v.host.device, &v.scopes, None, invalid.kind, invalid.message.clone());
-            caught(&v.host.device, || encoder.forward_finish(descriptor)).0
+            (caught(&v.host.device, || encoder.forward_finish(descriptor)).0, Some(invalid))
         }
-        _ => encoder.forward_finish(descriptor),
+        (None, Some(v)) if cut_before => {
+            let (buffer, error) = caught(&v.host.device, || encoder.forward_finish(descriptor));
+            let invalid = error.map(|(kind, message)| {
+                super::scopes::report_to(&v.host.device, &v.scopes, None, kind, message.clone());
+                Invalid { kind, message, part: buffer.get::<GpuCommandBuffer>().inner.clone() }
+            });
+            (buffer, invalid)
+        }
+        (invalid, _) => (encoder.forward_finish(descriptor), invalid),
     };
     let parts = std::mem::take(&mut encoder.parts.0.borrow_mut().parts);
     let cut = &buffer.get::<GpuCommandBuffer>().parts;
@@ -653,8 +692,6 @@ pub struct Job {
     whole: [u32; 3],
     /// Where the next chunk starts (`None`: every chunk was made).
     cursor: Cell<Option<[u32; 3]>>,
-    /// The first chunk, made when the dispatch was cut, and its workgroups.
-    first_chunk: RefCell<Option<(imp::GpuCommandBuffer, u64)>>,
     /// When the last chunk was submitted, and its workgroups.
     last: Cell<Option<(u64, u64)>>,
     slice: u64,
@@ -672,10 +709,9 @@ impl Chunks for Job {
     fn rest(&self) -> Option<u64> {
         let ns = self.chunkable.per_workgroup.get()?;
         let [x, y, z] = self.whole.map(u64::from);
-        let left = match (self.first_chunk.borrow().is_some(), self.cursor.get()) {
-            (true, _) => x * y * z,
-            (false, Some([ox, oy, oz])) => x * y * z - (u64::from(oz) * x * y + u64::from(oy) * x + u64::from(ox)),
-            (false, None) => 0,
+        let left = match self.cursor.get() {
+            Some([ox, oy, oz]) => x * y * z - (u64::from(oz) * x * y + u64::from(oy) * x + u64::from(ox)),
+            None => 0,
         };
         (left <= (self.slice / ns).max(1)).then(|| left * ns)
     }
@@ -687,10 +723,7 @@ impl Chunks for Job {
     /// The next chunk's commands, made as it goes: sized by the least time per workgroup
     /// measured, which the chunk before it adds to when it is known to be done (`settled`).
     fn next(&self, settled: bool) -> Option<imp::GpuCommandBuffer> {
-        let mut first = self.first_chunk.borrow_mut().take();
-        if first.is_none() && self.is_done() {
-            return None;
-        }
+        let start = self.cursor.get()?;
         let now = clock::now();
         if let (Some((at, workgroups)), Some(now), true) = (self.last.get(), now, settled) {
             // The time from submission to completion counts the runtime's latency too, which a
@@ -700,27 +733,22 @@ impl Chunks for Job {
             self.chunkable.per_workgroup.set(Some(per_workgroup));
         }
         let size = self.chunkable.per_workgroup.get().map_or(FIRST, |ns| (self.slice / ns).max(1));
-        // The first chunk was made when the dispatch was cut. If another job of the pipeline
-        // measured it since, a chunk of the size measured takes its place.
-        if first.as_ref().is_some_and(|(_, workgroups)| size > *workgroups) {
-            first = None;
-            self.cursor.set(Some([0; 3]));
-        }
-        let (commands, workgroups) = first.unwrap_or_else(|| self.encode(size));
+        let (count, next) = self.span(start, size);
+        self.cursor.set(next);
         if let Some(now) = now {
-            self.last.set(Some((now, workgroups)));
+            self.last.set(Some((now, count.iter().map(|&n| u64::from(n)).product())));
         }
-        Some(commands)
+        Some(self.commands(start, count))
     }
 }
 
 impl Job {
-    /// Encodes the chunk of at most `size` workgroups at the cursor (and how many it has), and
-    /// moves the cursor on.
-    fn encode(&self, size: u64) -> (imp::GpuCommandBuffer, u64) {
+    /// The chunk of at most `size` workgroups that starts at `start`: its size in workgroups
+    /// (whole slices of z, whole rows of y within one slice, or part of one row), and where the
+    /// next chunk starts (`None`: it is the last).
+    fn span(&self, start: [u32; 3], size: u64) -> ([u32; 3], Option<[u32; 3]>) {
         let [x, y, z] = self.whole.map(u64::from);
-        let [ox, oy, oz] = self.cursor.get().unwrap_or([0; 3]).map(u64::from);
-        // Whole slices of z, whole rows of y within one slice, or part of one row.
+        let [ox, oy, oz] = start.map(u64::from);
         let (count, next) = if ox == 0 && oy == 0 && x * y <= size {
             let k = (size / (x * y)).min(z - oz);
             ([x, y, k], [0, 0, oz + k])
@@ -739,8 +767,11 @@ impl Job {
             [nx, ny, nz] if ny == y => [nx, 0, nz + 1],
             n => n,
         };
-        let start = [ox, oy, oz].map(|n| n as u32);
-        self.cursor.set((next[2] < z).then(|| next.map(|n| n as u32)));
+        (count.map(|n| n as u32), (next[2] < z).then(|| next.map(|n| n as u32)))
+    }
+
+    /// The commands of the chunk of `count` workgroups at `start`.
+    fn commands(&self, start: [u32; 3], count: [u32; 3]) -> imp::GpuCommandBuffer {
         let encoder = self.device.create_command_encoder(None);
         let pass = encoder.begin_compute_pass(Some(&imp::GpuComputePassDescriptor { timestamp_writes: None, label: self.label.clone() }));
         pass.set_pipeline(&self.pipeline.pipeline);
@@ -753,9 +784,9 @@ impl Job {
             let group = make_place(&self.device, layout, start, self.whole);
             let _ = pass.set_bind_group(*index, Some(&group), None, None, None);
         }
-        let [cx, cy, cz] = count.map(|n| n as u32);
+        let [cx, cy, cz] = count;
         pass.dispatch_workgroups(cx, Some(cy), Some(cz));
         pass.end();
-        (encoder.finish(None), count.iter().product())
+        encoder.finish(None)
     }
 }
