@@ -651,20 +651,19 @@ pub fn finish(encoder: &GpuCommandEncoder, descriptor: Option<exp::GpuCommandBuf
         cut.finished = true;
         (cut.invalid.take(), !cut.parts.is_empty())
     };
-    let (buffer, invalid) = match (invalid, get(encoder.device)) {
-        (Some(invalid), Some(v)) => {
-            super::scopes::report_to(&v.host.device, &v.scopes, None, invalid.kind, invalid.message.clone());
-            (caught(&v.host.device, || encoder.forward_finish(descriptor)).0, Some(invalid))
-        }
-        (None, Some(v)) if cut_before => {
+    let (buffer, invalid) = match get(encoder.device) {
+        Some(v) if invalid.is_some() || cut_before => {
             let (buffer, error) = caught(&v.host.device, || encoder.forward_finish(descriptor));
-            let invalid = error.map(|(kind, message)| {
-                super::scopes::report_to(&v.host.device, &v.scopes, None, kind, message.clone());
-                Invalid { kind, message, part: buffer.get::<GpuCommandBuffer>().inner.clone() }
+            // A part's error came first, and an encoder reports its first error only.
+            let invalid = invalid.or_else(|| {
+                error.map(|(kind, message)| Invalid { kind, message, part: buffer.get::<GpuCommandBuffer>().inner.clone() })
             });
+            if let Some(invalid) = &invalid {
+                super::scopes::report_to(&v.host.device, &v.scopes, None, invalid.kind, invalid.message.clone());
+            }
             (buffer, invalid)
         }
-        (invalid, _) => (encoder.forward_finish(descriptor), invalid),
+        _ => (encoder.forward_finish(descriptor), invalid),
     };
     let parts = std::mem::take(&mut encoder.parts.0.borrow_mut().parts);
     let cut = &buffer.get::<GpuCommandBuffer>().parts;

@@ -315,10 +315,14 @@ impl Timeline {
         let mut joined = 0;
         loop {
             let Some((mark, made_by, call)) = self.held.borrow_mut().pop_front() else { break };
-            match call {
-                HeldCall::Part(part) if made_by == by => buffers.extend(part),
-                HeldCall::Chunks(job) if made_by == by && job.rest().is_some_and(|time| spent + time <= job.slice()) => {
-                    spent += job.rest().unwrap_or(0);
+            let fits = match &call {
+                HeldCall::Chunks(job) => job.rest().filter(|time| spent + time <= job.slice()),
+                _ => None,
+            };
+            match (call, fits) {
+                (HeldCall::Part(part), _) if made_by == by => buffers.extend(part),
+                (HeldCall::Chunks(job), Some(time)) if made_by == by => {
+                    spent += time;
                     if let Some(chunk) = job.next(false) {
                         gpu_time::chunk(tenant::of(self.device_id));
                         buffers.push(Rc::new(chunk));
@@ -328,7 +332,7 @@ impl Timeline {
                         break;
                     }
                 }
-                call => {
+                (call, _) => {
                     self.held.borrow_mut().push_front((mark, made_by, call));
                     break;
                 }
