@@ -15,6 +15,7 @@ use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, ComponentType, Instance, Lift, Linker, Resource, ResourceTable, ResourceType};
 use wasmtime::error::Context as _;
 use wasmtime::{Config, Engine, Result, Store, bail};
+use wasmtime_wasi::p2::{DynOutputStream, Pollable as _};
 use wasmtime_wasi::p3::bindings::Command;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
 
@@ -212,12 +213,25 @@ pub fn exit_now(code: i32) -> ! {
 
 /// The store's outcome: when its devices still run work, the store is left undropped (its drop
 /// would wait for the work).
-fn end(store: Store<HostState>, mut outcome: Outcome) -> Outcome {
+async fn end(mut store: Store<HostState>, mut outcome: Outcome) -> Outcome {
+    writes_done(&mut store).await;
     outcome.unfinished = store.data().webgpu.unfinished(EXIT_GRACE);
     if outcome.unfinished > 0 {
         std::mem::forget(store);
     }
     outcome
+}
+
+/// How long the end of a run waits for the file writes that its component handed over.
+pub const WRITES_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Waits, at most [`WRITES_GRACE`], for the file writes that the component handed over and
+/// that are still under way. Dropping a store drops its streams, and wasmtime cancels a write
+/// whose thread has not started yet: the last records that a recorder handed over just before
+/// its application trapped would be lost (a loaded machine lost them about one run in five).
+async fn writes_done(store: &mut Store<HostState>) {
+    let streams = store.data_mut().table.iter_mut().filter_map(|entry| entry.downcast_mut::<DynOutputStream>());
+    let _ = tokio::time::timeout(WRITES_GRACE, futures::future::join_all(streams.map(|stream| stream.ready()))).await;
 }
 
 /// Loads a component from a file.
@@ -276,7 +290,10 @@ async fn run_budgetless(engine: &Engine, component: &Component, path: &Path, opt
             Ok(Err(())) => 1,
             Err(e) => match e.downcast_ref::<wasmtime_wasi::I32Exit>() {
                 Some(exit) => exit.0,
-                None => return Err(e.context(format!("running {}", path.display()))),
+                None => {
+                    writes_done(&mut store).await;
+                    return Err(e.context(format!("running {}", path.display())));
+                }
             },
         };
         (code, Vec::new())
@@ -292,7 +309,7 @@ async fn run_budgetless(engine: &Engine, component: &Component, path: &Path, opt
             // The store is gone: nothing more can be asked of the virt.
             let host = store.data().webgpu.stats();
             let outcome = Outcome { code, guests: ends, stats: None, host, stdout: stdout.map(|p| p.contents().to_vec()), unfinished: 0 };
-            return Ok(end(store, outcome));
+            return Ok(end(store, outcome).await);
         }
         (code, ends)
     };
@@ -304,7 +321,7 @@ async fn run_budgetless(engine: &Engine, component: &Component, path: &Path, opt
     };
     let host = store.data().webgpu.stats();
     let stdout = stdout.map(|pipe| pipe.contents().to_vec());
-    Ok(end(store, Outcome { code, guests, stats, host, stdout, unfinished: 0 }))
+    Ok(end(store, Outcome { code, guests, stats, host, stdout, unfinished: 0 }).await)
 }
 
 /// Runs every guest of a pod at once; how each ended, in the pod's order.
