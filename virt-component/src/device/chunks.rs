@@ -25,16 +25,17 @@
 //!   runtime refuses to finish shows the encoder invalid already: the application's `finish`
 //!   reports that error, and its `submit` submits that part, refused in the runtime's words.
 //! - **Submission.** A command buffer with parts is submitted part by part on the device's
-//!   timeline (`super::timeline`): a job's chunks one at a time, each once the work before it is
-//!   done. Between two chunks, other guests' work runs, and a device lost to its time limit
-//!   submits nothing more. A chunk that holds the rest of its dispatch and is known to fit a
+//!   timeline (`super::timeline`): a job's chunks one at a time, its first as a submission goes,
+//!   each later one once the work before it is done. Between two chunks, other guests' work
+//!   runs, and a device lost to its time limit submits nothing more. A chunk that holds the rest of its dispatch and is known to fit a
 //!   slice waits for nothing, and goes in one runtime submission with the parts after it that
 //!   wait for nothing either (up to a slice of such chunks). The time limit counts the chunks
 //!   of one submission together (`super::watchdog`).
 //! - **Sizes.** A chunk is as many workgroups as ran in a slice of time ([`SLICE`]) before
 //!   (the least time per workgroup measured for its pipeline, from submission to completion: a
-//!   small chunk's time is mostly the runtime's latency, an overestimate); a pipeline not
-//!   measured yet starts at [`FIRST`] workgroups.
+//!   small chunk's time is mostly the runtime's latency, and a first chunk's counts the work
+//!   queued before it, an overestimate); a pipeline not measured yet starts at [`FIRST`]
+//!   workgroups.
 //!
 //! Chunks are made only where the runtime's error scopes pop at once (`Host::instant_pops`), so
 //! that the virt can check its own work without the application seeing it: a twin, a twin's
@@ -48,7 +49,7 @@ use super::scopes::caught;
 use super::timeline::Chunks;
 use crate::{
     GpuBindGroup, GpuCommandBuffer, GpuCommandEncoder, GpuComputePassEncoder, GpuComputePipeline, GpuDevice, GpuPipelineLayout, GpuShaderModule,
-    clock, exp, imp, tenant,
+    exp, imp, tenant,
 };
 use std::cell::{Cell, OnceCell, RefCell};
 use std::rc::{Rc, Weak};
@@ -546,7 +547,8 @@ fn cut(pass: &GpuComputePassEncoder, whole: [u32; 3]) -> bool {
         label: state.label.clone(),
         whole,
         cursor: Cell::new(Some([0; 3])),
-        last: Cell::new(None),
+        made: Cell::new(0),
+        last: RefCell::new(None),
         slice,
     });
     // Its first chunk, made now and let go: if the runtime refuses it, the dispatch is invalid
@@ -691,8 +693,11 @@ pub struct Job {
     whole: [u32; 3],
     /// Where the next chunk starts (`None`: every chunk was made).
     cursor: Cell<Option<[u32; 3]>>,
-    /// When the last chunk was submitted, and its workgroups.
-    last: Cell<Option<(u64, u64)>>,
+    /// The workgroups of the chunk made last.
+    made: Cell<u64>,
+    /// The last chunk that went to the runtime on its own, and its workgroups: its time comes
+    /// once it is done (`Host::time_of`).
+    last: RefCell<Option<(Rc<Cell<Option<u64>>>, u64)>>,
     slice: u64,
 }
 
@@ -701,11 +706,9 @@ impl Chunks for Job {
         self.cursor.get().is_none()
     }
 
-    /// The time the rest of the dispatch runs, when it is one chunk of the measured size. The
-    /// other chunks wait for the work before them: a pipeline's first (so that its time is
-    /// learnt before more of it goes), and those of a dispatch longer than a slice (so that the
-    /// virt can stop between them).
+    /// The time the rest of the dispatch runs, when it is one chunk of the measured size.
     fn rest(&self) -> Option<u64> {
+        self.learn();
         let ns = self.chunkable.per_workgroup.get()?;
         let [x, y, z] = self.whole.map(u64::from);
         let left = match self.cursor.get() {
@@ -715,33 +718,50 @@ impl Chunks for Job {
         (left <= (self.slice / ns).max(1)).then(|| left * ns)
     }
 
+    /// A chunk after the first waits for the work before it unless it is the rest and known to
+    /// fit: so that the time of the chunk before it is learnt before more of the dispatch goes,
+    /// and so that the virt can stop between the chunks of a dispatch longer than a slice. The
+    /// first goes as a submission does, its time measured from when the work before it is done.
+    fn waits(&self) -> bool {
+        self.cursor.get() != Some([0; 3]) && self.rest().is_none()
+    }
+
     fn slice(&self) -> u64 {
         self.slice
     }
 
     /// The next chunk's commands, made as it goes: sized by the least time per workgroup
-    /// measured, which the chunk before it adds to when it is known to be done (`settled`).
-    fn next(&self, settled: bool) -> Option<imp::GpuCommandBuffer> {
+    /// measured.
+    fn next(&self) -> Option<imp::GpuCommandBuffer> {
         let start = self.cursor.get()?;
-        let now = clock::now();
-        if let (Some((at, workgroups)), Some(now), true) = (self.last.get(), now, settled) {
-            // The time from submission to completion counts the runtime's latency too, which a
-            // small chunk does not amortise: the least time per workgroup seen is the estimate.
-            let measured = (now.saturating_sub(at) / workgroups.max(1)).max(1);
-            let per_workgroup = self.chunkable.per_workgroup.get().map_or(measured, |seen| seen.min(measured));
-            self.chunkable.per_workgroup.set(Some(per_workgroup));
-        }
+        self.learn();
         let size = self.chunkable.per_workgroup.get().map_or(FIRST, |ns| (self.slice / ns).max(1));
         let (count, next) = self.span(start, size);
         self.cursor.set(next);
-        if let Some(now) = now {
-            self.last.set(Some((now, count.iter().map(|&n| u64::from(n)).product())));
-        }
+        self.made.set(count.iter().map(|&n| u64::from(n)).product());
+        *self.last.borrow_mut() = None;
         Some(self.commands(start, count))
+    }
+
+    fn timed(&self, time: Rc<Cell<Option<u64>>>) {
+        *self.last.borrow_mut() = Some((time, self.made.get()));
     }
 }
 
 impl Job {
+    /// Adds the time of the last chunk timed on its own, once it is done, to what is known of
+    /// the pipeline. That time runs from its submission (`Host::time_of`): it counts the
+    /// runtime's latency, which a small chunk does not amortise, and for a dispatch's first
+    /// chunk the work before it too, so the least time per workgroup seen is the estimate.
+    fn learn(&self) {
+        let mut last = self.last.borrow_mut();
+        let Some((Some(ns), workgroups)) = last.as_ref().map(|(time, workgroups)| (time.get(), *workgroups)) else { return };
+        *last = None;
+        let measured = (ns / workgroups.max(1)).max(1);
+        let per_workgroup = self.chunkable.per_workgroup.get().map_or(measured, |seen| seen.min(measured));
+        self.chunkable.per_workgroup.set(Some(per_workgroup));
+    }
+
     /// The chunk of at most `size` workgroups that starts at `start`: its size in workgroups
     /// (whole slices of z, whole rows of y within one slice, or part of one row), and where the
     /// next chunk starts (`None`: it is the last).

@@ -51,6 +51,8 @@ pub struct Host {
     /// done was heard of (`super::gpu_time`).
     timed: RefCell<VecDeque<Timed>>,
     idle_since: Cell<u64>,
+    /// Operations whose time someone learns once it is known ([`Host::time_of`]).
+    learning: RefCell<Vec<(u64, Rc<Cell<Option<u64>>>)>>,
     /// The devices whose submissions are watched against a time limit, and where to tell.
     watchers: RefCell<Vec<(DeviceId, mpsc::UnboundedSender<Submitted>)>>,
     queue: OnceCell<imp::GpuQueue>,
@@ -79,6 +81,7 @@ impl Host {
             last_submission: RefCell::default(),
             timed: RefCell::default(),
             idle_since: Cell::new(0),
+            learning: RefCell::default(),
             watchers: RefCell::default(),
             queue: OnceCell::new(),
             scratch: OnceCell::new(),
@@ -330,7 +333,24 @@ impl Host {
             gpu_time::spent(t.tenant, share);
             crate::hooks::gpu_time(t.call, share);
         }
+        self.learning.borrow_mut().retain(|(number, time)| {
+            if let Some(t) = ready.iter().find(|t| t.number == *number) {
+                time.set(Some(now.saturating_sub(t.at)));
+            }
+            *number > n
+        });
         self.idle_since.set(now);
+    }
+
+    /// The time from the forwarding of operation `n`, a timed submission, until it was heard
+    /// done, once it is: at least what it ran (it counts the work before it on the queue, and
+    /// the runtime's latency). How a cut dispatch learns what its chunk ran (`super::chunks`):
+    /// the share [`Self::time`] gives it could be less, when the wait for the work before it
+    /// was heard of with its own.
+    pub fn time_of(&self, n: u64) -> Rc<Cell<Option<u64>>> {
+        let time = Rc::new(Cell::new(None));
+        self.learning.borrow_mut().push((n, time.clone()));
+        time
     }
 
     /// Charges operation `n`, which runs still, the time it has run until now (its device is

@@ -59,11 +59,15 @@ pub enum HeldCall {
 
 /// Work submitted in chunks, one at a time (a dispatch cut by `super::chunks`).
 pub trait Chunks {
-    /// The next chunk's commands (`None`: every chunk was made); `settled`: the device's work
-    /// before it is done (so the time since the chunk before it was submitted is that chunk's).
-    fn next(&self, settled: bool) -> Option<imp::GpuCommandBuffer>;
+    /// The next chunk's commands (`None`: every chunk was made).
+    fn next(&self) -> Option<imp::GpuCommandBuffer>;
+    /// The chunk made last went to the runtime as a submission of its own, whose GPU time
+    /// comes in `time` once it is done.
+    fn timed(&self, time: Rc<Cell<Option<u64>>>);
     /// Whether every chunk was made.
     fn is_done(&self) -> bool;
+    /// Whether the next chunk waits for the device's work before it to be done.
+    fn waits(&self) -> bool;
     /// The time the rest is expected to run, when it is one chunk known to fit a slice of time:
     /// then it need not wait for the work before it (the virt learns nothing from that wait,
     /// and stops nothing).
@@ -292,7 +296,7 @@ impl Timeline {
     }
 
     /// Forwards a submission (or a part of one) that call number `by` made.
-    fn submit_now(self: &Rc<Self>, buffers: &[Rc<imp::GpuCommandBuffer>], by: u64, operation: Operation) {
+    fn submit_now(self: &Rc<Self>, buffers: &[Rc<imp::GpuCommandBuffer>], by: u64, operation: Operation) -> u64 {
         let refs: Vec<&imp::GpuCommandBuffer> = buffers.iter().map(|b| &**b).collect();
         self.host.queue().submit(&refs);
         let number = self.host.forwarded(self.device_id, operation, by);
@@ -304,6 +308,7 @@ impl Timeline {
         }
         let in_flight = u32::try_from(self.in_flight()).unwrap_or(u32::MAX);
         self.most_in_flight.set(self.most_in_flight.get().max(in_flight));
+        number
     }
 
     /// Adds to `buffers`, a part of the submission that the application's call `by` made, the
@@ -323,7 +328,7 @@ impl Timeline {
                 (HeldCall::Part(part), _) if made_by == by => buffers.extend(part),
                 (HeldCall::Chunks(job), Some(time)) if made_by == by => {
                     spent += time;
-                    if let Some(chunk) = job.next(false) {
+                    if let Some(chunk) = job.next() {
                         gpu_time::chunk(tenant::of(self.device_id));
                         buffers.push(Rc::new(chunk));
                     }
@@ -347,13 +352,13 @@ impl Timeline {
         loop {
             let (submit_next, chunk_next) = match self.held.borrow().front() {
                 Some((_, _, HeldCall::Submit(_) | HeldCall::Part(_))) => (true, false),
-                Some((_, _, HeldCall::Chunks(job))) => (true, job.rest().is_none()),
+                Some((_, _, HeldCall::Chunks(job))) => (true, job.waits()),
                 _ => (false, false),
             };
             let blocked = if submit_next { self.blocked() } else { None };
-            // A chunk goes once the device's work before it is done: then the virt can stop
-            // between chunks, and others' work runs in between (a chunk known to fit a slice
-            // goes as a part does).
+            // A chunk after a dispatch's first goes once the device's work before it is done:
+            // then the virt knows the time of the chunk before it, can stop between chunks, and
+            // others' work runs in between (the rest known to fit a slice goes as a part does).
             let blocked = blocked.or_else(|| (chunk_next && self.in_flight() > 0).then_some(Blocked::Cap));
             let next = if blocked.is_some() { None } else { self.held.borrow_mut().pop_front() };
             if submit_next && next.is_some() {
@@ -456,13 +461,16 @@ impl Timeline {
             }
             HeldCall::Chunks(job) => {
                 let rest = job.rest();
-                if let Some(chunk) = job.next(self.in_flight() == 0) {
+                if let Some(chunk) = job.next() {
                     gpu_time::chunk(tenant::of(self.device_id));
                     let mut buffers = vec![Rc::new(chunk)];
                     if let Some(spent) = rest.filter(|_| job.is_done()) {
                         self.join_parts(by, &mut buffers, spent);
                     }
-                    self.submit_now(&buffers, by, Operation::Part);
+                    let number = self.submit_now(&buffers, by, Operation::Part);
+                    if !job.is_done() {
+                        job.timed(self.host.time_of(number));
+                    }
                 }
                 return (!job.is_done()).then_some(HeldCall::Chunks(job));
             }
