@@ -68,9 +68,11 @@ fn main(@builtin(local_invocation_index) l: u32) {
     let b = bounded(source);
     assert_eq!((b.loops, b.exempt), (1, 1));
     // The counter is a function-scope variable (uniform where its loop is), never a module-scope
-    // one (never uniform); each round takes the inner loop's 64 iterations from it.
+    // one (never uniform); each round runs the inner loop's 64 iterations, so the outer loop
+    // gets a budget of 1000 / 64 rounds.
     assert!(!b.code.contains("var<private>"));
-    assert!(b.code.contains("t++) { if wv_loop0 < 64u { break; } wv_loop0 -= 64u;"), "{}", b.code);
+    assert!(b.code.contains("var wv_loop0: u32 = 15u;"), "{}", b.code);
+    assert!(b.code.contains("t++) { if wv_loop0 == 0u { break; } wv_loop0 -= 1u;"), "{}", b.code);
 }
 
 #[test]
@@ -186,7 +188,8 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invocation_i
 fn a_loop_with_a_constant_trip_count_has_no_counter_and_charges_the_loop_around_it() {
     let b = bounded(TILED);
     assert_eq!((b.loops, b.exempt), (1, 1));
-    assert!(b.code.contains("t++) { if wv_loop0 < 16u { break; } wv_loop0 -= 16u;"), "{}", b.code);
+    assert!(b.code.contains("var wv_loop0: u32 = 62u;"), "{}", b.code);
+    assert!(b.code.contains("t++) { if wv_loop0 == 0u { break; } wv_loop0 -= 1u;"), "{}", b.code);
     assert!(b.code.contains("k++) { sum"), "{}", b.code);
 }
 
@@ -208,14 +211,17 @@ fn main() {
     data[1] = x;
 }
 ";
-    // Per round of the `while`: 4 rounds of 6, and 20: the step is the largest, 24.
+    // Per round of the `while`: 4 rounds of 6, and 20: the step is the largest, 24, and the
+    // `while` gets 1000 / 24 rounds.
     let b = bounded(source);
     assert_eq!((b.loops, b.exempt), (1, 5));
-    assert!(b.code.contains("data[0] { if wv_loop0 < 24u { break; } wv_loop0 -= 24u;"), "{}", b.code);
+    assert!(b.code.contains("var wv_loop0: u32 = 41u;"), "{}", b.code);
+    assert!(b.code.contains("data[0] { if wv_loop0 == 0u { break; } wv_loop0 -= 1u;"), "{}", b.code);
     // The nest at the end runs 900 iterations: above a budget of 800, every loop is counted.
     let b = bound(source, 800).unwrap();
     valid(&b.code);
     assert_eq!((b.loops, b.exempt), (6, 0));
+    assert_eq!(b.code.matches("u32 = 800u;").count(), 6, "{}", b.code);
     assert!(b.code.contains("data[0] { if wv_loop0 == 0u { break; } wv_loop0 -= 1u;"), "{}", b.code);
     // A step above the budget (24 > 20) counts every loop too.
     assert_eq!(bound(source, 20).unwrap().exempt, 0);
