@@ -26,10 +26,10 @@
 //! the budget divided by as many iterations as the loops inside it can run per iteration of it
 //! (the largest of them, the product of the trip counts down a nest), so that, as before, no
 //! loop runs more than the budget's iterations per call of its function. (Every counter counts
-//! one down to zero: tested as `< 16u` and counted down by 16, the tiled matmul's ran 6-10%
-//! slower on llvmpipe; tested against zero, as fast as without it.) Where that would not fit (a step above the
-//! budget, or a nest with no counted loop around it running more than the budget), every loop of
-//! the function has a counter as above.
+//! one down to zero: tested as `< 16u` and counted down by 16, the tiled matmul's ran 6-9%
+//! slower on llvmpipe; tested against zero, as fast as without it.) Where that would not fit (a
+//! step above the budget, or a nest with no counted loop around it running more than the
+//! budget), every loop of the function has a counter as above.
 //!
 //! **How a spent loop ends.** `for` and `while` loops `break`, as does a `loop` that can
 //! `break` anyway. A `loop` with no `break` of its own can only end by returning, so a spent one

@@ -27,10 +27,10 @@
 //! - **Submission.** A command buffer with parts is submitted part by part on the device's
 //!   timeline (`super::timeline`): a job's chunks one at a time, its first as a submission goes,
 //!   each later one once the work before it is done. Between two chunks, other guests' work
-//!   runs, and a device lost to its time limit submits nothing more. A chunk that holds the rest of its dispatch and is known to fit a
-//!   slice waits for nothing, and goes in one runtime submission with the parts after it that
-//!   wait for nothing either (up to a slice of such chunks). The time limit counts the chunks
-//!   of one submission together (`super::watchdog`).
+//!   runs, and a device lost to its time limit submits nothing more. A chunk that holds the
+//!   rest of its dispatch and is known to fit a slice waits for nothing, and goes in one runtime
+//!   submission with the parts after it that wait for nothing either (up to a slice of such
+//!   chunks). The time limit counts the chunks of one submission together (`super::watchdog`).
 //! - **Sizes.** A chunk is as many workgroups as ran in a slice of time ([`SLICE`]) before
 //!   (the least time per workgroup measured for its pipeline, from submission to completion: a
 //!   small chunk's time is mostly the runtime's latency, and a first chunk's counts the work
@@ -721,7 +721,7 @@ impl Chunks for Job {
     /// A chunk after the first waits for the work before it unless it is the rest and known to
     /// fit: so that the time of the chunk before it is learnt before more of the dispatch goes,
     /// and so that the virt can stop between the chunks of a dispatch longer than a slice. The
-    /// first goes as a submission does, its time measured from when the work before it is done.
+    /// first goes as a submission does, timed from its submission ([`Job::learn`]).
     fn waits(&self) -> bool {
         self.cursor.get() != Some([0; 3]) && self.rest().is_none()
     }
