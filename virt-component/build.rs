@@ -88,7 +88,8 @@ const BY_HAND: &[(&str, &str)] = &[
     ("[method]gpu-device.pop-error-scope", "device"),
     ("[method]gpu-device.on-uncaptured-error", "device"),
     // Dispatch chunks: a compute pass remembers its state, so that a large dispatch can be cut
-    // out of it and run in chunks; a command buffer carries the parts cut from its encoder.
+    // out of it and run in chunks; a command buffer carries the parts cut from its encoder; a
+    // bind group layout of an automatic layout knows its pipeline.
     ("[method]gpu-device.create-pipeline-layout", "device::chunks"),
     ("[method]gpu-command-encoder.begin-compute-pass", "device::chunks"),
     ("[method]gpu-command-encoder.finish", "device::chunks"),
@@ -101,6 +102,7 @@ const BY_HAND: &[(&str, &str)] = &[
     ("[method]gpu-compute-pass-encoder.push-debug-group", "device::chunks"),
     ("[method]gpu-compute-pass-encoder.pop-debug-group", "device::chunks"),
     ("[method]gpu-compute-pass-encoder.end", "device::chunks"),
+    ("[method]gpu-compute-pipeline.get-bind-group-layout", "device::chunks"),
     // The cap on submissions in flight: a submit past it is held back with what follows it.
     ("[method]gpu-queue.submit", "device::queue"),
     ("[method]gpu-queue.on-submitted-work-done", "device::queue"),
@@ -119,6 +121,7 @@ const STATE: &[(&str, &str, &str)] = &[
     ("gpu-pipeline-layout", "groups", "std::cell::RefCell<Vec<Option<std::rc::Rc<imp::GpuBindGroupLayout>>>>"),
     ("gpu-compute-pipeline", "chunks", "std::cell::OnceCell<std::rc::Rc<crate::device::chunks::Chunkable>>"),
     ("gpu-bind-group", "chunks", "std::cell::OnceCell<std::rc::Rc<crate::device::chunks::Remembered>>"),
+    ("gpu-bind-group-layout", "derived", "crate::device::chunks::Derived"),
     ("gpu-command-encoder", "parts", "crate::device::chunks::Parts"),
     ("gpu-command-buffer", "parts", "crate::device::chunks::Parts"),
     ("gpu-compute-pass-encoder", "pass", "crate::device::chunks::Pass"),

@@ -183,7 +183,8 @@ explicit layout, dynamic offset: 0 of 4800 invocations wrong, 9600 counted in al
 indirect, [10, 3, 2] workgroups: 0 of 480 invocations wrong
 in a debug group, [10, 3, 2] workgroups: 0 of 480 invocations wrong
 an invalid encoder's large dispatch: finish validation-error, submit validation-error, 0 invocations ran
-an encoder made invalid after a large dispatch: finish validation-error, submit validation-error, 0 invocations ran")(out);
+an encoder made invalid after a large dispatch: finish validation-error, submit validation-error, 0 invocations ran
+another pipeline's bind groups in a large dispatch: finish validation-error, submit validation-error, 0 invocations ran")(out);
     flood => |out| expect("
 destroying a buffer the last submission used: no error
 16 submissions logged in order: true

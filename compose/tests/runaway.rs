@@ -112,8 +112,8 @@ fn large_dispatches_run_in_chunks_that_see_the_whole_dispatchs_ids() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&direct.stdout), "{stderr}");
     // Both passes of 600 workgroups (automatic layout and explicit), the 5000 workgroups of a
     // pipeline not measured yet and the two invalid encoders' were cut (the first chunk of a
-    // pipeline has 64 workgroups); the indirect dispatch and the one inside a debug group were
-    // not.
+    // pipeline has 64 workgroups); the indirect dispatch, the one inside a debug group and the
+    // one with another pipeline's bind groups were not.
     assert_eq!(common::stat(&stderr, "gpu-time dispatches cut"), 5, "{stderr}");
     let chunks = common::stat(&stderr, "gpu-time dispatch chunks");
     assert!(chunks >= 6, "{chunks} chunks\n{stderr}");

@@ -7,7 +7,8 @@
 //! the invocation count (in a debug group of the encoder), and a pass with an explicit layout
 //! and a dynamic offset (the same size); then dispatches of an entry point that reads no
 //! id (5000 workgroups), an indirect one, one inside a pass's debug group, one in an encoder
-//! made invalid before it and one in an encoder made invalid after it. It prints what each saw.
+//! made invalid before it, one in an encoder made invalid after it, and one with a bind group
+//! of another pipeline's automatic layout. It prints what each saw.
 use guests::gpu::*;
 
 const SHADER: &str = "
@@ -207,6 +208,28 @@ impl guests::exports::wasi::cli::run::Guest for Command {
         let ((), submit) = guests::caught(&device, || device.queue().submit(&[&commands])).await;
         let after = guests::u32s(&guests::read_buffer(&device, &count, 0, 4).await)[0];
         println!("an encoder made invalid after a large dispatch: finish {finish}, submit {submit}, {} invocations ran", after - counted);
+
+        // Bind groups made for another pipeline's automatic layout (the same entry point): they
+        // fit no other pipeline, and a large dispatch with them is invalid as a small one is.
+        let [mine, others] = [0, 1].map(|_| device.create_compute_pipeline(GpuComputePipelineDescriptor { compute: stage("ids"), layout: GpuLayoutMode::Auto, label: None }));
+        let others_groups = [
+            device.create_bind_group(&GpuBindGroupDescriptor { layout: &others.get_bind_group_layout(0), entries: vec![entry(0, &out_auto), entry(1, &count)], label: None }),
+            device.create_bind_group(&GpuBindGroupDescriptor { layout: &others.get_bind_group_layout(1), entries: vec![salt_entry(16)], label: None }),
+        ];
+        let (commands, finish) = guests::caught(&device, || {
+            let encoder = device.create_command_encoder(None);
+            let pass = encoder.begin_compute_pass(None);
+            pass.set_pipeline(&mine);
+            pass.set_bind_group(0, Some(&others_groups[0]), None, None, None).expect("set-bind-group");
+            pass.set_bind_group(1, Some(&others_groups[1]), None, None, None).expect("set-bind-group");
+            pass.dispatch_workgroups(WHOLE[0], Some(WHOLE[1]), Some(WHOLE[2]));
+            pass.end();
+            encoder.finish(None)
+        })
+        .await;
+        let ((), submit) = guests::caught(&device, || device.queue().submit(&[&commands])).await;
+        let counted = guests::u32s(&guests::read_buffer(&device, &count, 0, 4).await)[0];
+        println!("another pipeline's bind groups in a large dispatch: finish {finish}, submit {submit}, {} invocations ran", counted - after);
         Ok(())
     }
 }

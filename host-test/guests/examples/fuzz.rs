@@ -70,6 +70,9 @@ struct Pool<T>(Vec<(usize, T)>);
 
 const POOL: usize = 12;
 
+/// The workgroups of a large dispatch.
+const LARGE: u32 = 200;
+
 impl<T> Pool<T> {
     fn put(&mut self, rng: &mut Rng, device: usize, value: T) {
         if self.0.len() < POOL {
@@ -93,6 +96,11 @@ impl<T> Pool<T> {
         };
         rng.picked.push(self.0[i].0);
         Some(&self.0[i].1)
+    }
+
+    /// The first object of `device`, if any (no draw of the generator).
+    fn first(&self, device: usize) -> Option<&T> {
+        self.0.iter().find(|(of, _)| *of == device).map(|(_, value)| value)
     }
 
     fn drop_one(&mut self, rng: &mut Rng) -> bool {
@@ -378,9 +386,23 @@ impl Sequence {
                         format!("set-bind-group {index}: {:?}", pass.set_bind_group(index, group, None, None, None).map_err(|e| e.kind))
                     }
                     2 => {
-                        let x = rng.pick(&[0, 1, 2, 1 << 20]);
-                        pass.dispatch_workgroups(x, None, None);
-                        format!("dispatch {x}")
+                        let x = rng.pick(&[0, 1, 2, LARGE, 1 << 20]);
+                        if x != LARGE {
+                            pass.dispatch_workgroups(x, None, None);
+                            return format!("dispatch {x}");
+                        }
+                        // More workgroups than a first chunk (a time limit cuts them: `chunks.rs`),
+                        // in a pass and a submission of their own, with the device's first
+                        // pipeline and bind group (often made for another pipeline's layout).
+                        let (Some(p), Some(g)) = (self.pipelines.first(d), self.groups.first(d)) else { return "large dispatch: none".into() };
+                        let encoder = device.create_command_encoder(None);
+                        let pass = encoder.begin_compute_pass(None);
+                        pass.set_pipeline(p);
+                        let set = pass.set_bind_group(0, Some(g), None, None, None).map_err(|e| e.kind);
+                        pass.dispatch_workgroups(LARGE, None, None);
+                        pass.end();
+                        device.queue().submit(&[&encoder.finish(None)]);
+                        format!("dispatch {LARGE} in a pass of its own (set-bind-group: {set:?})")
                     }
                     _ => {
                         pass.end();

@@ -279,11 +279,36 @@ fn make_place(device: &imp::GpuDevice, layout: &imp::GpuBindGroupLayout, start: 
 
 // ---- Bind groups ----
 
+/// The pipeline and index of a bind group layout that a pipeline of automatic layout gave
+/// (`get-bind-group-layout`), on a device whose dispatches are cut. WebGPU lets a bind group of
+/// such a layout be used with that pipeline only, at that index; its twin would fit the twin
+/// of any pipeline with the same bindings, so a chunk checks that the application's own
+/// dispatch was allowed to use it.
+#[derive(Default)]
+pub struct Derived(RefCell<Option<(Weak<imp::GpuComputePipeline>, u32)>>);
+
+impl Derived {
+    fn is(&self, pipeline: &Rc<imp::GpuComputePipeline>, index: u32) -> bool {
+        self.0.borrow().as_ref().is_some_and(|(of, at)| *at == index && std::ptr::eq(of.as_ptr(), Rc::as_ptr(pipeline)))
+    }
+}
+
+/// `gpu-compute-pipeline.get-bind-group-layout`, forwarded; the layout knows where it came from.
+pub fn get_bind_group_layout(pipeline: &GpuComputePipeline, index: u32) -> exp::GpuBindGroupLayout {
+    let layout = pipeline.forward_get_bind_group_layout(index);
+    if on(pipeline.device) {
+        *layout.get::<crate::GpuBindGroupLayout>().derived.0.borrow_mut() = Some((Rc::downgrade(&pipeline.inner), index));
+    }
+    layout
+}
+
 /// What a bind group of a device whose dispatches are cut remembers: its entries, from which
-/// its twin for a pipeline's twin of automatic layout is made, and that twin once made (a bind
-/// group of an automatic layout fits one pipeline only, so one twin).
+/// its twin for a pipeline's twin of automatic layout is made, the pipeline and index whose
+/// layout it was made with, if an automatic one, and its twin once made (a bind group of an
+/// automatic layout fits one pipeline only, so one twin).
 pub struct Remembered {
     entries: Vec<(u32, Resource)>,
+    derived: Derived,
     twin: RefCell<Option<(Weak<TwinPipeline>, Rc<imp::GpuBindGroup>)>>,
 }
 
@@ -312,7 +337,8 @@ pub fn create_bind_group(device: &GpuDevice, descriptor: exp::GpuBindGroupDescri
             };
             (e.binding, resource)
         });
-        Rc::new(Remembered { entries: entries.collect(), twin: RefCell::new(None) })
+        let derived = descriptor.layout.get::<crate::GpuBindGroupLayout>().derived.0.borrow().clone();
+        Rc::new(Remembered { entries: entries.collect(), derived: Derived(RefCell::new(derived)), twin: RefCell::new(None) })
     });
     let group = device.forward_create_bind_group(descriptor);
     if let Some(remembered) = remembered {
@@ -528,12 +554,17 @@ fn cut(pass: &GpuComputePassEncoder, whole: [u32; 3]) -> bool {
     let host = &v.host.device;
     let Some(twin) = chunkable.twin(pass.device, host, &pipeline) else { return false };
     // The bind groups the chunks set: the application's, or their twins for a twin of its own
-    // layout. A group with nothing remembered (a stand-in for one the quota refused) stays: the
-    // first chunk is then refused, and the dispatch made as asked.
+    // layout, if each was made for the application's pipeline at its index (else the dispatch
+    // is made as asked, and the runtime refuses it). A group with nothing remembered (a
+    // stand-in for one the quota refused) stays: the first chunk is then refused, and the
+    // dispatch made as asked.
     let mut groups = state.groups.clone();
     if twin.own_layout {
         for (index, group) in groups.iter_mut().enumerate() {
             if let Some(Group { bind_group: bind_group @ Some(_), remembered: Some(remembered), .. }) = group {
+                if !remembered.derived.is(&pipeline, index as u32) {
+                    return false;
+                }
                 let Some(made) = remembered.twin(host, &twin, index as u32) else { return false };
                 *bind_group = Some(made);
             }
