@@ -69,7 +69,9 @@ fn benchmark_guests_agree_through_the_virt() {
         ("bench_trivial", &["--n", "1000"]),
         ("bench_data", &["--n", "2"]),
         ("bench_matmul", &["--n", "64", "--repeat", "1"]),
-        ("bench_infer", &["--hidden", "32", "--layers", "3", "--batch", "16", "--steps", "2"]),
+        // Dispatches of 128 and 512 workgroups: a time limit cuts them, and the layers after
+        // the first go whole, measured by the first's chunks.
+        ("bench_infer", &["--hidden", "64", "--layers", "3", "--batch", "512", "--steps", "2"]),
     ] {
         let app = guest(name);
         let direct = results(app.as_ref(), args);

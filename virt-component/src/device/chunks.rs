@@ -11,7 +11,8 @@
 //!   reserved bind group (`webgpu_virt_bound::chunked`): the last group the host device allows,
 //!   added to the pipeline's layout (an explicit layout gets empty slots up to it). Dispatches
 //!   that are not cut run on the application's pipeline as it made it, so that they cost what
-//!   they cost without the virt. The bind groups of an automatic layout fit only their own
+//!   they cost without the virt, and so does a chunk that holds a whole dispatch (one cut
+//!   before its pipeline was measured, which then fits a slice). The bind groups of an automatic layout fit only their own
 //!   pipeline: a chunk uses twins of them, made from the entries that each bind group
 //!   remembers ([`Remembered`]).
 //! - **Encoding.** A compute pass remembers its pipeline and bind groups. A dispatch larger
@@ -139,6 +140,8 @@ struct TwinPipeline {
     pipeline: Rc<imp::GpuComputePipeline>,
     /// The reserved group and its layout, if the entry point reads the place.
     place: Option<(u32, Rc<imp::GpuBindGroupLayout>)>,
+    /// A place that the first chunks made to check a cut set (they never run), made once.
+    checking: OnceCell<imp::GpuBindGroup>,
     /// Whether it has a layout of its own (automatic): the application's bind groups do not fit
     /// it, their twins do.
     own_layout: bool,
@@ -222,7 +225,7 @@ impl Chunkable {
         };
         let Some(module) = twin.module.as_ref().filter(|_| entry.reads_place) else {
             // Its chunks see the ids of the chunk alone, as the pipeline itself does.
-            return Some(TwinPipeline { pipeline: pipeline.clone(), place: None, own_layout: false });
+            return Some(TwinPipeline { pipeline: pipeline.clone(), place: None, checking: OnceCell::new(), own_layout: false });
         };
         // An explicit layout, extended with empty slots and a place layout of the virt's own.
         let place = self.explicit.as_ref().map(|groups| {
@@ -260,7 +263,7 @@ impl Chunkable {
             (pipeline, layout)
         });
         let (pipeline, layout) = made;
-        error.is_none().then(|| TwinPipeline { pipeline: Rc::new(pipeline), place: Some((group, layout)), own_layout: extended.is_none() })
+        error.is_none().then(|| TwinPipeline { pipeline: Rc::new(pipeline), place: Some((group, layout)), checking: OnceCell::new(), own_layout: extended.is_none() })
     }
 }
 
@@ -558,7 +561,8 @@ fn cut(pass: &GpuComputePassEncoder, whole: [u32; 3]) -> bool {
     // is made as asked, and the runtime refuses it). A group with nothing remembered (a
     // stand-in for one the quota refused) stays: the first chunk is then refused, and the
     // dispatch made as asked.
-    let mut groups = state.groups.clone();
+    let own_groups = state.groups.clone();
+    let mut groups = own_groups.clone();
     if twin.own_layout {
         for (index, group) in groups.iter_mut().enumerate() {
             if let Some(Group { bind_group: bind_group @ Some(_), remembered: Some(remembered), .. }) = group {
@@ -575,6 +579,7 @@ fn cut(pass: &GpuComputePassEncoder, whole: [u32; 3]) -> bool {
         pipeline: twin,
         chunkable,
         groups,
+        own: (pipeline.clone(), own_groups),
         label: state.label.clone(),
         whole,
         cursor: Cell::new(Some([0; 3])),
@@ -585,7 +590,7 @@ fn cut(pass: &GpuComputePassEncoder, whole: [u32; 3]) -> bool {
     // Its first chunk, made now and let go: if the runtime refuses it, the dispatch is invalid
     // as it stands, and is made as asked (its error is the application's). The chunks are made
     // when they go, on the runtime's encoders that such checks hand back.
-    let (_, error) = caught(host, || job.commands([0; 3], job.span([0; 3], chunk).0));
+    let (_, error) = caught(host, || job.commands([0; 3], job.span([0; 3], chunk).0, Place::Checking));
     if error.is_some() {
         return false;
     }
@@ -720,6 +725,9 @@ pub struct Job {
     pipeline: Rc<TwinPipeline>,
     chunkable: Rc<Chunkable>,
     groups: Vec<Option<Group>>,
+    /// The application's pipeline and bind groups, which a chunk holding the whole dispatch
+    /// runs on: it costs what the dispatch costs without the virt.
+    own: (Rc<imp::GpuComputePipeline>, Vec<Option<Group>>),
     label: Option<String>,
     whole: [u32; 3],
     /// Where the next chunk starts (`None`: every chunk was made).
@@ -771,7 +779,10 @@ impl Chunks for Job {
         self.cursor.set(next);
         self.made.set(count.iter().map(|&n| u64::from(n)).product());
         *self.last.borrow_mut() = None;
-        Some(self.commands(start, count))
+        Some(match next {
+            None if start == [0; 3] => self.whole(),
+            _ => self.commands(start, count, Place::Made),
+        })
     }
 
     fn timed(&self, time: Rc<Cell<Option<u64>>>) {
@@ -820,23 +831,58 @@ impl Job {
         (count.map(|n| n as u32), (next[2] < z).then(|| next.map(|n| n as u32)))
     }
 
-    /// The commands of the chunk of `count` workgroups at `start`.
-    fn commands(&self, start: [u32; 3], count: [u32; 3]) -> imp::GpuCommandBuffer {
+    /// The commands of the chunk of `count` workgroups at `start`, on the twin.
+    fn commands(&self, start: [u32; 3], count: [u32; 3], place: Place) -> imp::GpuCommandBuffer {
+        self.encode(&self.pipeline.pipeline, &self.groups, count, |pass| {
+            if let Some((index, layout)) = &self.pipeline.place {
+                let made;
+                let group = match place {
+                    Place::Checking => self.pipeline.checking.get_or_init(|| make_place(&self.device, layout, [0; 3], self.whole)),
+                    Place::Made => {
+                        made = make_place(&self.device, layout, start, self.whole);
+                        &made
+                    }
+                };
+                let _ = pass.set_bind_group(*index, Some(group), None, None, None);
+            }
+        })
+    }
+
+    /// The whole dispatch as the application made it: its pipeline and bind groups, no place.
+    fn whole(&self) -> imp::GpuCommandBuffer {
+        let (pipeline, groups) = &self.own;
+        self.encode(pipeline, groups, self.whole, |_| {})
+    }
+
+    /// A pass of its own that sets `pipeline` and `groups`, then what `also` sets, and
+    /// dispatches `count` workgroups.
+    fn encode(
+        &self,
+        pipeline: &imp::GpuComputePipeline,
+        groups: &[Option<Group>],
+        count: [u32; 3],
+        also: impl FnOnce(&imp::GpuComputePassEncoder),
+    ) -> imp::GpuCommandBuffer {
         let encoder = self.device.create_command_encoder(None);
         let pass = encoder.begin_compute_pass(Some(&imp::GpuComputePassDescriptor { timestamp_writes: None, label: self.label.clone() }));
-        pass.set_pipeline(&self.pipeline.pipeline);
-        for (index, group) in self.groups.iter().enumerate() {
+        pass.set_pipeline(pipeline);
+        for (index, group) in groups.iter().enumerate() {
             if let Some(group) = group {
                 set(&pass, index as u32, group);
             }
         }
-        if let Some((index, layout)) = &self.pipeline.place {
-            let group = make_place(&self.device, layout, start, self.whole);
-            let _ = pass.set_bind_group(*index, Some(&group), None, None, None);
-        }
+        also(&pass);
         let [cx, cy, cz] = count;
         pass.dispatch_workgroups(cx, Some(cy), Some(cz));
         pass.end();
         encoder.finish(None)
     }
+}
+
+/// The place a chunk's twin reads.
+enum Place {
+    /// One the twin keeps for the chunks that check a cut (their place is never read).
+    Checking,
+    /// The chunk's own.
+    Made,
 }
