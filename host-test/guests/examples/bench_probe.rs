@@ -1,7 +1,6 @@
 //! Benchmark, for pods: a latency probe. `--probes N` times (default 50) it submits one small
 //! dispatch, waits for `on-submitted-work-done` and times it. Prints the median and the 99th
 //! percentile of submit-to-done.
-use guests::gpu::*;
 
 struct Command;
 

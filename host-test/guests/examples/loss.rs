@@ -1,7 +1,6 @@
 //! Device loss as a guest of a pod sees it: it listens for uncaptured errors, then waits for its
 //! device's loss: with `--wait-for-loss`, the runtime's (a host that loses devices, such as the
 //! test host with `WEBGPU_HOST_LOSE_DEVICES_AFTER_MS`), else the one its own `destroy()` makes.
-use guests::gpu::*;
 
 struct Command;
 
