@@ -97,6 +97,50 @@ fn a_guest_over_the_time_limit_loses_its_device_and_its_neighbour_runs_on() {
 }
 
 #[test]
+fn a_runaway_in_many_small_dispatches_of_one_submission_is_stopped_too() {
+    let alone = webgpu_virt().arg("run").arg(guest("compute")).output().unwrap();
+    common::check(&alone, "compute alone");
+    let guests = [format!("a={}", guest("runaway")), format!("b={}", guest("compute"))];
+    for flags in [&[][..], &["--device-per-guest"][..]] {
+        let dir = tempfile::tempdir().unwrap();
+        let pod = dir.path().join("pod.wasm");
+        let out = webgpu_virt()
+            .arg("plug")
+            .args(["--guest", &guests[0], "--guest", &guests[1], "--max-submission-time", "1s"])
+            .args(flags)
+            .arg("-o")
+            .arg(&pod)
+            .output()
+            .unwrap();
+        common::check(&out, "plug a pod with a time limit");
+        // One pass of 2000 dispatches of 64 workgroups, none larger than a chunk: minutes of
+        // work on any driver (about 0.1 s a dispatch on lavapipe), that without the dispatches
+        // set apart ran as one submission after the device was lost, the neighbour's work
+        // queued behind it.
+        let out = output_within(webgpu_virt().arg("run").arg("--stats").arg(&pod).args(["--workgroups", "64", "--dispatches", "2000", "--wait", "--lost"]), 60);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{flags:?}: {stderr}");
+        let mut lines: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(String::from).collect();
+        lines.sort();
+        let mut want = vec![
+            "submitted a runaway dispatch".to_string(),
+            "the wait for the work ended".into(),
+            LOST_TO_THE_LIMIT.into(),
+            String::from_utf8_lossy(&alone.stdout).trim_end().into(),
+        ];
+        want.sort();
+        assert_eq!(lines, want, "{flags:?}: {stderr}");
+        assert_eq!(common::stat(&stderr, "gpu-time a devices lost to max-submission-time"), 1);
+        assert_eq!(common::stat(&stderr, "gpu-time b devices lost to max-submission-time"), 0);
+        // Every second dispatch is set apart (one of 64 workgroups not measured yet may take a
+        // slice), and few of them ran before the loss.
+        assert_eq!(common::stat(&stderr, "gpu-time a dispatches set apart"), 1000, "{stderr}");
+        assert!(common::stat(&stderr, "gpu-time a dispatch chunks") < 100, "{stderr}");
+        assert_eq!(common::stat(&stderr, "gpu-time b dispatches set apart"), 0, "{stderr}");
+    }
+}
+
+#[test]
 fn large_dispatches_run_in_chunks_that_see_the_whole_dispatchs_ids() {
     let dir = tempfile::tempdir().unwrap();
     let limited = dir.path().join("chunks.limited.wasm");

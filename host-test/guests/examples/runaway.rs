@@ -2,6 +2,8 @@
 //! holding `u32::MAX`. One invocation never ends on a GPU without a watchdog; Mesa's llvmpipe
 //! cuts every loop after a fixed count, so there `--wide` (65535 workgroups of 64) makes the
 //! dispatch run for hours (`--workgroups N`: N workgroups, for work that ends after a while).
+//! `--dispatches N` makes N such dispatches in one pass, `--submissions N` N such submissions:
+//! the same work, in pieces.
 //! It submits the dispatch and returns without waiting for it, unless `--wait` (then it waits
 //! for the work and says when the wait ended; with `--lost`, it then waits for its device's
 //! loss and prints it).
@@ -38,8 +40,19 @@ impl guests::exports::wasi::cli::run::Guest for Command {
         bounds[..8].fill(0xff);
         let data = guests::buffer_with(&device, GpuBufferUsage::STORAGE, &bounds);
         let (pipeline, group) = guests::compute_pipeline(&device, SHADER, &data);
-        let commands = guests::dispatch(&device, &pipeline, &group, workgroups);
-        device.queue().submit(&[&commands]);
+        let count = |name: &str| args.iter().position(|a| a == name).map_or(1, |i| args[i + 1].parse::<u32>().expect("a count"));
+        let (dispatches, submissions) = (count("--dispatches"), count("--submissions"));
+        for _ in 0..submissions {
+            let encoder = device.create_command_encoder(None);
+            let pass = encoder.begin_compute_pass(None);
+            pass.set_pipeline(&pipeline);
+            pass.set_bind_group(0, Some(&group), None, None, None).expect("set-bind-group");
+            for _ in 0..dispatches {
+                pass.dispatch_workgroups(workgroups, None, None);
+            }
+            pass.end();
+            device.queue().submit(&[&encoder.finish(None)]);
+        }
         println!("submitted a runaway dispatch");
         if args.iter().any(|a| a == "--wait") {
             let lost = device.lost();

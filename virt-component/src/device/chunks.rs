@@ -32,6 +32,10 @@
 //!   rest of its dispatch and is known to fit a slice waits for nothing, and goes in one runtime
 //!   submission with the parts after it that wait for nothing either (up to a slice of such
 //!   chunks). The time limit counts the chunks of one submission together (`super::watchdog`).
+//! - **Many dispatches.** An encoder counts what the dispatches in its runtime encoder since
+//!   the last cut may cost ([`cost`]). A dispatch that would take that past a slice is *set
+//!   apart*: a job of one chunk, the dispatch as made, that waits for the work before it. So a
+//!   pass of many dispatches of a chunk each queues no more than a slice at once either.
 //! - **Sizes.** A chunk is as many workgroups as ran in a slice of time ([`SLICE`]) before
 //!   (the least time per workgroup measured for its pipeline, from submission to completion: a
 //!   small chunk's time is mostly the runtime's latency, and a first chunk's counts the work
@@ -45,6 +49,7 @@
 //! a debug group, entry points with a dispatch-wide builtin in a structure, and pipelines whose
 //! layout already uses the reserved group.
 
+use super::host::Time;
 use super::registry::{self, get};
 use super::scopes::caught;
 use super::timeline::Chunks;
@@ -133,6 +138,9 @@ pub struct Chunkable {
     twin: OnceCell<Option<Rc<TwinPipeline>>>,
     /// Its time per workgroup: the least measured (nanoseconds, at least 1).
     per_workgroup: Cell<Option<u64>>,
+    /// Chunks of it that went to the runtime timed, and their workgroups: their times come
+    /// once they are done (`Host::time_of`).
+    timing: RefCell<Vec<(Time, u64)>>,
 }
 
 /// The pipeline that a pipeline's chunks run on.
@@ -180,6 +188,7 @@ pub fn compute_pipeline(device: &GpuDevice, descriptor: &exp::GpuComputePipeline
             label: descriptor.label.clone(),
             twin: OnceCell::new(),
             per_workgroup: Cell::new(None),
+            timing: RefCell::default(),
         })
     });
     Pending(chunkable.flatten())
@@ -207,6 +216,21 @@ fn reserved_group(device: crate::ids::DeviceId) -> Option<u32> {
 }
 
 impl Chunkable {
+    /// Its time per workgroup, with what chunks done since it was last asked taught. A chunk's
+    /// time runs from its submission until the virt hears it done: it counts the runtime's
+    /// latency, which a small chunk does not amortise, and the work submitted with it or before
+    /// it, so the least time per workgroup seen is the estimate.
+    fn per_workgroup(&self) -> Option<u64> {
+        let mut timing = self.timing.borrow_mut();
+        timing.retain(|(time, workgroups)| {
+            let Some(ns) = time.get() else { return true };
+            let measured = (ns / workgroups.max(&1)).max(1);
+            self.per_workgroup.set(Some(self.per_workgroup.get().map_or(measured, |seen| seen.min(measured))));
+            false
+        });
+        self.per_workgroup.get()
+    }
+
     /// The pipeline that chunks of `pipeline` (the application's, made from `self`) run on,
     /// made and checked the first time (`None`: its dispatches are not cut).
     fn twin(&self, device: crate::ids::DeviceId, host: &imp::GpuDevice, pipeline: &Rc<imp::GpuComputePipeline>) -> Option<Rc<TwinPipeline>> {
@@ -398,6 +422,9 @@ struct Cut {
     /// invalid already. Its `finish` reports the error, and a `submit` of its command buffer
     /// submits that part in its place, for the runtime to refuse in its own words.
     invalid: Option<Invalid>,
+    /// What the dispatches in the runtime's encoder since the last cut may cost, in
+    /// nanoseconds ([`cost`]): a dispatch that would take it past a slice is set apart.
+    load: u64,
 }
 
 struct Invalid {
@@ -515,12 +542,34 @@ pub fn end(pass: &GpuComputePassEncoder) {
     pass.forward_end();
 }
 
-/// `dispatch-workgroups`: cut into chunks when larger than one, else forwarded.
+/// `dispatch-workgroups`: cut into chunks when larger than one, set apart when the work before
+/// it may already take a slice, else forwarded.
 pub fn dispatch_workgroups(pass: &GpuComputePassEncoder, x: u32, y: Option<u32>, z: Option<u32>) {
-    if !cut(pass, [x, y.unwrap_or(1), z.unwrap_or(1)]) {
-        busy(pass);
-        pass.forward_dispatch_workgroups(x, y, z);
+    match cut(pass, [x, y.unwrap_or(1), z.unwrap_or(1)]) {
+        Cutting::Done => {}
+        Cutting::No(cost) => {
+            busy(pass);
+            if let Some(state) = pass.pass.0.borrow().as_ref() {
+                let mut cut = state.parts.0.borrow_mut();
+                cut.load = cut.load.saturating_add(cost);
+            }
+            pass.forward_dispatch_workgroups(x, y, z);
+        }
     }
+}
+
+/// What [`cut`] did with a dispatch.
+enum Cutting {
+    /// Cut into chunks, or set apart: a job of its own.
+    Done,
+    /// Nothing: it goes into the runtime's pass, and may cost this (nanoseconds).
+    No(u64),
+}
+
+/// What a dispatch of `workgroups` may cost, in nanoseconds: at its pipeline's time per
+/// workgroup, or, not measured yet, as if [`FIRST`] workgroups took a slice.
+fn cost(workgroups: u64, per_workgroup: Option<u64>, slice: u64) -> u64 {
+    workgroups.saturating_mul(per_workgroup.unwrap_or(slice / FIRST))
 }
 
 /// `dispatch-workgroups-indirect`: forwarded (never cut: its size is on the GPU).
@@ -537,25 +586,41 @@ fn busy(pass: &GpuComputePassEncoder) {
 }
 
 /// Cuts the dispatch of `whole` workgroups out of the pass, if it is larger than a chunk and
-/// can be cut: whether it did.
-fn cut(pass: &GpuComputePassEncoder, whole: [u32; 3]) -> bool {
+/// can be cut, or sets it apart, if the runtime's encoder since the last cut holds work that
+/// may cost as much as a slice with it: a job of one chunk, the dispatch as made, that waits
+/// for the work before it (else many dispatches of a chunk each, in one submission, would be
+/// a runaway's way around the chunks).
+fn cut(pass: &GpuComputePassEncoder, whole: [u32; 3]) -> Cutting {
     let mut state = pass.pass.0.borrow_mut();
-    let Some(state) = state.as_mut() else { return false };
-    let Some((pipeline, Some(chunkable))) = state.pipeline.clone() else { return false };
-    let Some(v) = get(pass.device).filter(|_| !registry::is_lost(pass.device)) else { return false };
+    let Some(state) = state.as_mut() else { return Cutting::No(0) };
+    let Some((pipeline, Some(chunkable))) = state.pipeline.clone() else { return Cutting::No(0) };
+    let Some(v) = get(pass.device).filter(|_| !registry::is_lost(pass.device)) else { return Cutting::No(0) };
     let workgroups: u64 = whole.iter().map(|&n| u64::from(n)).product();
     let slice = slice(pass.device);
-    let chunk = chunkable.per_workgroup.get().map_or(FIRST, |ns| (slice / ns).max(1));
+    let per_workgroup = chunkable.per_workgroup();
+    let chunk = per_workgroup.map_or(FIRST, |ns| (slice / ns).max(1));
+    let cost = cost(workgroups, per_workgroup, slice);
     let cut_open = state.cuttable && !state.ended && state.debug_groups == 0 && {
         let parts = state.parts.0.borrow();
         parts.debug_groups == 0 && !parts.finished
     };
     let max = v.host.max_workgroups_per_dimension();
-    if workgroups <= chunk || !cut_open || whole.iter().any(|&n| n > max) {
-        return false;
+    if !cut_open || whole.iter().any(|&n| n > max) {
+        return Cutting::No(cost);
+    }
+    let apart = workgroups <= chunk;
+    if apart && !(state.busy && state.parts.0.borrow().load.saturating_add(cost) > slice) {
+        return Cutting::No(cost);
     }
     let host = &v.host.device;
-    let Some(twin) = chunkable.twin(pass.device, host, &pipeline) else { return false };
+    // A job set apart runs as the application made it; one cut runs on the twin.
+    let twin = match apart {
+        true => None,
+        false => match chunkable.twin(pass.device, host, &pipeline) {
+            Some(twin) => Some(twin),
+            None => return Cutting::No(cost),
+        },
+    };
     // The bind groups the chunks set: the application's, or their twins for a twin of its own
     // layout, if each was made for the application's pipeline at its index (else the dispatch
     // is made as asked, and the runtime refuses it). A group with nothing remembered (a
@@ -563,13 +628,13 @@ fn cut(pass: &GpuComputePassEncoder, whole: [u32; 3]) -> bool {
     // dispatch made as asked.
     let own_groups = state.groups.clone();
     let mut groups = own_groups.clone();
-    if twin.own_layout {
+    if let Some(twin) = twin.as_ref().filter(|t| t.own_layout) {
         for (index, group) in groups.iter_mut().enumerate() {
             if let Some(Group { bind_group: bind_group @ Some(_), remembered: Some(remembered), .. }) = group {
                 if !remembered.derived.is(&pipeline, index as u32) {
-                    return false;
+                    return Cutting::No(cost);
                 }
-                let Some(made) = remembered.twin(host, &twin, index as u32) else { return false };
+                let Some(made) = remembered.twin(host, twin, index as u32) else { return Cutting::No(cost) };
                 *bind_group = Some(made);
             }
         }
@@ -580,26 +645,34 @@ fn cut(pass: &GpuComputePassEncoder, whole: [u32; 3]) -> bool {
         chunkable,
         groups,
         own: (pipeline.clone(), own_groups),
+        apart,
         label: state.label.clone(),
         whole,
         cursor: Cell::new(Some([0; 3])),
         made: Cell::new(0),
-        last: RefCell::new(None),
         slice,
     });
     // Its first chunk, made now and let go: if the runtime refuses it, the dispatch is invalid
     // as it stands, and is made as asked (its error is the application's). The chunks are made
     // when they go, on the runtime's encoders that such checks hand back.
-    let (_, error) = caught(host, || job.commands([0; 3], job.span([0; 3], chunk).0, Place::Checking));
+    let (_, error) = caught(host, || match &job.pipeline {
+        Some(twin) => job.commands(twin, [0; 3], job.span([0; 3], chunk).0, Place::Checking),
+        None => job.whole(),
+    });
     if error.is_some() {
-        return false;
+        return Cutting::No(cost);
     }
+    let tenant = tenant::of(pass.device);
+    match apart {
+        true => super::gpu_time::set_apart(tenant),
+        false => super::gpu_time::cut(tenant),
+    }
+    state.parts.0.borrow_mut().load = 0;
     if !state.busy {
         // Nothing of the application's is in the runtime's encoder since the last cut (state
         // only): it goes on, and the job is the next part.
         state.parts.0.borrow_mut().parts.push(Part::Chunks(job));
-        super::gpu_time::cut(tenant::of(pass.device));
-        return true;
+        return Cutting::Done;
     }
     // The work so far becomes a part; a new encoder and pass go on with the same state.
     let encoder_label = state.encoder.borrow().label();
@@ -628,8 +701,7 @@ fn cut(pass: &GpuComputePassEncoder, whole: [u32; 3]) -> bool {
     *state.encoder.borrow_mut() = encoder;
     *pass.inner.borrow_mut() = next;
     state.busy = false;
-    super::gpu_time::cut(tenant::of(pass.device));
-    true
+    Cutting::Done
 }
 
 /// Debug groups open on an encoder or a pass: work cannot be cut inside one (a part finished
@@ -719,24 +791,24 @@ pub fn take_parts(buffer: &GpuCommandBuffer) -> (Vec<Part>, Option<Rc<imp::GpuCo
 
 // ---- Jobs ----
 
-/// A dispatch cut out of a command buffer, run chunk by chunk.
+/// A dispatch cut out of a command buffer, run chunk by chunk, or set apart, run whole.
 pub struct Job {
     device: Rc<imp::GpuDevice>,
-    pipeline: Rc<TwinPipeline>,
+    /// The twin its chunks run on (`None`: set apart, it runs whole).
+    pipeline: Option<Rc<TwinPipeline>>,
     chunkable: Rc<Chunkable>,
     groups: Vec<Option<Group>>,
     /// The application's pipeline and bind groups, which a chunk holding the whole dispatch
     /// runs on: it costs what the dispatch costs without the virt.
     own: (Rc<imp::GpuComputePipeline>, Vec<Option<Group>>),
+    /// Set apart: it waits for the work before it.
+    apart: bool,
     label: Option<String>,
     whole: [u32; 3],
     /// Where the next chunk starts (`None`: every chunk was made).
     cursor: Cell<Option<[u32; 3]>>,
     /// The workgroups of the chunk made last.
     made: Cell<u64>,
-    /// The last chunk that went to the runtime on its own, and its workgroups: its time comes
-    /// once it is done (`Host::time_of`).
-    last: RefCell<Option<(Rc<Cell<Option<u64>>>, u64)>>,
     slice: u64,
 }
 
@@ -747,8 +819,7 @@ impl Chunks for Job {
 
     /// The time the rest of the dispatch runs, when it is one chunk of the measured size.
     fn rest(&self) -> Option<u64> {
-        self.learn();
-        let ns = self.chunkable.per_workgroup.get()?;
+        let ns = self.chunkable.per_workgroup()?;
         let [x, y, z] = self.whole.map(u64::from);
         let left = match self.cursor.get() {
             Some([ox, oy, oz]) => x * y * z - (u64::from(oz) * x * y + u64::from(oy) * x + u64::from(ox)),
@@ -760,9 +831,14 @@ impl Chunks for Job {
     /// A chunk after the first waits for the work before it unless it is the rest and known to
     /// fit: so that the time of the chunk before it is learnt before more of the dispatch goes,
     /// and so that the virt can stop between the chunks of a dispatch longer than a slice. The
-    /// first goes as a submission does, timed from its submission ([`Job::learn`]).
+    /// first goes as a submission does, timed from its submission, unless the job was set
+    /// apart: then the work before it may take a slice, and it waits for that.
     fn waits(&self) -> bool {
-        self.cursor.get() != Some([0; 3]) && self.rest().is_none()
+        match self.cursor.get() {
+            None => false,
+            Some(start) if start == [0; 3] => self.apart,
+            Some(_) => self.rest().is_none(),
+        }
     }
 
     fn slice(&self) -> u64 {
@@ -770,40 +846,28 @@ impl Chunks for Job {
     }
 
     /// The next chunk's commands, made as it goes: sized by the least time per workgroup
-    /// measured.
+    /// measured (a job set apart is one chunk).
     fn next(&self) -> Option<imp::GpuCommandBuffer> {
         let start = self.cursor.get()?;
-        self.learn();
-        let size = self.chunkable.per_workgroup.get().map_or(FIRST, |ns| (self.slice / ns).max(1));
+        let size = match self.pipeline {
+            Some(_) => self.chunkable.per_workgroup().map_or(FIRST, |ns| (self.slice / ns).max(1)),
+            None => u64::MAX,
+        };
         let (count, next) = self.span(start, size);
         self.cursor.set(next);
         self.made.set(count.iter().map(|&n| u64::from(n)).product());
-        *self.last.borrow_mut() = None;
-        Some(match next {
-            None if start == [0; 3] => self.whole(),
-            _ => self.commands(start, count, Place::Made),
+        Some(match &self.pipeline {
+            Some(twin) if next.is_some() || start != [0; 3] => self.commands(twin, start, count, Place::Made),
+            _ => self.whole(),
         })
     }
 
-    fn timed(&self, time: Rc<Cell<Option<u64>>>) {
-        *self.last.borrow_mut() = Some((time, self.made.get()));
+    fn timed(&self, time: Time) {
+        self.chunkable.timing.borrow_mut().push((time, self.made.get()));
     }
 }
 
 impl Job {
-    /// Adds the time of the last chunk timed on its own, once it is done, to what is known of
-    /// the pipeline. That time runs from its submission (`Host::time_of`): it counts the
-    /// runtime's latency, which a small chunk does not amortise, and for a dispatch's first
-    /// chunk the work before it too, so the least time per workgroup seen is the estimate.
-    fn learn(&self) {
-        let mut last = self.last.borrow_mut();
-        let Some((Some(ns), workgroups)) = last.as_ref().map(|(time, workgroups)| (time.get(), *workgroups)) else { return };
-        *last = None;
-        let measured = (ns / workgroups.max(1)).max(1);
-        let per_workgroup = self.chunkable.per_workgroup.get().map_or(measured, |seen| seen.min(measured));
-        self.chunkable.per_workgroup.set(Some(per_workgroup));
-    }
-
     /// The chunk of at most `size` workgroups that starts at `start`: its size in workgroups
     /// (whole slices of z, whole rows of y within one slice, or part of one row), and where the
     /// next chunk starts (`None`: it is the last).
@@ -832,12 +896,12 @@ impl Job {
     }
 
     /// The commands of the chunk of `count` workgroups at `start`, on the twin.
-    fn commands(&self, start: [u32; 3], count: [u32; 3], place: Place) -> imp::GpuCommandBuffer {
-        self.encode(&self.pipeline.pipeline, &self.groups, count, |pass| {
-            if let Some((index, layout)) = &self.pipeline.place {
+    fn commands(&self, twin: &TwinPipeline, start: [u32; 3], count: [u32; 3], place: Place) -> imp::GpuCommandBuffer {
+        self.encode(&twin.pipeline, &self.groups, count, |pass| {
+            if let Some((index, layout)) = &twin.place {
                 let made;
                 let group = match place {
-                    Place::Checking => self.pipeline.checking.get_or_init(|| make_place(&self.device, layout, [0; 3], self.whole)),
+                    Place::Checking => twin.checking.get_or_init(|| make_place(&self.device, layout, [0; 3], self.whole)),
                     Place::Made => {
                         made = make_place(&self.device, layout, start, self.whole);
                         &made

@@ -38,6 +38,8 @@ pub struct Spent {
     pub cuts: u64,
     /// Chunks of its dispatches submitted, each a queue operation.
     pub chunks: u64,
+    /// Dispatches of its set apart (`super::chunks`): each waited for the work before it.
+    pub set_apart: u64,
 }
 
 thread_local! {
@@ -75,6 +77,11 @@ pub fn budget_hold(tenant: u32) {
 /// A dispatch of `tenant` was cut into chunks.
 pub fn cut(tenant: u32) {
     with(tenant, |s| s.cuts += 1);
+}
+
+/// A dispatch of `tenant` was set apart: the work before it in its submission may take a slice.
+pub fn set_apart(tenant: u32) {
+    with(tenant, |s| s.set_apart += 1);
 }
 
 /// A chunk of a dispatch of `tenant` was submitted.
@@ -120,6 +127,7 @@ pub fn counters() -> Vec<(&'static str, Counter)> {
             push("devices lost to max-submission-time", s.overdue);
             push("dispatches cut", s.cuts);
             push("dispatch chunks", s.chunks);
+            push("dispatches set apart", s.set_apart);
         }
         if config::of_tenant(tenant).max_gpu_share.is_some() {
             push("held for max-gpu-share", s.budget_holds);

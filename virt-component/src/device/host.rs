@@ -22,6 +22,9 @@ thread_local! {
     static HOSTS: RefCell<Vec<Weak<Host>>> = const { RefCell::new(Vec::new()) };
 }
 
+/// The GPU time of a queue operation, in nanoseconds, once it is done ([`Host::time_of`]).
+pub type Time = Rc<Cell<Option<u64>>>;
+
 /// A device of the runtime, and what the virt keeps of its queue.
 pub struct Host {
     pub device: Rc<imp::GpuDevice>,
@@ -52,7 +55,7 @@ pub struct Host {
     timed: RefCell<VecDeque<Timed>>,
     idle_since: Cell<u64>,
     /// Operations whose time someone learns once it is known ([`Host::time_of`]).
-    learning: RefCell<Vec<(u64, Rc<Cell<Option<u64>>>)>>,
+    learning: RefCell<Vec<(u64, Time)>>,
     /// The devices whose submissions are watched against a time limit, and where to tell.
     watchers: RefCell<Vec<(DeviceId, mpsc::UnboundedSender<Submitted>)>>,
     queue: OnceCell<imp::GpuQueue>,
@@ -347,7 +350,7 @@ impl Host {
     /// the runtime's latency). How a cut dispatch learns what its chunk ran (`super::chunks`):
     /// the share [`Self::time`] gives it could be less, when the wait for the work before it
     /// was heard of with its own.
-    pub fn time_of(&self, n: u64) -> Rc<Cell<Option<u64>>> {
+    pub fn time_of(&self, n: u64) -> Time {
         let time = Rc::new(Cell::new(None));
         self.learning.borrow_mut().push((n, time.clone()));
         time

@@ -23,7 +23,7 @@
 //! they caught to [`super::scopes::report_to`]).
 
 use super::fairness::Pool;
-use super::host::{Host, Operation};
+use super::host::{Host, Operation, Time};
 use super::{budget, gpu_time};
 use super::scopes::{FILTERS, Mark, Scopes};
 use crate::ids::DeviceId;
@@ -61,9 +61,9 @@ pub enum HeldCall {
 pub trait Chunks {
     /// The next chunk's commands (`None`: every chunk was made).
     fn next(&self) -> Option<imp::GpuCommandBuffer>;
-    /// The chunk made last went to the runtime as a submission of its own, whose GPU time
-    /// comes in `time` once it is done.
-    fn timed(&self, time: Rc<Cell<Option<u64>>>);
+    /// The chunk made last went to the runtime first in a submission, whose GPU time comes in
+    /// `time` once it is done.
+    fn timed(&self, time: Time);
     /// Whether every chunk was made.
     fn is_done(&self) -> bool;
     /// Whether the next chunk waits for the device's work before it to be done.
@@ -321,7 +321,7 @@ impl Timeline {
         loop {
             let Some((mark, made_by, call)) = self.held.borrow_mut().pop_front() else { break };
             let fits = match &call {
-                HeldCall::Chunks(job) => job.rest().filter(|time| spent + time <= job.slice()),
+                HeldCall::Chunks(job) if !job.waits() => job.rest().filter(|time| spent + time <= job.slice()),
                 _ => None,
             };
             match (call, fits) {
@@ -468,9 +468,7 @@ impl Timeline {
                         self.join_parts(by, &mut buffers, spent);
                     }
                     let number = self.submit_now(&buffers, by, Operation::Part);
-                    if !job.is_done() {
-                        job.timed(self.host.time_of(number));
-                    }
+                    job.timed(self.host.time_of(number));
                 }
                 return (!job.is_done()).then_some(HeldCall::Chunks(job));
             }
