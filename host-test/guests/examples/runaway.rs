@@ -3,7 +3,7 @@
 //! cuts every loop after a fixed count, so there `--wide` (65535 workgroups of 64) makes the
 //! dispatch run for hours (`--workgroups N`: N workgroups, for work that ends after a while).
 //! `--dispatches N` makes N such dispatches in one pass, `--submissions N` N such submissions:
-//! the same work, in pieces.
+//! the same work, in pieces; `--indirect` makes them indirect dispatches.
 //! It submits the dispatch and returns without waiting for it, unless `--wait` (then it waits
 //! for the work and says when the wait ended; with `--lost`, it then waits for its device's
 //! loss and prints it).
@@ -42,13 +42,17 @@ impl guests::exports::wasi::cli::run::Guest for Command {
         let (pipeline, group) = guests::compute_pipeline(&device, SHADER, &data);
         let count = |name: &str| args.iter().position(|a| a == name).map_or(1, |i| args[i + 1].parse::<u32>().expect("a count"));
         let (dispatches, submissions) = (count("--dispatches"), count("--submissions"));
+        let indirect = args.iter().any(|a| a == "--indirect").then(|| guests::buffer_with(&device, GpuBufferUsage::INDIRECT, &guests::bytes_of(&[workgroups, 1, 1])));
         for _ in 0..submissions {
             let encoder = device.create_command_encoder(None);
             let pass = encoder.begin_compute_pass(None);
             pass.set_pipeline(&pipeline);
             pass.set_bind_group(0, Some(&group), None, None, None).expect("set-bind-group");
             for _ in 0..dispatches {
-                pass.dispatch_workgroups(workgroups, None, None);
+                match &indirect {
+                    Some(args) => pass.dispatch_workgroups_indirect(args, 0),
+                    None => pass.dispatch_workgroups(workgroups, None, None),
+                }
             }
             pass.end();
             device.queue().submit(&[&encoder.finish(None)]);
