@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Dispatch chunks on a GPU machine (docs/gpu-time.md): a wide runaway (65535 workgroups of a
 # bounded never-ending loop) beside a well-behaved guest under a 2 s limit, on a shared host
-# device and with a device per guest, and alone; the chunks guest direct and under a limit; and
+# device and with a device per guest, and alone; the same work as many dispatches, and as an
+# indirect one; the chunks guest direct and under a limit; and
 # what the limits cost the 1024x1024 matmul and the inference-like job. Set up as for
 # gpu-time.sh.
 . "$(dirname "$0")/gpu-setup.sh"
@@ -23,6 +24,10 @@ s=$(ts); timeout -s KILL 60 $W run --stats /tmp/podd.wasm --wide --wait --lost 2
 
 section "4. pod sharing one host device: never-ending runaway (1 workgroup) + compute, --max-submission-time 2s"
 s=$(ts); timeout -s KILL 60 $W run --stats /tmp/pod.wasm --wait --lost 2>&1 | quiet; echo "rc=$? wall=$(sub $(ts) $s)"
+
+section "4b. pod sharing one host device: the runaway as 2000 dispatches of 64 workgroups in one pass (dispatches set apart), then as one indirect dispatch of 65535 (not contained yet: capped at 30 s), --max-submission-time 2s"
+s=$(ts); timeout -s KILL 60 $W run --stats /tmp/pod.wasm --workgroups 64 --dispatches 2000 --wait --lost 2>&1 | quiet; echo "rc=$? wall=$(sub $(ts) $s)"
+s=$(ts); timeout -s KILL 30 $W run --stats /tmp/pod.wasm --wide --indirect --wait --lost 2>&1 | quiet; echo "rc=$? wall=$(sub $(ts) $s)"
 
 section "5. chunks guest: direct, then under --max-submission-time 60s (the same lines, and its chunks)"
 $W run $G/chunks.wasm > /tmp/chunks.direct
