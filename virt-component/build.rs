@@ -103,6 +103,10 @@ const BY_HAND: &[(&str, &str)] = &[
     ("[method]gpu-compute-pass-encoder.pop-debug-group", "device::chunks"),
     ("[method]gpu-compute-pass-encoder.end", "device::chunks"),
     ("[method]gpu-compute-pipeline.get-bind-group-layout", "device::chunks"),
+    // An indirect buffer under a time limit can also be copied from, by the virt alone.
+    ("[method]gpu-buffer.usage", "device::chunks"),
+    ("[method]gpu-command-encoder.copy-buffer-to-buffer", "device::chunks"),
+    ("[method]gpu-command-encoder.copy-buffer-to-texture", "device::chunks"),
     // The cap on submissions in flight: a submit past it is held back with what follows it.
     ("[method]gpu-queue.submit", "device::queue"),
     ("[method]gpu-queue.on-submitted-work-done", "device::queue"),
@@ -113,6 +117,7 @@ const BY_HAND: &[(&str, &str)] = &[
 const STATE: &[(&str, &str, &str)] = &[
     ("gpu-buffer", "mapping", "crate::mapping::MapTracker"),
     ("gpu-buffer", "quota", "crate::policy::quota::Held<u64>"),
+    ("gpu-buffer", "arguments", "crate::device::chunks::Arguments"),
     ("gpu-texture", "quota", "crate::policy::quota::Held<crate::policy::quota::TextureSize>"),
     ("gpu-query-set", "quota", "crate::policy::quota::Held<u32>"),
     ("gpu-shader-module", "quota", "crate::policy::quota::Held<()>"),

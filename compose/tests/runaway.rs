@@ -124,6 +124,17 @@ fn a_runaway_in_many_small_dispatches_of_one_submission_is_stopped_too() {
 }
 
 #[test]
+fn a_runaway_in_an_indirect_dispatch_is_stopped_too() {
+    // 65535 workgroups of the never-ending loop, their number in an indirect buffer: the virt
+    // reads it back, then runs the dispatch in chunks (before, it ran whole: nothing of the
+    // neighbour's in 60 s).
+    for (flags, stderr) in runaway_beside_compute("1s", &[], &["--wide", "--indirect", "--wait", "--lost"]) {
+        assert_eq!(common::stat(&stderr, "gpu-time a dispatches cut"), 1, "{flags:?}: {stderr}");
+        assert!(common::stat(&stderr, "gpu-time a dispatch chunks") >= 2, "{flags:?}: {stderr}");
+    }
+}
+
+#[test]
 fn large_dispatches_run_in_chunks_that_see_the_whole_dispatchs_ids() {
     let dir = tempfile::tempdir().unwrap();
     let limited = dir.path().join("chunks.limited.wasm");
@@ -138,10 +149,11 @@ fn large_dispatches_run_in_chunks_that_see_the_whole_dispatchs_ids() {
     // commands around it (the guest checks each; `guests.rs` checks what it prints).
     assert_eq!(String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&direct.stdout), "{stderr}");
     // Both passes of 600 workgroups (automatic layout and explicit), the 5000 workgroups of a
-    // pipeline not measured yet and the two invalid encoders' were cut (the first chunk of a
-    // pipeline has 64 workgroups); the indirect dispatch, the one inside a debug group and the
-    // one with another pipeline's bind groups were not.
-    assert_eq!(common::stat(&stderr, "gpu-time dispatches cut"), 5, "{stderr}");
+    // pipeline not measured yet, the two invalid encoders' and the three indirect dispatches
+    // were cut (the first chunk of a pipeline has 64 workgroups; an indirect dispatch is a job
+    // whatever its size, read back first); the one inside a debug group and the one with
+    // another pipeline's bind groups were not.
+    assert_eq!(common::stat(&stderr, "gpu-time dispatches cut"), 8, "{stderr}");
     let chunks = common::stat(&stderr, "gpu-time dispatch chunks");
     assert!(chunks >= 6, "{chunks} chunks\n{stderr}");
 }

@@ -224,11 +224,20 @@ pub fn destroy(buffer: &GpuBuffer) {
     buffer.mapping.pending.set(None);
     buffer.mapping.own.take();
     buffer.quota.release();
+    let stand_in = buffer.arguments.destroy();
     match queue::holding(buffer.device) {
         Some(timeline) => {
             timeline.hold(HeldCall::DestroyBuffer(buffer.inner.clone()));
+            if let Some(stand_in) = stand_in {
+                timeline.hold(HeldCall::DestroyBuffer(stand_in));
+            }
             buffer.mapping.ahead.set(Some(exp::GpuBufferMapState::Unmapped));
         }
-        None => buffer.inner.destroy(),
+        None => {
+            buffer.inner.destroy();
+            if let Some(stand_in) = stand_in {
+                stand_in.destroy();
+            }
+        }
     }
 }

@@ -7,8 +7,8 @@
 //! the invocation count (in a debug group of the encoder), and a pass with an explicit layout
 //! and a dynamic offset (the same size); then dispatches of an entry point that reads no
 //! id (5000 workgroups), an indirect one, one inside a pass's debug group, one in an encoder
-//! made invalid before it, one in an encoder made invalid after it, and one with a bind group
-//! of another pipeline's automatic layout. It prints what each saw.
+//! made invalid before it, one in an encoder made invalid after it, one with a bind group of
+//! another pipeline's automatic layout, and large indirect ones. It prints what each saw.
 use guests::gpu::*;
 
 const SHADER: &str = "
@@ -230,6 +230,39 @@ impl guests::exports::wasi::cli::run::Guest for Command {
         let ((), submit) = guests::caught(&device, || device.queue().submit(&[&commands])).await;
         let counted = guests::u32s(&guests::read_buffer(&device, &count, 0, 4).await)[0];
         println!("another pipeline's bind groups in a large dispatch: finish {finish}, submit {submit}, {} invocations ran", counted - after);
+
+        // Large indirect dispatches: the whole dispatch's ids, as a direct one sees them (under a
+        // time limit the virt reads the size back and runs it in chunks); one over the most
+        // workgroups a dimension may have runs nothing. The arguments' buffer is `INDIRECT`
+        // only: a copy from it is refused, and its usage is what was asked.
+        let indirect = GpuBufferUsage::INDIRECT | GpuBufferUsage::COPY_DST;
+        let args = guests::buffer_with(&device, indirect, &guests::bytes_of(&[WHOLE[0], WHOLE[1], WHOLE[2], 70000, 1, 1]));
+        let before = counted;
+        for offset in [0, 12] {
+            let encoder = device.create_command_encoder(None);
+            let pass = encoder.begin_compute_pass(None);
+            pass.set_pipeline(&auto);
+            pass.set_bind_group(0, Some(&auto_groups[0]), None, None, None).expect("set-bind-group");
+            pass.set_bind_group(1, Some(&auto_groups[1]), None, None, None).expect("set-bind-group");
+            pass.dispatch_workgroups_indirect(&args, offset);
+            pass.end();
+            device.queue().submit(&[&encoder.finish(None)]);
+        }
+        let out = guests::u32s(&guests::read_buffer(&device, &out_auto, 0, words * 4).await);
+        let counted = guests::u32s(&guests::read_buffer(&device, &count, 0, 4).await)[0];
+        println!(
+            "indirect, {WHOLE:?} workgroups, then [70000, 1, 1]: {} of {} invocations wrong, {} counted",
+            wrong(&out, WHOLE, 0),
+            invocations(WHOLE),
+            counted - before
+        );
+        let (_, copied) = guests::caught(&device, || {
+            let encoder = device.create_command_encoder(None);
+            encoder.copy_buffer_to_buffer(&args, Some(0), &snapshot, Some(0), Some(4));
+            encoder.finish(None)
+        })
+        .await;
+        println!("the arguments' buffer: usage {:#x}, a copy from it: {copied}", args.usage().bits());
         Ok(())
     }
 }

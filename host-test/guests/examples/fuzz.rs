@@ -249,10 +249,12 @@ impl Sequence {
                     0x0048, // copy-dst | uniform
                     0x0000,
                     0x0208, // query-resolve | copy-dst
+                    0x0108, // indirect | copy-dst
+                    0x0188, // indirect | storage | copy-dst
                 ]));
                 let mapped = rng.one_in(3);
                 let handle = device.create_buffer(&GpuBufferDescriptor { size, usage, mapped_at_creation: Some(mapped), label: None });
-                let line = format!("create-buffer {size} {:#x} mapped={mapped}: {:?}", usage.bits(), handle.map_state());
+                let line = format!("create-buffer {size} {:#x} mapped={mapped}: {:?}, usage {:#x}", usage.bits(), handle.map_state(), handle.usage().bits());
                 self.buffers.put(rng, d, Buffer { handle, size });
                 line
             }

@@ -57,6 +57,7 @@ use crate::{
     GpuBindGroup, GpuCommandBuffer, GpuCommandEncoder, GpuComputePassEncoder, GpuComputePipeline, GpuDevice, GpuPipelineLayout, GpuShaderModule,
     exp, imp, tenant,
 };
+use futures::future::LocalBoxFuture;
 use std::cell::{Cell, OnceCell, RefCell};
 use std::rc::{Rc, Weak};
 use webgpu_virt_bound::{PLACE_BINDING, PLACE_SIZE};
@@ -405,6 +406,90 @@ impl Remembered {
     }
 }
 
+// ---- Indirect buffers ----
+
+/// What an indirect buffer of a device whose dispatches are cut keeps: the usage the
+/// application gave it, when the virt added `COPY_SRC` to read an indirect dispatch's
+/// arguments back ([`Job::read`]), and a stand-in with the application's usage, made when the
+/// application copies from it without `COPY_SRC` (the runtime then refuses the copy in its own
+/// words).
+#[derive(Default)]
+pub struct Arguments {
+    usage: Option<imp::GpuBufferUsage>,
+    stand_in: OnceCell<Rc<imp::GpuBuffer>>,
+    /// Whether the application destroyed the buffer (its stand-in is destroyed with it: a copy
+    /// from a destroyed buffer is refused at submission, not before).
+    destroyed: Cell<bool>,
+}
+
+impl Arguments {
+    /// The application destroys the buffer: its stand-in, if it has one, to destroy with it.
+    pub fn destroy(&self) -> Option<Rc<imp::GpuBuffer>> {
+        self.destroyed.set(true);
+        self.stand_in.get().cloned()
+    }
+}
+
+/// The descriptor of a buffer about to be made on `device`, with `COPY_SRC` added to an
+/// indirect buffer's valid usage where dispatches are cut, and what the buffer keeps of it.
+pub fn arguments(device: &GpuDevice, mut descriptor: exp::GpuBufferDescriptor) -> (exp::GpuBufferDescriptor, Arguments) {
+    use imp::GpuBufferUsage as U;
+    let usage = descriptor.usage;
+    let readable = usage.contains(U::INDIRECT) && !usage.intersects(U::COPY_SRC | U::MAP_READ | U::MAP_WRITE);
+    if !(readable && on(device.device)) {
+        return (descriptor, Arguments::default());
+    }
+    descriptor.usage |= U::COPY_SRC;
+    (descriptor, Arguments { usage: Some(usage), ..Arguments::default() })
+}
+
+/// `gpu-buffer.usage`: the application's.
+pub fn usage(buffer: &crate::GpuBuffer) -> exp::GpuBufferUsage {
+    buffer.arguments.usage.unwrap_or_else(|| buffer.inner.usage())
+}
+
+/// The buffer a copy of the application's reads from: `buffer`, or its stand-in if the
+/// application did not give it `COPY_SRC`.
+fn copy_source(buffer: &crate::GpuBuffer) -> &imp::GpuBuffer {
+    let Some(usage) = buffer.arguments.usage else { return &buffer.inner };
+    let Some(v) = get(buffer.device) else { return &buffer.inner };
+    buffer.arguments.stand_in.get_or_init(|| {
+        let descriptor = imp::GpuBufferDescriptor { size: buffer.inner.size(), usage, mapped_at_creation: None, label: Some(buffer.inner.label()) };
+        let stand_in = caught(&v.host.device, || v.host.device.create_buffer(&descriptor)).0;
+        if buffer.arguments.destroyed.get() {
+            stand_in.destroy();
+        }
+        Rc::new(stand_in)
+    })
+}
+
+/// `gpu-command-encoder.copy-buffer-to-buffer`, from the application's source.
+pub fn copy_buffer_to_buffer(
+    encoder: &GpuCommandEncoder,
+    source: exp::GpuBufferBorrow<'_>,
+    source_offset: Option<u64>,
+    destination: exp::GpuBufferBorrow<'_>,
+    destination_offset: Option<u64>,
+    size: Option<u64>,
+) {
+    let source = copy_source(source.get::<crate::GpuBuffer>());
+    encoder.inner.borrow().copy_buffer_to_buffer(source, source_offset, &destination.get::<crate::GpuBuffer>().inner, destination_offset, size);
+}
+
+/// `gpu-command-encoder.copy-buffer-to-texture`, from the application's source.
+pub fn copy_buffer_to_texture(
+    encoder: &GpuCommandEncoder,
+    source: exp::GpuTexelCopyBufferInfo<'_>,
+    destination: exp::GpuTexelCopyTextureInfo<'_>,
+    copy_size: exp::GpuExtent3D,
+) {
+    let buffer = copy_source(source.buffer.get::<crate::GpuBuffer>());
+    let source = imp::GpuTexelCopyBufferInfo { buffer, offset: source.offset, bytes_per_row: source.bytes_per_row, rows_per_image: source.rows_per_image };
+    let texture = &destination.texture.get::<crate::GpuTexture>().inner;
+    let destination = imp::GpuTexelCopyTextureInfo { texture, mip_level: destination.mip_level, origin: destination.origin, aspect: destination.aspect };
+    encoder.inner.borrow().copy_buffer_to_texture(&source, &destination, copy_size);
+}
+
 // ---- Encoding ----
 
 /// What a command encoder (and the command buffer it finishes) holds besides its runtime
@@ -545,7 +630,7 @@ pub fn end(pass: &GpuComputePassEncoder) {
 /// `dispatch-workgroups`: cut into chunks when larger than one, set apart when the work before
 /// it may already take a slice, else forwarded.
 pub fn dispatch_workgroups(pass: &GpuComputePassEncoder, x: u32, y: Option<u32>, z: Option<u32>) {
-    match cut(pass, [x, y.unwrap_or(1), z.unwrap_or(1)]) {
+    match cut(pass, Size::Direct([x, y.unwrap_or(1), z.unwrap_or(1)])) {
         Cutting::Done => {}
         Cutting::No(cost) => {
             busy(pass);
@@ -572,10 +657,23 @@ fn cost(workgroups: u64, per_workgroup: Option<u64>, slice: u64) -> u64 {
     workgroups.saturating_mul(per_workgroup.unwrap_or(slice / FIRST))
 }
 
-/// `dispatch-workgroups-indirect`: forwarded (never cut: its size is on the GPU).
+/// `dispatch-workgroups-indirect`: cut into chunks once its size is read back, else forwarded.
 pub fn dispatch_workgroups_indirect(pass: &GpuComputePassEncoder, buffer: exp::GpuBufferBorrow<'_>, offset: u64) {
+    let wrapper = buffer.get::<crate::GpuBuffer>();
+    let arguments = wrapper.arguments.usage.is_some().then(|| (wrapper.inner.clone(), offset));
+    if let Some(arguments) = arguments
+        && let Cutting::Done = cut(pass, Size::Indirect(arguments))
+    {
+        return;
+    }
     busy(pass);
     pass.forward_dispatch_workgroups_indirect(buffer, offset);
+}
+
+/// The size of a dispatch: its workgroups, or where an indirect one reads them.
+enum Size {
+    Direct([u32; 3]),
+    Indirect((Rc<imp::GpuBuffer>, u64)),
 }
 
 /// The runtime's encoder of `pass` holds work now.
@@ -590,11 +688,16 @@ fn busy(pass: &GpuComputePassEncoder) {
 /// may cost as much as a slice with it: a job of one chunk, the dispatch as made, that waits
 /// for the work before it (else many dispatches of a chunk each, in one submission, would be
 /// a runaway's way around the chunks).
-fn cut(pass: &GpuComputePassEncoder, whole: [u32; 3]) -> Cutting {
+fn cut(pass: &GpuComputePassEncoder, size: Size) -> Cutting {
     let mut state = pass.pass.0.borrow_mut();
     let Some(state) = state.as_mut() else { return Cutting::No(0) };
     let Some((pipeline, Some(chunkable))) = state.pipeline.clone() else { return Cutting::No(0) };
     let Some(v) = get(pass.device).filter(|_| !registry::is_lost(pass.device)) else { return Cutting::No(0) };
+    // An indirect dispatch is a job whatever its size, read back before its chunks go.
+    let (whole, indirect) = match size {
+        Size::Direct(whole) => (whole, None),
+        Size::Indirect(arguments) => ([0; 3], Some(arguments)),
+    };
     let workgroups: u64 = whole.iter().map(|&n| u64::from(n)).product();
     let slice = slice(pass.device);
     let per_workgroup = chunkable.per_workgroup();
@@ -605,10 +708,10 @@ fn cut(pass: &GpuComputePassEncoder, whole: [u32; 3]) -> Cutting {
         parts.debug_groups == 0 && !parts.finished
     };
     let max = v.host.max_workgroups_per_dimension();
-    if !cut_open || whole.iter().any(|&n| n > max) {
+    if !cut_open || (indirect.is_none() && whole.iter().any(|&n| n > max)) {
         return Cutting::No(cost);
     }
-    let apart = workgroups <= chunk;
+    let apart = indirect.is_none() && workgroups <= chunk;
     if apart && !(state.busy && state.parts.0.borrow().load.saturating_add(cost) > slice) {
         return Cutting::No(cost);
     }
@@ -641,13 +744,15 @@ fn cut(pass: &GpuComputePassEncoder, whole: [u32; 3]) -> Cutting {
     }
     let job = Rc::new(Job {
         device: v.host.device.clone(),
+        tenant: tenant::of(pass.device),
         pipeline: twin,
         chunkable,
         groups,
         own: (pipeline.clone(), own_groups),
         apart,
         label: state.label.clone(),
-        whole,
+        whole: Cell::new(whole),
+        indirect: RefCell::new(indirect.clone().map(|(buffer, offset)| Indirect { buffer, offset, max, read_back: None })),
         cursor: Cell::new(Some([0; 3])),
         made: Cell::new(0),
         slice,
@@ -655,9 +760,10 @@ fn cut(pass: &GpuComputePassEncoder, whole: [u32; 3]) -> Cutting {
     // Its first chunk, made now and let go: if the runtime refuses it, the dispatch is invalid
     // as it stands, and is made as asked (its error is the application's). The chunks are made
     // when they go, on the runtime's encoders that such checks hand back.
-    let (_, error) = caught(host, || match &job.pipeline {
-        Some(twin) => job.commands(twin, [0; 3], job.span([0; 3], chunk).0, Place::Checking),
-        None => job.whole(),
+    let (_, error) = caught(host, || match (&indirect, &job.pipeline) {
+        (Some((buffer, offset)), _) => job.encode(&pipeline, &job.own.1, |pass| pass.dispatch_workgroups_indirect(buffer, *offset)),
+        (None, Some(twin)) => job.commands(twin, [0; 3], job.span([0; 3], chunk).0, Place::Checking),
+        (None, None) => job.whole(),
     });
     if error.is_some() {
         return Cutting::No(cost);
@@ -794,6 +900,8 @@ pub fn take_parts(buffer: &GpuCommandBuffer) -> (Vec<Part>, Option<Rc<imp::GpuCo
 /// A dispatch cut out of a command buffer, run chunk by chunk, or set apart, run whole.
 pub struct Job {
     device: Rc<imp::GpuDevice>,
+    /// The tenant whose stats count its chunks.
+    tenant: u32,
     /// The twin its chunks run on (`None`: set apart, it runs whole).
     pipeline: Option<Rc<TwinPipeline>>,
     chunkable: Rc<Chunkable>,
@@ -804,7 +912,9 @@ pub struct Job {
     /// Set apart: it waits for the work before it.
     apart: bool,
     label: Option<String>,
-    whole: [u32; 3],
+    whole: Cell<[u32; 3]>,
+    /// An indirect dispatch's arguments, until they are read back.
+    indirect: RefCell<Option<Indirect>>,
     /// Where the next chunk starts (`None`: every chunk was made).
     cursor: Cell<Option<[u32; 3]>>,
     /// The workgroups of the chunk made last.
@@ -820,7 +930,10 @@ impl Chunks for Job {
     /// The time the rest of the dispatch runs, when it is one chunk of the measured size.
     fn rest(&self) -> Option<u64> {
         let ns = self.chunkable.per_workgroup()?;
-        let [x, y, z] = self.whole.map(u64::from);
+        if self.indirect.borrow().is_some() {
+            return None;
+        }
+        let [x, y, z] = self.whole.get().map(u64::from);
         let left = match self.cursor.get() {
             Some([ox, oy, oz]) => x * y * z - (u64::from(oz) * x * y + u64::from(oy) * x + u64::from(ox)),
             None => 0,
@@ -832,8 +945,12 @@ impl Chunks for Job {
     /// fit: so that the time of the chunk before it is learnt before more of the dispatch goes,
     /// and so that the virt can stop between the chunks of a dispatch longer than a slice. The
     /// first goes as a submission does, timed from its submission, unless the job was set
-    /// apart: then the work before it may take a slice, and it waits for that.
+    /// apart: then the work before it may take a slice, and it waits for that. An indirect
+    /// dispatch's arguments are copied as a submission goes, and read once the copy is done.
     fn waits(&self) -> bool {
+        if let Some(indirect) = self.indirect.borrow().as_ref() {
+            return indirect.read_back.is_some();
+        }
         match self.cursor.get() {
             None => false,
             Some(start) if start == [0; 3] => self.apart,
@@ -848,6 +965,10 @@ impl Chunks for Job {
     /// The next chunk's commands, made as it goes: sized by the least time per workgroup
     /// measured (a job set apart is one chunk).
     fn next(&self) -> Option<imp::GpuCommandBuffer> {
+        if let Some(copy) = self.copy_arguments() {
+            self.made.set(0);
+            return Some(copy);
+        }
         let start = self.cursor.get()?;
         let size = match self.pipeline {
             Some(_) => self.chunkable.per_workgroup().map_or(FIRST, |ns| (self.slice / ns).max(1)),
@@ -856,6 +977,7 @@ impl Chunks for Job {
         let (count, next) = self.span(start, size);
         self.cursor.set(next);
         self.made.set(count.iter().map(|&n| u64::from(n)).product());
+        super::gpu_time::chunk(self.tenant);
         Some(match &self.pipeline {
             Some(twin) if next.is_some() || start != [0; 3] => self.commands(twin, start, count, Place::Made),
             _ => self.whole(),
@@ -863,16 +985,59 @@ impl Chunks for Job {
     }
 
     fn timed(&self, time: Time) {
-        self.chunkable.timing.borrow_mut().push((time, self.made.get()));
+        if self.made.get() > 0 {
+            self.chunkable.timing.borrow_mut().push((time, self.made.get()));
+        }
+    }
+
+    /// An indirect dispatch's arguments, copied: mapped and read. Arguments over the most
+    /// workgroups a dimension may have run nothing, as WebGPU's indirect dispatches do; so does
+    /// a copy the runtime did not make.
+    fn read(&self) -> Option<LocalBoxFuture<'_, ()>> {
+        let (read_back, max) = {
+            let indirect = self.indirect.borrow();
+            let indirect = indirect.as_ref()?;
+            (indirect.read_back.clone()?, indirect.max)
+        };
+        Some(Box::pin(async move {
+            let mut whole = [0; 3];
+            if read_back.map_async(imp::GpuMapMode::READ, None, None).await.is_ok() {
+                if let Ok(bytes) = read_back.get_mapped_range_get_with_copy(None, None) {
+                    for (n, word) in whole.iter_mut().zip(bytes.chunks_exact(4)) {
+                        *n = u32::from_le_bytes([word[0], word[1], word[2], word[3]]);
+                    }
+                }
+                let _ = read_back.unmap();
+            }
+            if whole.iter().any(|&n| n > max) {
+                whole = [0; 3];
+            }
+            self.whole.set(whole);
+            self.cursor.set(whole.iter().all(|&n| n > 0).then_some([0; 3]));
+            *self.indirect.borrow_mut() = None;
+        }))
     }
 }
 
 impl Job {
+    /// The commands that copy an indirect dispatch's arguments to a buffer of the virt's own,
+    /// the first time it is asked.
+    fn copy_arguments(&self) -> Option<imp::GpuCommandBuffer> {
+        let mut indirect = self.indirect.borrow_mut();
+        let indirect = indirect.as_mut().filter(|i| i.read_back.is_none())?;
+        let usage = imp::GpuBufferUsage::MAP_READ | imp::GpuBufferUsage::COPY_DST;
+        let read_back = Rc::new(self.device.create_buffer(&imp::GpuBufferDescriptor { size: ARGUMENTS, usage, mapped_at_creation: None, label: None }));
+        let encoder = self.device.create_command_encoder(None);
+        encoder.copy_buffer_to_buffer(&indirect.buffer, Some(indirect.offset), &read_back, Some(0), Some(ARGUMENTS));
+        indirect.read_back = Some(read_back);
+        Some(encoder.finish(None))
+    }
+
     /// The chunk of at most `size` workgroups that starts at `start`: its size in workgroups
     /// (whole slices of z, whole rows of y within one slice, or part of one row), and where the
     /// next chunk starts (`None`: it is the last).
     fn span(&self, start: [u32; 3], size: u64) -> ([u32; 3], Option<[u32; 3]>) {
-        let [x, y, z] = self.whole.map(u64::from);
+        let [x, y, z] = self.whole.get().map(u64::from);
         let [ox, oy, oz] = start.map(u64::from);
         let (count, next) = if ox == 0 && oy == 0 && x * y <= size {
             let k = (size / (x * y)).min(z - oz);
@@ -897,36 +1062,32 @@ impl Job {
 
     /// The commands of the chunk of `count` workgroups at `start`, on the twin.
     fn commands(&self, twin: &TwinPipeline, start: [u32; 3], count: [u32; 3], place: Place) -> imp::GpuCommandBuffer {
-        self.encode(&twin.pipeline, &self.groups, count, |pass| {
+        self.encode(&twin.pipeline, &self.groups, |pass| {
             if let Some((index, layout)) = &twin.place {
                 let made;
                 let group = match place {
-                    Place::Checking => twin.checking.get_or_init(|| make_place(&self.device, layout, [0; 3], self.whole)),
+                    Place::Checking => twin.checking.get_or_init(|| make_place(&self.device, layout, [0; 3], self.whole.get())),
                     Place::Made => {
-                        made = make_place(&self.device, layout, start, self.whole);
+                        made = make_place(&self.device, layout, start, self.whole.get());
                         &made
                     }
                 };
                 let _ = pass.set_bind_group(*index, Some(group), None, None, None);
             }
+            let [cx, cy, cz] = count;
+            pass.dispatch_workgroups(cx, Some(cy), Some(cz));
         })
     }
 
     /// The whole dispatch as the application made it: its pipeline and bind groups, no place.
     fn whole(&self) -> imp::GpuCommandBuffer {
         let (pipeline, groups) = &self.own;
-        self.encode(pipeline, groups, self.whole, |_| {})
+        let [x, y, z] = self.whole.get();
+        self.encode(pipeline, groups, |pass| pass.dispatch_workgroups(x, Some(y), Some(z)))
     }
 
-    /// A pass of its own that sets `pipeline` and `groups`, then what `also` sets, and
-    /// dispatches `count` workgroups.
-    fn encode(
-        &self,
-        pipeline: &imp::GpuComputePipeline,
-        groups: &[Option<Group>],
-        count: [u32; 3],
-        also: impl FnOnce(&imp::GpuComputePassEncoder),
-    ) -> imp::GpuCommandBuffer {
+    /// A pass of its own that sets `pipeline` and `groups`, then does what `dispatch` does.
+    fn encode(&self, pipeline: &imp::GpuComputePipeline, groups: &[Option<Group>], dispatch: impl FnOnce(&imp::GpuComputePassEncoder)) -> imp::GpuCommandBuffer {
         let encoder = self.device.create_command_encoder(None);
         let pass = encoder.begin_compute_pass(Some(&imp::GpuComputePassDescriptor { timestamp_writes: None, label: self.label.clone() }));
         pass.set_pipeline(pipeline);
@@ -935,12 +1096,22 @@ impl Job {
                 set(&pass, index as u32, group);
             }
         }
-        also(&pass);
-        let [cx, cy, cz] = count;
-        pass.dispatch_workgroups(cx, Some(cy), Some(cz));
+        dispatch(&pass);
         pass.end();
         encoder.finish(None)
     }
+}
+
+/// The bytes of an indirect dispatch's arguments.
+const ARGUMENTS: u64 = 12;
+
+/// Where an indirect dispatch's arguments are, the most workgroups a dimension may have, and
+/// the buffer they are copied to, once that copy is made.
+struct Indirect {
+    buffer: Rc<imp::GpuBuffer>,
+    offset: u64,
+    max: u32,
+    read_back: Option<Rc<imp::GpuBuffer>>,
 }
 
 /// The place a chunk's twin reads.

@@ -74,6 +74,9 @@ pub trait Chunks {
     fn rest(&self) -> Option<u64>;
     /// The most time a chunk may run.
     fn slice(&self) -> u64;
+    /// What must be read back before the next chunk is made (an indirect dispatch's size),
+    /// once what `next` gave for it is done.
+    fn read(&self) -> Option<futures::future::LocalBoxFuture<'_, ()>>;
 }
 
 /// Where in a texture a held `write-texture` goes (its copy info without the texture).
@@ -329,7 +332,6 @@ impl Timeline {
                 (HeldCall::Chunks(job), Some(time)) if made_by == by => {
                     spent += time;
                     if let Some(chunk) = job.next() {
-                        gpu_time::chunk(tenant::of(self.device_id));
                         buffers.push(Rc::new(chunk));
                     }
                     if !job.is_done() {
@@ -433,6 +435,12 @@ impl Timeline {
                 }
                 None
             }
+            HeldCall::Chunks(job) => {
+                if let Some(read) = job.read() {
+                    read.await;
+                }
+                self.make(by, HeldCall::Chunks(job))
+            }
             call => self.make(by, call),
         };
         if moved {
@@ -462,7 +470,6 @@ impl Timeline {
             HeldCall::Chunks(job) => {
                 let rest = job.rest();
                 if let Some(chunk) = job.next() {
-                    gpu_time::chunk(tenant::of(self.device_id));
                     let mut buffers = vec![Rc::new(chunk)];
                     if let Some(spent) = rest.filter(|_| job.is_done()) {
                         self.join_parts(by, &mut buffers, spent);

@@ -66,6 +66,7 @@ fn refuse_if(device: &GpuDevice, refusal: Option<Refusal>) {
 }
 
 pub fn create_buffer(device: &GpuDevice, descriptor: exp::GpuBufferDescriptor) -> exp::GpuBuffer {
+    let (descriptor, arguments) = crate::device::chunks::arguments(device, descriptor);
     let cap = crate::tenant::policy(device.device).max_buffer_size.map(|s| s.0);
     let too_large = cap.filter(|cap| descriptor.size > *cap).map(|cap| format!("a buffer of {} bytes is larger than maxBufferSize, {cap}", descriptor.size));
     let (inner, quota) = match admit(device, Kind::Buffer, descriptor.size, too_large) {
@@ -90,6 +91,7 @@ pub fn create_buffer(device: &GpuDevice, descriptor: exp::GpuBufferDescriptor) -
     }
     crate::device::track(device.device, Memory::Buffer(Rc::downgrade(&buffer.inner)));
     buffer.quota = quota;
+    buffer.arguments = arguments;
     exp::GpuBuffer::new(buffer)
 }
 
