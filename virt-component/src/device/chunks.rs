@@ -36,6 +36,10 @@
 //!   the last cut may cost ([`cost`]). A dispatch that would take that past a slice is *set
 //!   apart*: a job of one chunk, the dispatch as made, that waits for the work before it. So a
 //!   pass of many dispatches of a chunk each queues no more than a slice at once either.
+//! - **Indirect dispatches.** One is a job whatever its size: its arguments are copied to a
+//!   buffer of the virt's own as a submission goes, read once the copy is done, and the
+//!   dispatch runs as a direct one of that size. An indirect buffer gets `COPY_SRC` for it
+//!   ([`Arguments`]).
 //! - **Sizes.** A chunk is as many workgroups as ran in a slice of time ([`SLICE`]) before
 //!   (the least time per workgroup measured for its pipeline, from submission to completion: a
 //!   small chunk's time is mostly the runtime's latency, and a first chunk's counts the work
@@ -45,9 +49,9 @@
 //! Chunks are made only where the runtime's error scopes pop at once (`Host::instant_pops`), so
 //! that the virt can check its own work without the application seeing it: a twin, a twin's
 //! bind group or a dispatch that the runtime refuses is not used, and the dispatch is made as
-//! asked. What is not cut: indirect dispatches, passes with timestamp writes, dispatches inside
-//! a debug group, entry points with a dispatch-wide builtin in a structure, and pipelines whose
-//! layout already uses the reserved group.
+//! asked. What is not cut: passes with timestamp writes, dispatches inside a debug group,
+//! entry points with a dispatch-wide builtin in a structure, and pipelines whose layout
+//! already uses the reserved group.
 
 use super::host::Time;
 use super::registry::{self, get};
