@@ -25,7 +25,7 @@ s=$(ts); timeout -s KILL 60 $W run --stats /tmp/podd.wasm --wide --wait --lost 2
 section "4. pod sharing one host device: never-ending runaway (1 workgroup) + compute, --max-submission-time 2s"
 s=$(ts); timeout -s KILL 60 $W run --stats /tmp/pod.wasm --wait --lost 2>&1 | quiet; echo "rc=$? wall=$(sub $(ts) $s)"
 
-section "4b. pod sharing one host device: the runaway as 2000 dispatches of 64 workgroups in one pass (dispatches set apart), then as one indirect dispatch of 65535 (not contained yet: capped at 30 s), --max-submission-time 2s"
+section "4b. pod sharing one host device: the runaway as 2000 dispatches of 64 workgroups in one pass (dispatches set apart), then as one indirect dispatch of 65535 (read back, then cut), --max-submission-time 2s"
 s=$(ts); timeout -s KILL 60 $W run --stats /tmp/pod.wasm --workgroups 64 --dispatches 2000 --wait --lost 2>&1 | quiet; echo "rc=$? wall=$(sub $(ts) $s)"
 s=$(ts); timeout -s KILL 30 $W run --stats /tmp/pod.wasm --wide --indirect --wait --lost 2>&1 | quiet; echo "rc=$? wall=$(sub $(ts) $s)"
 
