@@ -761,9 +761,10 @@ fn cut(pass: &GpuComputePassEncoder, size: Size) -> Cutting {
         made: Cell::new(0),
         slice,
     });
-    // Its first chunk, made now and let go: if the runtime refuses it, the dispatch is invalid
-    // as it stands, and is made as asked (its error is the application's). The chunks are made
-    // when they go, on the runtime's encoders that such checks hand back.
+    // Its first chunk (an indirect dispatch: the dispatch as made), made now and let go: if the
+    // runtime refuses it, the dispatch is invalid as it stands, and is made as asked (its error
+    // is the application's). The chunks are made when they go, on the runtime's encoders that
+    // such checks hand back.
     let (_, error) = caught(host, || match (&indirect, &job.pipeline) {
         (Some((buffer, offset)), _) => job.encode(&pipeline, &job.own.1, |pass| pass.dispatch_workgroups_indirect(buffer, *offset)),
         (None, Some(twin)) => job.commands(twin, [0; 3], job.span([0; 3], chunk).0, Place::Checking),

@@ -419,6 +419,12 @@ impl Timeline {
     /// they belong.
     /// What is left of the call to make later (the rest of a job), if anything.
     async fn forward(self: &Rc<Self>, mark: Mark, by: u64, call: HeldCall) -> Option<HeldCall> {
+        // What a job reads back first makes no errors: it is read outside the scopes below.
+        if let HeldCall::Chunks(job) = &call
+            && let Some(read) = job.read()
+        {
+            read.await;
+        }
         // Scopes of its own also when the device's scopes are virtual: then the runtime's
         // scopes never hold the application's.
         let moved = self.scopes.mark() != mark || self.scopes.is_virtual();
@@ -434,12 +440,6 @@ impl Timeline {
                     let _ = making.await;
                 }
                 None
-            }
-            HeldCall::Chunks(job) => {
-                if let Some(read) = job.read() {
-                    read.await;
-                }
-                self.make(by, HeldCall::Chunks(job))
             }
             call => self.make(by, call),
         };
