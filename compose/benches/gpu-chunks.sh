@@ -47,13 +47,14 @@ done
 # bench_infer's three figures on one line: the whole run, its first step, the steps after it.
 infer() { grep 'bench infer' | awk -F': ' '{ printf "%s | ", $2 } END { print "" }'; }
 
-section "7. inference-like job (ms a step; whole | first step | after the first): direct / plain virt / --gpu-time / every new limit, generous (7 alternating runs)"
+section "7. inference-like job (ms a step; whole | first step | after the first): direct / plain virt / --gpu-time / every new limit, generous / the time limit alone (7 alternating runs)"
 ARGS="--hidden 1024 --layers 16 --batch 512"
 $W plug $G/bench_infer.wasm -o /tmp/infer.plain.wasm
 $W plug $G/bench_infer.wasm --gpu-time -o /tmp/infer.timed.wasm
 $W plug $G/bench_infer.wasm --max-submission-time 60s --max-gpu-share 100% -o /tmp/infer.limited.wasm
+$W plug $G/bench_infer.wasm --max-submission-time 60s -o /tmp/infer.time.wasm
 for i in 1 2 3 4 5 6 7; do
-  for c in $G/bench_infer.wasm /tmp/infer.plain.wasm /tmp/infer.timed.wasm /tmp/infer.limited.wasm; do
+  for c in $G/bench_infer.wasm /tmp/infer.plain.wasm /tmp/infer.timed.wasm /tmp/infer.limited.wasm /tmp/infer.time.wasm; do
     echo "$(basename $c) $($W run $c $ARGS 2>/dev/null | infer)"
   done
 done
@@ -61,7 +62,6 @@ done
 section "8. inference-like job, 200 steps (ms a step): direct / every new limit / each part of it alone (3 alternating runs)"
 $W plug $G/bench_infer.wasm --gpu-time --max-loop-iterations 937500000 -o /tmp/infer.loops.wasm
 $W plug $G/bench_infer.wasm --max-gpu-share 100% -o /tmp/infer.share.wasm
-$W plug $G/bench_infer.wasm --max-submission-time 60s -o /tmp/infer.time.wasm
 for i in 1 2 3; do
   for c in $G/bench_infer.wasm /tmp/infer.limited.wasm /tmp/infer.timed.wasm /tmp/infer.loops.wasm /tmp/infer.share.wasm /tmp/infer.time.wasm; do
     echo "$(basename $c) $($W run $c $ARGS --steps 200 2>/dev/null | infer)"
