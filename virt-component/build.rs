@@ -102,7 +102,28 @@ const BY_HAND: &[(&str, &str)] = &[
     ("[method]gpu-compute-pass-encoder.push-debug-group", "device::chunks"),
     ("[method]gpu-compute-pass-encoder.pop-debug-group", "device::chunks"),
     ("[method]gpu-compute-pass-encoder.end", "device::chunks"),
+    ("[method]gpu-compute-pass-encoder.set-immediates", "device::chunks"),
     ("[method]gpu-compute-pipeline.get-bind-group-layout", "device::chunks"),
+    // Draw chunks: a render pass remembers its attachments and state, so that a large draw can
+    // be cut out of it and run in chunks of passes of their own.
+    ("[method]gpu-command-encoder.begin-render-pass", "device::draws"),
+    ("[method]gpu-render-pass-encoder.set-pipeline", "device::draws"),
+    ("[method]gpu-render-pass-encoder.set-bind-group", "device::draws"),
+    ("[method]gpu-render-pass-encoder.set-vertex-buffer", "device::draws"),
+    ("[method]gpu-render-pass-encoder.set-index-buffer", "device::draws"),
+    ("[method]gpu-render-pass-encoder.set-viewport", "device::draws"),
+    ("[method]gpu-render-pass-encoder.set-scissor-rect", "device::draws"),
+    ("[method]gpu-render-pass-encoder.set-blend-constant", "device::draws"),
+    ("[method]gpu-render-pass-encoder.set-stencil-reference", "device::draws"),
+    ("[method]gpu-render-pass-encoder.set-immediates", "device::draws"),
+    ("[method]gpu-render-pass-encoder.execute-bundles", "device::draws"),
+    ("[method]gpu-render-pass-encoder.push-debug-group", "device::draws"),
+    ("[method]gpu-render-pass-encoder.pop-debug-group", "device::draws"),
+    ("[method]gpu-render-pass-encoder.end", "device::draws"),
+    ("[method]gpu-render-pass-encoder.draw", "device::draws"),
+    ("[method]gpu-render-pass-encoder.draw-indexed", "device::draws"),
+    ("[method]gpu-render-pass-encoder.draw-indirect", "device::draws"),
+    ("[method]gpu-render-pass-encoder.draw-indexed-indirect", "device::draws"),
     // An indirect buffer under a time limit can also be copied from, by the virt alone.
     ("[method]gpu-buffer.usage", "device::chunks"),
     ("[method]gpu-command-encoder.copy-buffer-to-buffer", "device::chunks"),
@@ -130,6 +151,8 @@ const STATE: &[(&str, &str, &str)] = &[
     ("gpu-command-encoder", "parts", "crate::device::chunks::Parts"),
     ("gpu-command-buffer", "parts", "crate::device::chunks::Parts"),
     ("gpu-compute-pass-encoder", "pass", "crate::device::chunks::Pass"),
+    ("gpu-render-pass-encoder", "pass", "crate::device::draws::Pass"),
+    ("gpu-render-pipeline", "draws", "std::cell::OnceCell<std::rc::Rc<crate::device::draws::Drawable>>"),
     ("gpu-command-encoder", "quota", "crate::policy::quota::Held<()>"),
     ("gpu-bind-group", "quota", "crate::policy::quota::Held<()>"),
     ("gpu-compute-pipeline", "quota", "crate::policy::quota::Held<()>"),
@@ -147,9 +170,10 @@ const PASSED_AS: &[(&str, &str)] = &[("gpu-shader-module", "compiled")];
 /// (submissions over the in-flight cap and the queue operations behind them) can keep it after
 /// the application drops its handle. A shared handle is never passed by ownership.
 ///
-/// A pipeline, its bind groups and their layouts are shared too: a large dispatch runs later
-/// in chunks that the virt encodes (`crate::device::chunks`); so are samplers and texture
-/// views, which a bind group's twin for a chunk binds again.
+/// A pipeline, its bind groups and their layouts are shared too: a large dispatch or draw runs
+/// later in chunks that the virt encodes (`crate::device::chunks`, `crate::device::draws`); so
+/// are samplers and texture views, which a bind group's twin for a chunk binds again, and a
+/// render pass's attachments.
 const SHARED: &[&str] = &[
     "gpu-buffer",
     "gpu-texture",
@@ -159,14 +183,16 @@ const SHARED: &[&str] = &[
     "gpu-bind-group",
     "gpu-bind-group-layout",
     "gpu-compute-pipeline",
+    "gpu-render-pipeline",
     "gpu-sampler",
     "gpu-texture-view",
 ];
 
 /// Resources whose imported handle the virt may swap for another while the application holds
-/// the wrapper (`Rc<RefCell<_>>`): a command encoder and a compute pass go on in a new encoder
-/// and pass after a large dispatch is cut out of them (`crate::device::chunks`).
-const SWAPPED: &[&str] = &["gpu-command-encoder", "gpu-compute-pass-encoder"];
+/// the wrapper (`Rc<RefCell<_>>`): a command encoder and a pass go on in a new encoder and pass
+/// after a large dispatch or draw is cut out of them (`crate::device::chunks`,
+/// `crate::device::draws`).
+const SWAPPED: &[&str] = &["gpu-command-encoder", "gpu-compute-pass-encoder", "gpu-render-pass-encoder"];
 
 /// Functions that never make an error, so that a call of theirs on a shared host device needs no
 /// error scopes around it (getters need none either: see `Gen::bracketed`).

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Dispatch chunks on a GPU machine (docs/gpu-time.md): a wide runaway (65535 workgroups of a
 # bounded never-ending loop) beside a well-behaved guest under a 2 s limit, on a shared host
-# device and with a device per guest, and alone; the same work as many dispatches, and as an
-# indirect one; the chunks guest direct and under a limit; and
+# device and with a device per guest, and alone; the same work as many dispatches, as an
+# indirect one, and as draws; the chunks and draws guests direct and under a limit; and
 # what the limits cost the 1024x1024 matmul and the inference-like job. Set up as for
 # gpu-time.sh.
 . "$(dirname "$0")/gpu-setup.sh"
@@ -29,11 +29,18 @@ section "4b. pod sharing one host device: the runaway as 2000 dispatches of 64 w
 s=$(ts); timeout -s KILL 60 $W run --stats /tmp/pod.wasm --workgroups 64 --dispatches 2000 --wait --lost 2>&1 | quiet; echo "rc=$? wall=$(sub $(ts) $s)"
 s=$(ts); timeout -s KILL 30 $W run --stats /tmp/pod.wasm --wide --indirect --wait --lost 2>&1 | quiet; echo "rc=$? wall=$(sub $(ts) $s)"
 
-section "5. chunks guest: direct, then under --max-submission-time 60s (the same lines, and its chunks)"
-$W run $G/chunks.wasm > /tmp/chunks.direct
-$W plug $G/chunks.wasm --max-submission-time 60s -o /tmp/chunks.wasm
-$W run --stats /tmp/chunks.wasm 2>/tmp/chunks.stats > /tmp/chunks.limited
-cat /tmp/chunks.direct; diff /tmp/chunks.direct /tmp/chunks.limited && echo "same through the limit"; grep "gpu-time" /tmp/chunks.stats
+section "4c. pod sharing one host device: the runaway as 100 dispatches of 300 workgroups (each cut), then as draws: 65535 instances of a triangle whose fragments run the loops, and 2000 draws of 64 such instances, --max-submission-time 2s"
+s=$(ts); timeout -s KILL 60 $W run --stats /tmp/pod.wasm --workgroups 300 --dispatches 100 --wait --lost 2>&1 | quiet; echo "rc=$? wall=$(sub $(ts) $s)"
+s=$(ts); timeout -s KILL 60 $W run --stats /tmp/pod.wasm --draw --wide --wait --lost 2>&1 | quiet; echo "rc=$? wall=$(sub $(ts) $s)"
+s=$(ts); timeout -s KILL 60 $W run --stats /tmp/pod.wasm --draw --workgroups 64 --dispatches 2000 --wait --lost 2>&1 | quiet; echo "rc=$? wall=$(sub $(ts) $s)"
+
+section "5. chunks and draws guests: direct, then under --max-submission-time 60s (the same lines, and their chunks)"
+for g in chunks draws; do
+  $W run $G/$g.wasm > /tmp/$g.direct
+  $W plug $G/$g.wasm --max-submission-time 60s -o /tmp/$g.wasm
+  $W run --stats /tmp/$g.wasm 2>/tmp/$g.stats > /tmp/$g.limited
+  cat /tmp/$g.direct; diff /tmp/$g.direct /tmp/$g.limited && echo "same through the limit"; grep "gpu-time" /tmp/$g.stats | grep -v " 0$"
+done
 
 section "6. 1024x1024 tiled matmul (ms): direct / plain virt / every new limit, generous (5 alternating runs)"
 $W plug $G/bench_matmul.wasm -o /tmp/mm.plain.wasm

@@ -187,6 +187,18 @@ an encoder made invalid after a large dispatch: finish validation-error, submit 
 another pipeline's bind groups in a large dispatch: finish validation-error, submit validation-error, 0 invocations ran
 indirect, [100, 3, 2] workgroups, then [70000, 1, 1]: 0 of 4800 invocations wrong, 4800 counted
 the arguments' buffer: usage 0x108, a copy from it: validation-error")(out);
+    draws => |out| expect("
+64 instances of a square, scissored: finish no error, submit no error, 0 of 4096 pixels wrong
+64 squares of one instance: finish no error, submit no error, 0 of 4096 pixels wrong
+64 indexed instances of a square: finish no error, submit no error, 0 of 4096 pixels wrong
+64 indexed squares of one instance: finish no error, submit no error, 0 of 4096 pixels wrong
+64 instances of a strip: finish no error, submit no error, 0 of 4096 pixels wrong
+64 instances, depth-tested where a square marked the stencil: finish no error, submit no error, 0 of 4096 pixels wrong
+64 instances, 4 samples a pixel, resolved: finish no error, submit no error, 0 of 4096 pixels wrong
+indices past the buffer's end: finish validation-error, submit validation-error, 0 of 4096 pixels wrong
+a pass that discards its target: finish no error, submit no error, 0 of 4096 pixels set
+a draw after a bundle, with no pipeline set: finish validation-error, submit validation-error, 0 of 4096 pixels wrong
+64 instances in a debug group: finish no error, submit no error, 0 of 4096 pixels wrong")(out);
     flood => |out| expect("
 destroying a buffer the last submission used: no error
 16 submissions logged in order: true

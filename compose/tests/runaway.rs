@@ -135,6 +135,56 @@ fn a_runaway_in_an_indirect_dispatch_is_stopped_too() {
 }
 
 #[test]
+fn a_runaway_in_many_large_dispatches_of_one_submission_is_stopped_too() {
+    // One pass of 100 dispatches of 300 workgroups, each cut (larger than a first chunk): each
+    // one's first chunk and its rest, once measured, need no wait of their own, and before the
+    // work queued ahead was bounded, all of them went to the runtime at once (lavapipe ran on
+    // for 4 s after the loss).
+    for (flags, stderr) in runaway_beside_compute("1s", &[], &["--workgroups", "300", "--dispatches", "100", "--wait", "--lost"]) {
+        assert_eq!(common::stat(&stderr, "gpu-time a dispatches cut"), 100, "{flags:?}: {stderr}");
+        assert!(common::stat(&stderr, "gpu-time a dispatch chunks") < 50, "{flags:?}: {stderr}");
+    }
+}
+
+#[test]
+fn a_runaway_in_a_huge_draw_is_stopped_too() {
+    // 65535 instances of a triangle whose fragments run the never-ending loop: the virt runs
+    // the draw in chunks of instances, each a render pass of its own.
+    for (flags, stderr) in runaway_beside_compute("1s", &[], &["--draw", "--wide", "--wait", "--lost"]) {
+        assert_eq!(common::stat(&stderr, "gpu-time a draws cut"), 1, "{flags:?}: {stderr}");
+        assert!(common::stat(&stderr, "gpu-time a draw chunks") >= 2, "{flags:?}: {stderr}");
+    }
+    // The same work as 2000 draws of 64 instances in one pass: each cut (its pipeline not
+    // measured yet when it was encoded), and few ran before the loss.
+    for (flags, stderr) in runaway_beside_compute("1s", &[], &["--draw", "--workgroups", "64", "--dispatches", "2000", "--wait", "--lost"]) {
+        assert_eq!(common::stat(&stderr, "gpu-time a draws cut"), 2000, "{flags:?}: {stderr}");
+        assert!(common::stat(&stderr, "gpu-time a draw chunks") < 100, "{flags:?}: {stderr}");
+    }
+}
+
+#[test]
+fn large_draws_run_in_chunks_in_passes_that_load_what_the_pass_before_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let limited = dir.path().join("draws.limited.wasm");
+    let out = webgpu_virt().arg("plug").arg(guest("draws")).args(["--max-submission-time", "60s", "-o"]).arg(&limited).output().unwrap();
+    check(&out, "plug draws --max-submission-time 60s");
+    let direct = webgpu_virt().arg("run").arg(guest("draws")).output().unwrap();
+    check(&direct, "draws direct");
+    let out = webgpu_virt().arg("run").arg("--stats").arg(&limited).output().unwrap();
+    check(&out, "draws under a time limit");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // Every pixel is what the whole draw makes (the guest checks each against the CPU;
+    // `guests.rs` checks what it prints).
+    assert_eq!(String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&direct.stdout), "{stderr}");
+    // The seven large draws and the stencil's marker (6 vertices, of a pipeline not measured
+    // yet: more than its first chunk's triangle) were cut; the draws the runtime refuses, in a
+    // pass that discards its target, after a bundle and in a debug group were not.
+    assert_eq!(common::stat(&stderr, "gpu-time draws cut"), 8, "{stderr}");
+    let chunks = common::stat(&stderr, "gpu-time draw chunks");
+    assert!(chunks >= 16, "{chunks} chunks\n{stderr}");
+}
+
+#[test]
 fn large_dispatches_run_in_chunks_that_see_the_whole_dispatchs_ids() {
     let dir = tempfile::tempdir().unwrap();
     let limited = dir.path().join("chunks.limited.wasm");

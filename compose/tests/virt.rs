@@ -54,7 +54,7 @@ macro_rules! through_the_virt {
     };
 }
 
-through_the_virt!(compute, render, mapping, copies, textures, bundles, queries, errors, uncaptured, lost, labels, limits, invalid, flood, devices, loops, chunks, jobs);
+through_the_virt!(compute, render, mapping, copies, textures, bundles, queries, errors, uncaptured, lost, labels, limits, invalid, flood, devices, loops, chunks, draws, jobs);
 
 #[test]
 fn benchmark_guests_agree_through_the_virt() {

@@ -18,9 +18,9 @@ pub fn webgpu_virt() -> Command {
 
 /// The guests that use the GPU and print what they saw (every guest but `cli`, the benchmarks
 /// and the sandboxing guests, whose output depends on the policy).
-pub const GPU_GUESTS: [&str; 17] = [
+pub const GPU_GUESTS: [&str; 18] = [
     "compute", "render", "mapping", "copies", "textures", "bundles", "queries", "errors", "uncaptured", "lost", "labels", "limits", "invalid", "flood",
-    "devices", "loops", "chunks",
+    "devices", "loops", "chunks", "draws",
 ];
 
 /// A built guest's path.

@@ -30,8 +30,10 @@
 //!   each later one once the work before it is done. Between two chunks, other guests' work
 //!   runs, and a device lost to its time limit submits nothing more. A chunk that holds the
 //!   rest of its dispatch and is known to fit a slice waits for nothing, and goes in one runtime
-//!   submission with the parts after it that wait for nothing either (up to a slice of such
-//!   chunks). The time limit counts the chunks of one submission together (`super::watchdog`).
+//!   submission with the parts after it that wait for nothing either; but chunks go ahead of
+//!   the work in flight only up to a slice of them, and one of a pipeline not measured yet only
+//!   alone (`Timeline::may_go_ahead`), so that many jobs in a row queue no more than that. The
+//!   time limit counts the chunks of one submission together (`super::watchdog`).
 //! - **Many dispatches.** An encoder counts what the dispatches in its runtime encoder since
 //!   the last cut may cost ([`cost`]). A dispatch that would take that past a slice is *set
 //!   apart*: a job of one chunk, the dispatch as made, that waits for the work before it. So a
@@ -46,6 +48,8 @@
 //!   queued before it, an overestimate); a pipeline not measured yet starts at [`FIRST`]
 //!   workgroups.
 //!
+//! Draws are cut the same way (`super::draws`), sharing the parts, the timeline and [`Rate`].
+//!
 //! Chunks are made only where the runtime's error scopes pop at once (`Host::instant_pops`), so
 //! that the virt can check its own work without the application seeing it: a twin, a twin's
 //! bind group or a dispatch that the runtime refuses is not used, and the dispatch is made as
@@ -53,6 +57,7 @@
 //! entry points with a dispatch-wide builtin in a structure, and pipelines whose layout
 //! already uses the reserved group.
 
+use super::gpu_time::Work;
 use super::host::Time;
 use super::registry::{self, get};
 use super::scopes::caught;
@@ -83,7 +88,7 @@ pub fn on(device: crate::ids::DeviceId) -> bool {
 }
 
 /// How long a chunk of `device` should run.
-fn slice(device: crate::ids::DeviceId) -> u64 {
+pub(super) fn slice(device: crate::ids::DeviceId) -> u64 {
     let limit = tenant::policy(device).max_submission_time.map_or(SLICE, |l| l.0);
     (limit / 8).clamp(1_000_000, SLICE)
 }
@@ -141,11 +146,54 @@ pub struct Chunkable {
     explicit: Option<Vec<Option<Rc<imp::GpuBindGroupLayout>>>>,
     label: Option<String>,
     twin: OnceCell<Option<Rc<TwinPipeline>>>,
-    /// Its time per workgroup: the least measured (nanoseconds, at least 1).
-    per_workgroup: Cell<Option<u64>>,
-    /// Chunks of it that went to the runtime timed, and their workgroups: their times come
-    /// once they are done (`Host::time_of`).
+    /// Its time per workgroup.
+    rate: Rate,
+}
+
+/// A pipeline's time per unit of work (a workgroup, a vertex of an instance): the least
+/// measured, in nanoseconds, at least 1. A chunk's time runs from its submission until the
+/// virt hears it done: it counts the runtime's latency, which a small chunk does not amortise,
+/// and the work submitted with it or before it, so the least time per unit seen is the
+/// estimate.
+#[derive(Default)]
+pub(super) struct Rate {
+    least: Cell<Option<u64>>,
+    /// Chunks that went to the runtime timed, and their units: their times come once they are
+    /// done (`Host::time_of`).
     timing: RefCell<Vec<(Time, u64)>>,
+}
+
+impl Rate {
+    /// The time per unit, with what chunks done since it was last asked taught.
+    pub(super) fn get(&self) -> Option<u64> {
+        let mut timing = self.timing.borrow_mut();
+        timing.retain(|(time, units)| {
+            let Some(ns) = time.get() else { return true };
+            let measured = (ns / units.max(&1)).max(1);
+            self.least.set(Some(self.least.get().map_or(measured, |seen| seen.min(measured))));
+            false
+        });
+        self.least.get()
+    }
+
+    /// A chunk of `units` went to the runtime; its time comes in `time`.
+    pub(super) fn timed(&self, time: Time, units: u64) {
+        if units > 0 {
+            self.timing.borrow_mut().push((time, units));
+        }
+    }
+
+    /// The units a chunk holds: as many as ran in `slice` before, or `first` when none was
+    /// measured yet.
+    pub(super) fn chunk(&self, slice: u64, first: u64) -> u64 {
+        self.get().map_or(first, |ns| (slice / ns).max(1))
+    }
+}
+
+/// What work of `units` may cost, in nanoseconds: at `rate`, or, not measured yet, as if
+/// `first` units took a slice.
+pub(super) fn cost(units: u64, rate: Option<u64>, slice: u64, first: u64) -> u64 {
+    units.saturating_mul(rate.unwrap_or(slice / first))
 }
 
 /// The pipeline that a pipeline's chunks run on.
@@ -192,8 +240,7 @@ pub fn compute_pipeline(device: &GpuDevice, descriptor: &exp::GpuComputePipeline
             explicit,
             label: descriptor.label.clone(),
             twin: OnceCell::new(),
-            per_workgroup: Cell::new(None),
-            timing: RefCell::default(),
+            rate: Rate::default(),
         })
     });
     Pending(chunkable.flatten())
@@ -221,21 +268,6 @@ fn reserved_group(device: crate::ids::DeviceId) -> Option<u32> {
 }
 
 impl Chunkable {
-    /// Its time per workgroup, with what chunks done since it was last asked taught. A chunk's
-    /// time runs from its submission until the virt hears it done: it counts the runtime's
-    /// latency, which a small chunk does not amortise, and the work submitted with it or before
-    /// it, so the least time per workgroup seen is the estimate.
-    fn per_workgroup(&self) -> Option<u64> {
-        let mut timing = self.timing.borrow_mut();
-        timing.retain(|(time, workgroups)| {
-            let Some(ns) = time.get() else { return true };
-            let measured = (ns / workgroups.max(&1)).max(1);
-            self.per_workgroup.set(Some(self.per_workgroup.get().map_or(measured, |seen| seen.min(measured))));
-            false
-        });
-        self.per_workgroup.get()
-    }
-
     /// The pipeline that chunks of `pipeline` (the application's, made from `self`) run on,
     /// made and checked the first time (`None`: its dispatches are not cut).
     fn twin(&self, device: crate::ids::DeviceId, host: &imp::GpuDevice, pipeline: &Rc<imp::GpuComputePipeline>) -> Option<Rc<TwinPipeline>> {
@@ -525,7 +557,56 @@ struct Invalid {
 /// A part of a command buffer.
 pub enum Part {
     Commands(Rc<imp::GpuCommandBuffer>),
-    Chunks(Rc<Job>),
+    /// A dispatch or a draw cut out of it (`super::draws`).
+    Chunks(Rc<dyn Chunks>),
+}
+
+impl Parts {
+    /// Whether work can be cut out of the encoder now: no debug group is open on it, and it
+    /// was not finished.
+    pub(super) fn open(&self) -> bool {
+        let cut = self.0.borrow();
+        cut.debug_groups == 0 && !cut.finished
+    }
+
+    /// What the work in the runtime's encoder since the last cut may cost.
+    pub(super) fn load(&self) -> u64 {
+        self.0.borrow().load
+    }
+
+    /// Work that may cost `cost` went into the runtime's encoder.
+    pub(super) fn add_load(&self, cost: u64) {
+        let mut cut = self.0.borrow_mut();
+        cut.load = cut.load.saturating_add(cost);
+    }
+
+    /// `job` is cut out of the encoder, whose runtime encoder `encoder` holds the work before
+    /// it. If that holds work of the application's (`busy`), it becomes a part (`end` ends the
+    /// runtime's pass first) and a new runtime encoder goes on; else it goes on, and the job is
+    /// the next part. A part the runtime refuses to finish shows the encoder invalid already.
+    pub(super) fn cut(&self, host: &imp::GpuDevice, encoder: &RefCell<imp::GpuCommandEncoder>, busy: bool, job: Rc<dyn Chunks>, end: impl FnOnce()) {
+        self.0.borrow_mut().load = 0;
+        if !busy {
+            self.0.borrow_mut().parts.push(Part::Chunks(job));
+            return;
+        }
+        let label = encoder.borrow().label();
+        let (so_far, invalid) = caught(host, || {
+            end();
+            Rc::new(encoder.borrow().finish(None))
+        });
+        {
+            let mut cut = self.0.borrow_mut();
+            if let Some((kind, message)) = invalid
+                && cut.invalid.is_none()
+            {
+                cut.invalid = Some(Invalid { kind, message, part: so_far.clone() });
+            }
+            cut.parts.push(Part::Commands(so_far));
+            cut.parts.push(Part::Chunks(job));
+        }
+        *encoder.borrow_mut() = host.create_command_encoder(Some(&imp::GpuCommandEncoderDescriptor { label: Some(label) }));
+    }
 }
 
 /// What a compute pass remembers, on a device whose dispatches are cut.
@@ -536,7 +617,7 @@ struct PassState {
     encoder: Rc<RefCell<imp::GpuCommandEncoder>>,
     parts: Parts,
     label: Option<String>,
-    /// No timestamp writes (they cannot be split across passes).
+    /// No timestamp writes (they cannot be split across passes), no immediates.
     cuttable: bool,
     ended: bool,
     debug_groups: u32,
@@ -624,6 +705,14 @@ pub fn set_bind_group(
     result
 }
 
+/// Immediates are not remembered: a pass that sets them is never cut.
+pub fn set_immediates(pass: &GpuComputePassEncoder, offset: u32, data: Vec<u8>, data_offset: Option<u64>, size: Option<u64>) {
+    if let Some(state) = pass.pass.0.borrow_mut().as_mut() {
+        state.cuttable = false;
+    }
+    pass.forward_set_immediates(offset, data, data_offset, size);
+}
+
 pub fn end(pass: &GpuComputePassEncoder) {
     if let Some(state) = pass.pass.0.borrow_mut().as_mut() {
         state.ended = true;
@@ -639,8 +728,7 @@ pub fn dispatch_workgroups(pass: &GpuComputePassEncoder, x: u32, y: Option<u32>,
         Cutting::No(cost) => {
             busy(pass);
             if let Some(state) = pass.pass.0.borrow().as_ref() {
-                let mut cut = state.parts.0.borrow_mut();
-                cut.load = cut.load.saturating_add(cost);
+                state.parts.add_load(cost);
             }
             pass.forward_dispatch_workgroups(x, y, z);
         }
@@ -653,12 +741,6 @@ enum Cutting {
     Done,
     /// Nothing: it goes into the runtime's pass, and may cost this (nanoseconds).
     No(u64),
-}
-
-/// What a dispatch of `workgroups` may cost, in nanoseconds: at its pipeline's time per
-/// workgroup, or, not measured yet, as if [`FIRST`] workgroups took a slice.
-fn cost(workgroups: u64, per_workgroup: Option<u64>, slice: u64) -> u64 {
-    workgroups.saturating_mul(per_workgroup.unwrap_or(slice / FIRST))
 }
 
 /// `dispatch-workgroups-indirect`: cut into chunks once its size is read back, else forwarded.
@@ -704,19 +786,15 @@ fn cut(pass: &GpuComputePassEncoder, size: Size) -> Cutting {
     };
     let workgroups: u64 = whole.iter().map(|&n| u64::from(n)).product();
     let slice = slice(pass.device);
-    let per_workgroup = chunkable.per_workgroup();
-    let chunk = per_workgroup.map_or(FIRST, |ns| (slice / ns).max(1));
-    let cost = cost(workgroups, per_workgroup, slice);
-    let cut_open = state.cuttable && !state.ended && state.debug_groups == 0 && {
-        let parts = state.parts.0.borrow();
-        parts.debug_groups == 0 && !parts.finished
-    };
+    let chunk = chunkable.rate.chunk(slice, FIRST);
+    let cost = cost(workgroups, chunkable.rate.get(), slice, FIRST);
+    let cut_open = state.cuttable && !state.ended && state.debug_groups == 0 && state.parts.open();
     let max = v.host.max_workgroups_per_dimension();
     if !cut_open || (indirect.is_none() && whole.iter().any(|&n| n > max)) {
         return Cutting::No(cost);
     }
     let apart = indirect.is_none() && workgroups <= chunk;
-    if apart && !(state.busy && state.parts.0.borrow().load.saturating_add(cost) > slice) {
+    if apart && !(state.busy && state.parts.load().saturating_add(cost) > slice) {
         return Cutting::No(cost);
     }
     let host = &v.host.device;
@@ -775,41 +853,23 @@ fn cut(pass: &GpuComputePassEncoder, size: Size) -> Cutting {
     }
     let tenant = tenant::of(pass.device);
     match apart {
-        true => super::gpu_time::set_apart(tenant),
-        false => super::gpu_time::cut(tenant),
+        true => super::gpu_time::set_apart(tenant, Work::Dispatch),
+        false => super::gpu_time::cut(tenant, Work::Dispatch),
     }
-    state.parts.0.borrow_mut().load = 0;
+    // The work so far becomes a part, and a new encoder and pass go on with the same state;
+    // unless nothing of the application's is in the runtime's encoder since the last cut
+    // (state only): it goes on, and the job is the next part.
+    state.parts.cut(host, &state.encoder, state.busy, job, || pass.inner.borrow().end());
     if !state.busy {
-        // Nothing of the application's is in the runtime's encoder since the last cut (state
-        // only): it goes on, and the job is the next part.
-        state.parts.0.borrow_mut().parts.push(Part::Chunks(job));
         return Cutting::Done;
     }
-    // The work so far becomes a part; a new encoder and pass go on with the same state.
-    let encoder_label = state.encoder.borrow().label();
-    let (so_far, invalid) = caught(host, || {
-        pass.inner.borrow().end();
-        Rc::new(state.encoder.borrow().finish(None))
-    });
-    {
-        let mut cut = state.parts.0.borrow_mut();
-        if let Some((kind, message)) = invalid
-            && cut.invalid.is_none()
-        {
-            cut.invalid = Some(Invalid { kind, message, part: so_far.clone() });
-        }
-        cut.parts.push(Part::Commands(so_far));
-        cut.parts.push(Part::Chunks(job));
-    }
-    let encoder = host.create_command_encoder(Some(&imp::GpuCommandEncoderDescriptor { label: Some(encoder_label) }));
-    let next = encoder.begin_compute_pass(Some(&imp::GpuComputePassDescriptor { timestamp_writes: None, label: state.label.clone() }));
+    let next = state.encoder.borrow().begin_compute_pass(Some(&imp::GpuComputePassDescriptor { timestamp_writes: None, label: state.label.clone() }));
     next.set_pipeline(&pipeline);
     for (index, group) in state.groups.iter().enumerate() {
         if let Some(group) = group {
             set(&next, index as u32, group);
         }
     }
-    *state.encoder.borrow_mut() = encoder;
     *pass.inner.borrow_mut() = next;
     state.busy = false;
     Cutting::Done
@@ -934,7 +994,7 @@ impl Chunks for Job {
 
     /// The time the rest of the dispatch runs, when it is one chunk of the measured size.
     fn rest(&self) -> Option<u64> {
-        let ns = self.chunkable.per_workgroup()?;
+        let ns = self.chunkable.rate.get()?;
         if self.indirect.borrow().is_some() {
             return None;
         }
@@ -967,6 +1027,17 @@ impl Chunks for Job {
         self.slice
     }
 
+    /// An indirect dispatch's copy of its arguments takes next to nothing.
+    fn estimate(&self) -> Option<u64> {
+        if self.indirect.borrow().as_ref().is_some_and(|i| i.read_back.is_none()) {
+            return Some(0);
+        }
+        let ns = self.chunkable.rate.get()?;
+        let Some(start) = self.cursor.get() else { return Some(0) };
+        let (count, _) = self.span(start, self.size());
+        Some(count.iter().map(|&n| u64::from(n)).product::<u64>().saturating_mul(ns))
+    }
+
     /// The next chunk's commands, made as it goes: sized by the least time per workgroup
     /// measured (a job set apart is one chunk).
     fn next(&self) -> Option<imp::GpuCommandBuffer> {
@@ -975,14 +1046,10 @@ impl Chunks for Job {
             return Some(copy);
         }
         let start = self.cursor.get()?;
-        let size = match self.pipeline {
-            Some(_) => self.chunkable.per_workgroup().map_or(FIRST, |ns| (self.slice / ns).max(1)),
-            None => u64::MAX,
-        };
-        let (count, next) = self.span(start, size);
+        let (count, next) = self.span(start, self.size());
         self.cursor.set(next);
         self.made.set(count.iter().map(|&n| u64::from(n)).product());
-        super::gpu_time::chunk(self.tenant);
+        super::gpu_time::chunk(self.tenant, Work::Dispatch);
         Some(match &self.pipeline {
             Some(twin) if next.is_some() || start != [0; 3] => self.commands(twin, start, count, Place::Made),
             _ => self.whole(),
@@ -990,9 +1057,7 @@ impl Chunks for Job {
     }
 
     fn timed(&self, time: Time) {
-        if self.made.get() > 0 {
-            self.chunkable.timing.borrow_mut().push((time, self.made.get()));
-        }
+        self.chunkable.rate.timed(time, self.made.get());
     }
 
     /// An indirect dispatch's arguments, copied: mapped and read. Arguments over the most
@@ -1025,6 +1090,14 @@ impl Chunks for Job {
 }
 
 impl Job {
+    /// The workgroups of its next chunk, at most (a job set apart is one chunk).
+    fn size(&self) -> u64 {
+        match self.pipeline {
+            Some(_) => self.chunkable.rate.chunk(self.slice, FIRST),
+            None => u64::MAX,
+        }
+    }
+
     /// The commands that copy an indirect dispatch's arguments to a buffer of the virt's own,
     /// the first time it is asked.
     fn copy_arguments(&self) -> Option<imp::GpuCommandBuffer> {

@@ -34,12 +34,19 @@ pub struct Spent {
     pub overdue: u64,
     /// Times its work was held back for its `max-gpu-share` (`super::budget`).
     pub budget_holds: u64,
-    /// Dispatches of its cut into chunks (`super::chunks`).
-    pub cuts: u64,
-    /// Chunks of its dispatches submitted, each a queue operation.
-    pub chunks: u64,
-    /// Dispatches of its set apart (`super::chunks`): each waited for the work before it.
-    pub set_apart: u64,
+    /// Dispatches and draws of its cut into chunks (`super::chunks`, `super::draws`).
+    pub cuts: [u64; 2],
+    /// Chunks of its dispatches and draws submitted, each a queue operation.
+    pub chunks: [u64; 2],
+    /// Dispatches and draws of its set apart: each waited for the work before it.
+    pub set_apart: [u64; 2],
+}
+
+/// What work a cut took out of a pass (an index of [`Spent`]'s counts).
+#[derive(Clone, Copy)]
+pub enum Work {
+    Dispatch = 0,
+    Draw = 1,
 }
 
 thread_local! {
@@ -74,19 +81,20 @@ pub fn budget_hold(tenant: u32) {
     crate::console::limit_hit("work was held back for max-gpu-share");
 }
 
-/// A dispatch of `tenant` was cut into chunks.
-pub fn cut(tenant: u32) {
-    with(tenant, |s| s.cuts += 1);
+/// A dispatch or draw of `tenant` was cut into chunks.
+pub fn cut(tenant: u32, work: Work) {
+    with(tenant, |s| s.cuts[work as usize] += 1);
 }
 
-/// A dispatch of `tenant` was set apart: the work before it in its submission may take a slice.
-pub fn set_apart(tenant: u32) {
-    with(tenant, |s| s.set_apart += 1);
+/// A dispatch or draw of `tenant` was set apart: the work before it in its submission may take
+/// a slice.
+pub fn set_apart(tenant: u32, work: Work) {
+    with(tenant, |s| s.set_apart[work as usize] += 1);
 }
 
-/// A chunk of a dispatch of `tenant` was submitted.
-pub fn chunk(tenant: u32) {
-    with(tenant, |s| s.chunks += 1);
+/// A chunk of a dispatch or draw of `tenant` was submitted.
+pub fn chunk(tenant: u32, work: Work) {
+    with(tenant, |s| s.chunks[work as usize] += 1);
 }
 
 /// A device of `tenant` was lost for a submission over its time limit.
@@ -125,9 +133,12 @@ pub fn counters() -> Vec<(&'static str, Counter)> {
         push("longest operation us", s.longest / 1_000);
         if config::of_tenant(tenant).max_submission_time.is_some() {
             push("devices lost to max-submission-time", s.overdue);
-            push("dispatches cut", s.cuts);
-            push("dispatch chunks", s.chunks);
-            push("dispatches set apart", s.set_apart);
+            push("dispatches cut", s.cuts[0]);
+            push("dispatch chunks", s.chunks[0]);
+            push("dispatches set apart", s.set_apart[0]);
+            push("draws cut", s.cuts[1]);
+            push("draw chunks", s.chunks[1]);
+            push("draws set apart", s.set_apart[1]);
         }
         if config::of_tenant(tenant).max_gpu_share.is_some() {
             push("held for max-gpu-share", s.budget_holds);

@@ -119,6 +119,20 @@ impl Host {
     /// A queue operation of `device` was forwarded, made by the application's call number
     /// `call`: its number.
     pub fn forwarded(self: &Rc<Self>, device: DeviceId, operation: Operation, call: u64) -> u64 {
+        self.forwarded_since(device, operation, call, None)
+    }
+
+    /// Submits `buffers` for `device` (a submission or a part of one that call number `call`
+    /// made): its number. Its time starts before the runtime's submit, which may run the work
+    /// before it returns (lavapipe's did: a dispatch of 0.4 s returned from it done).
+    pub fn submit(self: &Rc<Self>, device: DeviceId, buffers: &[&imp::GpuCommandBuffer], operation: Operation, call: u64) -> u64 {
+        let since = gpu_time::measured().then(clock::now).flatten();
+        self.queue().submit(buffers);
+        self.forwarded_since(device, operation, call, since)
+    }
+
+    /// [`Self::forwarded`], of an operation handed to the runtime at `since` (`None`: now).
+    fn forwarded_since(self: &Rc<Self>, device: DeviceId, operation: Operation, call: u64, since: Option<u64>) -> u64 {
         let n = self.submitted.get() + 1;
         self.submitted.set(n);
         Self::set(&mut self.last.borrow_mut(), device, n);
@@ -128,7 +142,7 @@ impl Host {
         let previous = Self::number_of(&self.last_submission.borrow(), device);
         Self::set(&mut self.last_submission.borrow_mut(), device, n);
         if gpu_time::measured() {
-            let at = clock::now().unwrap_or(0);
+            let at = since.or_else(clock::now).unwrap_or(0);
             self.timed.borrow_mut().push_back(Timed { number: n, tenant: tenant::of(device), call, at, charged: false });
             if self.watchers.borrow().iter().any(|(d, _)| *d == device) {
                 // What the GPU had to do before it: here, the last operation of every other

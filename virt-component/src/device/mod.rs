@@ -30,6 +30,7 @@
 pub mod bound;
 pub mod budget;
 pub mod chunks;
+pub mod draws;
 pub mod fairness;
 pub mod gpu_time;
 pub mod host;

@@ -225,8 +225,8 @@ macro_rules! spoil_by_bind_group_index {
     )*};
 }
 
-// (A compute pass's handle may be swapped: `super::chunks`.)
-spoil_by_bind_group_index!(crate::GpuComputePassEncoder => borrow, crate::GpuRenderPassEncoder =>, crate::GpuRenderBundleEncoder =>);
+// (A pass's handle may be swapped: `super::chunks`, `super::draws`.)
+spoil_by_bind_group_index!(crate::GpuComputePassEncoder => borrow, crate::GpuRenderPassEncoder => borrow, crate::GpuRenderBundleEncoder =>);
 
 /// Reports that a call on an object of `device` used an object of another device.
 pub fn report_foreign(device: DeviceId, function: &str) {

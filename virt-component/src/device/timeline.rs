@@ -74,6 +74,9 @@ pub trait Chunks {
     fn rest(&self) -> Option<u64>;
     /// The most time a chunk may run.
     fn slice(&self) -> u64;
+    /// The time the next chunk is expected to run (`None`: its pipeline's time is not known
+    /// yet).
+    fn estimate(&self) -> Option<u64>;
     /// What must be read back before the next chunk is made (an indirect dispatch's size),
     /// once what `next` gave for it is done.
     fn read(&self) -> Option<futures::future::LocalBoxFuture<'_, ()>>;
@@ -118,6 +121,12 @@ pub struct Timeline {
     /// Whether its submissions are timed each on its own, against a time limit: each waits for
     /// a wait to cover the one before ([`Host::uncovered`]).
     limited: bool,
+    /// What the chunks forwarded since its work in flight was last all done are expected to
+    /// run, and whether one of them, a pipeline's first, had no estimate: chunks that need no
+    /// wait of their own go ahead of the work in flight only up to a slice of time, and one of
+    /// unknown time at once ([`Self::may_go_ahead`]).
+    ahead: Cell<u64>,
+    probing: Cell<bool>,
 }
 
 /// Why a submission may not be forwarded now.
@@ -157,6 +166,8 @@ impl Timeline {
             forwarding: Cell::new(false),
             budget_timer: Cell::new(false),
             limited: gpu_time::measured() && crate::config::of_tenant(tenant::of(device_id)).max_submission_time.is_some(),
+            ahead: Cell::new(0),
+            probing: Cell::new(false),
         });
         let drainer = timeline.clone();
         crate::bridge::spawn(async move {
@@ -272,6 +283,10 @@ impl Timeline {
             while in_flight.front().is_some_and(|n| *n <= done) {
                 in_flight.pop_front();
             }
+            if in_flight.is_empty() {
+                self.ahead.set(0);
+                self.probing.set(false);
+            }
             (before - in_flight.len()) as u64
         };
         if let Some(pool) = &self.pool {
@@ -301,8 +316,7 @@ impl Timeline {
     /// Forwards a submission (or a part of one) that call number `by` made.
     fn submit_now(self: &Rc<Self>, buffers: &[Rc<imp::GpuCommandBuffer>], by: u64, operation: Operation) -> u64 {
         let refs: Vec<&imp::GpuCommandBuffer> = buffers.iter().map(|b| &**b).collect();
-        self.host.queue().submit(&refs);
-        let number = self.host.forwarded(self.device_id, operation, by);
+        let number = self.host.submit(self.device_id, &refs, operation, by);
         self.in_flight.borrow_mut().push_back(number);
         self.forwarded.set(self.forwarded.get() + 1);
         if let Some(pool) = &self.pool {
@@ -314,23 +328,42 @@ impl Timeline {
         number
     }
 
+    /// Whether the next chunk of `job`, which needs no wait of its own, may go while work is
+    /// in flight: if the chunks gone ahead of that work and it are expected to run a slice at
+    /// most, or, of a pipeline whose time is not known yet, if no other such chunk went ahead.
+    /// So the work queued on the runtime stays bounded however many jobs follow each other.
+    fn may_go_ahead(&self, job: &dyn Chunks) -> bool {
+        match job.estimate() {
+            Some(time) => self.ahead.get().saturating_add(time) <= job.slice(),
+            None => !self.probing.get(),
+        }
+    }
+
+    /// A chunk expected to run `estimate` went.
+    fn went_ahead(&self, estimate: Option<u64>) {
+        match estimate {
+            Some(time) => self.ahead.set(self.ahead.get().saturating_add(time)),
+            None => self.probing.set(true),
+        }
+    }
+
     /// Adds to `buffers`, a part of the submission that the application's call `by` made, the
     /// parts held after it that need no wait of their own: its commands, and its cut dispatches
-    /// whose rest is known to fit, as long as those run a slice at most together (`spent`: what
-    /// `buffers` holds of them). The runtime gets one submission where the application made
-    /// one, unless a chunk must wait.
-    fn join_parts(&self, by: u64, buffers: &mut Vec<Rc<imp::GpuCommandBuffer>>, mut spent: u64) {
+    /// and draws whose rest is known to fit, as long as the chunks gone ahead run a slice at
+    /// most together. The runtime gets one submission where the application made one, unless
+    /// a chunk must wait.
+    fn join_parts(&self, by: u64, buffers: &mut Vec<Rc<imp::GpuCommandBuffer>>) {
         let mut joined = 0;
         loop {
             let Some((mark, made_by, call)) = self.held.borrow_mut().pop_front() else { break };
             let fits = match &call {
-                HeldCall::Chunks(job) if !job.waits() => job.rest().filter(|time| spent + time <= job.slice()),
+                HeldCall::Chunks(job) if !job.waits() => job.rest().filter(|time| self.ahead.get().saturating_add(*time) <= job.slice()),
                 _ => None,
             };
             match (call, fits) {
                 (HeldCall::Part(part), _) if made_by == by => buffers.extend(part),
                 (HeldCall::Chunks(job), Some(time)) if made_by == by => {
-                    spent += time;
+                    self.went_ahead(Some(time));
                     if let Some(chunk) = job.next() {
                         buffers.push(Rc::new(chunk));
                     }
@@ -354,13 +387,15 @@ impl Timeline {
         loop {
             let (submit_next, chunk_next) = match self.held.borrow().front() {
                 Some((_, _, HeldCall::Submit(_) | HeldCall::Part(_))) => (true, false),
-                Some((_, _, HeldCall::Chunks(job))) => (true, job.waits()),
+                Some((_, _, HeldCall::Chunks(job))) => (true, job.waits() || !self.may_go_ahead(&**job)),
                 _ => (false, false),
             };
             let blocked = if submit_next { self.blocked() } else { None };
             // A chunk after a dispatch's first goes once the device's work before it is done:
             // then the virt knows the time of the chunk before it, can stop between chunks, and
-            // others' work runs in between (the rest known to fit a slice goes as a part does).
+            // others' work runs in between (the rest known to fit a slice goes as a part does,
+            // and a first chunk as a submission does, unless the chunks gone ahead are a slice
+            // already).
             let blocked = blocked.or_else(|| (chunk_next && self.in_flight() > 0).then_some(Blocked::Cap));
             let next = if blocked.is_some() { None } else { self.held.borrow_mut().pop_front() };
             if submit_next && next.is_some() {
@@ -460,19 +495,20 @@ impl Timeline {
     fn make(self: &Rc<Self>, by: u64, call: HeldCall) -> Option<HeldCall> {
         match call {
             HeldCall::Submit(mut buffers) => {
-                self.join_parts(by, &mut buffers, 0);
+                self.join_parts(by, &mut buffers);
                 self.submit_now(&buffers, by, Operation::Submission);
             }
             HeldCall::Part(mut buffers) => {
-                self.join_parts(by, &mut buffers, 0);
+                self.join_parts(by, &mut buffers);
                 self.submit_now(&buffers, by, Operation::Part);
             }
             HeldCall::Chunks(job) => {
-                let rest = job.rest();
+                let (rest, estimate) = (job.rest(), job.estimate());
                 if let Some(chunk) = job.next() {
+                    self.went_ahead(estimate);
                     let mut buffers = vec![Rc::new(chunk)];
-                    if let Some(spent) = rest.filter(|_| job.is_done()) {
-                        self.join_parts(by, &mut buffers, spent);
+                    if rest.is_some() && job.is_done() {
+                        self.join_parts(by, &mut buffers);
                     }
                     let number = self.submit_now(&buffers, by, Operation::Part);
                     job.timed(self.host.time_of(number));

@@ -114,16 +114,5 @@ create!(
     forward_create_render_pipeline_async,
     GpuRenderPipelineDescriptor,
     GpuRenderPipeline,
-    unchunked
+    crate::device::draws::render_pipeline
 );
-
-/// Draws are never cut: a render pipeline keeps nothing for chunks.
-fn unchunked(_: &GpuDevice, _: &exp::GpuRenderPipelineDescriptor<'_>) -> Unchunked {
-    Unchunked
-}
-
-struct Unchunked;
-
-impl Unchunked {
-    fn made(self, _: &exp::GpuRenderPipeline) {}
-}
