@@ -138,12 +138,13 @@ fn a_batched_recording_loses_at_most_its_last_batch() {
     let dir = a_finished_run_replays_whole(&["--record-batched"]);
     // A crash: records wait for the write under way, looked at every 64 hand-overs (two a call),
     // so the last 32 calls are missing at most, or a few times that where a write outlasts a
-    // look (a busy machine); what is there replays.
+    // look (a busy machine: 112 were missing once, in a CI run on 2 cores with the crash tests
+    // side by side); what is there replays.
     let out = output_within(&mut run_with(dir.path(), &["--record-batched"], &["--panic-after", "300"]), 120);
     assert!(!out.status.success());
     let trace = std::fs::read(dir.path().join("trace.wgvt")).unwrap();
     let (calls, end, writes) = stats(&trace, "[method]gpu-queue.write-buffer-with-copy");
-    assert!((200..=300).contains(&writes), "{writes} of 300 writes in the trace");
+    assert!((150..=300).contains(&writes), "{writes} of 300 writes in the trace");
     assert!(end.starts_with("the application did not finish"), "{end}");
     replays_as_stopped(dir.path(), &trace, calls - 1);
 }

@@ -51,6 +51,28 @@ fn a_submission_over_the_time_limit_loses_its_device_and_the_run_ends() {
     eprintln!("stopped and ended after {:.1} s", started.elapsed().as_secs_f64());
 }
 
+#[test]
+fn a_runaway_on_a_runtime_that_runs_work_inside_its_submit_is_stopped_too() {
+    // wgpu's GL backend on llvmpipe runs a submission's work before `submit` returns, and the
+    // virt's thread with it: the watchdog hears each chunk done only after it ran. The limit
+    // counts what the chunks ran (from before each `submit`), and loses the device once they
+    // ran past it (before, they ran on for hours, the device never lost).
+    let dir = tempfile::tempdir().unwrap();
+    let limited = dir.path().join("runaway.limited.wasm");
+    let out = webgpu_virt().arg("plug").arg(guest("runaway")).args(["--max-submission-time", "1s", "-o"]).arg(&limited).output().unwrap();
+    common::check(&out, "plug runaway --max-submission-time 1s");
+    let out = output_within(webgpu_virt().env("WGPU_BACKEND", "gl").arg("run").arg("--stats").arg(&limited).args(["--wide", "--wait", "--lost"]), 60);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("submitted a runaway dispatch\nthe wait for the work ended\n{LOST_TO_THE_LIMIT}\n"),
+        "{stderr}"
+    );
+    assert_eq!(common::stat(&stderr, "gpu-time devices lost to max-submission-time"), 1, "{stderr}");
+    assert!(common::stat(&stderr, "gpu-time dispatch chunks") >= 2, "{stderr}");
+}
+
 /// The runaway guest beside `compute` in a pod under a time limit of `limit` (with `plug`'s
 /// flags too), sharing the host device and then with a device per guest, run with `args`: each
 /// run exits 0 within 60 s, the runaway sees its device lost to the limit, `compute` prints

@@ -54,6 +54,8 @@ pub struct Host {
     /// done was heard of (`super::gpu_time`).
     timed: RefCell<VecDeque<Timed>>,
     idle_since: Cell<u64>,
+    /// While GPU time is measured: the latest numbers heard done, and when (the last [`HEARD`]).
+    heard: RefCell<VecDeque<(u64, u64)>>,
     /// Operations whose time someone learns once it is known ([`Host::time_of`]).
     learning: RefCell<Vec<(u64, Time)>>,
     /// The devices whose submissions are watched against a time limit, and where to tell.
@@ -84,6 +86,7 @@ impl Host {
             last_submission: RefCell::default(),
             timed: RefCell::default(),
             idle_since: Cell::new(0),
+            heard: RefCell::default(),
             learning: RefCell::default(),
             watchers: RefCell::default(),
             queue: OnceCell::new(),
@@ -262,6 +265,13 @@ impl Host {
     /// The queue operations up to number `n` are done.
     fn reached(&self, n: u64) {
         self.time(n);
+        if let Some(now) = gpu_time::measured().then(clock::now).flatten() {
+            let mut heard = self.heard.borrow_mut();
+            if heard.len() == HEARD {
+                heard.pop_front();
+            }
+            heard.push_back((n, now));
+        }
         self.done.set(self.done.get().max(n));
         let done = self.done.get();
         let ready: Vec<_> = {
@@ -275,6 +285,9 @@ impl Host {
         }
     }
 }
+
+/// How many of the latest numbers heard done a host device remembers ([`Host::heard_at`]).
+const HEARD: usize = 64;
 
 /// How long `settle` waits at most for submissions still in flight.
 const SETTLE: u64 = 20_000_000;
@@ -357,6 +370,15 @@ impl Host {
             *number > n
         });
         self.idle_since.set(now);
+    }
+
+    /// When the virt heard that the operations up to `n` were done (0 for none; `None`: not
+    /// remembered).
+    pub fn heard_at(&self, n: u64) -> Option<u64> {
+        if n == 0 {
+            return Some(0);
+        }
+        self.heard.borrow().iter().find(|(done, _)| *done >= n).map(|(_, at)| *at)
     }
 
     /// The time from the forwarding of operation `n`, a timed submission, until it was heard
