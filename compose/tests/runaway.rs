@@ -184,20 +184,27 @@ fn a_runaway_in_a_huge_draw_is_stopped_too() {
     }
 }
 
+/// Runs guest `name` direct and through a virt under a generous time limit (`60s`): it prints
+/// the same both ways. The limited run's stats.
+fn the_same_under_a_generous_limit(name: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let limited = dir.path().join(format!("{name}.limited.wasm"));
+    let out = webgpu_virt().arg("plug").arg(guest(name)).args(["--max-submission-time", "60s", "-o"]).arg(&limited).output().unwrap();
+    check(&out, &format!("plug {name} --max-submission-time 60s"));
+    let direct = webgpu_virt().arg("run").arg(guest(name)).output().unwrap();
+    check(&direct, &format!("{name} direct"));
+    let out = webgpu_virt().arg("run").arg("--stats").arg(&limited).output().unwrap();
+    check(&out, &format!("{name} under a time limit"));
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&direct.stdout), "{stderr}");
+    stderr
+}
+
 #[test]
 fn large_draws_run_in_chunks_in_passes_that_load_what_the_pass_before_stored() {
-    let dir = tempfile::tempdir().unwrap();
-    let limited = dir.path().join("draws.limited.wasm");
-    let out = webgpu_virt().arg("plug").arg(guest("draws")).args(["--max-submission-time", "60s", "-o"]).arg(&limited).output().unwrap();
-    check(&out, "plug draws --max-submission-time 60s");
-    let direct = webgpu_virt().arg("run").arg(guest("draws")).output().unwrap();
-    check(&direct, "draws direct");
-    let out = webgpu_virt().arg("run").arg("--stats").arg(&limited).output().unwrap();
-    check(&out, "draws under a time limit");
-    let stderr = String::from_utf8_lossy(&out.stderr);
     // Every pixel is what the whole draw makes (the guest checks each against the CPU;
     // `guests.rs` checks what it prints).
-    assert_eq!(String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&direct.stdout), "{stderr}");
+    let stderr = the_same_under_a_generous_limit("draws");
     // The seven large draws and the stencil's marker (6 vertices, of a pipeline not measured
     // yet: more than its first chunk's triangle) were cut; the draws the runtime refuses, in a
     // pass that discards its target, after a bundle and in a debug group were not.
@@ -208,18 +215,9 @@ fn large_draws_run_in_chunks_in_passes_that_load_what_the_pass_before_stored() {
 
 #[test]
 fn large_dispatches_run_in_chunks_that_see_the_whole_dispatchs_ids() {
-    let dir = tempfile::tempdir().unwrap();
-    let limited = dir.path().join("chunks.limited.wasm");
-    let out = webgpu_virt().arg("plug").arg(guest("chunks")).args(["--max-submission-time", "60s", "-o"]).arg(&limited).output().unwrap();
-    check(&out, "plug chunks --max-submission-time 60s");
-    let direct = webgpu_virt().arg("run").arg(guest("chunks")).output().unwrap();
-    check(&direct, "chunks direct");
-    let out = webgpu_virt().arg("run").arg("--stats").arg(&limited).output().unwrap();
-    check(&out, "chunks under a time limit");
-    let stderr = String::from_utf8_lossy(&out.stderr);
     // Every invocation saw the ids of the whole dispatch, ran once, and in order with the
     // commands around it (the guest checks each; `guests.rs` checks what it prints).
-    assert_eq!(String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&direct.stdout), "{stderr}");
+    let stderr = the_same_under_a_generous_limit("chunks");
     // Both passes of 600 workgroups (automatic layout and explicit), the 5000 workgroups of a
     // pipeline not measured yet, the two invalid encoders' and the three indirect dispatches
     // were cut (the first chunk of a pipeline has 64 workgroups; an indirect dispatch is a job
