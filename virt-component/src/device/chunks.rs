@@ -629,6 +629,16 @@ struct PassState {
     groups: Vec<Option<Group>>,
 }
 
+/// Puts `value` at `index` of `list`, which grows as needed (a pass's bind groups, vertex
+/// buffers).
+pub(super) fn put<T: Clone>(list: &mut Vec<Option<T>>, index: u32, value: Option<T>) {
+    let i = index as usize;
+    if list.len() <= i {
+        list.resize(i + 1, None);
+    }
+    list[i] = value;
+}
+
 /// A bind group set in a pass, with its dynamic offsets, as the application set it.
 #[derive(Clone)]
 struct Group {
@@ -696,11 +706,7 @@ pub fn set_bind_group(
     if let (Some(group), Ok(())) = (group, &result)
         && let Some(state) = pass.pass.0.borrow_mut().as_mut()
     {
-        let i = index as usize;
-        if state.groups.len() <= i {
-            state.groups.resize(i + 1, None);
-        }
-        state.groups[i] = Some(group);
+        put(&mut state.groups, index, Some(group));
     }
     result
 }
@@ -735,8 +741,8 @@ pub fn dispatch_workgroups(pass: &GpuComputePassEncoder, x: u32, y: Option<u32>,
     }
 }
 
-/// What [`cut`] did with a dispatch.
-enum Cutting {
+/// What [`cut`] (or `super::draws`'s) did with a dispatch or draw.
+pub(super) enum Cutting {
     /// Cut into chunks, or set apart: a job of its own.
     Done,
     /// Nothing: it goes into the runtime's pass, and may cost this (nanoseconds).

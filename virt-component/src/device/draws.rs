@@ -26,7 +26,7 @@
 //!   [`FIRST`] units. Draws that are not cut count what they may cost towards the encoder's
 //!   load, and one that would take it past a slice is set apart, as dispatches are.
 
-use super::chunks::{self, Parts, Rate, cost};
+use super::chunks::{self, Cutting, Parts, Rate, cost, put};
 use super::timeline::Chunks;
 use super::gpu_time::Work;
 use super::host::Time;
@@ -222,15 +222,6 @@ struct IndexBuffer {
     size: Option<u64>,
 }
 
-/// Puts `value` at `index` of `list`, which grows as needed.
-fn put<T: Clone>(list: &mut Vec<Option<T>>, index: u32, value: Option<T>) {
-    let i = index as usize;
-    if list.len() <= i {
-        list.resize(i + 1, None);
-    }
-    list[i] = value;
-}
-
 impl Bound {
     /// Sets this state in `pass`, a pass of the virt's own.
     fn apply(&self, pass: &imp::GpuRenderPassEncoder) {
@@ -381,7 +372,8 @@ pub fn end(pass: &GpuRenderPassEncoder) {
 
 pub fn draw(pass: &GpuRenderPassEncoder, vertex_count: u32, instance_count: Option<u32>, first_vertex: Option<u32>, first_instance: Option<u32>) {
     let draw = Draw { indexed: false, count: vertex_count, instances: instance_count.unwrap_or(1), first: first_vertex.unwrap_or(0), base_vertex: 0, first_instance: first_instance.unwrap_or(0) };
-    if !cut(pass, draw) {
+    if let Cutting::No(cost) = cut(pass, draw) {
+        forwarded(pass, cost);
         pass.forward_draw(vertex_count, instance_count, first_vertex, first_instance);
     }
 }
@@ -395,9 +387,18 @@ pub fn draw_indexed(pass: &GpuRenderPassEncoder, index_count: u32, instance_coun
         base_vertex: base_vertex.unwrap_or(0),
         first_instance: first_instance.unwrap_or(0),
     };
-    if !cut(pass, draw) {
+    if let Cutting::No(cost) = cut(pass, draw) {
+        forwarded(pass, cost);
         pass.forward_draw_indexed(index_count, instance_count, first_index, base_vertex, first_instance);
     }
+}
+
+/// Work that may cost `cost` goes into the runtime's pass: it holds the application's work now.
+fn forwarded(pass: &GpuRenderPassEncoder, cost: u64) {
+    remember(pass, |s| {
+        s.busy = true;
+        s.parts.add_load(cost);
+    });
 }
 
 pub fn draw_indirect(pass: &GpuRenderPassEncoder, buffer: exp::GpuBufferBorrow<'_>, offset: u64) {
@@ -412,28 +413,20 @@ pub fn draw_indexed_indirect(pass: &GpuRenderPassEncoder, buffer: exp::GpuBuffer
 
 /// Cuts `draw` out of the pass, if it is larger than a chunk and can be cut, or sets it apart,
 /// if the runtime's encoder since the last cut holds work that may cost a slice with it.
-/// Whether it did (else the caller forwards the draw, which this counted in the load).
-fn cut(pass: &GpuRenderPassEncoder, draw: Draw) -> bool {
+fn cut(pass: &GpuRenderPassEncoder, draw: Draw) -> Cutting {
     let mut state = pass.pass.0.borrow_mut();
-    let Some(state) = state.as_mut() else { return false };
-    let Some((_, Some(drawable))) = state.bound.pipeline.clone() else {
-        state.busy = true;
-        return false;
-    };
+    let Some(state) = state.as_mut() else { return Cutting::No(0) };
+    let Some((_, Some(drawable))) = state.bound.pipeline.clone() else { return Cutting::No(0) };
     let slice = chunks::slice(pass.device);
     let units = draw.units();
     let cost = cost(units, drawable.rate.get(), slice, FIRST);
     let open = !state.ended && state.debug_groups == 0 && state.parts.open();
     let (Some(target), Some(v), true) = (state.target.clone(), get(pass.device).filter(|_| !registry::is_lost(pass.device)), open && units > 0) else {
-        state.busy = true;
-        state.parts.add_load(cost);
-        return false;
+        return Cutting::No(cost);
     };
     let apart = units <= drawable.rate.chunk(slice, FIRST);
     if apart && !(state.busy && state.parts.load().saturating_add(cost) > slice) {
-        state.busy = true;
-        state.parts.add_load(cost);
-        return false;
+        return Cutting::No(cost);
     }
     let host = &v.host.device;
     let job = Rc::new(DrawJob {
@@ -451,9 +444,7 @@ fn cut(pass: &GpuRenderPassEncoder, draw: Draw) -> bool {
     // The whole draw, encoded now and let go: if the runtime refuses it, it is made as asked.
     let (_, error) = caught(host, || job.encode([0, 0], [draw.count, draw.instances]));
     if error.is_some() {
-        state.busy = true;
-        state.parts.add_load(cost);
-        return false;
+        return Cutting::No(cost);
     }
     let tenant = tenant::of(pass.device);
     match apart {
@@ -467,7 +458,7 @@ fn cut(pass: &GpuRenderPassEncoder, draw: Draw) -> bool {
         *pass.inner.borrow_mut() = next;
         state.busy = false;
     }
-    true
+    Cutting::Done
 }
 
 // ---- Jobs ----
