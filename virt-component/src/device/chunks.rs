@@ -201,8 +201,6 @@ struct TwinPipeline {
     pipeline: Rc<imp::GpuComputePipeline>,
     /// The reserved group and its layout, if the entry point reads the place.
     place: Option<(u32, Rc<imp::GpuBindGroupLayout>)>,
-    /// A place that the first chunks made to check a cut set (they never run), made once.
-    checking: OnceCell<imp::GpuBindGroup>,
     /// Whether it has a layout of its own (automatic): the application's bind groups do not fit
     /// it, their twins do.
     own_layout: bool,
@@ -286,7 +284,7 @@ impl Chunkable {
         };
         let Some(module) = twin.module.as_ref().filter(|_| entry.reads_place) else {
             // Its chunks see the ids of the chunk alone, as the pipeline itself does.
-            return Some(TwinPipeline { pipeline: pipeline.clone(), place: None, checking: OnceCell::new(), own_layout: false });
+            return Some(TwinPipeline { pipeline: pipeline.clone(), place: None, own_layout: false });
         };
         // An explicit layout, extended with empty slots and a place layout of the virt's own.
         let place = self.explicit.as_ref().map(|groups| {
@@ -324,7 +322,7 @@ impl Chunkable {
             (pipeline, layout)
         });
         let (pipeline, layout) = made;
-        error.is_none().then(|| TwinPipeline { pipeline: Rc::new(pipeline), place: Some((group, layout)), checking: OnceCell::new(), own_layout: extended.is_none() })
+        error.is_none().then(|| TwinPipeline { pipeline: Rc::new(pipeline), place: Some((group, layout)), own_layout: extended.is_none() })
     }
 }
 
@@ -538,6 +536,11 @@ struct Cut {
     parts: Vec<Part>,
     /// Debug groups open on the encoder (a part cannot be finished inside one).
     debug_groups: u32,
+    /// Passes begun on the encoder and not ended.
+    passes_open: u32,
+    /// A pass began while another was open: the encoder is invalid, and a part finished from
+    /// it would leave that other pass on an encoder that has finished.
+    locked: bool,
     finished: bool,
     /// An error the runtime reported when a part was finished, and that part: the encoder was
     /// invalid already. Its `finish` reports the error, and a `submit` of its command buffer
@@ -562,11 +565,24 @@ pub enum Part {
 }
 
 impl Parts {
-    /// Whether work can be cut out of the encoder now: no debug group is open on it, and it
-    /// was not finished.
+    /// Whether work can be cut out of the encoder's one open pass now: no debug group is open
+    /// on it, no other pass was begun while one was open, and it was not finished.
     pub(super) fn open(&self) -> bool {
         let cut = self.0.borrow();
-        cut.debug_groups == 0 && !cut.finished
+        cut.debug_groups == 0 && cut.passes_open == 1 && !cut.locked && !cut.finished
+    }
+
+    /// A pass begins on the encoder.
+    pub(super) fn pass_begun(&self) {
+        let mut cut = self.0.borrow_mut();
+        cut.locked |= cut.passes_open > 0;
+        cut.passes_open += 1;
+    }
+
+    /// A pass of the encoder ends (once).
+    pub(super) fn pass_ended(&self) {
+        let mut cut = self.0.borrow_mut();
+        cut.passes_open = cut.passes_open.saturating_sub(1);
     }
 
     /// What the work in the runtime's encoder since the last cut may cost.
@@ -661,6 +677,7 @@ pub fn begin_compute_pass(encoder: &GpuCommandEncoder, descriptor: Option<exp::G
     });
     let pass = encoder.forward_begin_compute_pass(descriptor);
     if let Some((label, cuttable)) = remembered {
+        encoder.parts.pass_begun();
         *pass.get::<GpuComputePassEncoder>().pass.0.borrow_mut() = Some(PassState {
             encoder: encoder.inner.clone(),
             parts: encoder.parts.clone(),
@@ -720,8 +737,10 @@ pub fn set_immediates(pass: &GpuComputePassEncoder, offset: u32, data: Vec<u8>, 
 }
 
 pub fn end(pass: &GpuComputePassEncoder) {
-    if let Some(state) = pass.pass.0.borrow_mut().as_mut() {
-        state.ended = true;
+    if let Some(state) = pass.pass.0.borrow_mut().as_mut()
+        && !std::mem::replace(&mut state.ended, true)
+    {
+        state.parts.pass_ended();
     }
     pass.forward_end();
 }
@@ -784,7 +803,10 @@ fn cut(pass: &GpuComputePassEncoder, size: Size) -> Cutting {
     let mut state = pass.pass.0.borrow_mut();
     let Some(state) = state.as_mut() else { return Cutting::No(0) };
     let Some((pipeline, Some(chunkable))) = state.pipeline.clone() else { return Cutting::No(0) };
-    let Some(v) = get(pass.device).filter(|_| !registry::is_lost(pass.device)) else { return Cutting::No(0) };
+    // A device lost or destroyed runs nothing more: its dispatch is made as asked (encoders the
+    // virt would make on it would report errors of their own).
+    let gone = registry::is_lost(pass.device) || registry::is_destroyed(pass.device);
+    let Some(v) = get(pass.device).filter(|_| !gone) else { return Cutting::No(0) };
     // An indirect dispatch is a job whatever its size, read back before its chunks go.
     let (whole, indirect) = match size {
         Size::Direct(whole) => (whole, None),
@@ -845,17 +867,26 @@ fn cut(pass: &GpuComputePassEncoder, size: Size) -> Cutting {
         made: Cell::new(0),
         slice,
     });
-    // Its first chunk (an indirect dispatch: the dispatch as made), made now and let go: if the
-    // runtime refuses it, the dispatch is invalid as it stands, and is made as asked (its error
-    // is the application's). The chunks are made when they go, on the runtime's encoders that
-    // such checks hand back.
-    let (_, error) = caught(host, || match (&indirect, &job.pipeline) {
-        (Some((buffer, offset)), _) => job.encode(&pipeline, &job.own.1, |pass| pass.dispatch_workgroups_indirect(buffer, *offset)),
-        (None, Some(twin)) => job.commands(twin, [0; 3], job.span([0; 3], chunk).0, Place::Checking),
-        (None, None) => job.whole(),
-    });
-    if error.is_some() {
-        return Cutting::No(cost);
+    // Checked as WebGPU checks a dispatch: the pass's state, whatever its size (over the most
+    // a dimension may have, it is not cut). A direct one is checked by the runtime itself: an
+    // empty dispatch goes into the runtime's pass in its place, and if the runtime refuses it,
+    // the encoder is invalid as the application's dispatch made it, with the runtime's words for
+    // it (reported when the part that holds it is finished, or the encoder). The chunks that run
+    // in its place use the twin and the twin bind groups, checked when made. An indirect one
+    // also reads a buffer: a pass of the virt's own with the dispatch as made is checked, and let
+    // go; if the runtime refuses it, the dispatch is made as asked.
+    match &indirect {
+        Some((buffer, offset)) => {
+            let (_, error) = caught(host, || {
+                let encoder = host.create_command_encoder(None);
+                job.encode(&encoder, &pipeline, &job.own.1, |pass| pass.dispatch_workgroups_indirect(buffer, *offset));
+                encoder.finish(None)
+            });
+            if error.is_some() {
+                return Cutting::No(cost);
+            }
+        }
+        None => pass.inner.borrow().dispatch_workgroups(0, Some(0), Some(0)),
     }
     let tenant = tenant::of(pass.device);
     match apart {
@@ -1044,22 +1075,23 @@ impl Chunks for Job {
         Some(count.iter().map(|&n| u64::from(n)).product::<u64>().saturating_mul(ns))
     }
 
-    /// The next chunk's commands, made as it goes: sized by the least time per workgroup
-    /// measured (a job set apart is one chunk).
-    fn next(&self) -> Option<imp::GpuCommandBuffer> {
-        if let Some(copy) = self.copy_arguments() {
+    /// The next chunk, made as it goes: sized by the least time per workgroup measured (a job
+    /// set apart is one chunk).
+    fn next(&self, encoder: &imp::GpuCommandEncoder) -> bool {
+        if self.copy_arguments(encoder) {
             self.made.set(0);
-            return Some(copy);
+            return true;
         }
-        let start = self.cursor.get()?;
+        let Some(start) = self.cursor.get() else { return false };
         let (count, next) = self.span(start, self.size());
         self.cursor.set(next);
         self.made.set(count.iter().map(|&n| u64::from(n)).product());
         super::gpu_time::chunk(self.tenant, Work::Dispatch);
-        Some(match &self.pipeline {
-            Some(twin) if next.is_some() || start != [0; 3] => self.commands(twin, start, count, Place::Made),
-            _ => self.whole(),
-        })
+        match &self.pipeline {
+            Some(twin) if next.is_some() || start != [0; 3] => self.commands(encoder, twin, start, count),
+            _ => self.whole(encoder),
+        }
+        true
     }
 
     fn timed(&self, time: Time) {
@@ -1104,17 +1136,16 @@ impl Job {
         }
     }
 
-    /// The commands that copy an indirect dispatch's arguments to a buffer of the virt's own,
-    /// the first time it is asked.
-    fn copy_arguments(&self) -> Option<imp::GpuCommandBuffer> {
+    /// Copies an indirect dispatch's arguments to a buffer of the virt's own, in `encoder`,
+    /// the first time it is asked (`false`: it was copied before, or the dispatch is direct).
+    fn copy_arguments(&self, encoder: &imp::GpuCommandEncoder) -> bool {
         let mut indirect = self.indirect.borrow_mut();
-        let indirect = indirect.as_mut().filter(|i| i.read_back.is_none())?;
+        let Some(indirect) = indirect.as_mut().filter(|i| i.read_back.is_none()) else { return false };
         let usage = imp::GpuBufferUsage::MAP_READ | imp::GpuBufferUsage::COPY_DST;
         let read_back = Rc::new(self.device.create_buffer(&imp::GpuBufferDescriptor { size: ARGUMENTS, usage, mapped_at_creation: None, label: None }));
-        let encoder = self.device.create_command_encoder(None);
         encoder.copy_buffer_to_buffer(&indirect.buffer, Some(indirect.offset), &read_back, Some(0), Some(ARGUMENTS));
         indirect.read_back = Some(read_back);
-        Some(encoder.finish(None))
+        true
     }
 
     /// The chunk of at most `size` workgroups that starts at `start`: its size in workgroups
@@ -1144,19 +1175,12 @@ impl Job {
         (count.map(|n| n as u32), (next[2] < z).then(|| next.map(|n| n as u32)))
     }
 
-    /// The commands of the chunk of `count` workgroups at `start`, on the twin.
-    fn commands(&self, twin: &TwinPipeline, start: [u32; 3], count: [u32; 3], place: Place) -> imp::GpuCommandBuffer {
-        self.encode(&twin.pipeline, &self.groups, |pass| {
+    /// The chunk of `count` workgroups at `start`, on the twin.
+    fn commands(&self, encoder: &imp::GpuCommandEncoder, twin: &TwinPipeline, start: [u32; 3], count: [u32; 3]) {
+        self.encode(encoder, &twin.pipeline, &self.groups, |pass| {
             if let Some((index, layout)) = &twin.place {
-                let made;
-                let group = match place {
-                    Place::Checking => twin.checking.get_or_init(|| make_place(&self.device, layout, [0; 3], self.whole.get())),
-                    Place::Made => {
-                        made = make_place(&self.device, layout, start, self.whole.get());
-                        &made
-                    }
-                };
-                let _ = pass.set_bind_group(*index, Some(group), None, None, None);
+                let place = make_place(&self.device, layout, start, self.whole.get());
+                let _ = pass.set_bind_group(*index, Some(&place), None, None, None);
             }
             let [cx, cy, cz] = count;
             pass.dispatch_workgroups(cx, Some(cy), Some(cz));
@@ -1164,15 +1188,14 @@ impl Job {
     }
 
     /// The whole dispatch as the application made it: its pipeline and bind groups, no place.
-    fn whole(&self) -> imp::GpuCommandBuffer {
+    fn whole(&self, encoder: &imp::GpuCommandEncoder) {
         let (pipeline, groups) = &self.own;
         let [x, y, z] = self.whole.get();
-        self.encode(pipeline, groups, |pass| pass.dispatch_workgroups(x, Some(y), Some(z)))
+        self.encode(encoder, pipeline, groups, |pass| pass.dispatch_workgroups(x, Some(y), Some(z)));
     }
 
-    /// A pass of its own that sets `pipeline` and `groups`, then does what `dispatch` does.
-    fn encode(&self, pipeline: &imp::GpuComputePipeline, groups: &[Option<Group>], dispatch: impl FnOnce(&imp::GpuComputePassEncoder)) -> imp::GpuCommandBuffer {
-        let encoder = self.device.create_command_encoder(None);
+    /// A pass in `encoder` that sets `pipeline` and `groups`, then does what `dispatch` does.
+    fn encode(&self, encoder: &imp::GpuCommandEncoder, pipeline: &imp::GpuComputePipeline, groups: &[Option<Group>], dispatch: impl FnOnce(&imp::GpuComputePassEncoder)) {
         let pass = encoder.begin_compute_pass(Some(&imp::GpuComputePassDescriptor { timestamp_writes: None, label: self.label.clone() }));
         pass.set_pipeline(pipeline);
         for (index, group) in groups.iter().enumerate() {
@@ -1182,7 +1205,6 @@ impl Job {
         }
         dispatch(&pass);
         pass.end();
-        encoder.finish(None)
     }
 }
 
@@ -1196,12 +1218,4 @@ struct Indirect {
     offset: u64,
     max: u32,
     read_back: Option<Rc<imp::GpuBuffer>>,
-}
-
-/// The place a chunk's twin reads.
-enum Place {
-    /// One the twin keeps for the chunks that check a cut (their place is never read).
-    Checking,
-    /// The chunk's own.
-    Made,
 }

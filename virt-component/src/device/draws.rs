@@ -262,6 +262,7 @@ pub fn begin_render_pass(encoder: &GpuCommandEncoder, descriptor: exp::GpuRender
     let target = chunks::on(encoder.device).then(|| Target::of(&descriptor).map(Rc::new));
     let pass = encoder.forward_begin_render_pass(descriptor);
     if let Some(target) = target {
+        encoder.parts.pass_begun();
         *pass.get::<GpuRenderPassEncoder>().pass.0.borrow_mut() = Some(PassState {
             encoder: encoder.inner.clone(),
             parts: encoder.parts.clone(),
@@ -366,7 +367,11 @@ pub fn pop_debug_group(pass: &GpuRenderPassEncoder) {
 }
 
 pub fn end(pass: &GpuRenderPassEncoder) {
-    remember(pass, |s| s.ended = true);
+    remember(pass, |s| {
+        if !std::mem::replace(&mut s.ended, true) {
+            s.parts.pass_ended();
+        }
+    });
     pass.forward_end();
 }
 
@@ -430,7 +435,6 @@ fn cut(pass: &GpuRenderPassEncoder, draw: Draw) -> Cutting {
     }
     let host = &v.host.device;
     let job = Rc::new(DrawJob {
-        device: host.clone(),
         tenant: tenant::of(pass.device),
         drawable,
         target: target.clone(),
@@ -442,7 +446,11 @@ fn cut(pass: &GpuRenderPassEncoder, draw: Draw) -> Cutting {
         slice,
     });
     // The whole draw, encoded now and let go: if the runtime refuses it, it is made as asked.
-    let (_, error) = caught(host, || job.encode([0, 0], [draw.count, draw.instances]));
+    let (_, error) = caught(host, || {
+        let encoder = host.create_command_encoder(None);
+        job.encode(&encoder, [0, 0], [draw.count, draw.instances]);
+        encoder.finish(None)
+    });
     if error.is_some() {
         return Cutting::No(cost);
     }
@@ -484,7 +492,6 @@ impl Draw {
 
 /// A draw cut out of a render pass, run chunk by chunk, or set apart, run whole.
 pub struct DrawJob {
-    device: Rc<imp::GpuDevice>,
     tenant: u32,
     drawable: Rc<Drawable>,
     target: Rc<Target>,
@@ -522,9 +529,8 @@ impl DrawJob {
 
     /// A pass of its own on the target, with the application's state, that draws `count` at
     /// `start` of the draw's grid.
-    fn encode(&self, [ox, oy]: [u32; 2], [count, instances]: [u32; 2]) -> imp::GpuCommandBuffer {
-        let encoder = self.device.create_command_encoder(None);
-        let pass = self.target.begin(&encoder);
+    fn encode(&self, encoder: &imp::GpuCommandEncoder, [ox, oy]: [u32; 2], [count, instances]: [u32; 2]) {
+        let pass = self.target.begin(encoder);
         self.bound.apply(&pass);
         let d = &self.draw;
         match d.indexed {
@@ -532,7 +538,6 @@ impl DrawJob {
             false => pass.draw(count, Some(instances), Some(d.first + ox), Some(d.first_instance + oy)),
         }
         pass.end();
-        encoder.finish(None)
     }
 
     /// The size of the next chunk, in units.
@@ -576,13 +581,14 @@ impl Chunks for DrawJob {
         self.slice
     }
 
-    fn next(&self) -> Option<imp::GpuCommandBuffer> {
-        let start = self.cursor.get()?;
+    fn next(&self, encoder: &imp::GpuCommandEncoder) -> bool {
+        let Some(start) = self.cursor.get() else { return false };
         let (count, next) = self.span(start, self.size());
         self.cursor.set(next);
         self.made.set(u64::from(count[0]) * u64::from(count[1]));
         super::gpu_time::chunk(self.tenant, Work::Draw);
-        Some(self.encode(start, count))
+        self.encode(encoder, start, count);
+        true
     }
 
     fn timed(&self, time: Time) {

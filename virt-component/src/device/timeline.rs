@@ -59,8 +59,9 @@ pub enum HeldCall {
 
 /// Work submitted in chunks, one at a time (a dispatch cut by `super::chunks`).
 pub trait Chunks {
-    /// The next chunk's commands (`None`: every chunk was made).
-    fn next(&self) -> Option<imp::GpuCommandBuffer>;
+    /// Encodes the next chunk into `encoder`, a pass or a copy of its own (`false`: every chunk
+    /// was made).
+    fn next(&self, encoder: &imp::GpuCommandEncoder) -> bool;
     /// The chunk made last went to the runtime first in a submission, whose GPU time comes in
     /// `time` once it is done.
     fn timed(&self, time: Time);
@@ -80,6 +81,49 @@ pub trait Chunks {
     /// What must be read back before the next chunk is made (an indirect dispatch's size),
     /// once what `next` gave for it is done.
     fn read(&self) -> Option<futures::future::LocalBoxFuture<'_, ()>>;
+}
+
+/// The command buffers of one runtime submission, in order: the application's (whole, or
+/// parts of a cut one) and chunks. Chunks one after another go into one encoder of the virt's
+/// own: the runtime makes and finishes one command encoder for them, not one a chunk.
+struct Batch {
+    device: Rc<imp::GpuDevice>,
+    buffers: Vec<Rc<imp::GpuCommandBuffer>>,
+    chunks: Option<imp::GpuCommandEncoder>,
+}
+
+impl Batch {
+    fn new(device: &Rc<imp::GpuDevice>, buffers: Vec<Rc<imp::GpuCommandBuffer>>) -> Self {
+        Batch { device: device.clone(), buffers, chunks: None }
+    }
+
+    /// Adds command buffers of the application's.
+    fn extend(&mut self, buffers: Vec<Rc<imp::GpuCommandBuffer>>) {
+        self.close();
+        self.buffers.extend(buffers);
+    }
+
+    /// Adds the next chunk of `job`, if it has one left.
+    fn chunk(&mut self, job: &dyn Chunks) -> bool {
+        let fresh = self.chunks.is_none();
+        let encoder = self.chunks.get_or_insert_with(|| self.device.create_command_encoder(None));
+        let made = job.next(encoder);
+        if !made && fresh {
+            self.chunks = None;
+        }
+        made
+    }
+
+    fn close(&mut self) {
+        if let Some(encoder) = self.chunks.take() {
+            self.buffers.push(Rc::new(encoder.finish(None)));
+        }
+    }
+
+    fn finish(mut self) -> Vec<Rc<imp::GpuCommandBuffer>> {
+        self.close();
+        self.buffers
+    }
 }
 
 /// Where in a texture a held `write-texture` goes (its copy info without the texture).
@@ -352,7 +396,7 @@ impl Timeline {
     /// and draws whose rest is known to fit, as long as the chunks gone ahead run a slice at
     /// most together. The runtime gets one submission where the application made one, unless
     /// a chunk must wait.
-    fn join_parts(&self, by: u64, buffers: &mut Vec<Rc<imp::GpuCommandBuffer>>) {
+    fn join_parts(&self, by: u64, batch: &mut Batch) {
         let mut joined = 0;
         loop {
             let Some((mark, made_by, call)) = self.held.borrow_mut().pop_front() else { break };
@@ -361,12 +405,10 @@ impl Timeline {
                 _ => None,
             };
             match (call, fits) {
-                (HeldCall::Part(part), _) if made_by == by => buffers.extend(part),
+                (HeldCall::Part(part), _) if made_by == by => batch.extend(part),
                 (HeldCall::Chunks(job), Some(time)) if made_by == by => {
                     self.went_ahead(Some(time));
-                    if let Some(chunk) = job.next() {
-                        buffers.push(Rc::new(chunk));
-                    }
+                    batch.chunk(&*job);
                     if !job.is_done() {
                         self.held.borrow_mut().push_front((mark, made_by, HeldCall::Chunks(job)));
                         break;
@@ -490,27 +532,28 @@ impl Timeline {
         left
     }
 
+    /// Submits `buffers` with the parts held after them that join them ([`Self::join_parts`]).
+    fn submit_joined(self: &Rc<Self>, by: u64, buffers: Vec<Rc<imp::GpuCommandBuffer>>, operation: Operation) {
+        let mut batch = Batch::new(&self.host.device, buffers);
+        self.join_parts(by, &mut batch);
+        self.submit_now(&batch.finish(), by, operation);
+    }
+
     /// Makes held call `call`, which the application's call number `by` made: what is left of
     /// it to make later.
     fn make(self: &Rc<Self>, by: u64, call: HeldCall) -> Option<HeldCall> {
         match call {
-            HeldCall::Submit(mut buffers) => {
-                self.join_parts(by, &mut buffers);
-                self.submit_now(&buffers, by, Operation::Submission);
-            }
-            HeldCall::Part(mut buffers) => {
-                self.join_parts(by, &mut buffers);
-                self.submit_now(&buffers, by, Operation::Part);
-            }
+            HeldCall::Submit(buffers) => self.submit_joined(by, buffers, Operation::Submission),
+            HeldCall::Part(buffers) => self.submit_joined(by, buffers, Operation::Part),
             HeldCall::Chunks(job) => {
                 let (rest, estimate) = (job.rest(), job.estimate());
-                if let Some(chunk) = job.next() {
+                let mut batch = Batch::new(&self.host.device, Vec::new());
+                if batch.chunk(&*job) {
                     self.went_ahead(estimate);
-                    let mut buffers = vec![Rc::new(chunk)];
                     if rest.is_some() && job.is_done() {
-                        self.join_parts(by, &mut buffers);
+                        self.join_parts(by, &mut batch);
                     }
-                    let number = self.submit_now(&buffers, by, Operation::Part);
+                    let number = self.submit_now(&batch.finish(), by, Operation::Part);
                     job.timed(self.host.time_of(number));
                 }
                 return (!job.is_done()).then_some(HeldCall::Chunks(job));
