@@ -85,16 +85,18 @@ pub trait Chunks {
 
 /// The command buffers of one runtime submission, in order: the application's (whole, or
 /// parts of a cut one) and chunks. Chunks one after another go into one encoder of the virt's
-/// own: the runtime makes and finishes one command encoder for them, not one a chunk.
+/// own: the runtime makes and finishes one command encoder for them, not one a chunk. The jobs
+/// whose chunks it holds learn the submission's time.
 struct Batch {
     device: Rc<imp::GpuDevice>,
     buffers: Vec<Rc<imp::GpuCommandBuffer>>,
     chunks: Option<imp::GpuCommandEncoder>,
+    jobs: Vec<Rc<dyn Chunks>>,
 }
 
 impl Batch {
     fn new(device: &Rc<imp::GpuDevice>, buffers: Vec<Rc<imp::GpuCommandBuffer>>) -> Self {
-        Batch { device: device.clone(), buffers, chunks: None }
+        Batch { device: device.clone(), buffers, chunks: None, jobs: Vec::new() }
     }
 
     /// Adds command buffers of the application's.
@@ -104,12 +106,14 @@ impl Batch {
     }
 
     /// Adds the next chunk of `job`, if it has one left.
-    fn chunk(&mut self, job: &dyn Chunks) -> bool {
+    fn chunk(&mut self, job: &Rc<dyn Chunks>) -> bool {
         let fresh = self.chunks.is_none();
         let encoder = self.chunks.get_or_insert_with(|| self.device.create_command_encoder(None));
         let made = job.next(encoder);
-        if !made && fresh {
-            self.chunks = None;
+        match made {
+            true => self.jobs.push(job.clone()),
+            false if fresh => self.chunks = None,
+            false => {}
         }
         made
     }
@@ -120,9 +124,9 @@ impl Batch {
         }
     }
 
-    fn finish(mut self) -> Vec<Rc<imp::GpuCommandBuffer>> {
+    fn finish(mut self) -> (Vec<Rc<imp::GpuCommandBuffer>>, Vec<Rc<dyn Chunks>>) {
         self.close();
-        self.buffers
+        (self.buffers, self.jobs)
     }
 }
 
@@ -391,30 +395,31 @@ impl Timeline {
         }
     }
 
-    /// Adds to `buffers`, a part of the submission that the application's call `by` made, the
-    /// parts held after it that need no wait of their own: its commands, and its cut dispatches
-    /// and draws whose rest is known to fit, as long as the chunks gone ahead run a slice at
-    /// most together. The runtime gets one submission where the application made one, unless
-    /// a chunk must wait.
+    /// Adds to `batch`, a part of the submission that the application's call `by` made, the
+    /// parts held after it that need no wait of their own: its commands, and the next chunks of
+    /// its cut dispatches and draws that may go ahead of the work in flight (a rest known to
+    /// fit, a first chunk: [`Self::may_go_ahead`]). The runtime gets one submission where the
+    /// application made one, unless a chunk must wait.
     fn join_parts(&self, by: u64, batch: &mut Batch) {
         let mut joined = 0;
         loop {
             let Some((mark, made_by, call)) = self.held.borrow_mut().pop_front() else { break };
-            let fits = match &call {
-                HeldCall::Chunks(job) if !job.waits() => job.rest().filter(|time| self.ahead.get().saturating_add(*time) <= job.slice()),
-                _ => None,
+            let goes = match &call {
+                HeldCall::Part(_) => true,
+                HeldCall::Chunks(job) => !job.waits() && self.may_go_ahead(&**job),
+                _ => false,
             };
-            match (call, fits) {
-                (HeldCall::Part(part), _) if made_by == by => batch.extend(part),
-                (HeldCall::Chunks(job), Some(time)) if made_by == by => {
-                    self.went_ahead(Some(time));
-                    batch.chunk(&*job);
+            match call {
+                HeldCall::Part(part) if made_by == by => batch.extend(part),
+                HeldCall::Chunks(job) if goes && made_by == by => {
+                    self.went_ahead(job.estimate());
+                    batch.chunk(&job);
                     if !job.is_done() {
                         self.held.borrow_mut().push_front((mark, made_by, HeldCall::Chunks(job)));
                         break;
                     }
                 }
-                (call, _) => {
+                call => {
                     self.held.borrow_mut().push_front((mark, made_by, call));
                     break;
                 }
@@ -536,7 +541,17 @@ impl Timeline {
     fn submit_joined(self: &Rc<Self>, by: u64, buffers: Vec<Rc<imp::GpuCommandBuffer>>, operation: Operation) {
         let mut batch = Batch::new(&self.host.device, buffers);
         self.join_parts(by, &mut batch);
-        self.submit_now(&batch.finish(), by, operation);
+        self.submit_batch(batch, by, operation);
+    }
+
+    /// Submits `batch`: each job with a chunk in it learns the submission's time (from its
+    /// submission until the virt hears it done, the work queued before it included).
+    fn submit_batch(self: &Rc<Self>, batch: Batch, by: u64, operation: Operation) {
+        let (buffers, jobs) = batch.finish();
+        let number = self.submit_now(&buffers, by, operation);
+        for job in jobs {
+            job.timed(self.host.time_of(number));
+        }
     }
 
     /// Makes held call `call`, which the application's call number `by` made: what is left of
@@ -548,13 +563,12 @@ impl Timeline {
             HeldCall::Chunks(job) => {
                 let (rest, estimate) = (job.rest(), job.estimate());
                 let mut batch = Batch::new(&self.host.device, Vec::new());
-                if batch.chunk(&*job) {
+                if batch.chunk(&job) {
                     self.went_ahead(estimate);
                     if rest.is_some() && job.is_done() {
                         self.join_parts(by, &mut batch);
                     }
-                    let number = self.submit_now(&batch.finish(), by, Operation::Part);
-                    job.timed(self.host.time_of(number));
+                    self.submit_batch(batch, by, Operation::Part);
                 }
                 return (!job.is_done()).then_some(HeldCall::Chunks(job));
             }
