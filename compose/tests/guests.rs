@@ -331,3 +331,42 @@ fn benchmark_guests_compute_what_they_claim() {
         assert!(out.lines().any(|l| l.starts_with("bench ")), "{out}");
     }
 }
+
+#[test]
+fn with_webgpu_host_trace_set_the_host_prints_what_reached_the_runtime_and_when() {
+    let app = guest("compute");
+    let traced = webgpu_virt().arg("run").arg(app).env("WEBGPU_HOST_TRACE", "1").output().unwrap();
+    check(&traced, "compute, traced");
+    let stderr = String::from_utf8(traced.stderr.clone()).unwrap();
+    let lines: Vec<(u64, &str)> = stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("T "))
+        .map(|l| {
+            let (time, call) = l.trim_start().split_once(' ').unwrap_or_else(|| panic!("a trace line without a call: {l:?}"));
+            (time.parse().unwrap_or_else(|_| panic!("a trace line without a time: {l:?}")), call)
+        })
+        .collect();
+    assert!(lines.windows(2).all(|w| w[0].0 <= w[1].0), "the times go back:\n{stderr}");
+    let calls: Vec<&str> = lines.iter().map(|(_, call)| *call).collect();
+    let at = |call: &str| calls.iter().position(|c| *c == call).unwrap_or_else(|| panic!("no {call:?} in {calls:?}"));
+    // The guest's dispatch of 1024 invocations, finished, submitted and read back through a
+    // mapped buffer: each call in its order, each begun before it was done.
+    let order = [
+        "create-command-encoder",
+        "begin-compute-pass",
+        "dispatch 16 1 1",
+        "finish",
+        "finished",
+        "submit 1",
+        "submitted",
+        "map-async asked",
+        "map-async resolved",
+    ];
+    let places: Vec<usize> = order.iter().map(|call| at(call)).collect();
+    assert!(places.windows(2).all(|w| w[0] < w[1]), "not in the order {order:?}: {calls:?}");
+    // Unset, nothing is traced, and the guest prints the same.
+    let plain = webgpu_virt().arg("run").arg(app).output().unwrap();
+    check(&plain, "compute");
+    assert!(!String::from_utf8_lossy(&plain.stderr).lines().any(|l| l.starts_with("T ")));
+    assert_eq!(plain.stdout, traced.stdout);
+}

@@ -194,6 +194,7 @@ impl w::HostGpuCommandEncoder for WebGpuCtxView<'_> {
         this: Resource<CommandEncoder>,
         desc: Option<w::GpuComputePassDescriptor>,
     ) -> wasmtime::Result<Resource<ComputePassEncoder>> {
+        crate::trace::note(format_args!("begin-compute-pass"));
         let state = self.table.get(&this)?.state.clone();
         let (label, timestamps) = desc.map(|d| (d.label, d.timestamp_writes)).unwrap_or_default();
         let mut pass = None;
@@ -299,6 +300,7 @@ impl w::HostGpuCommandEncoder for WebGpuCtxView<'_> {
     }
 
     fn finish(&mut self, this: Resource<CommandEncoder>, desc: Option<w::GpuCommandBufferDescriptor>) -> wasmtime::Result<Resource<CommandBuffer>> {
+        let _traced = crate::trace::span(format_args!("finish"), "finished");
         let slot = self.table.get_mut(&this)?;
         let label = desc.and_then(|d| d.label).unwrap_or_default();
         let buffer = match slot.encoder.take() {
@@ -359,6 +361,7 @@ impl w::HostGpuComputePassEncoder for WebGpuCtxView<'_> {
     }
 
     fn dispatch_workgroups(&mut self, this: Resource<ComputePassEncoder>, x: u32, y: Option<u32>, z: Option<u32>) -> wasmtime::Result<()> {
+        crate::trace::note(format_args!("dispatch {x} {} {}", y.unwrap_or(1), z.unwrap_or(1)));
         self.pass(&this, "dispatch-workgroups", |p, _, _| { p.dispatch_workgroups(x, y.unwrap_or(1), z.unwrap_or(1)); Ok(()) })
     }
 

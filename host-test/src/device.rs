@@ -236,6 +236,7 @@ impl w::HostGpuDevice for WebGpuCtxView<'_> {
     }
 
     fn create_buffer(&mut self, this: Resource<Device>, desc: w::GpuBufferDescriptor) -> wasmtime::Result<Resource<Buffer>> {
+        crate::trace::note(format_args!("create-buffer {}", desc.size));
         self.ctx.stats.buffers += 1;
         self.ctx.stats.largest_buffer = self.ctx.stats.largest_buffer.max(desc.size);
         let dev = self.table.get(&this)?;
@@ -357,6 +358,7 @@ impl w::HostGpuDevice for WebGpuCtxView<'_> {
     }
 
     fn create_bind_group(&mut self, this: Resource<Device>, desc: w::GpuBindGroupDescriptor) -> wasmtime::Result<Resource<BindGroup>> {
+        crate::trace::note(format_args!("create-bind-group"));
         let dev = self.table.get(&this)?;
         // Textures bound directly use their default view: make those first so the entries can
         // borrow them.
@@ -450,6 +452,7 @@ impl w::HostGpuDevice for WebGpuCtxView<'_> {
     ) -> wasmtime::Result<Resource<CommandEncoder>> {
         let dev = self.table.get(&this)?;
         let label = desc.and_then(|d| d.label);
+        crate::trace::note(format_args!("create-command-encoder"));
         let encoder = dev.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: label.as_deref() });
         let encoder = CommandEncoder { encoder: Some(encoder), state: dev.state.clone(), label: label.unwrap_or_default() };
         Ok(self.table.push(encoder)?)
@@ -644,6 +647,7 @@ impl<T: WebGpuView + 'static> w::HostGpuDeviceWithStore<T> for WebGpu {
 
 impl w::HostGpuQueue for WebGpuCtxView<'_> {
     fn submit(&mut self, this: Resource<Queue>, command_buffers: Vec<Resource<CommandBuffer>>) -> wasmtime::Result<()> {
+        let _traced = crate::trace::span(format_args!("submit {}", command_buffers.len()), "submitted");
         let queue = self.table.get(&this)?;
         let (queue, state) = (queue.queue.clone(), queue.state.clone());
         for (i, cb) in command_buffers.iter().enumerate() {
@@ -738,6 +742,7 @@ impl w::HostGpuQueue for WebGpuCtxView<'_> {
 
 impl<T: WebGpuView + 'static> w::HostGpuQueueWithStore<T> for WebGpu {
     async fn on_submitted_work_done(accessor: &Accessor<T, Self>, this: Resource<Queue>) -> wasmtime::Result<()> {
+        let _traced = crate::trace::span(format_args!("work-done asked"), "work-done resolved");
         let (queue, state) = accessor.with(|mut a| {
             let q = a.get().table.get(&this)?;
             wasmtime::Result::<_>::Ok((q.queue.clone(), q.state.clone()))

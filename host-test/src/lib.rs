@@ -72,6 +72,7 @@ pub mod run;
 pub mod serve;
 mod shader;
 mod state;
+mod trace;
 mod wait;
 
 use bindings::wasi::webgpu::webgpu as w;
@@ -249,3 +250,4 @@ fn quiet_panic_hook() {
         }));
     });
 }
+

@@ -200,6 +200,7 @@ impl<T: WebGpuView + 'static> w::HostGpuBufferWithStore<T> for WebGpu {
         offset: Option<u64>,
         size: Option<u64>,
     ) -> wasmtime::Result<Result<(), w::MapAsyncError>> {
+        let _traced = crate::trace::span(format_args!("map-async asked"), "map-async resolved");
         let started = accessor.with(|mut a| {
             let b = a.get().table.get(&this)?;
             match b.state.capture(|| start_map(b, mode, offset, size)) {

@@ -19,21 +19,26 @@
 //!   than a chunk ends the runtime's pass and finishes the encoder so far (a *part* of the
 //!   application's command buffer), keeps the dispatch as a [`Job`], and goes on in a new
 //!   encoder and pass with the same state; an encoder that holds nothing of the application's
-//!   but pass state since the last cut goes on instead, the job its next part. Its first chunk
-//!   is made at once to check it, and let go (chunks are made as they go, on the runtime's
-//!   encoders that such checks hand back). The application's encoder and pass are the same
-//!   objects throughout: their imported handles are swapped (`build.rs`, `SWAPPED`). A part the
-//!   runtime refuses to finish shows the encoder invalid already: the application's `finish`
-//!   reports that error, and its `submit` submits that part, refused in the runtime's words.
+//!   but pass state since the last cut goes on instead, the job its next part. The runtime
+//!   checks the dispatch where it stands: an empty dispatch goes into its pass in the
+//!   dispatch's place (WebGPU checks a dispatch's state whatever its size), and the chunks are
+//!   made as they go. Only an encoder's one open pass is cut (a part finished under another
+//!   open pass would leave that pass on an encoder that has finished). The application's
+//!   encoder and pass are the same objects throughout: their imported handles are swapped
+//!   (`build.rs`, `SWAPPED`). A part the runtime refuses to finish shows the encoder invalid
+//!   already: the application's `finish` reports that error, and its `submit` submits that
+//!   part, refused in the runtime's words.
 //! - **Submission.** A command buffer with parts is submitted part by part on the device's
 //!   timeline (`super::timeline`): a job's chunks one at a time, its first as a submission goes,
 //!   each later one once the work before it is done. Between two chunks, other guests' work
 //!   runs, and a device lost to its time limit submits nothing more. A chunk that holds the
 //!   rest of its dispatch and is known to fit a slice waits for nothing, and goes in one runtime
-//!   submission with the parts after it that wait for nothing either; but chunks go ahead of
-//!   the work in flight only up to a slice of them, and one of a pipeline not measured yet only
-//!   alone (`Timeline::may_go_ahead`), so that many jobs in a row queue no more than that. The
-//!   time limit counts the chunks of one submission together (`super::watchdog`).
+//!   submission with the parts after it that wait for nothing either, as does a job's first
+//!   chunk; but chunks go ahead of the work in flight only up to a slice of them, and one of a
+//!   pipeline not measured yet only alone (`Timeline::may_go_ahead`), so that many jobs in a
+//!   row queue no more than that. The chunks of one runtime submission are passes of one
+//!   command encoder. The time limit counts the chunks of one submission together
+//!   (`super::watchdog`).
 //! - **Many dispatches.** An encoder counts what the dispatches in its runtime encoder since
 //!   the last cut may cost ([`cost`]). A dispatch that would take that past a slice is *set
 //!   apart*: a job of one chunk, the dispatch as made, that waits for the work before it. So a
@@ -52,8 +57,9 @@
 //!
 //! Chunks are made only where the runtime's error scopes pop at once (`Host::instant_pops`), so
 //! that the virt can check its own work without the application seeing it: a twin, a twin's
-//! bind group or a dispatch that the runtime refuses is not used, and the dispatch is made as
-//! asked. What is not cut: passes with timestamp writes, dispatches inside a debug group,
+//! bind group or an indirect dispatch (checked in a pass of the virt's own) that the runtime
+//! refuses is not used, and the dispatch is made as asked. A dispatch on a device lost or
+//! destroyed is made as asked. What is not cut: passes with timestamp writes, dispatches inside a debug group,
 //! entry points with a dispatch-wide builtin in a structure, and pipelines whose layout
 //! already uses the reserved group.
 
