@@ -332,6 +332,18 @@ impl Chunkable {
     }
 }
 
+/// Whether the runtime accepts what `encode` records into a command encoder of the virt's own,
+/// finished inside error scopes of the virt's own and let go: the application sees nothing of
+/// it (an indirect dispatch or a draw checked before it is cut).
+pub(super) fn accepted(host: &imp::GpuDevice, encode: impl FnOnce(&imp::GpuCommandEncoder)) -> bool {
+    let (_, error) = caught(host, || {
+        let encoder = host.create_command_encoder(None);
+        encode(&encoder);
+        encoder.finish(None)
+    });
+    error.is_none()
+}
+
 /// A bind group of `layout` holding a chunk's place: where it starts and the whole dispatch's
 /// size.
 fn make_place(device: &imp::GpuDevice, layout: &imp::GpuBindGroupLayout, start: [u32; 3], whole: [u32; 3]) -> imp::GpuBindGroup {
@@ -809,8 +821,8 @@ fn cut(pass: &GpuComputePassEncoder, size: Size) -> Cutting {
     let mut state = pass.pass.0.borrow_mut();
     let Some(state) = state.as_mut() else { return Cutting::No(0) };
     let Some((pipeline, Some(chunkable))) = state.pipeline.clone() else { return Cutting::No(0) };
-    // A device lost or destroyed runs nothing more: its dispatch is made as asked (encoders the
-    // virt would make on it would report errors of their own).
+    // A device lost or destroyed runs nothing more: cutting its dispatch would gain nothing, and
+    // it is made as asked.
     let gone = registry::is_lost(pass.device) || registry::is_destroyed(pass.device);
     let Some(v) = get(pass.device).filter(|_| !gone) else { return Cutting::No(0) };
     // An indirect dispatch is a job whatever its size, read back before its chunks go.
@@ -883,12 +895,7 @@ fn cut(pass: &GpuComputePassEncoder, size: Size) -> Cutting {
     // go; if the runtime refuses it, the dispatch is made as asked.
     match &indirect {
         Some((buffer, offset)) => {
-            let (_, error) = caught(host, || {
-                let encoder = host.create_command_encoder(None);
-                job.encode(&encoder, &pipeline, &job.own.1, |pass| pass.dispatch_workgroups_indirect(buffer, *offset));
-                encoder.finish(None)
-            });
-            if error.is_some() {
+            if !accepted(host, |encoder| job.encode(encoder, &pipeline, &job.own.1, |pass| pass.dispatch_workgroups_indirect(buffer, *offset))) {
                 return Cutting::No(cost);
             }
         }

@@ -31,7 +31,6 @@ use super::timeline::Chunks;
 use super::gpu_time::Work;
 use super::host::Time;
 use super::registry::{self, get};
-use super::scopes::caught;
 use crate::{GpuCommandEncoder, GpuRenderPassEncoder, GpuRenderPipeline, exp, imp, tenant};
 use futures::future::LocalBoxFuture;
 use std::cell::{Cell, RefCell};
@@ -446,12 +445,7 @@ fn cut(pass: &GpuRenderPassEncoder, draw: Draw) -> Cutting {
         slice,
     });
     // The whole draw, encoded now and let go: if the runtime refuses it, it is made as asked.
-    let (_, error) = caught(host, || {
-        let encoder = host.create_command_encoder(None);
-        job.encode(&encoder, [0, 0], [draw.count, draw.instances]);
-        encoder.finish(None)
-    });
-    if error.is_some() {
+    if !chunks::accepted(host, |encoder| job.encode(encoder, [0, 0], [draw.count, draw.instances])) {
         return Cutting::No(cost);
     }
     let tenant = tenant::of(pass.device);
