@@ -666,9 +666,10 @@ impl<'a> Gen<'a> {
         };
         // A call with another device's object that returns nothing is not made: in WebGPU it
         // would do nothing but fail. (One returning a value is made, to have the value; so is
-        // an encoder's command, after the command that spoils the encoder: see `share::Spoil`.)
+        // an encoder's command, after the command that spoils the encoder: see `share::Spoil`;
+        // and a `submit`, which uses up its command buffers: `device::queue::submit`.)
         let body = match (!foreign.is_empty(), &f.result, constructor) {
-            (true, None, false) if !encoder => format!("if foreign {{ }} else {{ {body} }}"),
+            (true, None, false) if !encoder && f.name != "[method]gpu-queue.submit" => format!("if foreign {{ }} else {{ {body} }}"),
             _ => body,
         };
         format!(

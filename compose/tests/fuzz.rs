@@ -140,13 +140,17 @@ fn fuzzed_call_sequences_agree_direct_through_the_virt_under_limits_in_a_pod_und
 /// that scope on the runtime above the newer one, whose pop then took the split); seed 110 (a
 /// dispatch set apart in a pass while a second pass was open on its encoder: the part finished
 /// at the cut left that second pass on a finished runtime encoder, whose `end` then reported an
-/// error the application never made).
+/// error the application never made); seed 210 (a command buffer submitted again after a
+/// submission refused for another one: WebGPU uses up every command buffer of a refused
+/// submission, and the host left them whole where it refused one of another device itself);
+/// seed 245 (a copy within an indirect buffer that was destroyed: the virt copied from the
+/// buffer's stand-in, another buffer, and the runtime refused that only at submission).
 #[test]
 fn sequences_that_once_differed_agree() {
     let app = guest("fuzz");
     let dir = tempfile::tempdir().unwrap();
     let limits = ["--max-submission-time", "60s", "--max-gpu-share", "100%", "--max-loop-iterations", "1000000"];
-    for (seed, flags) in [(191, &limits[..]), (110, &limits[..])] {
+    for (seed, flags) in [(191, &limits[..]), (110, &limits[..]), (210, &limits[..]), (245, &limits[..])] {
         let sequence = ["--seed", &seed.to_string(), "--seeds", "1", "--steps", "300"].map(String::from);
         let run = |app: &Path| {
             let out = output_within(webgpu_virt().arg("run").arg(app).args(&sequence), 60);

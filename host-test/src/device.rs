@@ -655,10 +655,15 @@ impl w::HostGpuQueue for WebGpuCtxView<'_> {
             let wrong = if !Arc::ptr_eq(&cb.state, &state) {
                 "belongs to another device"
             } else if cb.buffer.is_none() {
-                "was already submitted"
+                "was used up by an earlier submit"
             } else {
                 continue;
             };
+            // WebGPU invalidates every command buffer of a submission it refuses: none can be
+            // submitted again (wgpu's own refusals use them all up too).
+            for cb in &command_buffers {
+                self.table.get_mut(cb)?.buffer.take();
+            }
             return crate::invalid_work(&state, ErrorValue::validation(format!("submit: command buffer {i} {wrong}")));
         }
         let mut buffers = Vec::with_capacity(command_buffers.len());

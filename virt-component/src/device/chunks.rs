@@ -524,8 +524,15 @@ pub fn copy_buffer_to_buffer(
     destination_offset: Option<u64>,
     size: Option<u64>,
 ) {
-    let source = copy_source(source.get::<crate::GpuBuffer>());
-    encoder.inner.borrow().copy_buffer_to_buffer(source, source_offset, &destination.get::<crate::GpuBuffer>().inner, destination_offset, size);
+    let (source, destination) = (source.get::<crate::GpuBuffer>(), &destination.get::<crate::GpuBuffer>().inner);
+    // A copy within one buffer is refused whatever its usage: the runtime gets the buffer
+    // itself and refuses it in its own words (a stand-in would be another buffer, and one
+    // destroyed is refused only at submission).
+    let source = match Rc::ptr_eq(&source.inner, destination) {
+        true => &source.inner,
+        false => copy_source(source),
+    };
+    encoder.inner.borrow().copy_buffer_to_buffer(source, source_offset, destination, destination_offset, size);
 }
 
 /// `gpu-command-encoder.copy-buffer-to-texture`, from the application's source.

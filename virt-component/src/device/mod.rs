@@ -193,8 +193,9 @@ pub async fn pop_error_scope(device: &GpuDevice) -> Result<Option<exp::GpuError>
     queue::drained(device.device).await;
     let host = |e: Option<imp::GpuError>| e.map(|e| exp::GpuError::new(GpuError::Host(e)));
     let scope = device.errors.pop();
-    if is_lost(device.device) {
-        // A lost device's pop resolves with no error, whatever its stack held.
+    if is_lost(device.device) || is_destroyed(device.device) {
+        // A lost device's pop (a destroyed one is lost) resolves with no error, whatever its
+        // stack held.
         return Ok(None);
     }
     let local = |kind, message| exp::GpuError::new(GpuError::Local { kind, message });

@@ -47,19 +47,28 @@ fn forwarded(device: DeviceId, submission: bool) {
 }
 
 pub fn submit(queue: &GpuQueue, command_buffers: Vec<exp::GpuCommandBufferBorrow<'_>>) {
-    // A lost device submits nothing; command buffers of another device are not submitted.
+    // WebGPU uses up every command buffer of a submission it refuses, and a lost device's
+    // submission runs nothing: none of them can be submitted again.
+    let use_up = || command_buffers.iter().for_each(|b| b.get::<GpuCommandBuffer>().invalid.mark());
+    let device_of = |b: &exp::GpuCommandBufferBorrow<'_>| b.get::<GpuCommandBuffer>().device;
     if is_lost(queue.device) {
-        return;
+        return use_up();
     }
-    // (The generated check has reported it.)
-    if command_buffers.iter().any(|b| foreign(queue.device, b.get::<GpuCommandBuffer>().device)) {
-        return;
+    // One of another virtual device on the same host device (the generated check has reported
+    // it).
+    if command_buffers.iter().any(|b| foreign(queue.device, device_of(b))) {
+        return use_up();
     }
-    // One known invalid: nothing of the submission runs, and every command buffer of it is
-    // used up, as in WebGPU.
+    // One known invalid: nothing of the submission runs.
     if let Some(i) = command_buffers.iter().position(|b| b.get::<GpuCommandBuffer>().invalid.is()) {
-        command_buffers.iter().for_each(|b| b.get::<GpuCommandBuffer>().invalid.mark());
+        use_up();
         return invalid::report(queue.device, "submit", &format!("command buffer {i}"));
+    }
+    // One of another device on another host device: the runtime refuses the submission in its
+    // own words. They are used up now, since the submission may be held while that other
+    // device submits one of them.
+    if command_buffers.iter().any(|b| device_of(b) != queue.device) {
+        use_up();
     }
     match timeline(queue.device) {
         Some(t) => match in_parts(&command_buffers) {

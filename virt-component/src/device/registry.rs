@@ -92,9 +92,10 @@ pub fn is_lost(id: DeviceId) -> bool {
 }
 
 /// Reports an error of the virt's own on `device`: to the application's innermost error scope of
-/// its filter, else to its uncaptured-error streams. A lost device reports nothing, as in WebGPU.
+/// its filter, else to its uncaptured-error streams. A device lost or destroyed (so lost, in
+/// WebGPU, whenever its `lost` resolves) reports nothing, as in WebGPU.
 pub fn report(device: DeviceId, kind: exp::GpuErrorKind, message: String) {
-    if let Some(v) = get(device).filter(|_| !is_lost(device)) {
+    if let Some(v) = get(device).filter(|_| !is_lost(device) && !is_destroyed(device)) {
         super::scopes::report_to(&v.host.device, &v.scopes, None, kind, message);
     }
 }
