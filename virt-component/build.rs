@@ -610,11 +610,12 @@ impl<'a> Gen<'a> {
         fields.extend(params.iter().map(|p| format!("{0}: &{0}", ident(&p.name))));
         let described = if fields.is_empty() { variant.clone() } else { format!("{variant} {{ {} }}", fields.join(", ")) };
         let pump = if is_async { "crate::bridge::ensure_pump();\n        " } else { "" };
-        // Objects of another device: a validation error, as across devices in WebGPU.
+        // Objects of another device, or made with one: a validation error, as across devices
+        // in WebGPU.
         let mut foreign = String::new();
         if method {
             for p in params {
-                let each = |o: &str, _: &str| format!("foreign |= crate::device::share::foreign(device, {o}.device); ");
+                let each = |o: &str, _: &str| format!("foreign |= crate::device::share::foreign(device, {o}.device) || {o}.invalid.is_across(); ");
                 foreign += &self.objects(&format!("&{}", ident(&p.name)), &p.ty, &each);
             }
         }
@@ -638,8 +639,12 @@ impl<'a> Gen<'a> {
                 known += &self.objects(&format!("&{}", ident(&p.name)), &p.ty, &each);
             }
             if let (Some(t), false) = (f.result, constructor) {
+                // What is made with another device's object is valid on a shared host device,
+                // where WebGPU's is not: it is refused as that object would be.
+                let across = !foreign.is_empty();
                 let each = |o: &str, made: &str| match encoder && ENCODERS.contains(&made) {
                     true => format!("{o}.invalid.within(&self.invalid); "),
+                    false if across => format!("if known_invalid {{ {o}.invalid.mark(); }} if foreign {{ {o}.invalid.mark_across(); }} "),
                     false => format!("if known_invalid {{ {o}.invalid.mark(); }} "),
                 };
                 made = self.objects("&ret", &t, &each);

@@ -22,6 +22,10 @@ use std::rc::Rc;
 #[derive(Default)]
 pub struct Flag {
     known: Rc<Cell<bool>>,
+    /// Made with an object of another virtual device on the same host device (or with an
+    /// object so made): the runtime's object is valid where WebGPU's is not, so a call that uses
+    /// it is refused as one with the other device's object (`super::share`).
+    across: Cell<bool>,
     /// The flag of the command encoder a pass records into.
     encoder: OnceCell<Rc<Cell<bool>>>,
 }
@@ -39,6 +43,19 @@ impl Flag {
         if let Some(encoder) = self.encoder.get() {
             encoder.set(true);
         }
+    }
+
+    /// Whether the object was made with an object of another virtual device.
+    #[inline]
+    pub fn is_across(&self) -> bool {
+        self.across.get()
+    }
+
+    /// The object was made with an object of another virtual device: invalid, and refused as
+    /// such wherever it is used.
+    pub fn mark_across(&self) {
+        self.across.set(true);
+        self.mark();
     }
 
     /// Ties a pass's flag to `encoder`'s, the command encoder it records into.

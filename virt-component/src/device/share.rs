@@ -228,8 +228,10 @@ macro_rules! spoil_by_bind_group_index {
 // (A pass's handle may be swapped: `super::chunks`, `super::draws`.)
 spoil_by_bind_group_index!(crate::GpuComputePassEncoder => borrow, crate::GpuRenderPassEncoder => borrow, crate::GpuRenderBundleEncoder =>);
 
-/// Reports that a call on an object of `device` used an object of another device.
+/// Reports that a call on an object of `device` used an object of another device, or one made
+/// with such an object.
 pub fn report_foreign(device: DeviceId, function: &str) {
-    super::registry::report(device, exp::GpuErrorKind::ValidationError, format!("{function}: an object of another device was used"));
+    let message = format!("{function}: an object of another device, or made with one, was used");
+    super::registry::report(device, exp::GpuErrorKind::ValidationError, message);
 }
 
