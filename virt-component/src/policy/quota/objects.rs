@@ -75,9 +75,7 @@ pub fn create_buffer(device: &GpuDevice, descriptor: exp::GpuBufferDescriptor) -
             (device.inner.create_buffer(&descriptor), held(None, None))
         }
         Err(refusal) => {
-            let stand_in = imp::GpuBufferDescriptor { size: 0, mapped_at_creation: None, ..descriptor.clone() };
-            let inner = device.inner.create_buffer(&stand_in);
-            inner.destroy();
+            let inner = buffer_stand_in(device, &descriptor, refusal.is_none());
             refuse_if(device, refusal);
             (inner, held(None, Some(descriptor.size)))
         }
@@ -93,6 +91,23 @@ pub fn create_buffer(device: &GpuDevice, descriptor: exp::GpuBufferDescriptor) -
     buffer.quota = quota;
     buffer.arguments = arguments;
     exp::GpuBuffer::new(buffer)
+}
+
+/// A refused buffer's stand-in: of 0 bytes, destroyed. On a lost pooled device (`lost`) whose
+/// runtime's error scopes pop at once, a buffer the runtime refused to make instead (larger than
+/// its limit, with the application's usage), made inside error scopes of the virt's own:
+/// WebGPU's objects of a lost device are invalid, and a command recorded with one makes its
+/// encoder invalid then and there, where a destroyed buffer's is refused only at submission.
+fn buffer_stand_in(device: &GpuDevice, descriptor: &imp::GpuBufferDescriptor, lost: bool) -> imp::GpuBuffer {
+    if lost && crate::device::get(device.device).is_some_and(|v| v.host.instant_pops) {
+        let size = device.inner.limits().max_buffer_size().saturating_add(4);
+        let invalid = imp::GpuBufferDescriptor { size, mapped_at_creation: None, ..descriptor.clone() };
+        return crate::device::scopes::caught(&device.inner, || device.inner.create_buffer(&invalid)).0;
+    }
+    let stand_in = imp::GpuBufferDescriptor { size: 0, mapped_at_creation: None, ..descriptor.clone() };
+    let inner = device.inner.create_buffer(&stand_in);
+    inner.destroy();
+    inner
 }
 
 pub fn create_texture(device: &GpuDevice, descriptor: exp::GpuTextureDescriptor) -> exp::GpuTexture {
@@ -282,7 +297,6 @@ impl Destroy for GpuQuerySet {
         now_or_held(self.device, || self.inner.destroy(), || HeldCall::DestroyQuerySet(self.inner.clone()));
     }
 }
-
 
 pub fn size(buffer: &GpuBuffer) -> u64 {
     buffer.quota.refused.unwrap_or_else(|| buffer.inner.size())
