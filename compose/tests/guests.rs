@@ -186,7 +186,8 @@ an invalid encoder's large dispatch: finish validation-error, submit validation-
 an encoder made invalid after a large dispatch: finish validation-error, submit validation-error, 0 invocations ran
 another pipeline's bind groups in a large dispatch: finish validation-error, submit validation-error, 0 invocations ran
 indirect, [100, 3, 2] workgroups, then [70000, 1, 1]: 0 of 4800 invocations wrong, 4800 counted
-the arguments' buffer: usage 0x108, a copy from it: validation-error")(out);
+the arguments' buffer: usage 0x108, a copy from it: validation-error
+a bound buffer destroyed before the submission: submit validation-error, the copy before the dispatch did not run, 0 invocations ran")(out);
     draws => |out| expect("
 64 instances of a square, scissored: finish no error, submit no error, 0 of 4096 pixels wrong
 64 squares of one instance: finish no error, submit no error, 0 of 4096 pixels wrong

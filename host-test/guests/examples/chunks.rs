@@ -62,6 +62,18 @@ fn invocations(whole: [u32; 3]) -> u64 {
     whole.iter().chain(SIZE.iter()).map(|&n| u64::from(n)).product()
 }
 
+/// A compute pass of `encoder` with `pipeline` and `groups` (at indices 0, 1, ...), in which
+/// `dispatch` dispatches.
+fn in_pass(encoder: &GpuCommandEncoder, pipeline: &GpuComputePipeline, groups: &[&GpuBindGroup], dispatch: impl FnOnce(&GpuComputePassEncoder)) {
+    let pass = encoder.begin_compute_pass(None);
+    pass.set_pipeline(pipeline);
+    for (index, group) in groups.iter().enumerate() {
+        pass.set_bind_group(index as u32, Some(group), None, None, None).expect("set-bind-group");
+    }
+    dispatch(&pass);
+    pass.end();
+}
+
 impl guests::exports::wasi::cli::run::Guest for Command {
     async fn run() -> Result<(), ()> {
         let device = guests::device().await;
@@ -116,12 +128,8 @@ impl guests::exports::wasi::cli::run::Guest for Command {
         ];
 
         let encoder = device.create_command_encoder(None);
-        let pass = encoder.begin_compute_pass(None);
-        pass.set_pipeline(&auto);
-        pass.set_bind_group(0, Some(&auto_groups[0]), None, None, None).expect("set-bind-group");
-        pass.set_bind_group(1, Some(&auto_groups[1]), None, None, None).expect("set-bind-group");
-        pass.dispatch_workgroups(WHOLE[0], Some(WHOLE[1]), Some(WHOLE[2]));
-        pass.end();
+        let dispatch_whole = |pass: &GpuComputePassEncoder| pass.dispatch_workgroups(WHOLE[0], Some(WHOLE[1]), Some(WHOLE[2]));
+        in_pass(&encoder, &auto, &[&auto_groups[0], &auto_groups[1]], dispatch_whole);
         encoder.push_debug_group("snapshot".into());
         encoder.copy_buffer_to_buffer(&count, Some(0), &snapshot, Some(0), Some(4));
         encoder.pop_debug_group();
@@ -153,18 +161,15 @@ impl guests::exports::wasi::cli::run::Guest for Command {
         let args = guests::buffer_with(&device, GpuBufferUsage::INDIRECT, &guests::bytes_of(&small));
         for indirect in [true, false] {
             let encoder = device.create_command_encoder(None);
-            let pass = encoder.begin_compute_pass(None);
-            pass.set_pipeline(&auto);
-            pass.set_bind_group(0, Some(&auto_groups[0]), None, None, None).expect("set-bind-group");
-            pass.set_bind_group(1, Some(&auto_groups[1]), None, None, None).expect("set-bind-group");
-            if indirect {
-                pass.dispatch_workgroups_indirect(&args, 0);
-            } else {
-                pass.push_debug_group("inside".into());
-                pass.dispatch_workgroups(small[0], Some(small[1]), Some(small[2]));
-                pass.pop_debug_group();
-            }
-            pass.end();
+            in_pass(&encoder, &auto, &[&auto_groups[0], &auto_groups[1]], |pass| {
+                if indirect {
+                    pass.dispatch_workgroups_indirect(&args, 0);
+                } else {
+                    pass.push_debug_group("inside".into());
+                    pass.dispatch_workgroups(small[0], Some(small[1]), Some(small[2]));
+                    pass.pop_debug_group();
+                }
+            });
             device.queue().submit(&[&encoder.finish(None)]);
             let out = guests::u32s(&guests::read_buffer(&device, &out_auto, 0, 16 * invocations(small)).await);
             let what = if indirect { "indirect" } else { "in a debug group" };
@@ -179,11 +184,7 @@ impl guests::exports::wasi::cli::run::Guest for Command {
         let (commands, finish) = guests::caught(&device, || {
             let encoder = device.create_command_encoder(None);
             encoder.copy_buffer_to_buffer(&count, Some(0), &snapshot, Some(1), Some(4));
-            let pass = encoder.begin_compute_pass(None);
-            pass.set_pipeline(&fresh);
-            pass.set_bind_group(0, Some(&fresh_group), None, None, None).expect("set-bind-group");
-            pass.dispatch_workgroups(5000, None, None);
-            pass.end();
+            in_pass(&encoder, &fresh, &[&fresh_group], |pass| pass.dispatch_workgroups(5000, None, None));
             encoder.finish(None)
         })
         .await;
@@ -196,11 +197,7 @@ impl guests::exports::wasi::cli::run::Guest for Command {
         let later_group = device.create_bind_group(&GpuBindGroupDescriptor { layout: &later.get_bind_group_layout(0), entries: vec![entry(1, &count)], label: None });
         let (commands, finish) = guests::caught(&device, || {
             let encoder = device.create_command_encoder(None);
-            let pass = encoder.begin_compute_pass(None);
-            pass.set_pipeline(&later);
-            pass.set_bind_group(0, Some(&later_group), None, None, None).expect("set-bind-group");
-            pass.dispatch_workgroups(5000, None, None);
-            pass.end();
+            in_pass(&encoder, &later, &[&later_group], |pass| pass.dispatch_workgroups(5000, None, None));
             encoder.copy_buffer_to_buffer(&count, Some(0), &snapshot, Some(1), Some(4));
             encoder.finish(None)
         })
@@ -218,12 +215,7 @@ impl guests::exports::wasi::cli::run::Guest for Command {
         ];
         let (commands, finish) = guests::caught(&device, || {
             let encoder = device.create_command_encoder(None);
-            let pass = encoder.begin_compute_pass(None);
-            pass.set_pipeline(&mine);
-            pass.set_bind_group(0, Some(&others_groups[0]), None, None, None).expect("set-bind-group");
-            pass.set_bind_group(1, Some(&others_groups[1]), None, None, None).expect("set-bind-group");
-            pass.dispatch_workgroups(WHOLE[0], Some(WHOLE[1]), Some(WHOLE[2]));
-            pass.end();
+            in_pass(&encoder, &mine, &[&others_groups[0], &others_groups[1]], dispatch_whole);
             encoder.finish(None)
         })
         .await;
@@ -240,12 +232,7 @@ impl guests::exports::wasi::cli::run::Guest for Command {
         let before = counted;
         for offset in [0, 12] {
             let encoder = device.create_command_encoder(None);
-            let pass = encoder.begin_compute_pass(None);
-            pass.set_pipeline(&auto);
-            pass.set_bind_group(0, Some(&auto_groups[0]), None, None, None).expect("set-bind-group");
-            pass.set_bind_group(1, Some(&auto_groups[1]), None, None, None).expect("set-bind-group");
-            pass.dispatch_workgroups_indirect(&args, offset);
-            pass.end();
+            in_pass(&encoder, &auto, &[&auto_groups[0], &auto_groups[1]], |pass| pass.dispatch_workgroups_indirect(&args, offset));
             device.queue().submit(&[&encoder.finish(None)]);
         }
         let out = guests::u32s(&guests::read_buffer(&device, &out_auto, 0, words * 4).await);
@@ -263,6 +250,27 @@ impl guests::exports::wasi::cli::run::Guest for Command {
         })
         .await;
         println!("the arguments' buffer: usage {:#x}, a copy from it: {copied}", args.usage().bits());
+
+        // A buffer bound to a large dispatch, destroyed after the dispatch was encoded (behind
+        // a copy, which comes before it in the command buffer): the submission is refused, and
+        // nothing of it runs, the copy included.
+        let doomed = guests::buffer(&device, words * 4, storage);
+        let stamp = guests::buffer_with(&device, GpuBufferUsage::COPY_SRC, &[0xff; 4]);
+        let pipeline = device.create_compute_pipeline(GpuComputePipelineDescriptor { compute: stage("ids"), layout: GpuLayoutMode::Auto, label: None });
+        let groups = [
+            device.create_bind_group(&GpuBindGroupDescriptor { layout: &pipeline.get_bind_group_layout(0), entries: vec![entry(0, &doomed), entry(1, &count)], label: None }),
+            device.create_bind_group(&GpuBindGroupDescriptor { layout: &pipeline.get_bind_group_layout(1), entries: vec![salt_entry(16)], label: None }),
+        ];
+        let encoder = device.create_command_encoder(None);
+        encoder.copy_buffer_to_buffer(&stamp, Some(0), &snapshot, Some(0), Some(4));
+        in_pass(&encoder, &pipeline, &[&groups[0], &groups[1]], dispatch_whole);
+        let commands = encoder.finish(None);
+        doomed.destroy();
+        let unstamped = guests::u32s(&guests::read_buffer(&device, &snapshot, 0, 4).await)[0];
+        let ((), submit) = guests::caught(&device, || device.queue().submit(&[&commands])).await;
+        let stamped = guests::u32s(&guests::read_buffer(&device, &snapshot, 0, 4).await)[0];
+        let after = guests::u32s(&guests::read_buffer(&device, &count, 0, 4).await)[0];
+        println!("a bound buffer destroyed before the submission: submit {submit}, the copy before the dispatch {}, {} invocations ran", if stamped != unstamped { "ran" } else { "did not run" }, after - counted);
         Ok(())
     }
 }

@@ -12,9 +12,10 @@
 //!   added to the pipeline's layout (an explicit layout gets empty slots up to it). Dispatches
 //!   that are not cut run on the application's pipeline as it made it, so that they cost what
 //!   they cost without the virt, and so does a chunk that holds a whole dispatch (one cut
-//!   before its pipeline was measured, which then fits a slice). The bind groups of an automatic layout fit only their own
-//!   pipeline: a chunk uses twins of them, made from the entries that each bind group
-//!   remembers ([`Remembered`]).
+//!   before its pipeline was measured, which then fits a slice). The bind groups of an
+//!   automatic layout fit only their own pipeline: a chunk uses twins of them, made from the
+//!   entries that each bind group remembers ([`Remembered`]) when a job's first chunk on the
+//!   twin is.
 //! - **Encoding.** A compute pass remembers its pipeline and bind groups. A dispatch larger
 //!   than a chunk ends the runtime's pass and finishes the encoder so far (a *part* of the
 //!   application's command buffer), keeps the dispatch as a [`Job`], and goes on in a new
@@ -859,22 +860,18 @@ fn cut(pass: &GpuComputePassEncoder, size: Size) -> Cutting {
             None => return Cutting::No(cost),
         },
     };
-    // The bind groups the chunks set: the application's, or their twins for a twin of its own
-    // layout, if each was made for the application's pipeline at its index (else the dispatch
-    // is made as asked, and the runtime refuses it). A group with nothing remembered (a
-    // stand-in for one the quota refused) stays: the first chunk is then refused, and the
-    // dispatch made as asked.
+    // The bind groups of a twin of its own layout are twins of the application's, made when
+    // its first chunk on the twin is ([`Job::twin_groups`]); each must have been made for the
+    // application's pipeline at its index, else the dispatch is made as asked, and the runtime
+    // refuses it. A group with nothing remembered (a stand-in for one the quota refused) stays.
     let own_groups = state.groups.clone();
-    let mut groups = own_groups.clone();
-    if let Some(twin) = twin.as_ref().filter(|t| t.own_layout) {
-        for (index, group) in groups.iter_mut().enumerate() {
-            if let Some(Group { bind_group: bind_group @ Some(_), remembered: Some(remembered), .. }) = group {
-                if !remembered.derived.is(&pipeline, index as u32) {
-                    return Cutting::No(cost);
-                }
-                let Some(made) = remembered.twin(host, twin, index as u32) else { return Cutting::No(cost) };
-                *bind_group = Some(made);
-            }
+    if twin.as_ref().is_some_and(|t| t.own_layout) {
+        let made_for = |(index, group): (usize, &Option<Group>)| match group {
+            Some(Group { bind_group: Some(_), remembered: Some(remembered), .. }) => remembered.derived.is(&pipeline, index as u32),
+            _ => true,
+        };
+        if !own_groups.iter().enumerate().all(made_for) {
+            return Cutting::No(cost);
         }
     }
     let job = Rc::new(Job {
@@ -882,7 +879,7 @@ fn cut(pass: &GpuComputePassEncoder, size: Size) -> Cutting {
         tenant: tenant::of(pass.device),
         pipeline: twin,
         chunkable,
-        groups,
+        twin_groups: OnceCell::new(),
         own: (pipeline.clone(), own_groups),
         apart,
         label: state.label.clone(),
@@ -1027,7 +1024,9 @@ pub struct Job {
     /// The twin its chunks run on (`None`: set apart, it runs whole).
     pipeline: Option<Rc<TwinPipeline>>,
     chunkable: Rc<Chunkable>,
-    groups: Vec<Option<Group>>,
+    /// The bind groups its chunks on the twin set, made for its first such chunk (`None`
+    /// inside: the runtime refused a twin of one).
+    twin_groups: OnceCell<Option<Vec<Option<Group>>>>,
     /// The application's pipeline and bind groups, which a chunk holding the whole dispatch
     /// runs on: it costs what the dispatch costs without the virt.
     own: (Rc<imp::GpuComputePipeline>, Vec<Option<Group>>),
@@ -1107,9 +1106,18 @@ impl Chunks for Job {
         self.cursor.set(next);
         self.made.set(count.iter().map(|&n| u64::from(n)).product());
         super::gpu_time::chunk(self.tenant, Work::Dispatch);
-        match &self.pipeline {
-            Some(twin) if next.is_some() || start != [0; 3] => self.commands(encoder, twin, start, count),
-            _ => self.whole(encoder),
+        let twin = self.pipeline.as_ref().filter(|_| next.is_some() || start != [0; 3]);
+        match twin.map(|twin| (twin, self.twin_groups(twin))) {
+            Some((twin, Some(groups))) => self.commands(encoder, twin, groups, start, count),
+            // A twin bind group the runtime refused (a resource destroyed since the cut, say)
+            // is known at the first chunk on the twin, before any ran: the dispatch runs whole,
+            // as made, and the runtime takes it or refuses it.
+            Some((_, None)) => {
+                self.cursor.set(None);
+                self.made.set(self.whole.get().iter().map(|&n| u64::from(n)).product());
+                self.whole(encoder);
+            }
+            None => self.whole(encoder),
         }
         true
     }
@@ -1195,9 +1203,26 @@ impl Job {
         (count.map(|n| n as u32), (next[2] < z).then(|| next.map(|n| n as u32)))
     }
 
-    /// The chunk of `count` workgroups at `start`, on the twin.
-    fn commands(&self, encoder: &imp::GpuCommandEncoder, twin: &TwinPipeline, start: [u32; 3], count: [u32; 3]) {
-        self.encode(encoder, &twin.pipeline, &self.groups, |pass| {
+    /// The bind groups its chunks on `twin` set: the application's, or their twins for a twin
+    /// of its own layout, made the first time (`None`: the runtime refused one).
+    fn twin_groups(&self, twin: &Rc<TwinPipeline>) -> Option<&[Option<Group>]> {
+        let made = self.twin_groups.get_or_init(|| {
+            let mut groups = self.own.1.clone();
+            if twin.own_layout {
+                for (index, group) in groups.iter_mut().enumerate() {
+                    if let Some(Group { bind_group: bind_group @ Some(_), remembered: Some(remembered), .. }) = group {
+                        *bind_group = Some(remembered.twin(&self.device, twin, index as u32)?);
+                    }
+                }
+            }
+            Some(groups)
+        });
+        made.as_deref()
+    }
+
+    /// The chunk of `count` workgroups at `start`, on the twin with `groups`.
+    fn commands(&self, encoder: &imp::GpuCommandEncoder, twin: &TwinPipeline, groups: &[Option<Group>], start: [u32; 3], count: [u32; 3]) {
+        self.encode(encoder, &twin.pipeline, groups, |pass| {
             if let Some((index, layout)) = &twin.place {
                 let place = make_place(&self.device, layout, start, self.whole.get());
                 let _ = pass.set_bind_group(*index, Some(&place), None, None, None);
