@@ -66,6 +66,13 @@ for i in 1 2 3 4 5 6 7; do
   done
 done
 
+section "7b. the same job's first step as the runtime saw it (compose/benches/host-trace.sh of a WEBGPU_HOST_TRACE run, 1 step): direct, then every new limit"
+for c in $G/bench_infer.wasm /tmp/infer.limited.wasm; do
+  echo "-- $(basename $c)"
+  WEBGPU_HOST_TRACE=1 $W run $c $ARGS --steps 1 > /tmp/infer.trace 2>&1
+  bash compose/benches/host-trace.sh /tmp/infer.trace
+done
+
 section "8. inference-like job, 200 steps (ms a step): direct / every new limit / each part of it alone (3 alternating runs)"
 $W plug $G/bench_infer.wasm --gpu-time --max-loop-iterations 937500000 -o /tmp/infer.loops.wasm
 $W plug $G/bench_infer.wasm --max-gpu-share 100% -o /tmp/infer.share.wasm
