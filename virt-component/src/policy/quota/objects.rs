@@ -11,7 +11,9 @@
 //! by the virt and never reaches the runtime. Its getters answer what the application asked for,
 //! and the error (out-of-memory over the quota or a count cap, validation above a size cap) goes
 //! to the application's error scope or uncaptured-error stream. None of these stand-ins makes an
-//! error of its own.
+//! error of its own. A creation on a lost virtual device of a shared host device gets a stand-in
+//! too, silently; its buffer is one the runtime refused to make, where the runtime's error
+//! scopes let the virt hide that error ([`buffer_stand_in`]).
 
 use super::{Charge, Held, Kind, Refusal, TextureSize, memory};
 use crate::device::Memory;
