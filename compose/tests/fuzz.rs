@@ -104,15 +104,7 @@ fn fuzzed_call_sequences_agree_direct_through_the_virt_under_limits_in_a_pod_und
     let guests = [format!("a={app}"), format!("b={app}")];
     plug_pod(&guests, &pod);
     let (out, _) = sequences.run(&pod, &[], "in a pod");
-    let mut got: Vec<&str> = out.lines().collect();
-    let mut want: Vec<&str> = direct.lines().chain(direct.lines()).collect();
-    got.sort_unstable();
-    want.sort_unstable();
-    if got != want {
-        let missing = want.iter().find(|l| !got.contains(l));
-        let extra = got.iter().find(|l| !want.contains(l));
-        panic!("in a pod, the guests' lines differ from twice the direct ones: missing {missing:?}, extra {extra:?}");
-    }
+    twice_the_lines(&direct, &out, "in a pod");
 
     // Under a quota too tight for most of what the sequences make, they still run to their end.
     let quota = dir.path().join("quota.wasm");
@@ -163,13 +155,21 @@ fn sequences_that_once_differed_agree() {
     let pod = dir.path().join("pod.wasm");
     plug_pod(&[format!("a={app}"), format!("b={app}")], &pod);
     for seed in [577, 636] {
-        let alone = one_sequence(app.as_ref(), seed);
-        let mut want: Vec<&str> = alone.lines().chain(alone.lines()).collect();
-        let in_pod = one_sequence(&pod, seed);
-        let mut got: Vec<&str> = in_pod.lines().collect();
-        want.sort_unstable();
-        got.sort_unstable();
-        assert!(got == want, "seed {seed} in a pod: the guests' lines differ from twice the direct ones");
+        twice_the_lines(&one_sequence(app.as_ref(), seed), &one_sequence(&pod, seed), &format!("seed {seed} in a pod"));
+    }
+}
+
+/// Fails unless `in_pod`, what a pod of two guests running the same sequences printed, is
+/// `alone`'s lines twice, in any order.
+fn twice_the_lines(alone: &str, in_pod: &str, what: &str) {
+    let mut got: Vec<&str> = in_pod.lines().collect();
+    let mut want: Vec<&str> = alone.lines().chain(alone.lines()).collect();
+    got.sort_unstable();
+    want.sort_unstable();
+    if got != want {
+        let missing = want.iter().find(|l| !got.contains(l));
+        let extra = got.iter().find(|l| !want.contains(l));
+        panic!("{what}, the guests' lines differ from twice the direct ones: missing {missing:?}, extra {extra:?}");
     }
 }
 

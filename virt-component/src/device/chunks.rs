@@ -807,6 +807,11 @@ pub fn dispatch_workgroups_indirect(pass: &GpuComputePassEncoder, buffer: exp::G
     pass.forward_dispatch_workgroups_indirect(buffer, offset);
 }
 
+/// The workgroups of a dispatch (or chunk) of `size`.
+fn workgroups(size: [u32; 3]) -> u64 {
+    size.iter().map(|&n| u64::from(n)).product()
+}
+
 /// The size of a dispatch: its workgroups, or where an indirect one reads them.
 enum Size {
     Direct([u32; 3]),
@@ -831,14 +836,13 @@ fn cut(pass: &GpuComputePassEncoder, size: Size) -> Cutting {
     let Some((pipeline, Some(chunkable))) = state.pipeline.clone() else { return Cutting::No(0) };
     // A device lost or destroyed runs nothing more: cutting its dispatch would gain nothing, and
     // it is made as asked.
-    let gone = registry::is_lost(pass.device) || registry::is_destroyed(pass.device);
-    let Some(v) = get(pass.device).filter(|_| !gone) else { return Cutting::No(0) };
+    let Some(v) = get(pass.device).filter(|_| !registry::is_gone(pass.device)) else { return Cutting::No(0) };
     // An indirect dispatch is a job whatever its size, read back before its chunks go.
     let (whole, indirect) = match size {
         Size::Direct(whole) => (whole, None),
         Size::Indirect(arguments) => ([0; 3], Some(arguments)),
     };
-    let workgroups: u64 = whole.iter().map(|&n| u64::from(n)).product();
+    let workgroups = workgroups(whole);
     let slice = slice(pass.device);
     let chunk = chunkable.rate.chunk(slice, FIRST);
     let cost = cost(workgroups, chunkable.rate.get(), slice, FIRST);
@@ -1091,7 +1095,7 @@ impl Chunks for Job {
         let ns = self.chunkable.rate.get()?;
         let Some(start) = self.cursor.get() else { return Some(0) };
         let (count, _) = self.span(start, self.size());
-        Some(count.iter().map(|&n| u64::from(n)).product::<u64>().saturating_mul(ns))
+        Some(workgroups(count).saturating_mul(ns))
     }
 
     /// The next chunk, made as it goes: sized by the least time per workgroup measured (a job
@@ -1104,7 +1108,7 @@ impl Chunks for Job {
         let Some(start) = self.cursor.get() else { return false };
         let (count, next) = self.span(start, self.size());
         self.cursor.set(next);
-        self.made.set(count.iter().map(|&n| u64::from(n)).product());
+        self.made.set(workgroups(count));
         super::gpu_time::chunk(self.tenant, Work::Dispatch);
         let twin = self.pipeline.as_ref().filter(|_| next.is_some() || start != [0; 3]);
         match twin.map(|twin| (twin, self.twin_groups(twin))) {
@@ -1114,7 +1118,7 @@ impl Chunks for Job {
             // as made, and the runtime takes it or refuses it.
             Some((_, None)) => {
                 self.cursor.set(None);
-                self.made.set(self.whole.get().iter().map(|&n| u64::from(n)).product());
+                self.made.set(workgroups(self.whole.get()));
                 self.whole(encoder);
             }
             None => self.whole(encoder),

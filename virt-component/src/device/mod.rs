@@ -193,7 +193,7 @@ pub async fn pop_error_scope(device: &GpuDevice) -> Result<Option<exp::GpuError>
     queue::drained(device.device).await;
     let host = |e: Option<imp::GpuError>| e.map(|e| exp::GpuError::new(GpuError::Host(e)));
     let scope = device.errors.pop();
-    if is_lost(device.device) || is_destroyed(device.device) {
+    if registry::is_gone(device.device) {
         // A lost device's pop (a destroyed one is lost) resolves with no error, whatever its
         // stack held.
         return Ok(None);

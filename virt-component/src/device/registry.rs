@@ -91,11 +91,16 @@ pub fn is_lost(id: DeviceId) -> bool {
     pooled(id).is_some_and(|v| matches!(*v.loss.borrow(), Loss::Lost(_)))
 }
 
+/// Whether `id` is lost or destroyed (so lost, in WebGPU, whenever its `lost` resolves): it runs
+/// nothing more and reports no error.
+pub fn is_gone(id: DeviceId) -> bool {
+    is_lost(id) || is_destroyed(id)
+}
+
 /// Reports an error of the virt's own on `device`: to the application's innermost error scope of
-/// its filter, else to its uncaptured-error streams. A device lost or destroyed (so lost, in
-/// WebGPU, whenever its `lost` resolves) reports nothing, as in WebGPU.
+/// its filter, else to its uncaptured-error streams. A device gone reports nothing, as in WebGPU.
 pub fn report(device: DeviceId, kind: exp::GpuErrorKind, message: String) {
-    if let Some(v) = get(device).filter(|_| !is_lost(device) && !is_destroyed(device)) {
+    if let Some(v) = get(device).filter(|_| !is_gone(device)) {
         super::scopes::report_to(&v.host.device, &v.scopes, None, kind, message);
     }
 }
