@@ -207,6 +207,15 @@ const NO_ERRORS: &[&str] = &[
     "[method]gpu-query-set.destroy",
 ];
 
+/// Methods of a command encoder that record nothing the runtime would run before a dispatch cut
+/// after them (every other one does: `crate::device::chunks::Parts::record`). A compute pass
+/// accounts for its own work.
+const RECORD_NOTHING: &[&str] = &[
+    "[method]gpu-command-encoder.begin-compute-pass",
+    "[method]gpu-command-encoder.finish",
+    "[method]gpu-command-encoder.set-label",
+];
+
 /// The resource that starts a new device id when made; every other object belongs to the device
 /// of the call that made it.
 const DEVICE: &str = "gpu-device";
@@ -677,6 +686,10 @@ impl<'a> Gen<'a> {
             (true, None, false) if !encoder && f.name != "[method]gpu-queue.submit" => format!("if foreign {{ }} else {{ {body} }}"),
             _ => body,
         };
+        // Work recorded on a command encoder outside a compute pass: a dispatch cut later
+        // must run after it.
+        let records = this.as_deref() == Some("GpuCommandEncoder") && self.bracketed(f, method, is_async) && !RECORD_NOTHING.contains(&f.name.as_str());
+        let pump = if records { format!("{pump}self.parts.record();\n        ") } else { pump.to_string() };
         format!(
             "    #[allow(unused_braces, unused_variables, unused_assignments, clippy::all)]
     {async_}fn {rust_name}({sig}) -> {ret} {{

@@ -182,6 +182,7 @@ explicit layout, dynamic offset: 0 of 4800 invocations wrong, 9600 counted in al
 5000 workgroups of an entry point reading no id: 320000 invocations
 indirect, [10, 3, 2] workgroups: 0 of 480 invocations wrong
 in a debug group, [10, 3, 2] workgroups: 0 of 480 invocations wrong
+a small dispatch's pass, then a large dispatch's: 0 of 4800 invocations wrong
 an invalid encoder's large dispatch: finish validation-error, submit validation-error, 0 invocations ran
 an encoder made invalid after a large dispatch: finish validation-error, submit validation-error, 0 invocations ran
 another pipeline's bind groups in a large dispatch: finish validation-error, submit validation-error, 0 invocations ran

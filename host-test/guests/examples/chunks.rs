@@ -6,9 +6,10 @@
 //! In one command encoder: a pass with an automatic layout (100 x 3 x 2 workgroups), a copy of
 //! the invocation count (in a debug group of the encoder), and a pass with an explicit layout
 //! and a dynamic offset (the same size); then dispatches of an entry point that reads no
-//! id (5000 workgroups), an indirect one, one inside a pass's debug group, one in an encoder
-//! made invalid before it, one in an encoder made invalid after it, one with a bind group of
-//! another pipeline's automatic layout, and large indirect ones. It prints what each saw.
+//! id (5000 workgroups), an indirect one, one inside a pass's debug group, a large one in a
+//! pass after a pass with a small one, one in an encoder made invalid before it, one in an
+//! encoder made invalid after it, one with a bind group of another pipeline's automatic layout,
+//! and large indirect ones. It prints what each saw.
 use guests::gpu::*;
 
 const SHADER: &str = "
@@ -175,6 +176,21 @@ impl guests::exports::wasi::cli::run::Guest for Command {
             let what = if indirect { "indirect" } else { "in a debug group" };
             println!("{what}, {small:?} workgroups: {} of {} invocations wrong", wrong(&out, small, 0), invocations(small));
         }
+
+        // A pass whose small dispatch writes the first invocation's words, then a pass with a
+        // large dispatch of a pipeline not measured yet (cut) that writes them again: the large
+        // one must run second, as the first pass's work was encoded before it.
+        let second = device.create_compute_pipeline(GpuComputePipelineDescriptor { compute: stage("ids"), layout: GpuLayoutMode::Auto, label: None });
+        let second_groups = [
+            device.create_bind_group(&GpuBindGroupDescriptor { layout: &second.get_bind_group_layout(0), entries: vec![entry(0, &out_auto), entry(1, &count)], label: None }),
+            device.create_bind_group(&GpuBindGroupDescriptor { layout: &second.get_bind_group_layout(1), entries: vec![salt_entry(16)], label: None }),
+        ];
+        let encoder = device.create_command_encoder(None);
+        in_pass(&encoder, &auto, &[&auto_groups[0], &auto_groups[1]], |pass| pass.dispatch_workgroups(1, None, None));
+        in_pass(&encoder, &second, &[&second_groups[0], &second_groups[1]], dispatch_whole);
+        device.queue().submit(&[&encoder.finish(None)]);
+        let out = guests::u32s(&guests::read_buffer(&device, &out_auto, 0, words * 4).await);
+        println!("a small dispatch's pass, then a large dispatch's: {} of {} invocations wrong", wrong(&out, WHOLE, 0), invocations(WHOLE));
 
         // An encoder made invalid before a large dispatch (a copy at a misaligned offset): its
         // finish reports the error and its submission another, and nothing of it runs.

@@ -20,7 +20,8 @@
 //!   than a chunk ends the runtime's pass and finishes the encoder so far (a *part* of the
 //!   application's command buffer), keeps the dispatch as a [`Job`], and goes on in a new
 //!   encoder and pass with the same state; an encoder that holds nothing of the application's
-//!   but pass state since the last cut goes on instead, the job its next part. The runtime
+//!   but pass state since it was made or last cut goes on instead, the job its next part (the
+//!   encoder's commands say when they record work: [`Parts::record`]). The runtime
 //!   checks the dispatch where it stands: an empty dispatch goes into its pass in the
 //!   dispatch's place (WebGPU checks a dispatch's state whatever its size), and the chunks are
 //!   made as they go. Only an encoder's one open pass is cut (a part finished under another
@@ -575,6 +576,9 @@ struct Cut {
     /// What the dispatches in the runtime's encoder since the last cut may cost, in
     /// nanoseconds ([`cost`]): a dispatch that would take it past a slice is set apart.
     load: u64,
+    /// Whether the runtime's encoder holds work of the application's since the last cut,
+    /// outside the compute pass open on it (which knows its own: `PassState::busy`).
+    recorded: bool,
 }
 
 struct Invalid {
@@ -611,6 +615,13 @@ impl Parts {
         cut.passes_open = cut.passes_open.saturating_sub(1);
     }
 
+    /// The application recorded work on the encoder outside a compute pass (every command of
+    /// an encoder but a compute pass's begin, `finish` and `set-label`: generated, `build.rs`),
+    /// or a pass of it ended with work of the application's in it.
+    pub fn record(&self) {
+        self.0.borrow_mut().recorded = true;
+    }
+
     /// What the work in the runtime's encoder since the last cut may cost.
     pub(super) fn load(&self) -> u64 {
         self.0.borrow().load
@@ -627,7 +638,11 @@ impl Parts {
     /// runtime's pass first) and a new runtime encoder goes on; else it goes on, and the job is
     /// the next part. A part the runtime refuses to finish shows the encoder invalid already.
     pub(super) fn cut(&self, host: &imp::GpuDevice, encoder: &RefCell<imp::GpuCommandEncoder>, busy: bool, job: Rc<dyn Chunks>, end: impl FnOnce()) {
-        self.0.borrow_mut().load = 0;
+        {
+            let mut cut = self.0.borrow_mut();
+            cut.load = 0;
+            cut.recorded = false;
+        }
         if !busy {
             self.0.borrow_mut().parts.push(Part::Chunks(job));
             return;
@@ -663,9 +678,9 @@ struct PassState {
     cuttable: bool,
     ended: bool,
     debug_groups: u32,
-    /// Whether the runtime's encoder holds work of the application's: a dispatch, or whatever
-    /// it held before the pass began. One that a cut made holds none until a dispatch goes
-    /// through: a cut then needs no part of its own.
+    /// Whether the runtime's encoder holds work of the application's since the last cut: a
+    /// dispatch, what the encoder held before the pass began, or the pass's timestamp writes.
+    /// While it holds none, a cut needs no part of its own.
     busy: bool,
     pipeline: Option<(Rc<imp::GpuComputePipeline>, Option<Rc<Chunkable>>)>,
     groups: Vec<Option<Group>>,
@@ -704,6 +719,7 @@ pub fn begin_compute_pass(encoder: &GpuCommandEncoder, descriptor: Option<exp::G
     let pass = encoder.forward_begin_compute_pass(descriptor);
     if let Some((label, cuttable)) = remembered {
         encoder.parts.pass_begun();
+        let busy = !cuttable || encoder.parts.0.borrow().recorded;
         *pass.get::<GpuComputePassEncoder>().pass.0.borrow_mut() = Some(PassState {
             encoder: encoder.inner.clone(),
             parts: encoder.parts.clone(),
@@ -711,7 +727,7 @@ pub fn begin_compute_pass(encoder: &GpuCommandEncoder, descriptor: Option<exp::G
             cuttable,
             ended: false,
             debug_groups: 0,
-            busy: true,
+            busy,
             pipeline: None,
             groups: Vec::new(),
         });
@@ -767,6 +783,9 @@ pub fn end(pass: &GpuComputePassEncoder) {
         && !std::mem::replace(&mut state.ended, true)
     {
         state.parts.pass_ended();
+        if state.busy {
+            state.parts.record();
+        }
     }
     pass.forward_end();
 }

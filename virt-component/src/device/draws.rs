@@ -369,6 +369,8 @@ pub fn end(pass: &GpuRenderPassEncoder) {
     remember(pass, |s| {
         if !std::mem::replace(&mut s.ended, true) {
             s.parts.pass_ended();
+            // Its attachments' stores are work of the application's, cut or not.
+            s.parts.record();
         }
     });
     pass.forward_end();

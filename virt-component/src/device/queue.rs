@@ -102,7 +102,10 @@ fn in_parts(command_buffers: &[exp::GpuCommandBufferBorrow<'_>]) -> Option<Vec<H
             match part {
                 Part::Commands(commands) => together.push(commands),
                 Part::Chunks(job) => {
-                    if !together.is_empty() {
+                    // A submission opens with a call of its own, the runtime's submission of
+                    // its first chunk when that need not wait (the time limit counts the
+                    // application's submissions by it).
+                    if !together.is_empty() || calls.is_empty() {
                         calls.push(submission(&calls, std::mem::take(&mut together)));
                     }
                     calls.push(HeldCall::Chunks(job));
