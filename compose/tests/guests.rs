@@ -185,6 +185,7 @@ in a debug group, [10, 3, 2] workgroups: 0 of 480 invocations wrong
 a small dispatch's pass, then a large dispatch's: 0 of 4800 invocations wrong
 an invalid encoder's large dispatch: finish validation-error, submit validation-error, 0 invocations ran
 an encoder made invalid after a large dispatch: finish validation-error, submit validation-error, 0 invocations ran
+an invalid command buffer, then one with a large dispatch: finish validation-error, submit validation-error, 0 invocations ran
 another pipeline's bind groups in a large dispatch: finish validation-error, submit validation-error, 0 invocations ran
 indirect, [100, 3, 2] workgroups, then [70000, 1, 1]: 0 of 4800 invocations wrong, 4800 counted
 the arguments' buffer: usage 0x108, a copy from it: validation-error

@@ -8,8 +8,9 @@
 //! and a dynamic offset (the same size); then dispatches of an entry point that reads no
 //! id (5000 workgroups), an indirect one, one inside a pass's debug group, a large one in a
 //! pass after a pass with a small one, one in an encoder made invalid before it, one in an
-//! encoder made invalid after it, one with a bind group of another pipeline's automatic layout,
-//! and large indirect ones. It prints what each saw.
+//! encoder made invalid after it, one submitted after an invalid command buffer, one with a
+//! bind group of another pipeline's automatic layout, and large indirect ones. It prints what
+//! each saw.
 use guests::gpu::*;
 
 const SHADER: &str = "
@@ -221,6 +222,24 @@ impl guests::exports::wasi::cli::run::Guest for Command {
         let ((), submit) = guests::caught(&device, || device.queue().submit(&[&commands])).await;
         let after = guests::u32s(&guests::read_buffer(&device, &count, 0, 4).await)[0];
         println!("an encoder made invalid after a large dispatch: finish {finish}, submit {submit}, {} invocations ran", after - counted);
+
+        // An invalid command buffer submitted before a valid one with a large dispatch: the
+        // runtime refuses the whole submission, and nothing of either runs.
+        let beside = device.create_compute_pipeline(GpuComputePipelineDescriptor { compute: stage("tally"), layout: GpuLayoutMode::Auto, label: None });
+        let beside_group = device.create_bind_group(&GpuBindGroupDescriptor { layout: &beside.get_bind_group_layout(0), entries: vec![entry(1, &count)], label: None });
+        let (invalid, finish) = guests::caught(&device, || {
+            let encoder = device.create_command_encoder(None);
+            encoder.copy_buffer_to_buffer(&count, Some(0), &snapshot, Some(1), Some(4));
+            encoder.finish(None)
+        })
+        .await;
+        let encoder = device.create_command_encoder(None);
+        in_pass(&encoder, &beside, &[&beside_group], |pass| pass.dispatch_workgroups(5000, None, None));
+        let valid = encoder.finish(None);
+        let ((), submit) = guests::caught(&device, || device.queue().submit(&[&invalid, &valid])).await;
+        let before = after;
+        let after = guests::u32s(&guests::read_buffer(&device, &count, 0, 4).await)[0];
+        println!("an invalid command buffer, then one with a large dispatch: finish {finish}, submit {submit}, {} invocations ran", after - before);
 
         // Bind groups made for another pipeline's automatic layout (the same entry point): they
         // fit no other pipeline, and a large dispatch with them is invalid as a small one is.

@@ -175,6 +175,10 @@ pub struct Timeline {
     /// unknown time at once ([`Self::may_go_ahead`]).
     ahead: Cell<u64>,
     probing: Cell<bool>,
+    /// The jobs with a chunk in the runtime submission just made, and that submission's time:
+    /// they learn it once the runtime took the submission (a refused one runs nothing, and its
+    /// time would make a pipeline look fast).
+    untimed: RefCell<Vec<(Rc<dyn Chunks>, Time)>>,
 }
 
 /// Why a submission may not be forwarded now.
@@ -216,6 +220,7 @@ impl Timeline {
             limited: gpu_time::measured() && crate::config::of_tenant(tenant::of(device_id)).max_submission_time.is_some(),
             ahead: Cell::new(0),
             probing: Cell::new(false),
+            untimed: RefCell::default(),
         });
         let drainer = timeline.clone();
         crate::bridge::spawn(async move {
@@ -508,14 +513,20 @@ impl Timeline {
             read.await;
         }
         // Scopes of its own also when the device's scopes are virtual: then the runtime's
-        // scopes never hold the application's.
-        let moved = self.scopes.mark() != mark || self.scopes.is_virtual();
+        // scopes never hold the application's; and for a runtime submission of a submission in
+        // parts, which the virt must know the runtime took.
+        let piece = match &call {
+            HeldCall::Chunks(_) | HeldCall::Part(_) => true,
+            HeldCall::Submit(_) => matches!(self.held.borrow().front(), Some((_, _, HeldCall::Chunks(_) | HeldCall::Part(_)))),
+            _ => false,
+        };
+        let moved = piece || self.scopes.mark() != mark || self.scopes.is_virtual();
         if moved {
             for filter in FILTERS {
                 self.host.device.push_error_scope(filter);
             }
         }
-        let left = match call {
+        let mut left = match call {
             HeldCall::Turn(turn) => {
                 let (made, making) = oneshot::channel();
                 if turn.send(made).is_ok() {
@@ -530,11 +541,34 @@ impl Timeline {
             // the runtime: the scopes hold this call's errors and nothing else.
             let (internal, memory, validation) =
                 futures::join!(self.host.device.pop_error_scope(), self.host.device.pop_error_scope(), self.host.device.pop_error_scope());
+            // WebGPU refuses a submission whole: the runtime refused this part of one (a
+            // command buffer submitted beside a cut one was invalid, say), so nothing more of
+            // it goes. Refused at its first part, nothing of it ran, as in WebGPU.
+            if piece && matches!(validation, Ok(Some(_))) {
+                self.untimed.borrow_mut().clear();
+                left = None;
+                self.drop_rest_of_submission();
+            }
             for error in [validation, memory, internal].into_iter().flatten().flatten() {
                 super::scopes::report_to(&self.host.device, &self.scopes, Some(&mark), error.kind(), error.message());
             }
         }
+        for (job, time) in self.untimed.take() {
+            job.timed(time);
+        }
         left
+    }
+
+    /// Drops the parts held of the submission whose part the runtime refused.
+    fn drop_rest_of_submission(&self) {
+        let mut dropped = 0;
+        let mut held = self.held.borrow_mut();
+        while let Some((_, _, HeldCall::Chunks(_) | HeldCall::Part(_))) = held.front() {
+            held.pop_front();
+            dropped += 1;
+        }
+        drop(held);
+        self.count_forwarded(dropped);
     }
 
     /// Submits `buffers` with the parts held after them that join them ([`Self::join_parts`]).
@@ -545,13 +579,12 @@ impl Timeline {
     }
 
     /// Submits `batch`: each job with a chunk in it learns the submission's time (from its
-    /// submission until the virt hears it done, the work queued before it included).
+    /// submission until the virt hears it done, the work queued before it included), once the
+    /// runtime took it ([`Self::forward`]).
     fn submit_batch(self: &Rc<Self>, batch: Batch, by: u64, operation: Operation) {
         let (buffers, jobs) = batch.finish();
         let number = self.submit_now(&buffers, by, operation);
-        for job in jobs {
-            job.timed(self.host.time_of(number));
-        }
+        self.untimed.borrow_mut().extend(jobs.into_iter().map(|job| (job, self.host.time_of(number))));
     }
 
     /// Makes held call `call`, which the application's call number `by` made: what is left of
