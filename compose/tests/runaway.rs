@@ -147,6 +147,29 @@ fn a_runaway_in_many_small_dispatches_of_one_submission_is_stopped_too() {
 }
 
 #[test]
+fn small_dispatches_teach_their_pipelines_time_and_later_steps_set_none_apart() {
+    // The inference-like job at a size where no dispatch is larger than a first chunk: its
+    // embedding (64 workgroups of a pipeline not measured yet) may cost a slice, so the first
+    // layer's dispatch after it is set apart, and waits for it. That part's time teaches the
+    // embedding's pipeline its rate: later steps set nothing apart (before, every step did).
+    let dir = tempfile::tempdir().unwrap();
+    let limited = dir.path().join("bench_infer.limited.wasm");
+    let out = webgpu_virt().arg("plug").arg(guest("bench_infer")).args(["--max-submission-time", "60s", "-o"]).arg(&limited).output().unwrap();
+    check(&out, "plug bench_infer --max-submission-time 60s");
+    let set_apart = |steps: &str| {
+        let args = ["--hidden", "64", "--layers", "16", "--batch", "64", "--steps", steps];
+        let out = webgpu_virt().arg("run").arg("--stats").arg(&limited).args(args).output().unwrap();
+        check(&out, &format!("bench_infer --steps {steps} under a time limit"));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.contains("first row's pick right"), "{stdout}");
+        common::stat(&String::from_utf8_lossy(&out.stderr), "gpu-time dispatches set apart")
+    };
+    let (first, many) = (set_apart("2"), set_apart("20"));
+    assert!(first >= 1, "the first step sets the first layer apart: {first}");
+    assert_eq!(many, first, "20 steps set as many dispatches apart as 2");
+}
+
+#[test]
 fn a_runaway_in_an_indirect_dispatch_is_stopped_too() {
     // 65535 workgroups of the never-ending loop, their number in an indirect buffer: the virt
     // reads it back, then runs the dispatch in chunks (before, it ran whole: nothing of the

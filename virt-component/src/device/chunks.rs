@@ -198,6 +198,49 @@ impl Rate {
     }
 }
 
+/// What has a [`Rate`]: a pipeline whose dispatches (or draws) may be cut.
+pub(super) trait Measured {
+    fn rate(&self) -> &Rate;
+}
+
+impl Measured for Chunkable {
+    fn rate(&self) -> &Rate {
+        &self.rate
+    }
+}
+
+/// Dispatches (or draws) of pipelines not measured yet that went into a runtime command buffer
+/// uncut, each pipeline's units summed. The time of a submission in parts that holds them, once
+/// the runtime took it, bounds each one's time: it teaches those pipelines a rate (an
+/// overestimate), so that such dispatches, small ones of which may never be cut, stop costing
+/// what an unknown pipeline may cost (a slice for [`FIRST`] units: each cost that much would
+/// set the dispatch after it apart, and make it wait for them, in every step of a job).
+#[derive(Default)]
+pub struct Uncut(Vec<(Rc<dyn Measured>, u64)>);
+
+impl Uncut {
+    fn add(&mut self, measured: Rc<dyn Measured>, units: u64) {
+        if measured.rate().get().is_some() || units == 0 {
+            return;
+        }
+        match self.0.iter_mut().find(|(m, _)| Rc::ptr_eq(m, &measured)) {
+            Some((_, sum)) => *sum = sum.saturating_add(units),
+            None => self.0.push((measured, units)),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The submission that held them took `time`.
+    pub(super) fn timed(&self, time: &Time) {
+        for (measured, units) in &self.0 {
+            measured.rate().timed(time.clone(), *units);
+        }
+    }
+}
+
 /// What work of `units` may cost, in nanoseconds: at `rate`, or, not measured yet, as if
 /// `first` units took a slice.
 pub(super) fn cost(units: u64, rate: Option<u64>, slice: u64, first: u64) -> u64 {
@@ -579,6 +622,9 @@ struct Cut {
     /// Whether the runtime's encoder holds work of the application's since the last cut,
     /// outside the compute pass open on it (which knows its own: `PassState::busy`).
     recorded: bool,
+    /// The dispatches and draws of pipelines not measured yet in the runtime's encoder since
+    /// the last cut.
+    uncut: Uncut,
 }
 
 struct Invalid {
@@ -589,7 +635,9 @@ struct Invalid {
 
 /// A part of a command buffer.
 pub enum Part {
-    Commands(Rc<imp::GpuCommandBuffer>),
+    /// The application's commands, with the dispatches and draws in it of pipelines not
+    /// measured yet.
+    Commands(Rc<imp::GpuCommandBuffer>, Uncut),
     /// A dispatch or a draw cut out of it (`super::draws`).
     Chunks(Rc<dyn Chunks>),
 }
@@ -627,10 +675,13 @@ impl Parts {
         self.0.borrow().load
     }
 
-    /// Work that may cost `cost` went into the runtime's encoder.
-    pub(super) fn add_load(&self, cost: u64) {
+    /// Work that may cost `cost` went into the runtime's encoder: `units` of `measured`'s.
+    pub(super) fn add_load(&self, cost: u64, measured: Option<Rc<dyn Measured>>, units: u64) {
         let mut cut = self.0.borrow_mut();
         cut.load = cut.load.saturating_add(cost);
+        if let Some(measured) = measured {
+            cut.uncut.add(measured, units);
+        }
     }
 
     /// `job` is cut out of the encoder, whose runtime encoder `encoder` holds the work before
@@ -659,7 +710,8 @@ impl Parts {
             {
                 cut.invalid = Some(Invalid { kind, message, part: so_far.clone() });
             }
-            cut.parts.push(Part::Commands(so_far));
+            let uncut = std::mem::take(&mut cut.uncut);
+            cut.parts.push(Part::Commands(so_far, uncut));
             cut.parts.push(Part::Chunks(job));
         }
         *encoder.borrow_mut() = host.create_command_encoder(Some(&imp::GpuCommandEncoderDescriptor { label: Some(label) }));
@@ -798,7 +850,8 @@ pub fn dispatch_workgroups(pass: &GpuComputePassEncoder, x: u32, y: Option<u32>,
         Cutting::No(cost) => {
             busy(pass);
             if let Some(state) = pass.pass.0.borrow().as_ref() {
-                state.parts.add_load(cost);
+                let measured = state.pipeline.as_ref().and_then(|(_, c)| c.clone()).map(|c| c as Rc<dyn Measured>);
+                state.parts.add_load(cost, measured, workgroups([x, y.unwrap_or(1), z.unwrap_or(1)]));
             }
             pass.forward_dispatch_workgroups(x, y, z);
         }
@@ -1023,18 +1076,24 @@ pub fn finish(encoder: &GpuCommandEncoder, descriptor: Option<exp::GpuCommandBuf
         }
         _ => (encoder.forward_finish(descriptor), invalid),
     };
-    let parts = std::mem::take(&mut encoder.parts.0.borrow_mut().parts);
-    let cut = &buffer.get::<GpuCommandBuffer>().parts;
-    cut.0.borrow_mut().parts = parts;
-    cut.0.borrow_mut().invalid = invalid;
+    let (parts, uncut) = {
+        let mut cut = encoder.parts.0.borrow_mut();
+        (std::mem::take(&mut cut.parts), std::mem::take(&mut cut.uncut))
+    };
+    let mut cut = buffer.get::<GpuCommandBuffer>().parts.0.borrow_mut();
+    cut.parts = parts;
+    cut.invalid = invalid;
+    cut.uncut = uncut;
+    drop(cut);
     buffer
 }
 
 /// The parts of `buffer` to submit before its own commands, taken (a command buffer is
-/// submitted once), and its invalid part if it is known invalid.
-pub fn take_parts(buffer: &GpuCommandBuffer) -> (Vec<Part>, Option<Rc<imp::GpuCommandBuffer>>) {
+/// submitted once), its invalid part if it is known invalid, and the dispatches and draws of
+/// pipelines not measured yet in its own commands.
+pub fn take_parts(buffer: &GpuCommandBuffer) -> (Vec<Part>, Option<Rc<imp::GpuCommandBuffer>>, Uncut) {
     let mut cut = buffer.parts.0.borrow_mut();
-    (std::mem::take(&mut cut.parts), cut.invalid.take().map(|i| i.part))
+    (std::mem::take(&mut cut.parts), cut.invalid.take().map(|i| i.part), std::mem::take(&mut cut.uncut))
 }
 
 // ---- Jobs ----

@@ -26,7 +26,7 @@
 //!   [`FIRST`] units. Draws that are not cut count what they may cost towards the encoder's
 //!   load, and one that would take it past a slice is set apart, as dispatches are.
 
-use super::chunks::{self, Cutting, Parts, Rate, cost, put};
+use super::chunks::{self, Cutting, Measured, Parts, Rate, cost, put};
 use super::timeline::Chunks;
 use super::gpu_time::Work;
 use super::host::Time;
@@ -49,6 +49,12 @@ pub struct Drawable {
     /// The vertices of one primitive of a list topology (`None`: a strip, whose vertices are
     /// never split).
     primitive: Option<u64>,
+}
+
+impl Measured for Drawable {
+    fn rate(&self) -> &Rate {
+        &self.rate
+    }
 }
 
 /// What a render pipeline about to be made needs for its draws to be cut, if they can be.
@@ -379,7 +385,7 @@ pub fn end(pass: &GpuRenderPassEncoder) {
 pub fn draw(pass: &GpuRenderPassEncoder, vertex_count: u32, instance_count: Option<u32>, first_vertex: Option<u32>, first_instance: Option<u32>) {
     let draw = Draw { indexed: false, count: vertex_count, instances: instance_count.unwrap_or(1), first: first_vertex.unwrap_or(0), base_vertex: 0, first_instance: first_instance.unwrap_or(0) };
     if let Cutting::No(cost) = cut(pass, draw) {
-        forwarded(pass, cost);
+        forwarded(pass, cost, draw.units());
         pass.forward_draw(vertex_count, instance_count, first_vertex, first_instance);
     }
 }
@@ -394,16 +400,18 @@ pub fn draw_indexed(pass: &GpuRenderPassEncoder, index_count: u32, instance_coun
         first_instance: first_instance.unwrap_or(0),
     };
     if let Cutting::No(cost) = cut(pass, draw) {
-        forwarded(pass, cost);
+        forwarded(pass, cost, draw.units());
         pass.forward_draw_indexed(index_count, instance_count, first_index, base_vertex, first_instance);
     }
 }
 
-/// Work that may cost `cost` goes into the runtime's pass: it holds the application's work now.
-fn forwarded(pass: &GpuRenderPassEncoder, cost: u64) {
+/// A draw of `units` that may cost `cost` goes into the runtime's pass: it holds the
+/// application's work now.
+fn forwarded(pass: &GpuRenderPassEncoder, cost: u64, units: u64) {
     remember(pass, |s| {
         s.busy = true;
-        s.parts.add_load(cost);
+        let measured = s.bound.pipeline.as_ref().and_then(|(_, d)| d.clone()).map(|d| d as Rc<dyn Measured>);
+        s.parts.add_load(cost, measured, units);
     });
 }
 

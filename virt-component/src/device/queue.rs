@@ -71,7 +71,7 @@ pub fn submit(queue: &GpuQueue, command_buffers: Vec<exp::GpuCommandBufferBorrow
         use_up();
     }
     match timeline(queue.device) {
-        Some(t) => match in_parts(&command_buffers) {
+        Some(t) => match in_parts(&t, &command_buffers) {
             Some(calls) => t.submit_in_parts(calls),
             None => t.submit(command_buffers.iter().map(|b| b.get::<GpuCommandBuffer>().inner.clone()).collect()),
         },
@@ -85,22 +85,27 @@ pub fn submit(queue: &GpuQueue, command_buffers: Vec<exp::GpuCommandBufferBorrow
 /// A submission of command buffers some of which have parts cut from them (`super::chunks`):
 /// the calls that make it, in order (`None` when none has parts). A command buffer known
 /// invalid is submitted as its invalid part, with the others whole: the runtime refuses the
-/// whole submission in its own words, as WebGPU does, and nothing of it runs.
-fn in_parts(command_buffers: &[exp::GpuCommandBufferBorrow<'_>]) -> Option<Vec<HeldCall>> {
+/// whole submission in its own words, as WebGPU does, and nothing of it runs. The timeline
+/// learns which of the application's command buffers hold dispatches or draws of pipelines
+/// not measured yet ([`Timeline::uncut`]).
+fn in_parts(timeline: &Timeline, command_buffers: &[exp::GpuCommandBufferBorrow<'_>]) -> Option<Vec<HeldCall>> {
     let taken: Vec<_> = command_buffers.iter().map(|b| chunks::take_parts(b.get())).collect();
-    if taken.iter().all(|(parts, _)| parts.is_empty()) {
+    if taken.iter().all(|(parts, _, _)| parts.is_empty()) {
         return None;
     }
-    if taken.iter().any(|(_, invalid)| invalid.is_some()) {
-        let refused = command_buffers.iter().zip(&taken).map(|(b, (_, invalid))| invalid.clone().unwrap_or_else(|| b.get::<GpuCommandBuffer>().inner.clone()));
+    if taken.iter().any(|(_, invalid, _)| invalid.is_some()) {
+        let refused = command_buffers.iter().zip(&taken).map(|(b, (_, invalid, _))| invalid.clone().unwrap_or_else(|| b.get::<GpuCommandBuffer>().inner.clone()));
         return Some(vec![HeldCall::Submit(refused.collect())]);
     }
     let mut calls = Vec::new();
     let mut together = Vec::new();
-    for (b, (parts, _)) in command_buffers.iter().zip(taken) {
+    for (b, (parts, _, uncut)) in command_buffers.iter().zip(taken) {
         for part in parts {
             match part {
-                Part::Commands(commands) => together.push(commands),
+                Part::Commands(commands, uncut) => {
+                    timeline.uncut(&commands, uncut);
+                    together.push(commands);
+                }
                 Part::Chunks(job) => {
                     // A submission opens with a call of its own, the runtime's submission of
                     // its first chunk when that need not wait (the time limit counts the
@@ -112,7 +117,9 @@ fn in_parts(command_buffers: &[exp::GpuCommandBufferBorrow<'_>]) -> Option<Vec<H
                 }
             }
         }
-        together.push(b.get::<GpuCommandBuffer>().inner.clone());
+        let commands = b.get::<GpuCommandBuffer>().inner.clone();
+        timeline.uncut(&commands, uncut);
+        together.push(commands);
     }
     calls.push(submission(&calls, together));
     Some(calls)

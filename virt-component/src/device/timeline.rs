@@ -22,6 +22,7 @@
 //! opens scopes of its own around it when the application's have changed since, and hands what
 //! they caught to [`super::scopes::report_to`]).
 
+use super::chunks::Uncut;
 use super::fairness::Pool;
 use super::host::{Host, Operation, Time};
 use super::{budget, gpu_time};
@@ -32,7 +33,7 @@ use futures::StreamExt;
 use futures::channel::{mpsc, oneshot};
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 
 /// A call held back, with what it needs to be made later.
 pub enum HeldCall {
@@ -179,6 +180,11 @@ pub struct Timeline {
     /// they learn it once the runtime took the submission (a refused one runs nothing, and its
     /// time would make a pipeline look fast).
     untimed: RefCell<Vec<(Rc<dyn Chunks>, Time)>>,
+    /// The application's command buffers held in submissions in parts that hold dispatches or
+    /// draws of pipelines not measured yet ([`Uncut`]), and those made in the runtime
+    /// submission just made, with its time: they learn it with the jobs.
+    uncut: RefCell<Vec<(Weak<imp::GpuCommandBuffer>, Uncut)>>,
+    untimed_uncut: RefCell<Vec<(Uncut, Time)>>,
 }
 
 /// Why a submission may not be forwarded now.
@@ -221,6 +227,8 @@ impl Timeline {
             ahead: Cell::new(0),
             probing: Cell::new(false),
             untimed: RefCell::default(),
+            uncut: RefCell::default(),
+            untimed_uncut: RefCell::default(),
         });
         let drainer = timeline.clone();
         crate::bridge::spawn(async move {
@@ -237,6 +245,7 @@ impl Timeline {
     pub fn forget(&self) {
         self.wake.close_channel();
         self.held.borrow_mut().clear();
+        self.uncut.borrow_mut().clear();
         self.waiters.borrow_mut().clear();
         if let Some(pool) = &self.pool {
             pool.leave(self.device_id, self.in_flight());
@@ -546,6 +555,7 @@ impl Timeline {
             // it goes. Refused at its first part, nothing of it ran, as in WebGPU.
             if piece && matches!(validation, Ok(Some(_))) {
                 self.untimed.borrow_mut().clear();
+                self.untimed_uncut.borrow_mut().clear();
                 left = None;
                 self.drop_rest_of_submission();
             }
@@ -556,7 +566,22 @@ impl Timeline {
         for (job, time) in self.untimed.take() {
             job.timed(time);
         }
+        for (uncut, time) in self.untimed_uncut.take() {
+            uncut.timed(&time);
+        }
         left
+    }
+
+    /// `commands`, the application's, held in a submission in parts, holds `uncut`: it
+    /// teaches their pipelines the time of the runtime submission that holds it, once the
+    /// runtime took that (only a part of a submission in parts is made in scopes of the virt's
+    /// own, which tell).
+    pub fn uncut(&self, commands: &Rc<imp::GpuCommandBuffer>, uncut: Uncut) {
+        if !uncut.is_empty() {
+            let mut all = self.uncut.borrow_mut();
+            all.retain(|(buffer, _)| buffer.strong_count() > 0);
+            all.push((Rc::downgrade(commands), uncut));
+        }
     }
 
     /// Drops the parts held of the submission whose part the runtime refused.
@@ -585,6 +610,11 @@ impl Timeline {
         let (buffers, jobs) = batch.finish();
         let number = self.submit_now(&buffers, by, operation);
         self.untimed.borrow_mut().extend(jobs.into_iter().map(|job| (job, self.host.time_of(number))));
+        let mut uncut = self.uncut.borrow_mut();
+        while let Some(at) = uncut.iter().position(|(held, _)| buffers.iter().any(|b| std::ptr::eq(held.as_ptr(), Rc::as_ptr(b)))) {
+            let (_, learnt) = uncut.swap_remove(at);
+            self.untimed_uncut.borrow_mut().push((learnt, self.host.time_of(number)));
+        }
     }
 
     /// Makes held call `call`, which the application's call number `by` made: what is left of
