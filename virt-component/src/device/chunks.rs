@@ -69,7 +69,7 @@ use super::gpu_time::Work;
 use super::host::Time;
 use super::registry::{self, get};
 use super::scopes::caught;
-use super::timeline::Chunks;
+use super::timeline::{Chunks, Learns};
 use crate::{
     GpuBindGroup, GpuCommandBuffer, GpuCommandEncoder, GpuComputePassEncoder, GpuComputePipeline, GpuDevice, GpuPipelineLayout, GpuShaderModule,
     exp, imp, tenant,
@@ -232,9 +232,11 @@ impl Uncut {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+}
 
+impl Learns for Uncut {
     /// The submission that held them took `time`.
-    pub(super) fn timed(&self, time: &Time) {
+    fn timed(&self, time: &Time) {
         for (measured, units) in &self.0 {
             measured.rate().timed(time.clone(), *units);
         }

@@ -103,7 +103,9 @@ fn in_parts(timeline: &Timeline, command_buffers: &[exp::GpuCommandBufferBorrow<
         for part in parts {
             match part {
                 Part::Commands(commands, uncut) => {
-                    timeline.uncut(&commands, uncut);
+                    if !uncut.is_empty() {
+                        timeline.uncut(&commands, Box::new(uncut));
+                    }
                     together.push(commands);
                 }
                 Part::Chunks(job) => {
@@ -118,7 +120,9 @@ fn in_parts(timeline: &Timeline, command_buffers: &[exp::GpuCommandBufferBorrow<
             }
         }
         let commands = b.get::<GpuCommandBuffer>().inner.clone();
-        timeline.uncut(&commands, uncut);
+        if !uncut.is_empty() {
+            timeline.uncut(&commands, Box::new(uncut));
+        }
         together.push(commands);
     }
     calls.push(submission(&calls, together));

@@ -22,7 +22,6 @@
 //! opens scopes of its own around it when the application's have changed since, and hands what
 //! they caught to [`super::scopes::report_to`]).
 
-use super::chunks::Uncut;
 use super::fairness::Pool;
 use super::host::{Host, Operation, Time};
 use super::{budget, gpu_time};
@@ -57,6 +56,15 @@ pub enum HeldCall {
     /// calls held before it and before those held after it).
     Turn(oneshot::Sender<oneshot::Sender<()>>),
 }
+
+/// What an application's command buffer held in a submission in parts learns from the time of
+/// the runtime submission that holds it, once the runtime took that (`super::chunks::Uncut`).
+pub trait Learns {
+    fn timed(&self, time: &Time);
+}
+
+/// An application's command buffer held in a submission in parts, and what learns its time.
+type Learner = (Weak<imp::GpuCommandBuffer>, Box<dyn Learns>);
 
 /// Work submitted in chunks, one at a time (a dispatch cut by `super::chunks`).
 pub trait Chunks {
@@ -180,11 +188,11 @@ pub struct Timeline {
     /// they learn it once the runtime took the submission (a refused one runs nothing, and its
     /// time would make a pipeline look fast).
     untimed: RefCell<Vec<(Rc<dyn Chunks>, Time)>>,
-    /// The application's command buffers held in submissions in parts that hold dispatches or
-    /// draws of pipelines not measured yet ([`Uncut`]), and those made in the runtime
-    /// submission just made, with its time: they learn it with the jobs.
-    uncut: RefCell<Vec<(Weak<imp::GpuCommandBuffer>, Uncut)>>,
-    untimed_uncut: RefCell<Vec<(Uncut, Time)>>,
+    /// The application's command buffers held in submissions in parts that learn from their
+    /// time ([`Learns`]), and those in the runtime submission just made, with its time: they
+    /// learn it with the jobs.
+    uncut: RefCell<Vec<Learner>>,
+    untimed_uncut: RefCell<Vec<(Box<dyn Learns>, Time)>>,
 }
 
 /// Why a submission may not be forwarded now.
@@ -572,16 +580,13 @@ impl Timeline {
         left
     }
 
-    /// `commands`, the application's, held in a submission in parts, holds `uncut`: it
-    /// teaches their pipelines the time of the runtime submission that holds it, once the
-    /// runtime took that (only a part of a submission in parts is made in scopes of the virt's
-    /// own, which tell).
-    pub fn uncut(&self, commands: &Rc<imp::GpuCommandBuffer>, uncut: Uncut) {
-        if !uncut.is_empty() {
-            let mut all = self.uncut.borrow_mut();
-            all.retain(|(buffer, _)| buffer.strong_count() > 0);
-            all.push((Rc::downgrade(commands), uncut));
-        }
+    /// `commands`, the application's, held in a submission in parts, holds what learns the
+    /// time of the runtime submission that holds it, once the runtime took that (only a part
+    /// of a submission in parts is made in scopes of the virt's own, which tell).
+    pub fn uncut(&self, commands: &Rc<imp::GpuCommandBuffer>, learns: Box<dyn Learns>) {
+        let mut all = self.uncut.borrow_mut();
+        all.retain(|(buffer, _)| buffer.strong_count() > 0);
+        all.push((Rc::downgrade(commands), learns));
     }
 
     /// Drops the parts held of the submission whose part the runtime refused.
