@@ -1127,6 +1127,12 @@ pub struct Job {
     slice: u64,
 }
 
+impl Learns for Job {
+    fn timed(&self, time: &Time) {
+        self.chunkable.rate.timed(time.clone(), self.made.get());
+    }
+}
+
 impl Chunks for Job {
     fn is_done(&self) -> bool {
         self.cursor.get().is_none()
@@ -1204,10 +1210,6 @@ impl Chunks for Job {
             None => self.whole(encoder),
         }
         true
-    }
-
-    fn timed(&self, time: Time) {
-        self.chunkable.rate.timed(time, self.made.get());
     }
 
     /// An indirect dispatch's arguments, copied: mapped and read. Arguments over the most

@@ -27,7 +27,7 @@
 //!   load, and one that would take it past a slice is set apart, as dispatches are.
 
 use super::chunks::{self, Cutting, Measured, Parts, Rate, cost, put};
-use super::timeline::Chunks;
+use super::timeline::{Chunks, Learns};
 use super::gpu_time::Work;
 use super::host::Time;
 use super::registry::{self, get};
@@ -553,6 +553,12 @@ impl DrawJob {
     }
 }
 
+impl Learns for DrawJob {
+    fn timed(&self, time: &Time) {
+        self.drawable.rate.timed(time.clone(), self.made.get());
+    }
+}
+
 impl Chunks for DrawJob {
     fn is_done(&self) -> bool {
         self.cursor.get().is_none()
@@ -593,10 +599,6 @@ impl Chunks for DrawJob {
         super::gpu_time::chunk(self.tenant, Work::Draw);
         self.encode(encoder, start, count);
         true
-    }
-
-    fn timed(&self, time: Time) {
-        self.drawable.rate.timed(time, self.made.get());
     }
 
     fn read(&self) -> Option<LocalBoxFuture<'_, ()>> {

@@ -99,15 +99,16 @@ fn in_parts(timeline: &Timeline, command_buffers: &[exp::GpuCommandBufferBorrow<
     }
     let mut calls = Vec::new();
     let mut together = Vec::new();
+    let held = |commands: Rc<imp::GpuCommandBuffer>, uncut: chunks::Uncut| {
+        if !uncut.is_empty() {
+            timeline.uncut(&commands, Rc::new(uncut));
+        }
+        commands
+    };
     for (b, (parts, _, uncut)) in command_buffers.iter().zip(taken) {
         for part in parts {
             match part {
-                Part::Commands(commands, uncut) => {
-                    if !uncut.is_empty() {
-                        timeline.uncut(&commands, Box::new(uncut));
-                    }
-                    together.push(commands);
-                }
+                Part::Commands(commands, uncut) => together.push(held(commands, uncut)),
                 Part::Chunks(job) => {
                     // A submission opens with a call of its own, the runtime's submission of
                     // its first chunk when that need not wait (the time limit counts the
@@ -119,11 +120,7 @@ fn in_parts(timeline: &Timeline, command_buffers: &[exp::GpuCommandBufferBorrow<
                 }
             }
         }
-        let commands = b.get::<GpuCommandBuffer>().inner.clone();
-        if !uncut.is_empty() {
-            timeline.uncut(&commands, Box::new(uncut));
-        }
-        together.push(commands);
+        together.push(held(b.get::<GpuCommandBuffer>().inner.clone(), uncut));
     }
     calls.push(submission(&calls, together));
     Some(calls)

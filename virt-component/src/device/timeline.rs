@@ -57,23 +57,22 @@ pub enum HeldCall {
     Turn(oneshot::Sender<oneshot::Sender<()>>),
 }
 
-/// What an application's command buffer held in a submission in parts learns from the time of
-/// the runtime submission that holds it, once the runtime took that (`super::chunks::Uncut`).
+/// What learns the time of a runtime submission, once the runtime took it: a job whose chunk
+/// made last went in it, or an application's command buffer of a submission in parts in it
+/// (`super::chunks::Uncut`). The time comes once the submission is done.
 pub trait Learns {
     fn timed(&self, time: &Time);
 }
 
 /// An application's command buffer held in a submission in parts, and what learns its time.
-type Learner = (Weak<imp::GpuCommandBuffer>, Box<dyn Learns>);
+type Learner = (Weak<imp::GpuCommandBuffer>, Rc<dyn Learns>);
 
-/// Work submitted in chunks, one at a time (a dispatch cut by `super::chunks`).
-pub trait Chunks {
+/// Work submitted in chunks, one at a time (a dispatch cut by `super::chunks`); it learns the
+/// time of each runtime submission its chunk made last goes in.
+pub trait Chunks: Learns {
     /// Encodes the next chunk into `encoder`, a pass or a copy of its own (`false`: every chunk
     /// was made).
     fn next(&self, encoder: &imp::GpuCommandEncoder) -> bool;
-    /// The chunk made last went to the runtime first in a submission, whose GPU time comes in
-    /// `time` once it is done.
-    fn timed(&self, time: Time);
     /// Whether every chunk was made.
     fn is_done(&self) -> bool;
     /// Whether the next chunk waits for the device's work before it to be done.
@@ -184,15 +183,13 @@ pub struct Timeline {
     /// unknown time at once ([`Self::may_go_ahead`]).
     ahead: Cell<u64>,
     probing: Cell<bool>,
-    /// The jobs with a chunk in the runtime submission just made, and that submission's time:
-    /// they learn it once the runtime took the submission (a refused one runs nothing, and its
-    /// time would make a pipeline look fast).
-    untimed: RefCell<Vec<(Rc<dyn Chunks>, Time)>>,
-    /// The application's command buffers held in submissions in parts that learn from their
-    /// time ([`Learns`]), and those in the runtime submission just made, with its time: they
-    /// learn it with the jobs.
+    /// What learns the time of the runtime submission just made (its jobs, and its command
+    /// buffers in `uncut`), and that time: it learns it once the runtime took the submission (a
+    /// refused one runs nothing, and its time would make a pipeline look fast).
+    untimed: RefCell<Vec<(Rc<dyn Learns>, Time)>>,
+    /// The application's command buffers held in submissions in parts that learn the time of
+    /// the runtime submission that holds them.
     uncut: RefCell<Vec<Learner>>,
-    untimed_uncut: RefCell<Vec<(Box<dyn Learns>, Time)>>,
 }
 
 /// Why a submission may not be forwarded now.
@@ -236,7 +233,6 @@ impl Timeline {
             probing: Cell::new(false),
             untimed: RefCell::default(),
             uncut: RefCell::default(),
-            untimed_uncut: RefCell::default(),
         });
         let drainer = timeline.clone();
         crate::bridge::spawn(async move {
@@ -563,7 +559,6 @@ impl Timeline {
             // it goes. Refused at its first part, nothing of it ran, as in WebGPU.
             if piece && matches!(validation, Ok(Some(_))) {
                 self.untimed.borrow_mut().clear();
-                self.untimed_uncut.borrow_mut().clear();
                 left = None;
                 self.drop_rest_of_submission();
             }
@@ -571,11 +566,8 @@ impl Timeline {
                 super::scopes::report_to(&self.host.device, &self.scopes, Some(&mark), error.kind(), error.message());
             }
         }
-        for (job, time) in self.untimed.take() {
-            job.timed(time);
-        }
-        for (uncut, time) in self.untimed_uncut.take() {
-            uncut.timed(&time);
+        for (learns, time) in self.untimed.take() {
+            learns.timed(&time);
         }
         left
     }
@@ -583,7 +575,7 @@ impl Timeline {
     /// `commands`, the application's, held in a submission in parts, holds what learns the
     /// time of the runtime submission that holds it, once the runtime took that (only a part
     /// of a submission in parts is made in scopes of the virt's own, which tell).
-    pub fn uncut(&self, commands: &Rc<imp::GpuCommandBuffer>, learns: Box<dyn Learns>) {
+    pub fn uncut(&self, commands: &Rc<imp::GpuCommandBuffer>, learns: Rc<dyn Learns>) {
         let mut all = self.uncut.borrow_mut();
         all.retain(|(buffer, _)| buffer.strong_count() > 0);
         all.push((Rc::downgrade(commands), learns));
@@ -614,11 +606,12 @@ impl Timeline {
     fn submit_batch(self: &Rc<Self>, batch: Batch, by: u64, operation: Operation) {
         let (buffers, jobs) = batch.finish();
         let number = self.submit_now(&buffers, by, operation);
-        self.untimed.borrow_mut().extend(jobs.into_iter().map(|job| (job, self.host.time_of(number))));
+        let time = self.host.time_of(number);
+        let mut untimed = self.untimed.borrow_mut();
+        untimed.extend(jobs.into_iter().map(|job| (job as Rc<dyn Learns>, time.clone())));
         let mut uncut = self.uncut.borrow_mut();
         while let Some(at) = uncut.iter().position(|(held, _)| buffers.iter().any(|b| std::ptr::eq(held.as_ptr(), Rc::as_ptr(b)))) {
-            let (_, learnt) = uncut.swap_remove(at);
-            self.untimed_uncut.borrow_mut().push((learnt, self.host.time_of(number)));
+            untimed.push((uncut.swap_remove(at).1, time.clone()));
         }
     }
 
