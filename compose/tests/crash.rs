@@ -12,8 +12,7 @@ use std::process::{Command, Stdio};
 /// `crash` plugged with the recorder (and `flags`), in `dir`.
 fn recorded_crash(dir: &Path, flags: &[&str]) -> std::path::PathBuf {
     let recorded = dir.join("crash.recorded.wasm");
-    let out = webgpu_virt().arg("plug").arg(guest("crash")).args(["--record", "trace.wgvt"]).args(flags).arg("-o").arg(&recorded).output().unwrap();
-    common::check(&out, "plug --record");
+    common::plug(guest("crash"), &[&["--record", "trace.wgvt"], flags].concat(), &recorded);
     recorded
 }
 

@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{check, guest, output_within, webgpu_virt};
+use common::{check, guest, output_within, plug, webgpu_virt};
 use std::path::Path;
 
 fn env(name: &str, default: u64) -> u64 {
@@ -67,11 +67,6 @@ fn plug_pod(guests: &[String], out: &Path) {
         cmd.args(["--guest", g]);
     }
     check(&cmd.arg("-o").arg(out).output().unwrap(), "plug --guest");
-}
-
-fn plug(app: &str, flags: &[&str], out: &Path) {
-    let plugged = webgpu_virt().arg("plug").arg(app).args(flags).arg("-o").arg(out).output().unwrap();
-    check(&plugged, &format!("plug {flags:?}"));
 }
 
 #[test]

@@ -52,8 +52,7 @@ fn the_pool_shares_gpu_time_by_weight_whatever_the_size_of_submissions() {
 fn a_guest_over_its_gpu_share_is_held_back_even_alone() {
     let dir = tempfile::tempdir().unwrap();
     let budgeted = dir.path().join("flood.budgeted.wasm");
-    let out = webgpu_virt().arg("plug").arg(guest("bench_flood")).args(["--max-gpu-share", "25%", "-o"]).arg(&budgeted).output().unwrap();
-    check(&out, "plug a flooder with a GPU budget");
+    common::plug(guest("bench_flood"), &["--max-gpu-share", "25%"], &budgeted);
     let started = std::time::Instant::now();
     let out = output_within(webgpu_virt().args(["run", "--stats"]).arg(&budgeted).args(["--ms", "1000", "--work", "1024"]), 120);
     let wall = started.elapsed().as_secs_f64();

@@ -190,7 +190,7 @@ fn the_replayer_component_reports_the_same_on_another_runtime() {
     check(&webgpu_virt().arg("replayer").arg("-o").arg(&replayer).output().unwrap(), "replayer -o");
     // The same replayer on the host through a virt: another implementation of wasi:webgpu.
     let through = dir.join("replayer.virt.wasm");
-    check(&webgpu_virt().arg("plug").arg(&replayer).arg("-o").arg(&through).output().unwrap(), "plug replayer");
+    common::plug(&replayer, &[], &through);
     let (_, _, trace) = record(guest("uncaptured"), &[]);
     let (_, _, cut) = record(guest("render"), &[]);
     let (_, _, compute) = record(guest("compute"), &[]);
@@ -229,7 +229,7 @@ fn a_trace_recorded_under_a_quota_replays_under_the_same_quota() {
     let replayer = dir.join("replayer.wasm");
     check(&webgpu_virt().arg("replayer").arg("-o").arg(&replayer).output().unwrap(), "replayer -o");
     let limited = dir.join("replayer.quota.wasm");
-    check(&webgpu_virt().arg("plug").arg(&replayer).args(["--max-memory", "1MiB", "-o"]).arg(&limited).output().unwrap(), "plug replayer");
+    common::plug(&replayer, &["--max-memory", "1MiB"], &limited);
     let (code, report) = run_in(dir, &limited, &["quota.wgvt"]);
     assert_eq!(code, 0, "{report}");
     assert!(report.ends_with("no divergence\n"), "{report}");

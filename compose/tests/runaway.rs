@@ -5,14 +5,13 @@
 
 mod common;
 
-use common::{check, guest, output_within, webgpu_virt};
+use common::{check, guest, output_within, plug, webgpu_virt};
 
 #[test]
 fn a_run_that_leaves_work_running_on_the_gpu_ends_and_says_so() {
     let dir = tempfile::tempdir().unwrap();
     let virt = dir.path().join("runaway.virt.wasm");
-    let out = webgpu_virt().arg("plug").arg(guest("runaway")).arg("-o").arg(&virt).output().unwrap();
-    common::check(&out, "plug runaway");
+    plug(guest("runaway"), &[], &virt);
     for app in [std::path::PathBuf::from(guest("runaway")), virt] {
         let started = std::time::Instant::now();
         let out = output_within(webgpu_virt().arg("run").arg(&app).arg("--wide"), 120);
@@ -34,8 +33,7 @@ const LOST_TO_THE_LIMIT: &str = "the device was lost (GpuDeviceLostReason::Unkno
 fn wide_runaway_under_one_second(backend: Option<&str>, seconds: u64) -> String {
     let dir = tempfile::tempdir().unwrap();
     let limited = dir.path().join("runaway.limited.wasm");
-    let out = webgpu_virt().arg("plug").arg(guest("runaway")).args(["--max-submission-time", "1s", "-o"]).arg(&limited).output().unwrap();
-    common::check(&out, "plug runaway --max-submission-time 1s");
+    plug(guest("runaway"), &["--max-submission-time", "1s"], &limited);
     let mut run = webgpu_virt();
     if let Some(backend) = backend {
         run.env("WGPU_BACKEND", backend);
@@ -154,8 +152,7 @@ fn small_dispatches_teach_their_pipelines_time_and_later_steps_set_none_apart() 
     // embedding's pipeline its rate: later steps set nothing apart (before, every step did).
     let dir = tempfile::tempdir().unwrap();
     let limited = dir.path().join("bench_infer.limited.wasm");
-    let out = webgpu_virt().arg("plug").arg(guest("bench_infer")).args(["--max-submission-time", "60s", "-o"]).arg(&limited).output().unwrap();
-    check(&out, "plug bench_infer --max-submission-time 60s");
+    plug(guest("bench_infer"), &["--max-submission-time", "60s"], &limited);
     let set_apart = |steps: &str| {
         let args = ["--hidden", "64", "--layers", "16", "--batch", "64", "--steps", steps];
         let out = webgpu_virt().arg("run").arg("--stats").arg(&limited).args(args).output().unwrap();
@@ -213,8 +210,7 @@ fn a_runaway_in_a_huge_draw_is_stopped_too() {
 fn the_same_under_a_generous_limit(name: &str) -> String {
     let dir = tempfile::tempdir().unwrap();
     let limited = dir.path().join(format!("{name}.limited.wasm"));
-    let out = webgpu_virt().arg("plug").arg(guest(name)).args(["--max-submission-time", "60s", "-o"]).arg(&limited).output().unwrap();
-    check(&out, &format!("plug {name} --max-submission-time 60s"));
+    plug(guest(name), &["--max-submission-time", "60s"], &limited);
     let direct = webgpu_virt().arg("run").arg(guest(name)).output().unwrap();
     check(&direct, &format!("{name} direct"));
     let out = webgpu_virt().arg("run").arg("--stats").arg(&limited).output().unwrap();
@@ -268,8 +264,7 @@ fn a_loop_budget_ends_every_loop_and_keeps_loops_with_barriers_valid() {
         ("1200", "outer loop 30 (its loop of 4: 120), inner loop 1200, barrier rounds 50 (arrivals 3200), steps of a returning loop 60"),
     ] {
         let bounded = dir.path().join(format!("loops.{budget}.wasm"));
-        let out = webgpu_virt().arg("plug").arg(guest("loops")).args(["--max-loop-iterations", budget, "-o"]).arg(&bounded).output().unwrap();
-        check(&out, "plug loops --max-loop-iterations");
+        plug(guest("loops"), &["--max-loop-iterations", budget], &bounded);
         let out = output_within(webgpu_virt().arg("run").arg(&bounded), 120);
         check(&out, "loops under a loop budget");
         assert_eq!(String::from_utf8_lossy(&out.stdout).trim_end(), want, "--max-loop-iterations {budget}");

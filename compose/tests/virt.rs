@@ -29,13 +29,10 @@ macro_rules! through_the_virt {
                 let twice = dir.path().join("twice.wasm");
                 let policies = dir.path().join("policies.wasm");
                 let timed = dir.path().join("timed.wasm");
-                let plug = |app: &std::path::Path, out: &std::path::Path, flags: &[&str]| {
-                    assert!(webgpu_virt().arg("plug").arg(app).args(flags).arg("-o").arg(out).status().unwrap().success());
-                };
-                plug(app.as_ref(), &once, &[]);
-                plug(&once, &twice, &[]);
-                plug(app.as_ref(), &policies, &["--count-calls", "--noop", "--max-memory", "64GiB"]);
-                plug(app.as_ref(), &timed, &["--max-submission-time", "60s"]);
+                common::plug(app, &[], &once);
+                common::plug(&once, &[], &twice);
+                common::plug(app, &["--count-calls", "--noop", "--max-memory", "64GiB"], &policies);
+                common::plug(app, &["--max-submission-time", "60s"], &timed);
                 let direct = run(app.as_ref());
                 assert_eq!(run(&once), direct, "output through the virt");
                 assert_eq!(run(&twice), direct, "output through two stacked virts");
@@ -81,7 +78,7 @@ fn benchmark_guests_agree_through_the_virt() {
         let limits = ["--max-submission-time", "60s", "--max-gpu-share", "100%"];
         for (what, flags) in [("plain", &[][..]), ("limited", &limits[..])] {
             let composed = dir.path().join(format!("{name}.{what}.wasm"));
-            assert!(webgpu_virt().arg("plug").arg(app).args(flags).arg("-o").arg(&composed).status().unwrap().success());
+            common::plug(app, flags, &composed);
             assert_eq!(results(&composed, args), direct, "{name}, {what}");
         }
     }
@@ -230,8 +227,7 @@ fn configure_bakes_the_policy_and_plug_uses_it() {
     let want = webgpu_virt::plug(&std::fs::read(app).unwrap(), &counting).unwrap();
     let out = dir.path().join("out.wasm");
     for flags in [&["--virt", virt.to_str().unwrap()][..], &["--count-calls"]] {
-        let status = webgpu_virt().arg("plug").arg(app).args(flags).arg("-o").arg(&out).status().unwrap();
-        assert!(status.success());
+        common::plug(app, flags, &out);
         assert!(std::fs::read(&out).unwrap() == want, "plug {flags:?} composes another component");
     }
 
@@ -294,7 +290,7 @@ fn bad_configurations_are_named() {
 fn the_call_counter_counts_every_call() {
     let dir = tempfile::tempdir().unwrap();
     let composed = dir.path().join("counted.wasm");
-    assert!(webgpu_virt().arg("plug").arg(guest("bench_calls")).arg("--count-calls").arg("-o").arg(&composed).status().unwrap().success());
+    common::plug(guest("bench_calls"), &["--count-calls"], &composed);
     // bench_calls makes N set-bind-group and N dispatch calls in compute passes of 1,000.
     for n in [2500u64, 4000] {
         let out = webgpu_virt().arg("run").arg("--stats").arg(&composed).args(["--n", &n.to_string()]).output().unwrap();
@@ -310,7 +306,7 @@ fn the_call_counter_counts_every_call() {
     }
     // Without the policy there is nothing to report, and without the virt no stats export.
     let plain = dir.path().join("plain.wasm");
-    assert!(webgpu_virt().arg("plug").arg(guest("bench_calls")).arg("-o").arg(&plain).status().unwrap().success());
+    common::plug(guest("bench_calls"), &[], &plain);
     for (path, says) in [(plain.as_path(), "no policy of the virt keeps any"), (guest("bench_calls").as_ref(), "exports no webgpu-virt:worlds/stats")] {
         let out = webgpu_virt().arg("run").arg("--stats").arg(path).args(["--n", "10"]).output().unwrap();
         check(&out, "--stats");
@@ -363,8 +359,7 @@ query set of 2048: no error
 fn quota_stops_every_route_at_the_configured_bytes() {
     let dir = tempfile::tempdir().unwrap();
     let limited = dir.path().join("quota.wasm");
-    let out = webgpu_virt().arg("plug").arg(guest("quota")).args(["--max-memory", "1MiB", "-o"]).arg(&limited).output().unwrap();
-    check(&out, "plug --max-memory");
+    common::plug(guest("quota"), &["--max-memory", "1MiB"], &limited);
     let out = webgpu_virt().arg("run").arg("--stats").arg(&limited).output().unwrap();
     check(&out, "the quota guest");
     assert_eq!(String::from_utf8(out.stdout).unwrap(), QUOTA_1MIB);
@@ -387,7 +382,7 @@ fn quota_stops_every_route_at_the_configured_bytes() {
 fn without_a_quota_the_quota_guest_is_refused_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let plain = dir.path().join("quota.wasm");
-    assert!(webgpu_virt().arg("plug").arg(guest("quota")).arg("-o").arg(&plain).status().unwrap().success());
+    common::plug(guest("quota"), &[], &plain);
     for path in [std::path::Path::new(guest("quota")), &plain] {
         let out = run(path);
         assert!(!out.contains("out-of-memory-error") && out.contains("257 buffers of 4 KiB: 0 refused"), "{}:\n{out}", path.display());
@@ -400,8 +395,7 @@ fn the_sandbox_shows_clamped_limits_hides_features_and_masks_the_adapter() {
     let dir = tempfile::tempdir().unwrap();
     let sandboxed = dir.path().join("sandbox.wasm");
     let flags = ["--max-memory", "1MiB", "--deny-feature", "float32-filterable", "--mask-adapter-info"];
-    let out = webgpu_virt().arg("plug").arg(guest("sandbox")).args(flags).arg("-o").arg(&sandboxed).output().unwrap();
-    check(&out, "plug");
+    common::plug(guest("sandbox"), &flags, &sandboxed);
     assert_eq!(
         run(&sandboxed),
         "\
@@ -428,8 +422,7 @@ fn caps_refuse_one_past_each_limit() {
     let capped = dir.path().join("caps.wasm");
     let caps = "buffers=3,textures=2,query-sets=1,shader-modules=1,command-encoders=1,bind-groups=1,pipelines=4";
     let flags = ["--max-buffer-size", "64KiB", "--max-texture-dimension", "256", "--max-objects", caps, "--max-write-size", "1KiB"];
-    let out = webgpu_virt().arg("plug").arg(guest("caps")).args(flags).arg("-o").arg(&capped).output().unwrap();
-    check(&out, "plug");
+    common::plug(guest("caps"), &flags, &capped);
     // On a host that traps on invalid work (what the refused objects are used in never
     // reaches it: see the next test).
     let out = webgpu_virt().arg("run").arg("--stats").arg(&capped).env(TRAP_ON_INVALID_WORK, "1").output().unwrap();
@@ -514,7 +507,7 @@ fn work_made_with_refused_objects_never_reaches_the_runtime() {
         check(&direct, &format!("{name} on a host that traps on invalid work"));
         for (i, quota) in quotas.iter().enumerate() {
             let limited = dir.path().join(format!("{name}.{i}.wasm"));
-            check(&webgpu_virt().arg("plug").arg(guest(name)).args(*quota).args(["--log-stats", "-o"]).arg(&limited).output().unwrap(), "plug");
+            common::plug(guest(name), &[quota, &["--log-stats"][..]].concat(), &limited);
             let out = common::output_within(webgpu_virt().arg("run").arg(&limited).env(TRAP_ON_INVALID_WORK, "1"), 120);
             let stderr = String::from_utf8_lossy(&out.stderr);
             // (The app may stop at a refusal of its own accord: a trap of the guest's, not the host's.)
@@ -528,8 +521,7 @@ fn work_made_with_refused_objects_never_reaches_the_runtime() {
 fn submissions_past_the_in_flight_cap_wait_in_order() {
     let dir = tempfile::tempdir().unwrap();
     let capped = dir.path().join("flood.wasm");
-    let out = webgpu_virt().arg("plug").arg(guest("flood")).args(["--max-in-flight", "2"]).arg("-o").arg(&capped).output().unwrap();
-    check(&out, "plug");
+    common::plug(guest("flood"), &["--max-in-flight", "2"], &capped);
     let out = webgpu_virt().arg("run").arg("--stats").arg(&capped).output().unwrap();
     check(&out, "the flood guest");
     // The same results as direct: only the pace changed.
@@ -599,8 +591,7 @@ fn a_trace_shows_calls_data_and_results() {
 fn recording_where_nothing_is_preopened_stops_at_once_and_says_why() {
     let dir = tempfile::tempdir().unwrap();
     let recorded = dir.path().join("recorded.wasm");
-    let out = webgpu_virt().arg("plug").arg(guest("compute")).args(["--record", "trace.wgvt", "-o"]).arg(&recorded).output().unwrap();
-    check(&out, "plug --record");
+    common::plug(guest("compute"), &["--record", "trace.wgvt"], &recorded);
     let out = webgpu_virt().arg("run").arg(&recorded).output().unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -745,7 +736,7 @@ fn the_virt_asks_the_runtime_for_a_device_loss_only_when_the_app_does() {
     check(&solo, "the compute guest on a host without lost");
     let quota = ["--max-memory", "64MiB", "--max-in-flight", "4", "--max-objects", "buffers=100", "--max-buffer-size", "32MiB"];
     let limited = dir.path().join("limited.wasm");
-    check(&webgpu_virt().arg("plug").arg(guest("compute")).args(quota).arg("-o").arg(&limited).output().unwrap(), "plug with quotas");
+    common::plug(guest("compute"), &quota, &limited);
     let pod = dir.path().join("pod.wasm");
     let guests = [format!("a={}", guest("compute")), format!("b={}", guest("compute"))];
     let out = webgpu_virt().arg("plug").args(["--guest", &guests[0], "--guest", &guests[1]]).args(quota).arg("-o").arg(&pod).output().unwrap();
@@ -764,8 +755,7 @@ fn refusals_nobody_catches_are_logged_with_log_errors() {
     // why on stderr, as the runtime's own uncaptured errors are.
     let dir = tempfile::tempdir().unwrap();
     let limited = dir.path().join("limited.wasm");
-    let out = webgpu_virt().arg("plug").arg(guest("compute")).args(["--max-memory", "16", "--log-errors", "-o"]).arg(&limited).output().unwrap();
-    check(&out, "plug --log-errors");
+    common::plug(guest("compute"), &["--max-memory", "16", "--log-errors"], &limited);
     let out = webgpu_virt().arg("run").arg(&limited).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("webgpu-virt: uncaptured out-of-memory-error: webgpu-virt quota: a buffer of "), "{stderr}");
@@ -777,8 +767,7 @@ fn with_log_stats_a_hit_limit_writes_the_counters_where_no_one_calls_the_stats_e
     // operator still sees the quota's counters, once, after the first refusal of a burst.
     let dir = tempfile::tempdir().unwrap();
     let limited = dir.path().join("limited.wasm");
-    let out = webgpu_virt().arg("plug").arg(guest("compute")).args(["--max-memory", "16", "--log-stats", "-o"]).arg(&limited).output().unwrap();
-    check(&out, "plug --log-stats");
+    common::plug(guest("compute"), &["--max-memory", "16", "--log-stats"], &limited);
     let out = webgpu_virt().arg("run").arg(&limited).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.matches("webgpu-virt: stats, after a quota refused a call:").count(), 1, "{stderr}");
@@ -787,7 +776,7 @@ fn with_log_stats_a_hit_limit_writes_the_counters_where_no_one_calls_the_stats_e
     assert!(stderr.contains("webgpu-virt:   quota memory limit  16\n"), "{stderr}");
     // Nothing is written while no limit is hit.
     let calm = dir.path().join("calm.wasm");
-    check(&webgpu_virt().arg("plug").arg(guest("compute")).args(["--max-memory", "64MiB", "--log-stats", "-o"]).arg(&calm).output().unwrap(), "plug");
+    common::plug(guest("compute"), &["--max-memory", "64MiB", "--log-stats"], &calm);
     let out = webgpu_virt().arg("run").arg(&calm).output().unwrap();
     check(&out, "the calm run");
     assert!(!String::from_utf8_lossy(&out.stderr).contains("webgpu-virt: stats"));

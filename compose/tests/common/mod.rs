@@ -5,6 +5,8 @@
 pub mod http;
 
 use built_guests as guests;
+use std::ffi::OsStr;
+use std::path::Path;
 use std::process::{Command, Output};
 
 /// The `webgpu-virt` binary, with Mesa's shader cache and the cache of compiled components kept
@@ -33,6 +35,14 @@ pub fn check(out: &Output, what: &str) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("panicked"), "{what}: the host panicked:\n{stderr}");
     assert!(out.status.success(), "{what} exited with {}:\n{stderr}", out.status);
+}
+
+/// Plugs the virt, configured by `flags` (`plug`'s own), in front of `app` into `out`; fails the
+/// test with plug's words unless it did.
+pub fn plug(app: impl AsRef<OsStr>, flags: &[&str], out: &Path) {
+    let app = app.as_ref();
+    let plugged = webgpu_virt().arg("plug").arg(app).args(flags).arg("-o").arg(out).output().unwrap();
+    check(&plugged, &format!("plug {} {}", Path::new(app).display(), flags.join(" ")));
 }
 
 /// Whether a per-guest test list covers `name`: `cli` uses no GPU, and the benchmarks, the
