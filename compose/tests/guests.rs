@@ -373,3 +373,20 @@ fn with_webgpu_host_trace_set_the_host_prints_what_reached_the_runtime_and_when(
     assert!(!String::from_utf8_lossy(&plain.stderr).lines().any(|l| l.starts_with("T ")));
     assert_eq!(plain.stdout, traced.stdout);
 }
+
+#[test]
+fn with_webgpu_host_perfmap_set_perf_can_name_the_components_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let plugged = dir.path().join("compute.virt.wasm");
+    common::plug(guest("compute"), &[], &plugged);
+    let run = webgpu_virt().arg("run").arg(&plugged).env("WEBGPU_HOST_PERFMAP", "1").stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let map = std::path::PathBuf::from(format!("/tmp/perf-{}.map", run.id()));
+    let out = run.wait_with_output().unwrap();
+    check(&out, "compute through the virt, with a perf map");
+    let text = std::fs::read_to_string(&map).unwrap_or_else(|e| panic!("{}: {e}", map.display()));
+    std::fs::remove_file(&map).unwrap();
+    // Each line is `START SIZE NAME`: the virt's functions and the application's by name.
+    assert!(text.lines().all(|l| l.splitn(3, ' ').count() == 3), "{text}");
+    assert!(text.contains("webgpu_virt_component::"), "no function of the virt's named");
+    assert!(text.contains("guests::wasi::webgpu::webgpu::Gpu::request_adapter"), "no function of the application's named");
+}

@@ -70,11 +70,15 @@ impl WebGpuView for HostState {
     }
 }
 
-/// An engine configured for `wasi:webgpu` guests (component model with async).
+/// An engine configured for `wasi:webgpu` guests (component model with async). With
+/// `WEBGPU_HOST_PERFMAP` set, compiled code is named for `perf` (`/tmp/perf-PID.map`).
 pub fn engine() -> Result<Engine> {
     let mut config = Config::new();
     config.wasm_component_model(true);
     config.wasm_component_model_async(true);
+    if std::env::var_os("WEBGPU_HOST_PERFMAP").is_some() {
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     Engine::new(&config)
 }
 
