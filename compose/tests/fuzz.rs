@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{check, guest, output_within, plug, webgpu_virt};
+use common::{check, guest, output_within, plug, plug_pod, webgpu_virt};
 use std::path::Path;
 
 fn env(name: &str, default: u64) -> u64 {
@@ -60,15 +60,6 @@ fn step_lines(out: &str) -> u64 {
     out.lines().filter(|l| l.split(' ').next().is_some_and(|step| step.parse::<u64>().is_ok())).count() as u64
 }
 
-fn plug_pod(guests: &[String], out: &Path) {
-    let mut cmd = webgpu_virt();
-    cmd.arg("plug");
-    for g in guests {
-        cmd.args(["--guest", g]);
-    }
-    check(&cmd.arg("-o").arg(out).output().unwrap(), "plug --guest");
-}
-
 #[test]
 fn fuzzed_call_sequences_agree_direct_through_the_virt_under_limits_in_a_pod_under_a_quota_and_in_replay() {
     let sequences = Sequences::from_env();
@@ -96,8 +87,7 @@ fn fuzzed_call_sequences_agree_direct_through_the_virt_under_limits_in_a_pod_und
     // Two guests in a pod, on virtual devices of one host device, each print what they print
     // alone (the same sequences, so the pod's lines are twice the direct ones, interleaved).
     let pod = dir.path().join("pod.wasm");
-    let guests = [format!("a={app}"), format!("b={app}")];
-    plug_pod(&guests, &pod);
+    plug_pod(&[("a", app), ("b", app)], &[], &pod);
     let (out, _) = sequences.run(&pod, &[], "in a pod");
     twice_the_lines(&direct, &out, "in a pod");
 
@@ -148,7 +138,7 @@ fn sequences_that_once_differed_agree() {
     // device was a destroyed stand-in, so a copy with it on another device's encoder was
     // refused only at submission, where WebGPU's invalid buffer is refused at `finish`).
     let pod = dir.path().join("pod.wasm");
-    plug_pod(&[format!("a={app}"), format!("b={app}")], &pod);
+    plug_pod(&[("a", app), ("b", app)], &[], &pod);
     for seed in [577, 636] {
         twice_the_lines(&one_sequence(app.as_ref(), seed), &one_sequence(&pod, seed), &format!("seed {seed} in a pod"));
     }

@@ -19,18 +19,10 @@ fn the_pool_shares_gpu_time_by_weight_whatever_the_size_of_submissions() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("pod.toml");
     let pod = dir.path().join("pod.wasm");
-    let guests = [format!("a={}", guest("bench_flood")), format!("b={}", guest("bench_flood_heavy"))];
+    let guests = [("a", guest("bench_flood")), ("b", guest("bench_flood_heavy"))];
     for (weights, text, want) in [("1:1", "", 0.5), ("2:1", "[guests.a]\nweight = 2\n", 2.0 / 3.0)] {
         std::fs::write(&config, format!("[pool]\nmax-in-flight = 2\n{text}")).unwrap();
-        let out = webgpu_virt()
-            .arg("plug")
-            .args(["--guest", &guests[0], "--guest", &guests[1], "--config"])
-            .arg(&config)
-            .arg("-o")
-            .arg(&pod)
-            .output()
-            .unwrap();
-        check(&out, "plug two flooders");
+        common::plug_pod(&guests, &["--config", config.to_str().unwrap()], &pod);
         let out = output_within(webgpu_virt().args(["run", "--stats"]).arg(&pod).args(["--ms", "2500"]), 120);
         check(&out, "two flooders, one ten times heavier");
         let stderr = String::from_utf8(out.stderr).unwrap();

@@ -10,13 +10,8 @@ use std::process::Output;
 /// `webgpu-virt plug --guest NAME=GUEST ... FLAGS -o pod.wasm` in `dir`: the pod's path.
 fn plug(dir: &Path, guests: &[(&str, &str)], flags: &[&str]) -> PathBuf {
     let pod = dir.join("pod.wasm");
-    let mut cmd = webgpu_virt();
-    cmd.arg("plug");
-    for (name, app) in guests {
-        cmd.arg("--guest").arg(format!("{name}={}", guest(app)));
-    }
-    let out = cmd.args(flags).arg("-o").arg(&pod).output().unwrap();
-    check(&out, "plug --guest");
+    let guests: Vec<(&str, &str)> = guests.iter().map(|(name, app)| (*name, guest(app))).collect();
+    common::plug_pod(&guests, flags, &pod);
     pod
 }
 
@@ -281,13 +276,7 @@ fn no_more_than_the_caps_are_ever_in_flight() {
 fn a_pod_records_one_trace_that_replays_whole_and_guest_by_guest() {
     let dir = tempfile::tempdir().unwrap();
     let guests = [("a", "compute"), ("b", "errors"), ("c", "uncaptured")];
-    let mut cmd = webgpu_virt();
-    cmd.arg("plug");
-    for (name, app) in guests {
-        cmd.arg("--guest").arg(format!("{name}={}", guest(app)));
-    }
-    let pod = dir.path().join("pod.wasm");
-    check(&cmd.args(["--record", "pod.wgvt", "-o"]).arg(&pod).output().unwrap(), "plug --record");
+    let pod = plug(dir.path(), &guests, &["--record", "pod.wgvt"]);
     let out = webgpu_virt().arg("run").arg("--dir").arg(dir.path()).arg(&pod).output().unwrap();
     check(&out, "the recorded pod");
     let solos: Vec<(&str, String)> = guests.iter().map(|(name, app)| (*name, solo(app))).collect();

@@ -79,21 +79,11 @@ fn a_runaway_on_a_runtime_that_runs_work_inside_its_submit_is_stopped_too() {
 fn runaway_beside_compute(limit: &str, plug: &[&str], args: &[&str]) -> Vec<(&'static [&'static str], String)> {
     let alone = webgpu_virt().arg("run").arg(guest("compute")).output().unwrap();
     common::check(&alone, "compute alone");
-    let guests = [format!("a={}", guest("runaway")), format!("b={}", guest("compute"))];
     let mut runs = Vec::new();
     for flags in [&[][..], &["--device-per-guest"][..]] {
         let dir = tempfile::tempdir().unwrap();
         let pod = dir.path().join("pod.wasm");
-        let out = webgpu_virt()
-            .arg("plug")
-            .args(["--guest", &guests[0], "--guest", &guests[1], "--max-submission-time", limit])
-            .args(plug)
-            .args(flags)
-            .arg("-o")
-            .arg(&pod)
-            .output()
-            .unwrap();
-        common::check(&out, "plug a pod with a time limit");
+        common::plug_pod(&[("a", guest("runaway")), ("b", guest("compute"))], &[&["--max-submission-time", limit], plug, flags].concat(), &pod);
         let out = output_within(webgpu_virt().arg("run").arg("--stats").arg(&pod).args(args), 60);
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         assert_eq!(out.status.code(), Some(0), "{flags:?}: {stderr}");

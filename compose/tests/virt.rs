@@ -738,9 +738,7 @@ fn the_virt_asks_the_runtime_for_a_device_loss_only_when_the_app_does() {
     let limited = dir.path().join("limited.wasm");
     common::plug(guest("compute"), &quota, &limited);
     let pod = dir.path().join("pod.wasm");
-    let guests = [format!("a={}", guest("compute")), format!("b={}", guest("compute"))];
-    let out = webgpu_virt().arg("plug").args(["--guest", &guests[0], "--guest", &guests[1]]).args(quota).arg("-o").arg(&pod).output().unwrap();
-    check(&out, "plug a pod with quotas");
+    common::plug_pod(&[("a", guest("compute")), ("b", guest("compute"))], &quota, &pod);
     for composed in [&limited, &pod] {
         let out = without_lost(composed);
         check(&out, &format!("{} on a host without lost", composed.display()));

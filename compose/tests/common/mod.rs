@@ -45,6 +45,18 @@ pub fn plug(app: impl AsRef<OsStr>, flags: &[&str], out: &Path) {
     check(&plugged, &format!("plug {} {}", Path::new(app).display(), flags.join(" ")));
 }
 
+/// Plugs a pod of `guests` (each a name and its app), configured by `flags`, into `out`; fails
+/// the test with plug's words unless it did.
+pub fn plug_pod(guests: &[(&str, &str)], flags: &[&str], out: &Path) {
+    let mut cmd = webgpu_virt();
+    cmd.arg("plug");
+    for (name, app) in guests {
+        cmd.arg("--guest").arg(format!("{name}={app}"));
+    }
+    let plugged = cmd.args(flags).arg("-o").arg(out).output().unwrap();
+    check(&plugged, &format!("plug a pod of {} {}", guests.iter().map(|(name, _)| *name).collect::<Vec<_>>().join(", "), flags.join(" ")));
+}
+
 /// Whether a per-guest test list covers `name`: `cli` uses no GPU, and the benchmarks, the
 /// sandboxing guests (`quota`, `sandbox`, `caps`), the pods' noisy neighbour and device loss and
 /// the call-sequence fuzzer, the crashing application, the device churn, the runaway guest and
