@@ -5,7 +5,7 @@ use crate::bindings::wasi::webgpu::webgpu as w;
 use crate::convert;
 use crate::objects::*;
 use crate::state::{DeviceState, ErrorValue, Listener};
-use crate::wait::{Ends, wait_on_gpu};
+use crate::wait::wait_on_gpu;
 use crate::{WebGpu, WebGpuCtxView, WebGpuView, shield};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -758,7 +758,7 @@ impl<T: WebGpuView + 'static> w::HostGpuQueueWithStore<T> for WebGpu {
         });
         // The work submitted so far, not what others submit while this waits. A lost device has
         // no work left to wait for: resolve either way, as WebGPU does.
-        wait_on_gpu(&state, rx, state.last_submission(), Ends::AtCallback).await;
+        wait_on_gpu(&state, rx, state.last_submission()).await;
         Ok(())
     }
 }

@@ -6,7 +6,7 @@ use crate::bindings::wasi::webgpu::webgpu as w;
 use crate::convert;
 use crate::objects::*;
 use crate::state::{DeviceState, ErrorValue, lock};
-use crate::wait::{Ends, wait_on_gpu};
+use crate::wait::wait_on_gpu;
 use crate::{WebGpu, WebGpuCtxView, WebGpuView, shield};
 use wasmtime::component::{Accessor, Resource};
 
@@ -214,7 +214,7 @@ impl<T: WebGpuView + 'static> w::HostGpuBufferWithStore<T> for WebGpu {
         };
         let result = match rx {
             // The buffer's work was submitted by now (or is queued for wgpu's next submission).
-            Some(rx) => wait_on_gpu(&state, rx, state.last_submission(), Ends::AfterTurn).await,
+            Some(rx) => wait_on_gpu(&state, rx, state.last_submission()).await,
             None => {
                 // A zero-size map has nothing to wait for, but resolves later all the same.
                 tokio::task::yield_now().await;

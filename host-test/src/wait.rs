@@ -7,13 +7,6 @@
 //! submit-and-wait loop with two waits a step: 10x). So a device's waits take turns: one poll
 //! of a device at a time, for the oldest submission that any wait wants.
 //!
-//! A wait whose callback runs in another's turn needs no turn of its own. It ends as soon as
-//! its callback ran if it is a wait for submitted work ([`Ends::AtCallback`]), and otherwise
-//! (a map) once that turn is over ([`Ends::AfterTurn`]): wgpu runs a poll's map callbacks before
-//! its work-done ones, and a map ending first would let an application run on before a wait
-//! for the same work, beside it, is heard done (a virt timing the GPU's work by such waits
-//! would count the application's time as the GPU's).
-//!
 //! A wait for an older submission may arrive while a later one is polled for (a guest's wait,
 //! asked after another guest's map). It must not hang on the later work: a wait's turn blocks
 //! without end only while it polls for the oldest submission that may be unfinished, and
@@ -21,7 +14,6 @@
 //! again.
 
 use crate::state::{DeviceState, lock};
-use futures::future::Either;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -40,8 +32,8 @@ pub struct Submitted {
 #[derive(Default)]
 pub struct Waits {
     state: Mutex<Wanted>,
-    /// Held by the wait whose turn it is to poll, until its task has run on after the poll.
-    turn: Arc<tokio::sync::Mutex<()>>,
+    /// Held by the wait whose turn it is to poll.
+    turn: Mutex<()>,
     /// Held by a submit, and by a turn's poll while it may end before its submission is done.
     submits: Mutex<()>,
 }
@@ -93,9 +85,10 @@ impl Waits {
         Want { waits: self, number: s.number }
     }
 
-    /// A turn's poll: polls `device` for the oldest submission wanted (else everything
-    /// submitted so far), firing the callbacks of whatever is done.
+    /// Takes a turn: polls `device` for the oldest submission wanted (else everything submitted
+    /// so far), firing the callbacks of whatever is done.
     fn poll(&self, device: &wgpu::Device) -> Polled {
+        let _turn = lock(&self.turn);
         let (target, timeout) = {
             let wanted = lock(&self.state);
             match wanted.submissions.first_key_value() {
@@ -129,15 +122,6 @@ impl Waits {
     }
 }
 
-/// When a wait whose callback ran in another wait's turn ends (the module's documentation).
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Ends {
-    /// At once: a wait for submitted work.
-    AtCallback,
-    /// Once that turn is over: a map.
-    AfterTurn,
-}
-
 /// Waits, off the async executor, until wgpu has called the callback that feeds `rx`.
 ///
 /// The callback runs once submission `until` is done (else, or if it does not, once everything
@@ -151,7 +135,6 @@ pub(crate) async fn wait_on_gpu<R: Send + 'static>(
     state: &Arc<DeviceState>,
     mut rx: futures::channel::oneshot::Receiver<R>,
     mut until: Option<Submitted>,
-    ends: Ends,
 ) -> Option<R> {
     tokio::task::yield_now().await;
     let device = state.device()?;
@@ -162,30 +145,17 @@ pub(crate) async fn wait_on_gpu<R: Send + 'static>(
             Err(_) => return None,
         }
         let want = until.as_ref().map(|s| state.waits().want(s));
-        let turn = state.waits().turn.clone().lock_owned();
-        let turn = match ends {
-            Ends::AfterTurn => turn.await,
-            Ends::AtCallback => match futures::future::select(std::pin::pin!(turn), &mut rx).await {
-                Either::Left((turn, _)) => turn,
-                Either::Right((answer, _)) => return answer.ok(),
-            },
-        };
         let (s, d) = (state.clone(), device.clone());
-        // The poll takes the turn along and gives it back: the turn is held until this wait
-        // has run on after the poll (so that a map whose callback ran in it ends after this
-        // wait), or, if the wait is given up meanwhile, until the poll is over.
-        let polled = tokio::task::spawn_blocking(move || (s.waits().poll(&d), turn)).await;
+        let polled = tokio::task::spawn_blocking(move || s.waits().poll(&d)).await;
         drop(want);
-        // `Err`: the poll panicked.
-        let Ok((polled, turn)) = polled else { return None };
         match rx.try_recv() {
             Ok(Some(v)) => return Some(v),
             Err(_) => return None,
             Ok(None) => {}
         }
         match polled {
-            Polled::Slice => {}
-            Polled::Done { number } => {
+            Ok(Polled::Slice) => {}
+            Ok(Polled::Done { number }) => {
                 let reached = match (number, until.as_ref()) {
                     (Some(n), Some(mine)) => n >= mine.number,
                     (Some(_), None) => false,
@@ -201,16 +171,15 @@ pub(crate) async fn wait_on_gpu<R: Send + 'static>(
                     Some(_) => {}
                     // Everything submitted is done and the callback has not run yet: it runs on
                     // a later poll, after other work has gone first.
-                    None => {
-                        drop(turn);
-                        match tokio::time::timeout(Duration::from_micros(200), &mut rx).await {
-                            Ok(Ok(v)) => return Some(v),
-                            Ok(Err(_)) => return None,
-                            Err(_) => {}
-                        }
-                    }
+                    None => match tokio::time::timeout(Duration::from_micros(200), &mut rx).await {
+                        Ok(Ok(v)) => return Some(v),
+                        Ok(Err(_)) => return None,
+                        Err(_) => {}
+                    },
                 }
             }
+            // The poll panicked.
+            Err(_) => return None,
         }
     }
 }
